@@ -1,0 +1,216 @@
+"""The audit ledger: an append-only table, one row per step, each row chained to the one
+before by SHA-256. Rows are written in the same transaction as the change they record,
+through ``record``, which fails loudly if nothing was written."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Integer, String, select, text
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from broker.database import Base, UtcDateTime, utcnow
+
+GENESIS = "0" * 64
+_POSTGRES_CHAIN_LOCK = 0x45_4E_43_4F  # "ENCO": one writer appends to the chain at a time
+
+
+class AuditAction(StrEnum):
+    RECEIVED = "received"
+    REFUSED = "refused"
+    DUPLICATE = "duplicate"
+    OUT_OF_SCOPE = "out_of_scope"
+    STALE = "stale"
+    MATCHED = "matched"
+    HELD = "held"
+    MINIMISED = "minimised"
+    SUPERSEDED = "superseded"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    SENT = "sent"
+    RETRY = "retry"
+    FAILED = "failed"
+    DIRECTORY_IMPORTED = "directory_imported"
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    action: Mapped[str] = mapped_column(String(32), index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    incident_id: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    notification_id: Mapped[str | None] = mapped_column(String(32), index=True, nullable=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    content_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+    def as_message(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "at": self.at.isoformat(),
+            "action": self.action,
+            "actor": self.actor,
+            "incident_id": self.incident_id,
+            "notification_id": self.notification_id,
+            "details": self.details,
+            "content_sha256": self.content_sha256,
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+        }
+
+
+class RelayCursor(Base):
+    """How far the audit rows have been published to ``encompass.audit.v1``."""
+
+    __tablename__ = "audit_relay_cursor"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
+
+
+def sha256_hex(data: bytes | str) -> str:
+    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
+
+
+def row_hash(
+    *,
+    seq: int,
+    at: datetime,
+    action: str,
+    actor: str,
+    incident_id: str | None,
+    notification_id: str | None,
+    details: dict[str, Any],
+    content_sha256: str | None,
+    prev_hash: str,
+) -> str:
+    canonical = json.dumps(
+        {
+            "seq": seq,
+            "at": at.isoformat(timespec="microseconds"),
+            "action": action,
+            "actor": actor,
+            "incident_id": incident_id,
+            "notification_id": notification_id,
+            "details": details,
+            "content_sha256": content_sha256,
+            "prev_hash": prev_hash,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=True,
+    )
+    return sha256_hex(canonical)
+
+
+def _lock_chain(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _POSTGRES_CHAIN_LOCK})
+    # SQLite: every transaction already holds the write lock (BEGIN IMMEDIATE).
+
+
+def record(
+    session: Session,
+    action: AuditAction,
+    *,
+    actor: str,
+    incident_id: str | None = None,
+    notification_id: str | None = None,
+    details: dict[str, Any] | None = None,
+    content_sha256: str | None = None,
+) -> AuditEvent:
+    """Append one row to the chain inside the caller's transaction.
+
+    ``details`` carries ids, statuses and reasons, never a child's name or date of birth.
+    """
+    _lock_chain(session)
+    last = session.execute(
+        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+    ).first()
+    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    at = utcnow()
+    clean = json.loads(json.dumps(details or {}, default=str))
+    event = AuditEvent(
+        seq=seq,
+        at=at,
+        action=action.value,
+        actor=actor,
+        incident_id=incident_id,
+        notification_id=notification_id,
+        details=clean,
+        content_sha256=content_sha256,
+        prev_hash=prev,
+    )
+    event.hash = row_hash(
+        seq=seq,
+        at=at,
+        action=event.action,
+        actor=actor,
+        incident_id=incident_id,
+        notification_id=notification_id,
+        details=clean,
+        content_sha256=content_sha256,
+        prev_hash=prev,
+    )
+    session.add(event)
+    session.flush()
+    if event.seq != seq:  # pragma: no cover - the database disagreed about the chain
+        raise RuntimeError("audit row was not recorded at the expected position")
+    return event
+
+
+@dataclass(frozen=True)
+class Verification:
+    ok: bool
+    rows: int
+    first_broken_seq: int | None = None
+    problem: str = ""
+    last_hash: str = GENESIS
+
+
+def verify_rows(rows: Iterable[AuditEvent]) -> Verification:
+    """Recompute the chain; stop at the first row that does not follow from the one before."""
+    prev_hash, expected_seq, count = GENESIS, 1, 0
+    for row in rows:
+        if row.seq != expected_seq:
+            return Verification(
+                False, count, expected_seq,
+                f"rows {expected_seq}..{row.seq - 1} are missing", prev_hash,
+            )
+        if row.prev_hash != prev_hash:
+            return Verification(
+                False, count, row.seq, "does not link to the row before it", prev_hash
+            )
+        recomputed = row_hash(
+            seq=row.seq,
+            at=row.at,
+            action=row.action,
+            actor=row.actor,
+            incident_id=row.incident_id,
+            notification_id=row.notification_id,
+            details=row.details or {},
+            content_sha256=row.content_sha256,
+            prev_hash=row.prev_hash,
+        )
+        if recomputed != row.hash:
+            return Verification(
+                False, count, row.seq, "its content does not match its hash", prev_hash
+            )
+        prev_hash, expected_seq, count = row.hash, expected_seq + 1, count + 1
+    return Verification(True, count, None, "", prev_hash)
+
+
+def verify(session: Session) -> Verification:
+    rows = session.execute(
+        select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=1000)
+    ).scalars()
+    return verify_rows(rows)

@@ -1,0 +1,132 @@
+"""The database edge: engine, sessions and migrations.
+
+One URL (``ENCOMPASS_DATABASE_URL``, SQLite by default) chooses the driver. The rules of
+the pipeline are plain functions that take a synchronous ``Session``; async code runs them
+in a worker thread (``run_in_session``), so there is one code path for the CLI, the
+consumers and the tests, on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+T = TypeVar("T")
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC instants on every database (SQLite keeps no offset)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Map the URL a person writes to the driver we use."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    if parsed.drivername == "sqlite":
+        return parsed.set(drivername="sqlite+pysqlite").render_as_string(hide_password=False)
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    sa_url = make_url(sqlalchemy_url(url))
+    if sa_url.get_backend_name() == "sqlite":
+        if sa_url.database and sa_url.database != ":memory:":
+            Path(sa_url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            sa_url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_pre_ping=True,
+        )
+        _sqlite_write_transactions(engine)
+        return engine
+    return create_engine(sa_url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def _sqlite_write_transactions(engine: Engine) -> None:
+    """Every SQLite transaction takes the write lock at BEGIN (``BEGIN IMMEDIATE``).
+
+    The audit chain reads the last row and appends the next: two processes (the broker
+    and a reviewer's CLI) must not both read the same tail. WAL lets readers go on.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any error."""
+    with sessions() as session, session.begin():
+        yield session
+
+
+async def run_in_session(
+    sessions: sessionmaker[Session], fn: Callable[..., T], *args: Any
+) -> T:
+    """Run ``fn(session, *args)`` in one transaction on a worker thread."""
+
+    def _work() -> T:
+        with transaction(sessions) as session:
+            return fn(session, *args)
+
+    return await asyncio.to_thread(_work)
+
+
+def upgrade(url: str) -> None:
+    """Bring the database to the newest schema with Alembic."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", sqlalchemy_url(url).replace("%", "%%"))
+    command.upgrade(config, "head")

@@ -1,0 +1,101 @@
+"""Every setting in one typed place (SPEC section 7).
+
+Settings are read from ``ENCOMPASS_*`` environment variables once, by the command that
+starts a process, and passed down. Nothing reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SmtpTls(StrEnum):
+    STARTTLS = "starttls"
+    IMPLICIT = "implicit"
+    NONE = "none"
+
+
+class ReviewPolicy(StrEnum):
+    ALL = "all"
+    AUTO_RELEASE_EXACT = "auto_release_exact"
+    AUTO_RELEASE_CONFIDENT = "auto_release_confident"
+
+
+def default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "encompass"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ENCOMPASS_", frozen=True, extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+
+    # Kafka. Unset bootstrap means: start the embedded broker.
+    kafka_bootstrap: str | None = None
+    incidents_topic: str = "police.incidents.v1"
+    dlq_topic: str = "police.incidents.dlq.v1"
+    audit_topic: str = "encompass.audit.v1"
+    consumer_group: str = "encompass-intake"
+    topic_partitions: int = Field(default=3, ge=1)
+    kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000)
+
+    # Database. Unset means SQLite in the data directory.
+    database_url: str | None = None
+
+    # E-mail.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_tls: SmtpTls = SmtpTls.STARTTLS
+    smtp_ca_file: Path | None = None
+    smtp_timeout_s: float = 30.0
+    mail_from: str = "operation-encompass@localhost"
+    delivery_max_attempts: int = Field(default=8, ge=1)
+    delivery_backoff_s: float = Field(default=5.0, gt=0)
+    delivery_poll_s: float = Field(default=1.0, gt=0)
+
+    # The web console and acknowledgement links.
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    public_url: str = "http://127.0.0.1:8080"
+
+    # Review and content.
+    review_policy: ReviewPolicy = ReviewPolicy.ALL
+    first_response_name: str = "First Response"
+    first_response_email: str = "first.response@council.example"
+    first_response_phone: str = "0300 000 0000"
+    default_day_start: str = "08:30"
+
+    # Logging: "console" on a terminal, "json" when deployed.
+    log_format: str = "auto"
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _plaintext_mail_only_to_loopback(self) -> Settings:
+        if self.smtp_tls is SmtpTls.NONE and not is_loopback(self.smtp_host):
+            raise ValueError(
+                "ENCOMPASS_SMTP_TLS=none is only allowed for a local mail catcher on a "
+                f"loopback address, not for {self.smtp_host!r}: use starttls or implicit"
+            )
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'encompass.db'}"

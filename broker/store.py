@@ -1,0 +1,102 @@
+"""Pipeline tables: incidents as received, and one notification per (incident, child, school)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from broker.database import Base, UtcDateTime, utcnow
+
+
+class IncidentOutcome(StrEnum):
+    ACCEPTED = "accepted"
+    OUT_OF_SCOPE = "out_of_scope"
+    STALE = "stale"  # an older revision than one already held
+
+
+class NotificationStatus(StrEnum):
+    PENDING_REVIEW = "pending_review"  # a person must look before it goes
+    NOT_FOUND = "not_found"  # no pupil record matched: First Response may know the school
+    APPROVED = "approved"  # released; the delivery worker will send it
+    SENDING = "sending"  # claimed by a delivery worker
+    SENT = "sent"
+    FAILED = "failed"  # permanent failure: visible, waiting for a person
+    REJECTED = "rejected"
+    SUPERSEDED = "superseded"  # a newer revision of the incident replaced it
+
+
+UNSENT_STATUSES = (
+    NotificationStatus.PENDING_REVIEW,
+    NotificationStatus.NOT_FOUND,
+    NotificationStatus.APPROVED,
+    NotificationStatus.SENDING,
+    NotificationStatus.FAILED,
+)
+REVIEWABLE_STATUSES = (
+    NotificationStatus.PENDING_REVIEW,
+    NotificationStatus.NOT_FOUND,
+    NotificationStatus.FAILED,
+)
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+    __table_args__ = (UniqueConstraint("incident_id", "revision"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[str] = mapped_column(String(64), index=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    force_code: Mapped[str] = mapped_column(String(8))
+    classification: Mapped[str] = mapped_column(String(64))
+    reported_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    outcome: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(String(64), default="")  # topic/partition/offset
+
+
+def notification_id(incident_id: str, revision: int, person_id: str, urn: str | None) -> str:
+    """Deterministic, so a replayed event lands on the same row and the same Message-ID."""
+    key = f"{incident_id}\x1f{revision}\x1f{person_id}\x1f{urn or ''}"
+    return "N-" + hashlib.sha256(key.encode()).hexdigest()[:20]
+
+
+class Notification(Base):
+    __tablename__ = "notifications"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "revision", "person_id", "urn_key"),
+        Index("ix_notifications_status_deliver_by", "status", "deliver_by"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    incident_id: Mapped[str] = mapped_column(String(64), index=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    person_id: Mapped[str] = mapped_column(String(64))
+    urn: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
+    # urn or "" so that the unique constraint also holds for unmatched rows.
+    urn_key: Mapped[str] = mapped_column(String(16), default="")
+    upn: Mapped[str | None] = mapped_column(String(13), nullable=True, index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    candidates: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    match_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    is_update: Mapped[bool] = mapped_column(Boolean, default=False)
+    deliver_by: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    content: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    content_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    recipient: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    message_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    decided_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)

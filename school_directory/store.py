@@ -1,0 +1,84 @@
+"""Directory tables: schools (GIAS), safeguarding contacts, pupils, calendars."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from broker.database import Base
+
+OPEN_STATUSES = frozenset({"Open", "Open, but proposed to close"})
+
+
+class School(Base):
+    __tablename__ = "schools"
+
+    urn: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    la_code: Mapped[str] = mapped_column(String(8), index=True)
+    la_name: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(60))
+    phase: Mapped[str] = mapped_column(String(60), default="")
+    type: Mapped[str] = mapped_column(String(100), default="")
+    postcode: Mapped[str] = mapped_column(String(10), default="")
+    day_start: Mapped[str | None] = mapped_column(String(5), nullable=True)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class SafeguardingContact(Base):
+    __tablename__ = "safeguarding_contacts"
+    __table_args__ = (UniqueConstraint("urn", "role", "email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    urn: Mapped[str] = mapped_column(ForeignKey("schools.urn"), index=True)
+    role: Mapped[str] = mapped_column(String(16))  # dsl | deputy_dsl
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    phone: Mapped[str] = mapped_column(String(40), default="")
+
+
+class Pupil(Base):
+    """One pupil record on one school's roll. A dual-registered child has two."""
+
+    __tablename__ = "pupils"
+    __table_args__ = (
+        UniqueConstraint("upn", "urn"),
+        Index("ix_pupils_dob_family", "date_of_birth", "family_name_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    upn: Mapped[str] = mapped_column(String(13), index=True)
+    urn: Mapped[str] = mapped_column(ForeignKey("schools.urn"), index=True)
+    given_names: Mapped[str] = mapped_column(String(200))
+    family_name: Mapped[str] = mapped_column(String(200))
+    preferred_name: Mapped[str] = mapped_column(String(200), default="")
+    date_of_birth: Mapped[date] = mapped_column(Date)
+    gender: Mapped[str] = mapped_column(String(16), default="")
+    postcode: Mapped[str] = mapped_column(String(10), default="")
+    on_roll_from: Mapped[date | None] = mapped_column(Date, nullable=True)
+    on_roll_until: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # Normalised keys the matcher looks up by (see school_directory.names).
+    family_name_key: Mapped[str] = mapped_column(String(200), default="")
+    given_name_key: Mapped[str] = mapped_column(String(200), default="")
+    preferred_name_key: Mapped[str] = mapped_column(String(200), default="")
+
+    def on_roll(self, day: date) -> bool:
+        if self.on_roll_from and day < self.on_roll_from:
+            return False
+        return not (self.on_roll_until and day > self.on_roll_until)
+
+
+class CalendarEntry(Base):
+    __tablename__ = "calendar_entries"
+    __table_args__ = (UniqueConstraint("scope", "first_day", "last_day", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(24), index=True)  # la:<code> | urn:<urn>
+    first_day: Mapped[date] = mapped_column(Date)
+    last_day: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(16))  # term | holiday | inset | closure

@@ -1,0 +1,240 @@
+"""Outbound e-mail: one small client interface, an SMTP implementation and a test double.
+
+The mailer sends one message once. It never retries: it raises
+:class:`TransientDeliveryError` (worth trying again later) or
+:class:`PermanentDeliveryError` (a person must look), and the delivery worker decides
+on retries and backoff. Error messages never carry the message body.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, getaddresses
+from typing import Protocol, runtime_checkable
+
+import aiosmtplib
+import structlog
+
+from broker.settings import Settings, SmtpTls, is_loopback
+
+log = structlog.get_logger(__name__)
+
+_MAX_REPLY_CHARS = 160
+
+
+class DeliveryError(Exception):
+    """A message was not handed to the mail server. The text holds no personal data."""
+
+    permanent: bool = False
+
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class TransientDeliveryError(DeliveryError):
+    """Worth trying again later: connection trouble, a timeout, a 4xx reply."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Trying again will not help: a 5xx reply, failed login or certificate, no TLS."""
+
+    permanent = True
+
+
+def build_message(
+    *,
+    subject: str,
+    text: str,
+    html: str,
+    sender: str,
+    to: str,
+    message_id: str,
+    cc: str | None = None,
+) -> EmailMessage:
+    """A multipart/alternative message (plain text, then HTML) with a fixed Message-ID."""
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = sender
+    message["To"] = to
+    if cc:
+        message["Cc"] = cc
+    message["Date"] = format_datetime(datetime.now(UTC))
+    message["Message-ID"] = message_id
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Auto-Response-Suppress"] = "All"
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message
+
+
+@runtime_checkable
+class Mailer(Protocol):
+    """Sends one message once, or raises a :class:`DeliveryError`."""
+
+    async def send(self, message: EmailMessage) -> None: ...
+
+
+def make_tls_context(ca_file: str | None = None) -> ssl.SSLContext:
+    """A client context that verifies the server certificate and host name, TLS 1.2+."""
+    context = ssl.create_default_context(cafile=ca_file)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+class SmtpMailer:
+    """Sends through the SMTP server named in :class:`Settings`, with aiosmtplib."""
+
+    def __init__(self, settings: Settings, *, local_hostname: str | None = None) -> None:
+        if settings.smtp_tls is SmtpTls.NONE and not is_loopback(settings.smtp_host):
+            raise ValueError(
+                f"plaintext SMTP is only allowed to a loopback host, not {settings.smtp_host!r}"
+            )
+        self._host = settings.smtp_host
+        self._port = settings.smtp_port
+        self._mode = settings.smtp_tls
+        self._timeout = settings.smtp_timeout_s
+        self._username = settings.smtp_username or None
+        self._password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
+        self._local_hostname = local_hostname
+        self._tls_context: ssl.SSLContext | None = None
+        if self._mode is not SmtpTls.NONE:
+            ca_file = str(settings.smtp_ca_file) if settings.smtp_ca_file else None
+            self._tls_context = make_tls_context(ca_file)
+
+    async def send(self, message: EmailMessage) -> None:
+        """Hand one message to the server; raise a classified error if that fails."""
+        to = _addresses(message, "To")
+        where = f"{self._host}:{self._port}"
+        try:
+            errors, _ = await aiosmtplib.send(
+                message,
+                hostname=self._host,
+                port=self._port,
+                username=self._username,
+                password=self._password if self._username else None,
+                use_tls=self._mode is SmtpTls.IMPLICIT,
+                # Always explicit: left as None, aiosmtplib would quietly fall back to
+                # plaintext when the server does not offer STARTTLS.
+                start_tls=self._mode is SmtpTls.STARTTLS,
+                tls_context=self._tls_context,
+                timeout=self._timeout,
+                local_hostname=self._local_hostname,
+            )
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            raise classify(exc, where=where) from exc
+        # aiosmtplib raises only when every recipient is refused; a refused To is an
+        # error even when a Cc was accepted, a refused Cc alone is logged.
+        for address, response in errors.items():
+            if address.lower() in to:
+                raise _by_code(
+                    response.code, f"{where} refused recipient {address}", response.message
+                )
+        for address, response in errors.items():
+            log.warning(
+                "mail_copy_recipient_refused",
+                server=where,
+                recipient=address,
+                code=response.code,
+                message_id=message.get("Message-ID"),
+            )
+
+
+def _addresses(message: EmailMessage, header: str) -> set[str]:
+    values = [str(value) for value in message.get_all(header, [])]
+    return {address.lower() for _, address in getaddresses(values) if address}
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _reply(text: str) -> str:
+    text = " ".join(text.split())
+    return text[:_MAX_REPLY_CHARS]
+
+
+def _by_code(code: int, what: str, reply: str = "") -> DeliveryError:
+    detail = f"{what}: {code} {_reply(reply)}".rstrip()
+    if 400 <= code < 500:
+        return TransientDeliveryError(detail, code=code)
+    return PermanentDeliveryError(detail, code=code)
+
+
+def classify(exc: BaseException, *, where: str = "mail server") -> DeliveryError:
+    """Map an aiosmtplib or socket error to a transient or permanent delivery error."""
+    for link in _chain(exc):
+        if isinstance(link, ssl.SSLCertVerificationError):
+            reason = link.verify_message or "certificate verification failed"
+            return PermanentDeliveryError(f"{where}: TLS certificate not trusted ({reason})")
+        if isinstance(link, ssl.SSLEOFError | ssl.SSLZeroReturnError | ssl.SSLSyscallError):
+            return TransientDeliveryError(f"{where}: connection closed during TLS")
+        if isinstance(link, ssl.SSLError):
+            return PermanentDeliveryError(f"{where}: TLS handshake failed ({link.reason})")
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        codes = [refused.code for refused in exc.recipients]
+        names = ", ".join(refused.recipient for refused in exc.recipients)
+        code = 450 if codes and all(400 <= c < 500 for c in codes) else max(codes, default=550)
+        first = exc.recipients[0].message if exc.recipients else ""
+        return _by_code(code, f"{where} refused recipient {names}", first)
+    if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+        return _by_code(exc.code, f"{where} refused the login", exc.message)
+    if isinstance(exc, aiosmtplib.SMTPSenderRefused):
+        return _by_code(exc.code, f"{where} refused sender {exc.sender}", exc.message)
+    if isinstance(exc, aiosmtplib.SMTPDataError):
+        return _by_code(exc.code, f"{where} refused the message", exc.message)
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return _by_code(exc.code, f"{where} replied", exc.message)
+    if isinstance(exc, aiosmtplib.SMTPTimeoutError | TimeoutError):
+        return TransientDeliveryError(f"{where}: timed out")
+    if isinstance(exc, aiosmtplib.SMTPServerDisconnected | aiosmtplib.SMTPConnectError):
+        return TransientDeliveryError(f"{where}: {_reply(str(exc))}")
+    if isinstance(exc, OSError):
+        return TransientDeliveryError(f"{where}: connection failed ({type(exc).__name__})")
+    text = str(exc)
+    if "STARTTLS" in text.upper():
+        return PermanentDeliveryError(f"{where}: server does not offer STARTTLS")
+    # Anything else (no AUTH offered, unsupported extension) is a configuration problem.
+    return PermanentDeliveryError(f"{where}: {_reply(text)}")
+
+
+class MemoryMailer:
+    """Collects messages in a list; can be told to fail the next sends (for unit tests)."""
+
+    def __init__(self, *, fail_transient: int = 0, fail_permanent: int = 0) -> None:
+        self.messages: list[EmailMessage] = []
+        self.attempts = 0
+        self._failures: list[DeliveryError] = []
+        self.fail_next(fail_transient)
+        self.fail_next(fail_permanent, permanent=True)
+
+    def fail_next(self, count: int = 1, *, permanent: bool = False) -> None:
+        """Make the next ``count`` sends raise a transient (or permanent) error."""
+        for _ in range(count):
+            if permanent:
+                self._failures.append(PermanentDeliveryError("memory mailer: 550 rejected"))
+            else:
+                self._failures.append(TransientDeliveryError("memory mailer: 451 try later"))
+
+    async def send(self, message: EmailMessage) -> None:
+        self.attempts += 1
+        if self._failures:
+            raise self._failures.pop(0)
+        self.messages.append(message)
+
+    def sent_to(self, address: str) -> list[EmailMessage]:
+        """Messages whose To or Cc holds ``address``."""
+        wanted = address.lower()
+        return [
+            message
+            for message in self.messages
+            if wanted in _addresses(message, "To") | _addresses(message, "Cc")
+        ]

@@ -1,0 +1,161 @@
+"""``encompass``: the command line (SPEC section 7)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from broker.database import make_engine, session_factory, transaction, upgrade
+from broker.settings import Settings
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise SystemExit(f"encompass: bad setting {where}: {first['msg']}") from exc
+
+
+def _sessions(settings: Settings) -> Any:
+    url = settings.resolved_database_url
+    upgrade(url)
+    return session_factory(make_engine(url))
+
+
+def _actor(args: argparse.Namespace) -> str:
+    return f"cli:{getattr(args, 'actor', None) or getpass.getuser()}"
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from broker.up import run_up
+
+    return run_up(_settings(), demo=args.demo, incidents=args.incidents,
+                  interval_s=args.interval)
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    settings = _settings()
+    upgrade(settings.resolved_database_url)
+    print(f"database is at the newest schema: {settings.resolved_database_url}")
+    return 0
+
+
+def cmd_directory_import(args: argparse.Namespace) -> int:
+    from broker.directory_cli import import_files
+
+    files = {k: getattr(args, k) for k in ("schools", "contacts", "pupils", "calendar")}
+    if not any(files.values()):
+        print("encompass directory import: give at least one of --schools, --contacts, "
+              "--pupils, --calendar", file=sys.stderr)
+        return 2
+    return import_files(_sessions(_settings()), files, actor=_actor(args))
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from broker.publish import publish_file
+
+    return asyncio.run(publish_file(_settings(), Path(args.file)))
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    from broker import review_cli
+
+    handler: Callable[..., int] = getattr(review_cli, args.review_command)
+    settings = _settings()
+    return handler(settings, _sessions(settings), args, _actor(args))
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from broker import audit_cli
+
+    handler: Callable[..., int] = getattr(audit_cli, args.audit_command)
+    return handler(_sessions(_settings()), args)
+
+
+def _actor_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--as", dest="actor", metavar="NAME",
+                   help="who is acting, for the audit trail (default: your login name)")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="encompass",
+        description="Operation Encompass broker: police incidents to the child's school "
+        "before the next school day.",
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run everything on this machine")
+    up.add_argument("--demo", action="store_true",
+                    help="synthetic directory, incident stream and a local mail catcher")
+    up.add_argument("--incidents", type=int, default=20,
+                    help="with --demo: how many synthetic incidents to publish (default 20)")
+    up.add_argument("--interval", type=float, default=1.0,
+                    help="with --demo: seconds between incidents (default 1)")
+    up.set_defaults(func=cmd_up)
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
+
+    directory = sub.add_parser("directory", help="the school directory")
+    d_sub = directory.add_subparsers(dest="directory_command", required=True)
+    imp = d_sub.add_parser("import", help="import any subset of the four CSV files")
+    for name in ("schools", "contacts", "pupils", "calendar"):
+        imp.add_argument(f"--{name}", type=Path, metavar="FILE")
+    _actor_option(imp)
+    imp.set_defaults(func=cmd_directory_import)
+
+    pub = sub.add_parser("publish", help="publish incidents from a JSONL file")
+    pub.add_argument("file")
+    pub.set_defaults(func=cmd_publish)
+
+    review = sub.add_parser("review", help="the review queue")
+    r_sub = review.add_subparsers(dest="review_command", required=True)
+    lst = r_sub.add_parser("list", help="notifications not yet sent, most urgent first")
+    lst.add_argument("--json", action="store_true", help="one JSON object a line")
+    show = r_sub.add_parser("show", help="one notification and what the school would read")
+    show.add_argument("notification_id")
+    show.add_argument("--json", action="store_true")
+    approve = r_sub.add_parser("approve", help="release a notification to its school")
+    approve.add_argument("notification_id")
+    approve.add_argument("--upn", help="the pupil record to send for, when unsure")
+    approve.add_argument("--urn", help="the school, when the pupil is on roll at two")
+    reject = r_sub.add_parser("reject", help="reject a notification with a reason")
+    reject.add_argument("notification_id")
+    reject.add_argument("--reason", required=True)
+    for action in (approve, reject):
+        _actor_option(action)
+    review.set_defaults(func=cmd_review)
+
+    audit = sub.add_parser("audit", help="for auditors")
+    a_sub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = a_sub.add_parser("verify", help="check the whole chain; exit 0 only if intact")
+    verify.add_argument("--json", action="store_true")
+    report = a_sub.add_parser("report", help="what was shared, with whom, on whose decision")
+    report.add_argument("--json", action="store_true")
+    audit.set_defaults(func=cmd_audit)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from broker.logging import configure_logging
+
+    configure_logging("console", "WARNING")
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""``encompass review``: the review queue for a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from broker.database import transaction
+from broker.settings import Settings
+from consumers import review
+from consumers.render import render_email
+from schemas.notification import SchoolNotification
+
+Sessions = sessionmaker[Session]
+
+
+def _left(deliver_by: datetime) -> str:
+    seconds = int((deliver_by - datetime.now(UTC)).total_seconds())
+    sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
+    hours, minutes = divmod(seconds // 60, 60)
+    return f"{sign}{hours}h{minutes:02d}m"
+
+
+def list(settings: Settings, sessions: Sessions, args: argparse.Namespace, actor: str) -> int:  # noqa: A001
+    with transaction(sessions) as session:
+        rows = [review.as_row(n) for n in review.queue(session)]
+    if args.json:
+        for row in rows:
+            print(json.dumps(row))
+        return 0
+    if not rows:
+        print("Nothing waiting: every notification has been sent or closed.")
+        return 0
+    print(f"{'NOTIFICATION':<24} {'STATUS':<15} {'DUE (UTC)':<17} {'LEFT':>8}  "
+          f"{'SCHOOL':<8} {'BEST':>5}  INCIDENT/PERSON")
+    for r in rows:
+        best = r["candidates"][0]["score"] if r["candidates"] else None
+        due = datetime.fromisoformat(r["deliver_by"])
+        print(f"{r['notification_id']:<24} {r['status']:<15} {due:%Y-%m-%d %H:%M} "
+              f"{_left(due):>8}  {r['urn'] or '-':<8} "
+              f"{'-' if best is None else f'{best:.2f}':>5}  {r['incident_id']}/{r['person_id']}")
+    return 0
+
+
+def show(settings: Settings, sessions: Sessions, args: argparse.Namespace, actor: str) -> int:
+    with transaction(sessions) as session:
+        try:
+            n = review.get(session, args.notification_id)
+        except review.ReviewError as exc:
+            print(f"encompass review show: {exc}", file=sys.stderr)
+            return 1
+        row = review.as_row(n)
+        content = n.content
+    preview = render_email(SchoolNotification.model_validate(content)) if content else None
+    if args.json:
+        row["preview"] = (
+            {"subject": preview.subject, "text": preview.text} if preview else None
+        )
+        print(json.dumps(row, indent=2))
+        return 0
+    for key in ("notification_id", "incident_id", "person_id", "status", "reason", "urn",
+                "upn", "deliver_by"):
+        print(f"{key:>16}: {row[key]}")
+    print("      candidates:")
+    for c in row["candidates"] or []:
+        print(f"                  upn {c['upn']} at {c['urn']}  score {c['score']:.2f}  "
+              f"agreed: {', '.join(c.get('agreed', [])) or '-'}")
+    if preview:
+        print("\n--- what the school will read ---")
+        print(f"Subject: {preview.subject}\n\n{preview.text}")
+    else:
+        print("\n(no school chosen yet: approve with --upn/--urn to choose the pupil record)")
+    return 0
+
+
+def approve(settings: Settings, sessions: Sessions, args: argparse.Namespace, actor: str) -> int:
+    try:
+        with transaction(sessions) as session:
+            n = review.approve(session, settings, args.notification_id, actor=actor,
+                               upn=args.upn, urn=args.urn)
+            print(f"{n.id} approved for school {n.urn}; it will be sent now.")
+    except review.ReviewError as exc:
+        print(f"encompass review approve: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def reject(settings: Settings, sessions: Sessions, args: argparse.Namespace, actor: str) -> int:
+    try:
+        with transaction(sessions) as session:
+            n = review.reject(session, args.notification_id, actor=actor, reason=args.reason)
+            print(f"{n.id} rejected.")
+    except review.ReviewError as exc:
+        print(f"encompass review reject: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,118 @@
+"""``encompass up``: everything on one machine. ``--demo`` adds a synthetic directory, a
+stream of synthetic incidents and a local mail catcher."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+from pathlib import Path
+
+import structlog
+from sqlalchemy import func, select
+
+from broker.app import EncompassService
+from broker.database import transaction
+from broker.demo import PupilSeed, incident_stream
+from broker.embedded import EmbeddedKafka
+from broker.logging import configure_logging
+from broker.mail_catcher import MailCatcher
+from broker.runtime import clear_runtime, write_runtime
+from broker.settings import ReviewPolicy, Settings, SmtpTls
+from school_directory import imports
+from school_directory.store import Pupil
+from school_directory.synthetic import write_directory
+
+log = structlog.get_logger(__name__)
+
+
+def seed_directory(service: EncompassService, folder: Path) -> list[PupilSeed]:
+    files = write_directory(folder, schools=40, pupils=4000)
+    with transaction(service.sessions) as session:
+        imports.import_schools(session, files.schools)
+        imports.import_contacts(session, files.contacts)
+        imports.import_pupils(session, files.pupils)
+        imports.import_calendar(session, files.calendar)
+    with transaction(service.sessions) as session:
+        rows = session.execute(
+            select(Pupil).where(Pupil.on_roll_until.is_(None)).order_by(func.random()).limit(500)
+        ).scalars()
+        return [PupilSeed(p.given_names, p.family_name, p.preferred_name, p.date_of_birth,
+                          p.postcode) for p in rows]
+
+
+async def publish_demo_incidents(
+    service: EncompassService, seeds: list[PupilSeed], count: int, interval_s: float
+) -> None:
+    start = int.from_bytes(os.urandom(2), "big") * 1000
+    for incident in incident_stream(seeds, count, seed=start, start=start):
+        await service.broker.publish(
+            json.dumps(incident).encode(), topic=service.topics.incidents,
+            key=incident["incident_id"].encode(),
+        )
+        await asyncio.sleep(interval_s)
+    log.info("demo_incidents_published", count=count)
+
+
+def run_up(settings: Settings, *, demo: bool, incidents: int, interval_s: float) -> int:
+    configure_logging(settings.log_format, settings.log_level)
+    return asyncio.run(_up(settings, demo=demo, incidents=incidents, interval_s=interval_s))
+
+
+async def _up(settings: Settings, *, demo: bool, incidents: int, interval_s: float) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    embedded: EmbeddedKafka | None = None
+    catcher: MailCatcher | None = None
+    service: EncompassService | None = None
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if settings.kafka_bootstrap:
+            bootstrap = settings.kafka_bootstrap
+        else:
+            embedded = EmbeddedKafka(log_file=settings.data_dir / "kafka.log").start()
+            bootstrap = embedded.bootstrap
+        if demo:
+            mail_dir = settings.data_dir / "demo-mail"
+            catcher = MailCatcher(mail_dir, port=0)
+            catcher.start()
+            update: dict[str, object] = {
+                "smtp_host": "127.0.0.1", "smtp_port": catcher.port, "smtp_tls": SmtpTls.NONE,
+                "smtp_username": None, "smtp_password": None,
+            }
+            if "ENCOMPASS_REVIEW_POLICY" not in os.environ:
+                update["review_policy"] = ReviewPolicy.AUTO_RELEASE_EXACT
+            settings = settings.model_copy(update=update)
+        service = EncompassService(settings, bootstrap=bootstrap)
+        seeds = seed_directory(service, settings.data_dir / "demo-directory") if demo else []
+        await service.start()
+        write_runtime(settings, bootstrap=bootstrap, database_url=service.database_url)
+        print(f"encompass is up: Kafka {bootstrap}, database {service.database_url}")
+        if demo and catcher is not None:
+            print(f"demo: e-mails to schools are saved in {catcher.directory}")
+            print(f"demo: review policy {settings.review_policy.value}; try "
+                  "`encompass review list` in another terminal")
+            tasks.append(asyncio.create_task(
+                publish_demo_incidents(service, seeds, incidents, interval_s)))
+        print("press Ctrl-C to stop")
+        await stop.wait()
+        print("stopping...")
+    finally:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if service is not None:
+            await service.stop()
+        if catcher is not None:
+            catcher.stop()
+        if embedded is not None:
+            embedded.stop()
+        clear_runtime(settings)
+    return 0

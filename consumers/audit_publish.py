@@ -1,0 +1,69 @@
+"""Publish every audit row to ``encompass.audit.v1``, in order, at least once.
+
+The ledger table is the source of truth; a cursor row says how far publishing has got, and
+is moved only after the broker has acknowledged the messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from audit.ledger import AuditEvent, RelayCursor
+from broker.database import run_in_session
+
+CURSOR = "audit-topic"
+log = structlog.get_logger(__name__)
+
+Publish = Callable[[bytes, str], Awaitable[Any]]
+
+
+def pending(session: Session, limit: int = 500) -> list[dict[str, Any]]:
+    cursor = session.get(RelayCursor, CURSOR)
+    after = cursor.last_seq if cursor else 0
+    rows = session.execute(
+        select(AuditEvent).where(AuditEvent.seq > after).order_by(AuditEvent.seq).limit(limit)
+    ).scalars()
+    return [row.as_message() for row in rows]
+
+
+def advance(session: Session, seq: int) -> None:
+    cursor = session.get(RelayCursor, CURSOR)
+    if cursor is None:
+        session.add(RelayCursor(name=CURSOR, last_seq=seq))
+    elif seq > cursor.last_seq:
+        cursor.last_seq = seq
+
+
+class AuditPublisher:
+    def __init__(
+        self, sessions: sessionmaker[Session], publish: Publish, poll_s: float = 1.0
+    ) -> None:
+        self.sessions = sessions
+        self.publish = publish
+        self.poll_s = poll_s
+
+    async def run_once(self) -> int:
+        rows = await run_in_session(self.sessions, pending)
+        for row in rows:
+            key = row["notification_id"] or row["incident_id"] or str(row["seq"])
+            await self.publish(json.dumps(row, separators=(",", ":")).encode(), key)
+        if rows:
+            await run_in_session(self.sessions, advance, rows[-1]["seq"])
+        return len(rows)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                published = await self.run_once()
+            except Exception:
+                log.exception("audit_publish_error")
+                published = 0
+            if not published:
+                await asyncio.sleep(self.poll_s)

@@ -1,0 +1,159 @@
+"""Intake: validate a police incident event, refuse bad input with a reason, drop duplicates,
+and record the incident so that matching can begin.
+
+Everything here runs inside the caller's database transaction; the Kafka offset is
+committed only after that transaction commits, so a crash in between replays the event,
+and the replay is recognised as a duplicate.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from audit.ledger import AuditAction, record
+from broker.store import Incident, IncidentOutcome
+from schemas.incident import SCHEMA_ID, PoliceIncident
+
+ACTOR = "broker:intake"
+
+
+class Refused(ValueError):
+    """The event cannot be accepted; ``reason`` goes into the dead-letter ``x-error`` header."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for problem in error.errors()[:5]:
+        where = ".".join(str(p) for p in problem["loc"]) or "event"
+        if problem["type"] == "missing":
+            parts.append(f"{where}: required field missing")
+        else:
+            parts.append(f"{where}: {problem['msg']}")
+    more = error.error_count() - len(parts)
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
+def parse_incident(raw: bytes) -> PoliceIncident:
+    """Bytes from ``police.incidents.v1`` to a valid PoliceIncident, or ``Refused``."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Refused(f"not UTF-8: byte {exc.start}") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise Refused(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    if not isinstance(data, dict):
+        raise Refused("not a police.incident/1 event: the JSON is not an object")
+    if data.get("schema") != SCHEMA_ID:
+        raise Refused(
+            f"not a {SCHEMA_ID} event: schema is {data.get('schema')!r}"
+            if "schema" in data
+            else "schema: required field missing"
+        )
+    if data.get("persons") == []:
+        raise Refused("persons: no persons in the incident")
+    try:
+        return PoliceIncident.model_validate(data)
+    except ValidationError as exc:
+        raise Refused(_describe(exc)) from exc
+
+
+class IntakeOutcome(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    OUT_OF_SCOPE = "out_of_scope"
+    STALE = "stale"
+
+
+@dataclass
+class Intake:
+    outcome: IntakeOutcome
+    incident: Incident | None = None
+    superseded_sent: list[str] = field(default_factory=list)
+
+
+def record_refusal(session: Session, reason: str, source: str, key: str | None) -> None:
+    record(
+        session,
+        AuditAction.REFUSED,
+        actor=ACTOR,
+        incident_id=key,
+        details={"reason": reason, "source": source},
+    )
+
+
+def receive(session: Session, incident: PoliceIncident, source: str) -> Intake:
+    """Record a valid incident once per (incident_id, revision)."""
+    ids = {"incident_id": incident.incident_id}
+    existing = session.execute(
+        select(Incident.revision, Incident.outcome).where(
+            Incident.incident_id == incident.incident_id
+        )
+    ).all()
+    if any(rev == incident.revision for rev, _ in existing):
+        record(
+            session,
+            AuditAction.DUPLICATE,
+            actor=ACTOR,
+            **ids,
+            details={"revision": incident.revision, "source": source},
+        )
+        return Intake(IntakeOutcome.DUPLICATE)
+
+    newest = max((rev for rev, _ in existing), default=0)
+    if not incident.in_scope:
+        outcome = IncidentOutcome.OUT_OF_SCOPE
+    elif incident.revision < newest:
+        outcome = IncidentOutcome.STALE
+    else:
+        outcome = IncidentOutcome.ACCEPTED
+
+    row = Incident(
+        incident_id=incident.incident_id,
+        revision=incident.revision,
+        force_code=incident.force_code,
+        classification=incident.classification,
+        reported_at=incident.reported_at,
+        outcome=outcome.value,
+        payload=incident.model_dump(mode="json", by_alias=True),
+        source=source,
+    )
+    session.add(row)
+    session.flush()
+    details = {
+        "revision": incident.revision,
+        "force_code": incident.force_code,
+        "children": len(incident.children),
+        "source": source,
+    }
+    record(session, AuditAction.RECEIVED, actor=ACTOR, **ids, details=details)
+    if outcome is IncidentOutcome.OUT_OF_SCOPE:
+        record(
+            session,
+            AuditAction.OUT_OF_SCOPE,
+            actor=ACTOR,
+            **ids,
+            details={"revision": incident.revision, "classification": incident.classification},
+        )
+        return Intake(IntakeOutcome.OUT_OF_SCOPE, row)
+    if outcome is IncidentOutcome.STALE:
+        record(
+            session,
+            AuditAction.STALE,
+            actor=ACTOR,
+            **ids,
+            details={"revision": incident.revision, "newest_revision": newest},
+        )
+        return Intake(IntakeOutcome.STALE, row)
+    return Intake(IntakeOutcome.ACCEPTED, row)

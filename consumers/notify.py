@@ -1,0 +1,181 @@
+"""Notify: turn one child's match into notifications, one per (incident, child, school),
+each with its deadline, its minimised content and the review policy's first decision."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from audit.ledger import AuditAction, record
+from broker.settings import Settings
+from broker.store import UNSENT_STATUSES, Notification, NotificationStatus, notification_id
+from consumers.match import MatchResult
+from consumers.minimise import minimise
+from consumers.policy import initial_status
+from school_directory.calendar import deliver_by_for_school
+from school_directory.store import Pupil, School
+from schemas.incident import Person, PoliceIncident
+from schemas.notification import DEFAULT_PROFILE, FirstResponseContact
+
+ACTOR = "broker:notify"
+
+
+def _day_start(settings: Settings) -> time:
+    return time.fromisoformat(settings.default_day_start)
+
+
+def deadline(
+    session: Session, settings: Settings, urn: str | None, reported_at: datetime
+) -> datetime:
+    return deliver_by_for_school(session, urn, reported_at, _day_start(settings))
+
+
+def first_response(settings: Settings) -> FirstResponseContact:
+    return FirstResponseContact(
+        name=settings.first_response_name,
+        email=settings.first_response_email,
+        phone=settings.first_response_phone,
+    )
+
+
+def build_content(
+    session: Session,
+    settings: Settings,
+    n: Notification,
+    incident: PoliceIncident,
+    child: Person,
+    pupil: Pupil,
+) -> dict[str, Any]:
+    """The school-facing notification, from the allowlist in ``consumers.minimise``."""
+    school = session.get(School, pupil.urn)
+    if school is None:  # pragma: no cover - a pupil always belongs to a school (FK)
+        raise LookupError(f"school {pupil.urn} is not in the directory")
+    known_as = pupil.preferred_name or pupil.given_names
+    content = minimise(
+        incident,
+        child,
+        reference=n.id,
+        school_name=school.name,
+        child_name=f"{known_as} {pupil.family_name}",
+        child_date_of_birth=pupil.date_of_birth,
+        deliver_by=n.deliver_by,
+        first_response=first_response(settings),
+        ack_url=None,
+        is_update=n.is_update,
+        profile=DEFAULT_PROFILE,
+    )
+    return content.model_dump(mode="json")
+
+
+def create_for_child(
+    session: Session,
+    settings: Settings,
+    incident: PoliceIncident,
+    child: Person,
+    match: MatchResult,
+    *,
+    sent_before: set[str],
+) -> list[Notification]:
+    """Create this child's notifications; ``sent_before`` holds URNs already told of an
+    earlier revision, whose new notification is an update that a person must see."""
+    candidates = [c.as_dict() for c in match.candidates]
+    schools = match.exact_schools
+    created: list[Notification] = []
+    targets: list[tuple[str | None, str | None, float | None]] = (
+        [(c.urn, c.upn, c.score) for c in schools] if schools else [(None, None, None)]
+    )
+    for urn, upn, score in targets:
+        is_update = urn is not None and urn in sent_before
+        status, reason = initial_status(settings.review_policy, match, is_update=is_update)
+        if urn is None:
+            candidate_urns = {c.urn for c in match.candidates}
+            due = min(
+                (deadline(session, settings, u, incident.reported_at) for u in candidate_urns),
+                default=deadline(session, settings, None, incident.reported_at),
+            )
+        else:
+            due = deadline(session, settings, urn, incident.reported_at)
+        n = Notification(
+            id=notification_id(incident.incident_id, incident.revision, child.person_id, urn),
+            incident_id=incident.incident_id,
+            revision=incident.revision,
+            person_id=child.person_id,
+            urn=urn,
+            urn_key=urn or "",
+            upn=upn,
+            status=status.value,
+            reason=reason,
+            candidates=candidates,
+            match_score=score,
+            is_update=is_update,
+            deliver_by=due,
+        )
+        session.add(n)
+        ids = {"incident_id": incident.incident_id, "notification_id": n.id}
+        record(
+            session,
+            AuditAction.MATCHED if urn else AuditAction.HELD,
+            actor=ACTOR,
+            **ids,
+            details={
+                "person_id": child.person_id,
+                "outcome": match.outcome.value,
+                "urn": urn,
+                "upn": upn,
+                "candidates": [(c["upn"], c["urn"], c["score"]) for c in candidates],
+                "reason": match.reason,
+            },
+        )
+        if urn is not None and upn is not None:
+            pupil = session.execute(
+                select(Pupil).where(Pupil.upn == upn, Pupil.urn == urn)
+            ).scalar_one()
+            n.content = build_content(session, settings, n, incident, child, pupil)
+            record(
+                session,
+                AuditAction.MINIMISED,
+                actor=ACTOR,
+                **ids,
+                details={"profile": DEFAULT_PROFILE.name, "version": DEFAULT_PROFILE.version},
+            )
+        if status is NotificationStatus.APPROVED:
+            record(
+                session,
+                AuditAction.APPROVED,
+                actor="policy:" + settings.review_policy.value,
+                **ids,
+                details={"reason": reason},
+            )
+        session.flush()
+        created.append(n)
+    return created
+
+
+def supersede_earlier(session: Session, incident: PoliceIncident) -> dict[str, set[str]]:
+    """A newer revision replaces what has not gone yet; returns, per child, the schools
+    already told, whose new notification is an update."""
+    sent: dict[str, set[str]] = {}
+    earlier = session.execute(
+        select(Notification).where(
+            Notification.incident_id == incident.incident_id,
+            Notification.revision < incident.revision,
+        )
+    ).scalars()
+    unsent = {s.value for s in UNSENT_STATUSES}
+    for n in earlier:
+        if n.status == NotificationStatus.SENT.value and n.urn:
+            sent.setdefault(n.person_id, set()).add(n.urn)
+        elif n.status in unsent:
+            n.status = NotificationStatus.SUPERSEDED.value
+            record(
+                session,
+                AuditAction.SUPERSEDED,
+                actor=ACTOR,
+                incident_id=n.incident_id,
+                notification_id=n.id,
+                details={"by_revision": incident.revision},
+            )
+    return sent

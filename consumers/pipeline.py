@@ -1,0 +1,41 @@
+"""One incident event through the stages, in one database transaction:
+intake -> match -> minimise -> the review policy's first decision.
+
+The Kafka hop is only at the front door; inside, one transaction makes the outcome
+all-or-nothing, so a replayed event either finds it recorded or records it once.
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from broker.settings import Settings
+from consumers.intake import Intake, IntakeOutcome, receive
+from consumers.match import match_child
+from consumers.notify import create_for_child, supersede_earlier
+from schemas.incident import PoliceIncident
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def process_incident(
+    session: Session, settings: Settings, incident: PoliceIncident, source: str
+) -> Intake:
+    intake = receive(session, incident, source)
+    if intake.outcome is not IntakeOutcome.ACCEPTED:
+        return intake
+    sent_before = supersede_earlier(session, incident)
+    on_date = incident.occurred_at.astimezone(LONDON).date()
+    for child in incident.children:
+        match = match_child(session, child, on_date)
+        create_for_child(
+            session,
+            settings,
+            incident,
+            child,
+            match,
+            sent_before=sent_before.get(child.person_id, set()),
+        )
+    return intake

@@ -1,0 +1,169 @@
+"""The next school day (SPEC section 6).
+
+``deliver_by`` is the start of the first school day that begins at or after the incident
+was reported: a weekday, in term, not an England-and-Wales bank holiday, not a holiday,
+INSET or closure day, at the school's ``day_start`` in Europe/London.
+
+Where the calendar is unknown the rules fail towards an EARLIER deadline, never a later
+one: no term dates at all means every weekday is in term, and days after the last known
+term or before the first are treated as in term too (dates for another year may be all
+that was loaded). Days between two known terms are holidays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import holidays
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from school_directory.store import CalendarEntry, School
+
+LONDON = ZoneInfo("Europe/London")
+DEFAULT_DAY_START = time(8, 30)
+SEARCH_DAYS = 400
+CLOSED_KINDS = frozenset({"holiday", "inset", "closure"})
+_ADDS_TO_LA = frozenset({"inset", "closure"})
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """One calendar entry: ``kind`` (term | holiday | inset | closure) from first to last."""
+
+    first_day: date
+    last_day: date
+    kind: str
+
+    def covers(self, day: date) -> bool:
+        return self.first_day <= day <= self.last_day
+
+
+@dataclass(frozen=True)
+class SchoolCalendar:
+    """One school's calendar, already resolved from its LA's entries and its own."""
+
+    day_start: time = DEFAULT_DAY_START
+    entries: tuple[DateRange, ...] = ()
+
+    def in_term(self, day: date) -> bool:
+        """In a known term, or outside every known term date (unknown: assume open)."""
+        terms = [e for e in self.entries if e.kind == "term"]
+        if not terms:
+            return True
+        if day < min(t.first_day for t in terms) or day > max(t.last_day for t in terms):
+            return True
+        return any(t.covers(day) for t in terms)
+
+    def closed_on(self, day: date) -> bool:
+        """A holiday, INSET or closure entry covers the day (even inside a term)."""
+        return any(e.kind in CLOSED_KINDS and e.covers(day) for e in self.entries)
+
+
+@lru_cache(maxsize=64)
+def _bank_holidays(year: int) -> frozenset[date]:
+    return frozenset(holidays.country_holidays("GB", subdiv="ENG", years=year))
+
+
+def is_bank_holiday(day: date) -> bool:
+    """An England-and-Wales bank holiday, substitute days included."""
+    return day in _bank_holidays(day.year)
+
+
+def is_school_day(day: date, calendar: SchoolCalendar) -> bool:
+    """A weekday, in term, not a bank holiday, not a holiday, INSET or closure day."""
+    return (
+        day.weekday() < 5
+        and not is_bank_holiday(day)
+        and calendar.in_term(day)
+        and not calendar.closed_on(day)
+    )
+
+
+def school_day_start(day: date, day_start: time) -> datetime:
+    """``day_start`` on ``day`` in London, as an aware UTC instant."""
+    return datetime.combine(day, day_start, tzinfo=LONDON).astimezone(UTC)
+
+
+def deliver_by(reported_at: datetime, calendar: SchoolCalendar) -> datetime:
+    """The start (UTC) of the first school day that begins at or after ``reported_at``.
+
+    Looks at most ``SEARCH_DAYS`` ahead; if no school day is found there it falls back to
+    the next weekday that is not a bank holiday.
+    """
+    if reported_at.tzinfo is None or reported_at.utcoffset() is None:
+        raise ValueError("reported_at must carry a UTC offset")
+    first = reported_at.astimezone(LONDON).date()
+    for offset in range(SEARCH_DAYS):
+        day = first + timedelta(days=offset)
+        start = school_day_start(day, calendar.day_start)
+        if start >= reported_at and is_school_day(day, calendar):
+            return start
+    for offset in range(SEARCH_DAYS):
+        day = first + timedelta(days=offset)
+        start = school_day_start(day, calendar.day_start)
+        if start >= reported_at and day.weekday() < 5 and not is_bank_holiday(day):
+            return start
+    raise AssertionError("no weekday in 400 days")  # pragma: no cover
+
+
+def resolve_entries(
+    la_entries: Iterable[DateRange], own_entries: Iterable[DateRange]
+) -> tuple[DateRange, ...]:
+    """A school with its own ``term`` dates follows only its own entries; otherwise its
+    LA's, plus its own INSET and closure days (its own holidays alone are ignored, so a
+    half-term that differs from the LA's cannot push a deadline later)."""
+    own = tuple(own_entries)
+    if any(e.kind == "term" for e in own):
+        return own
+    return tuple(la_entries) + tuple(e for e in own if e.kind in _ADDS_TO_LA)
+
+
+def parse_day_start(value: str | None, default: time = DEFAULT_DAY_START) -> time:
+    """``"08:40"`` -> 08:40; empty or malformed -> ``default``."""
+    if value:
+        try:
+            hours, minutes = (int(part) for part in value.split(":"))
+            return time(hours, minutes)
+        except ValueError:
+            pass
+    return default
+
+
+def calendar_for_school(
+    session: Session, urn: str | None, default_day_start: time = DEFAULT_DAY_START
+) -> SchoolCalendar:
+    """The resolved calendar of school ``urn``; unknown or None -> no entries."""
+    school = session.get(School, urn) if urn else None
+    if school is None:
+        return SchoolCalendar(default_day_start, ())
+    la_scope, own_scope = f"la:{school.la_code}", f"urn:{school.urn}"
+    rows = session.execute(
+        select(CalendarEntry.scope, CalendarEntry.first_day, CalendarEntry.last_day,
+               CalendarEntry.kind)
+        .where(CalendarEntry.scope.in_((la_scope, own_scope)))
+        .order_by(CalendarEntry.first_day, CalendarEntry.kind)
+    ).tuples()  # fmt: skip
+    la_entries: list[DateRange] = []
+    own_entries: list[DateRange] = []
+    for scope, first_day, last_day, kind in rows:
+        target = own_entries if scope == own_scope else la_entries
+        target.append(DateRange(first_day, last_day, kind))
+    return SchoolCalendar(
+        parse_day_start(school.day_start, default_day_start),
+        resolve_entries(la_entries, own_entries),
+    )
+
+
+def deliver_by_for_school(
+    session: Session,
+    urn: str | None,
+    reported_at: datetime,
+    default_day_start: time = DEFAULT_DAY_START,
+) -> datetime:
+    """``deliver_by`` for school ``urn`` using the directory's calendar."""
+    return deliver_by(reported_at, calendar_for_school(session, urn, default_day_start))

@@ -1,0 +1,100 @@
+"""Shared fixtures: a database (SQLite file or PostgreSQL), the real Kafka-protocol broker
+process, and factories for settings.
+
+Locally a missing PostgreSQL or Docker gives a clear skip; in CI (``CI=true``) a missing
+service fails the run instead, so nothing is skipped silently.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from broker.database import make_engine, session_factory, upgrade
+from broker.embedded import EmbeddedKafka
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+POSTGRES_ADMIN_URL = os.environ.get(
+    "ENCOMPASS_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def unavailable(reason: str) -> None:
+    """Skip locally; fail in CI, where every service must be present."""
+    if IN_CI:
+        pytest.fail(f"required test service unavailable in CI: {reason}")
+    pytest.skip(reason)
+
+
+def _postgres_database() -> Iterator[str]:
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"encompass_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - any failure means: no PostgreSQL here
+        admin.dispose()
+        unavailable(f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {exc}")
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}".replace("postgresql+psycopg://", "postgresql://")
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The same test body against the embedded default and the production database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'encompass.db'}"
+    else:
+        yield from _postgres_database()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'encompass.db'}"
+
+
+@pytest.fixture
+def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    yield session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Kafka-protocol broker: Tansu by default; a Kafka container when
+    ``ENCOMPASS_TEST_KAFKA=testcontainers`` and Docker answers."""
+    if os.environ.get("ENCOMPASS_TEST_KAFKA") == "testcontainers":
+        try:
+            from testcontainers.kafka import KafkaContainer
+
+            container = KafkaContainer().with_kraft()
+            container.start()
+        except Exception as exc:  # noqa: BLE001
+            unavailable(f"Docker/testcontainers Kafka not available: {exc}")
+        try:
+            yield container.get_bootstrap_server()
+        finally:
+            container.stop()
+        return
+    log_file = tmp_path_factory.mktemp("kafka") / "tansu.log"
+    try:
+        broker = EmbeddedKafka(log_file=log_file).start()
+    except Exception as exc:  # noqa: BLE001
+        unavailable(f"embedded Kafka broker could not start: {exc}")
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()

@@ -1,0 +1,53 @@
+"""Every step leaves a chained audit row; altering any row breaks verification there."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from audit.ledger import GENESIS, AuditAction, record, verify
+from broker.database import transaction
+
+
+def _write(sessions: sessionmaker[Session], n: int) -> None:
+    for i in range(n):
+        with transaction(sessions) as session:
+            record(session, AuditAction.RECEIVED, actor="test", incident_id=f"44-{i}",
+                   details={"revision": 1, "i": i})
+
+
+def test_rows_chain_from_genesis(sessions: sessionmaker[Session]) -> None:
+    _write(sessions, 3)
+    with transaction(sessions) as session:
+        result = verify(session)
+        first = session.execute(text("SELECT prev_hash FROM audit_events WHERE seq = 1")).scalar()
+    assert result.ok and result.rows == 3
+    assert first == GENESIS
+
+
+def test_an_empty_trail_verifies(sessions: sessionmaker[Session]) -> None:
+    with transaction(sessions) as session:
+        assert verify(session).ok
+
+
+@pytest.mark.parametrize(
+    ("tamper", "broken_at"),
+    [
+        ("UPDATE audit_events SET actor = 'mallory' WHERE seq = 2", 2),
+        ("UPDATE audit_events SET details = '{\"revision\": 2, \"i\": 1}' WHERE seq = 2", 2),
+        ("DELETE FROM audit_events WHERE seq = 2", 2),
+        ("UPDATE audit_events SET hash = '1111111111111111111111111111111111111111111111111111111111111111' WHERE seq = 4", 4),
+    ],
+    ids=["actor changed", "details changed", "row deleted", "hash rewritten"],
+)
+def test_tampering_is_named_at_the_first_broken_row(
+    sessions: sessionmaker[Session], tamper: str, broken_at: int
+) -> None:
+    _write(sessions, 5)
+    with transaction(sessions) as session:
+        session.execute(text(tamper))
+    with transaction(sessions) as session:
+        result = verify(session)
+    assert not result.ok
+    assert result.first_broken_seq == broken_at

@@ -147,7 +147,7 @@ def calendar_for_school(
                CalendarEntry.kind)
         .where(CalendarEntry.scope.in_((la_scope, own_scope)))
         .order_by(CalendarEntry.first_day, CalendarEntry.kind)
-    ).tuples()  # fmt: skip
+    )  # fmt: skip
     la_entries: list[DateRange] = []
     own_entries: list[DateRange] = []
     for scope, first_day, last_day, kind in rows:

@@ -249,37 +249,38 @@ class _Upserter:
         if self.accept(line, values):
             self.queue(line, values)
 
-    def _key(self, values: Any) -> tuple[Any, ...]:
-        return tuple(values[f] for f in self.key_fields)
-
     def flush(self) -> None:
         """Write the queued rows; called per batch and once at the end."""
         if not self.pending:
             return
         batch, self.pending = self.pending, []
         columns = list(batch[0][1])
+        positions = [columns.index(f) + 1 for f in self.key_fields]
         lead = getattr(self.model, self.key_fields[0])
         query = select(
-            getattr(self.model, self.pk).label("_pk"),
-            *(getattr(self.model, c) for c in columns),
+            getattr(self.model, self.pk), *(getattr(self.model, c) for c in columns)
         ).where(lead.in_({values[self.key_fields[0]] for _, values in batch}))
-        existing = {self._key(row): row for row in self.session.execute(query).mappings()}
+        existing = {
+            tuple(row[p] for p in positions): tuple(row) for row in self.session.execute(query)
+        }
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
+        inserted: set[int] = set()
         changed: set[int] = set()
         for line, values in batch:
-            old = existing.get(self._key(values))
+            old = existing.get(tuple(values[f] for f in self.key_fields))
             if old is None:
                 inserts.append(values)
-            elif any(old[c] != v for c, v in values.items()):
-                updates.append({**values, self.pk: old["_pk"]})
+                inserted.add(line)
+            elif old[1:] != tuple(values.values()):
+                updates.append({**values, self.pk: old[0]})
                 changed.add(line)
         if inserts:
             self.session.execute(insert(self.model), inserts)
         if updates:
             self.session.execute(update(self.model), updates)
         if self.on_batch is not None:
-            changed |= self.on_batch(batch)
+            changed |= self.on_batch(batch) - inserted
         self.report.inserted += len(inserts)
         self.report.updated += len(changed)
         self.report.unchanged += len(batch) - len(inserts) - len(changed)
@@ -389,13 +390,10 @@ def import_contacts(session: Session, path: Path) -> ImportReport:
         given = {line: line_day_start.pop(line) for line, _ in batch if line in line_day_start}
         if not given:
             return set()
-        current = dict(
-            session.execute(
-                select(School.urn, School.day_start).where(
-                    School.urn.in_({urn for urn, _ in given.values()})
-                )
-            ).tuples()
+        query = select(School.urn, School.day_start).where(
+            School.urn.in_({urn for urn, _ in given.values()})
         )
+        current = {urn: day_start for urn, day_start in session.execute(query)}
         changes = {ln: pair for ln, pair in given.items() if current.get(pair[0]) != pair[1]}
         if changes:
             session.execute(

@@ -1,0 +1,135 @@
+"""How fast does the spine turn incident events into recorded notifications?
+
+Publishes N incidents (default 10,000, one to three children each) to the real
+Kafka-protocol broker process, then times the broker's intake consumer until every child has
+its notification recorded in the database (SQLite by default). In the same run, a bare
+aiokafka consumer reads and commits the same messages: the baseline, so the figures can be
+compared on a shared, noisy machine.
+
+    python bench/pipeline.py [--incidents 10000] [--pupils 20000] [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from sqlalchemy import func, select
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from broker.app import EncompassService  # noqa: E402
+from broker.database import transaction  # noqa: E402
+from broker.demo import PupilSeed, incident_stream  # noqa: E402
+from broker.embedded import EmbeddedKafka  # noqa: E402
+from broker.kafka_admin import ensure_topics  # noqa: E402
+from broker.mailer import MemoryMailer  # noqa: E402
+from broker.settings import Settings  # noqa: E402
+from broker.store import Notification  # noqa: E402
+from school_directory import imports  # noqa: E402
+from school_directory.store import Pupil  # noqa: E402
+from school_directory.synthetic import write_directory  # noqa: E402
+
+
+async def produce(bootstrap: str, topic: str, payloads: list[tuple[bytes, bytes]]) -> float:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    started = time.perf_counter()
+    try:
+        futures = [await producer.send(topic, value, key=key) for key, value in payloads]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return time.perf_counter() - started
+
+
+async def bare_consumer(bootstrap: str, topic: str, count: int) -> float:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=f"bench-bare-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest", enable_auto_commit=False,
+        session_timeout_ms=6000, heartbeat_interval_ms=2000)
+    await consumer.start()
+    seen = 0
+    started = time.perf_counter()
+    try:
+        while seen < count:
+            msg = await consumer.getone()
+            json.loads(msg.value)
+            await consumer.commit()  # one commit per message, as the broker's intake does
+            seen += 1
+    finally:
+        await consumer.stop()
+    return time.perf_counter() - started
+
+
+async def main(args: argparse.Namespace) -> None:
+    work = Path(tempfile.mkdtemp(prefix="encompass-bench-"))
+    tag = uuid.uuid4().hex[:6]
+    settings = Settings(
+        data_dir=work,
+        database_url=args.database_url or f"sqlite:///{work / 'bench.db'}",
+        incidents_topic=f"bench.incidents.{tag}", dlq_topic=f"bench.dlq.{tag}",
+        audit_topic=f"bench.audit.{tag}", consumer_group=f"bench-{tag}",
+        kafka_session_timeout_ms=6000, topic_partitions=3,
+    )
+    with EmbeddedKafka(log_file=work / "kafka.log") as kafka:
+        service = EncompassService(settings, bootstrap=kafka.bootstrap, mailer=MemoryMailer())
+        files = write_directory(work / "directory", schools=max(50, args.pupils // 400),
+                                pupils=args.pupils)
+        t0 = time.perf_counter()
+        with transaction(service.sessions) as session:
+            imports.import_schools(session, files.schools)
+            imports.import_contacts(session, files.contacts)
+            imports.import_pupils(session, files.pupils)
+            imports.import_calendar(session, files.calendar)
+            seeds = [PupilSeed(p.given_names, p.family_name, p.preferred_name, p.date_of_birth,
+                               p.postcode)
+                     for p in session.execute(select(Pupil).limit(5000)).scalars()]
+        print(f"directory: {args.pupils} pupils imported in {time.perf_counter() - t0:.1f}s")
+        incidents = list(incident_stream(seeds, args.incidents, unknown_rate=0.05))
+        children = sum(sum(p["role"] == "child" for p in i["persons"]) for i in incidents)
+        payloads = [(i["incident_id"].encode(), json.dumps(i).encode()) for i in incidents]
+        await ensure_topics(kafka.bootstrap, (settings.incidents_topic, settings.dlq_topic,
+                                              settings.audit_topic), settings.topic_partitions)
+        produce_s = await produce(kafka.bootstrap, settings.incidents_topic, payloads)
+        print(f"published {len(payloads)} incidents ({children} children) in {produce_s:.1f}s")
+
+        bare_s = await bare_consumer(kafka.bootstrap, settings.incidents_topic, len(payloads))
+
+        started = time.perf_counter()
+        await service.start()
+        try:
+            while True:
+                with transaction(service.sessions) as session:
+                    done = session.execute(select(func.count(Notification.id))).scalar_one()
+                if done >= children:
+                    break
+                await asyncio.sleep(0.2)
+            pipeline_s = time.perf_counter() - started
+        finally:
+            await service.stop()
+
+    bare_rate = len(payloads) / bare_s
+    pipe_rate = len(payloads) / pipeline_s
+    print(f"bare aiokafka consumer (read + commit): {bare_rate:8.0f} incidents/s "
+          f"({bare_s:.1f}s)")
+    print(f"encompass intake -> notifications recorded: {pipe_rate:8.0f} incidents/s "
+          f"({pipeline_s:.1f}s, {children / pipeline_s:.0f} notifications/s)")
+    print(f"ratio pipeline/bare: {pipe_rate / bare_rate:.2f}")
+    print(f"database: {settings.resolved_database_url.split('://')[0]}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--incidents", type=int, default=10_000)
+    parser.add_argument("--pupils", type=int, default=20_000)
+    parser.add_argument("--database-url", default=None)
+    asyncio.run(main(parser.parse_args()))

@@ -1,0 +1,127 @@
+"""Rendering (SPEC section 4): a SchoolNotification -> the e-mail a school's DSL reads.
+
+Only a ``SchoolNotification`` is ever rendered: the police record never reaches a template.
+HTML is autoescaped; a missing variable is an error (``StrictUndefined``), never a blank.
+``content_sha256`` is the hash of exactly what was sent, for the audit trail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from schemas.notification import SchoolNotification
+
+LONDON = ZoneInfo("Europe/London")
+TEMPLATES = Path(__file__).with_name("templates")
+TEXT_TEMPLATE = "notification.txt.j2"
+HTML_TEMPLATE = "notification.html.j2"
+
+_DAYS = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
+_MONTHS = (
+    "January February March April May June July August September October November December"
+).split()
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedEmail:
+    """The three parts of the message as sent."""
+
+    subject: str
+    text: str
+    html: str
+
+
+def long_date(d: date) -> str:
+    """``Saturday 21 November 2026`` (English names, whatever the machine's locale)."""
+    return f"{_DAYS[d.weekday()]} {d.day} {_MONTHS[d.month - 1]} {d.year}"
+
+
+def birth_date(d: date) -> str:
+    """``14 September 2016``."""
+    return f"{d.day} {_MONTHS[d.month - 1]} {d.year}"
+
+
+def london_when(moment: datetime) -> str:
+    """``Saturday 21 November 2026 at 22:40``, in Europe/London time."""
+    local = moment.astimezone(LONDON)
+    return f"{long_date(local.date())} at {local:%H:%M}"
+
+
+def london_by(moment: datetime) -> str:
+    """``08:30 on Monday 23 November 2026``, in Europe/London time."""
+    local = moment.astimezone(LONDON)
+    return f"{local:%H:%M} on {long_date(local.date())}"
+
+
+def yes_no(value: bool | None) -> str:
+    """Yes, No, or that the police did not record it."""
+    if value is None:
+        return "Not recorded by police"
+    return "Yes" if value else "No"
+
+
+def paragraphs(text: str) -> list[str]:
+    """The text split at blank lines."""
+    return [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+
+
+def subject_for(n: SchoolNotification) -> str:
+    """The subject line: a reference, never a name; never a line break."""
+    subject = f"Operation Encompass notification {n.reference}"
+    if n.is_update:
+        subject += " (update)"
+    return " ".join(subject.split())
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(
+            enabled_extensions=("html", "html.j2"),
+            disabled_extensions=("txt", "txt.j2"),
+            default_for_string=True,
+            default=True,
+        ),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        long_date=long_date,
+        birth_date=birth_date,
+        london_when=london_when,
+        london_by=london_by,
+        yes_no=yes_no,
+        paragraphs=paragraphs,
+    )
+    return env
+
+
+_ENV = _environment()
+
+
+def render_email(n: SchoolNotification) -> RenderedEmail:
+    """The subject, plain-text body and HTML body for one notification."""
+    subject = subject_for(n)
+    text = _ENV.get_template(TEXT_TEMPLATE).render(n=n, subject=subject)
+    html = _ENV.get_template(HTML_TEMPLATE).render(n=n, subject=subject)
+    text = re.sub(r"\n{3,}", "\n\n", text.replace("\r\n", "\n")).strip() + "\n"
+    return RenderedEmail(subject=subject, text=text, html=html)
+
+
+def content_sha256(rendered: RenderedEmail) -> str:
+    """SHA-256 (hex) over subject, text and HTML, each length-prefixed so parts cannot blur."""
+    digest = hashlib.sha256()
+    for part in (rendered.subject, rendered.text, rendered.html):
+        data = part.encode("utf-8")
+        digest.update(len(data).to_bytes(8, "big"))
+        digest.update(data)
+    return digest.hexdigest()

@@ -1,0 +1,138 @@
+"""The commands of SPEC section 7, run as a person (or a checker) runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from broker.database import make_engine, session_factory, transaction, upgrade
+from broker.settings import Settings
+from consumers.intake import parse_incident
+from consumers.pipeline import process_incident
+from tests.factories import AMY_UPN, TWIN_A_UPN, child, incident, write_directory
+
+
+def encompass(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "broker.cli", *args], env=env, capture_output=True, text=True,
+        timeout=60, check=False,
+    )
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("ENCOMPASS_")}
+    return base | {"ENCOMPASS_DATA_DIR": str(tmp_path),
+                   "ENCOMPASS_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+
+
+@pytest.fixture
+def directory(env: dict[str, str], tmp_path: Path) -> dict[str, Path]:
+    files = write_directory(tmp_path / "directory")
+    done = encompass(env, "directory", "import", *(f"--{k}={v}" for k, v in files.items()))
+    assert done.returncode == 0, done.stderr
+    return files
+
+
+def feed(env: dict[str, str], *incidents: dict[str, object]) -> None:
+    """What the intake consumer does with each event, straight into the database."""
+    url = env["ENCOMPASS_DATABASE_URL"]
+    upgrade(url)
+    engine = make_engine(url)
+    for data in incidents:
+        with transaction(session_factory(engine)) as session:
+            process_incident(session, Settings(), parse_incident(json.dumps(data).encode()), "t")
+    engine.dispose()
+
+
+def test_directory_import_reports_and_is_idempotent(
+    env: dict[str, str], directory: dict[str, Path]
+) -> None:
+    again = encompass(env, "directory", "import", f"--pupils={directory['pupils']}")
+    assert again.returncode == 0
+    assert "unchanged" in again.stdout.lower()
+
+
+def test_a_bad_row_is_reported_by_line_and_the_rest_imported(
+    env: dict[str, str], directory: dict[str, Path], tmp_path: Path
+) -> None:
+    pupils = tmp_path / "more.csv"
+    lines = directory["pupils"].read_text().splitlines()
+    pupils.write_text("\n".join([lines[0], "NOTAUPN,X,Y,,2016-13-45,F,,100001,,", *lines[1:]]))
+    done = encompass(env, "directory", "import", f"--pupils={pupils}")
+    assert done.returncode == 3
+    assert "line 2" in done.stderr
+
+
+def test_import_needs_at_least_one_file(env: dict[str, str]) -> None:
+    assert encompass(env, "directory", "import").returncode == 2
+
+
+def test_review_list_json_has_the_contract_fields_best_candidate_first(
+    env: dict[str, str], directory: dict[str, Path]
+) -> None:
+    twins = incident(incident_id="44-20261121-000400",
+                     persons=[*incident()["persons"][:2],
+                              child("c9", "Leo", "Twin", "2017-05-05")])
+    feed(env, incident(), twins)
+    done = encompass(env, "review", "list", "--json")
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["person_id"] for r in rows] == ["c1", "c9"] or len(rows) == 2
+    for row in rows:
+        assert {"notification_id", "incident_id", "person_id", "status", "deliver_by",
+                "candidates"} <= row.keys()
+        scores = [c["score"] for c in row["candidates"]]
+        assert scores == sorted(scores, reverse=True)
+        assert all({"upn", "urn", "score"} <= c.keys() for c in row["candidates"])
+    amy = next(r for r in rows if r["person_id"] == "c1")
+    assert amy["candidates"][0]["upn"] == AMY_UPN
+    assert [r["deliver_by"] for r in rows] == sorted(r["deliver_by"] for r in rows)
+
+
+def test_review_approve_and_reject(env: dict[str, str], directory: dict[str, Path]) -> None:
+    twins = incident(incident_id="44-20261121-000401",
+                     persons=[*incident()["persons"][:2],
+                              child("c9", "Leo", "Twin", "2017-05-05")])
+    feed(env, incident(), twins)
+    rows = [json.loads(x) for x in encompass(env, "review", "list", "--json").stdout.split("\n")
+            if x]
+    amy = next(r for r in rows if r["person_id"] == "c1")
+    twin = next(r for r in rows if r["person_id"] == "c9")
+    shown = encompass(env, "review", "show", amy["notification_id"])
+    assert shown.returncode == 0 and "Jane" not in shown.stdout
+    assert encompass(env, "review", "approve", twin["notification_id"]).returncode == 1
+    ok = encompass(env, "review", "approve", twin["notification_id"], "--upn", TWIN_A_UPN,
+                   "--as", "alice")
+    assert ok.returncode == 0, ok.stderr
+    rejected = encompass(env, "review", "reject", amy["notification_id"], "--reason", "test")
+    assert rejected.returncode == 0
+    left = encompass(env, "review", "list", "--json").stdout.splitlines()
+    assert [json.loads(x)["status"] for x in left] == ["approved"]
+
+
+def test_audit_verify_passes_then_fails_after_a_row_is_altered(
+    env: dict[str, str], directory: dict[str, Path], tmp_path: Path
+) -> None:
+    feed(env, incident())
+    ok = encompass(env, "audit", "verify", "--json")
+    assert ok.returncode == 0 and json.loads(ok.stdout)["ok"]
+    with sqlite3.connect(tmp_path / "cli.db") as db:
+        db.execute("UPDATE audit_events SET actor = 'someone else' WHERE seq = 3")
+    broken = encompass(env, "audit", "verify")
+    assert broken.returncode == 1
+    assert "row 3" in broken.stdout
+    report = encompass(env, "audit", "report", "--json")
+    assert report.returncode == 0 and json.loads(report.stdout)["chain_intact"] is False
+
+
+def test_a_non_loopback_plaintext_mail_server_is_refused(env: dict[str, str]) -> None:
+    bad = env | {"ENCOMPASS_SMTP_TLS": "none", "ENCOMPASS_SMTP_HOST": "smtp.example.org"}
+    done = encompass(bad, "review", "list")
+    assert done.returncode != 0 and "loopback" in done.stderr

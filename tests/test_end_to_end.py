@@ -1,0 +1,139 @@
+"""The spine over real parts: the Kafka-protocol broker process, a SQLite file, an SMTP
+server with STARTTLS, AUTH and a test CA. An incident becomes one minimal e-mail to the
+right school, with an intact audit trail; bad input lands on the dead-letter topic."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from audit.ledger import verify
+from broker.app import EncompassService
+from broker.database import transaction
+from broker.settings import ReviewPolicy, Settings
+from school_directory import imports
+from tests.factories import incident, isolated_settings, write_directory
+from tests.smtp_server import PASSWORD, USERNAME, RecordingSmtpServer, make_test_ca
+
+pytestmark = pytest.mark.kafka
+
+
+@pytest.fixture
+def smtp(tmp_path: Path) -> Iterator[RecordingSmtpServer]:
+    pki = make_test_ca(tmp_path / "pki")
+    with RecordingSmtpServer(tls="starttls", pki=pki) as server:
+        server.pki = pki  # type: ignore[attr-defined]
+        yield server
+
+
+@pytest.fixture
+def settings(tmp_path: Path, smtp: RecordingSmtpServer) -> Settings:
+    return isolated_settings(
+        data_dir=tmp_path,
+        database_url=f"sqlite:///{tmp_path / 'e2e.db'}",
+        smtp_host="localhost",
+        smtp_port=smtp.port,
+        smtp_username=USERNAME,
+        smtp_password=PASSWORD,
+        smtp_ca_file=smtp.pki.ca_cert,  # type: ignore[attr-defined]
+        mail_from="encompass@council.example",
+        review_policy=ReviewPolicy.AUTO_RELEASE_EXACT,
+    )
+
+
+@pytest.fixture
+async def service(
+    settings: Settings, kafka_bootstrap: str, tmp_path: Path
+) -> AsyncIterator[EncompassService]:
+    svc = EncompassService(settings, bootstrap=kafka_bootstrap)
+    files = write_directory(tmp_path / "directory")
+    with transaction(svc.sessions) as session:
+        imports.import_schools(session, files["schools"])
+        imports.import_contacts(session, files["contacts"])
+        imports.import_pupils(session, files["pupils"])
+        imports.import_calendar(session, files["calendar"])
+    await svc.start()
+    try:
+        yield svc
+    finally:
+        await svc.stop()
+
+
+async def publish(bootstrap: str, topic: str, values: list[bytes]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for value in values:
+            await producer.send_and_wait(topic, value, key=b"k")
+    finally:
+        await producer.stop()
+
+
+async def read_topic(bootstrap: str, topic: str, count: int, timeout: float = 20.0
+                     ) -> list[Any]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    found: list[Any] = []
+    try:
+        async with asyncio.timeout(timeout):
+            while len(found) < count:
+                batch = await consumer.getmany(timeout_ms=500)
+                for records in batch.values():
+                    found.extend(records)
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def test_an_incident_becomes_one_minimal_email_to_the_right_school(
+    service: EncompassService, smtp: RecordingSmtpServer, kafka_bootstrap: str,
+    settings: Settings,
+) -> None:
+    spec = json.dumps(incident()).encode()
+    await publish(kafka_bootstrap, settings.incidents_topic, [spec, spec])  # at least once
+    await smtp.async_wait_for(1, timeout=30)
+    await asyncio.sleep(1.5)  # time enough for a wrongly duplicated second e-mail to show
+    assert len(smtp.messages) == 1
+    received = smtp.messages[0]
+    assert received.tls and list(received.rcpt_tos) == ["dsl@100001.school.example"]
+    message = received.message
+    subject = str(message["Subject"])
+    for name in ("Amy", "Doe", "Jane", "John", "Roe"):
+        assert name not in subject
+    body = received.raw.decode("utf-8", "replace")
+    for secret in ("Jane", "Roe", "12 Example Road", "SO23 8UJ", "44/123456/26", "PC Example"):
+        assert secret not in body
+    assert message.get_content_type() == "multipart/alternative"
+    with transaction(service.sessions) as session:
+        assert verify(session).ok
+
+
+async def test_bad_input_lands_on_the_dead_letter_topic_with_its_reason(
+    service: EncompassService, kafka_bootstrap: str, settings: Settings,
+) -> None:
+    bad = [b"{not json", json.dumps(incident() | {"persons": []}).encode()]
+    await publish(kafka_bootstrap, settings.incidents_topic, bad)
+    parked = await read_topic(kafka_bootstrap, settings.dlq_topic, 2)
+    assert sorted(r.value for r in parked) == sorted(bad)
+    reasons = sorted(dict(r.headers)["x-error"].decode() for r in parked)
+    assert "not JSON" in reasons[0] and "no persons" in reasons[1]
+    assert all("x-error-at" in dict(r.headers) for r in parked)
+
+
+async def test_every_audit_row_is_published(
+    service: EncompassService, kafka_bootstrap: str, settings: Settings,
+    smtp: RecordingSmtpServer,
+) -> None:
+    await publish(kafka_bootstrap, settings.incidents_topic, [json.dumps(incident()).encode()])
+    await smtp.async_wait_for(1, timeout=30)
+    rows = await read_topic(kafka_bootstrap, settings.audit_topic, 5)
+    actions = [json.loads(r.value)["action"] for r in rows]
+    assert actions[:2] == ["received", "matched"]
+    assert "sent" in actions or len(actions) >= 5

@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     delivery_max_attempts: int = Field(default=8, ge=1)
     delivery_backoff_s: float = Field(default=5.0, gt=0)
     delivery_poll_s: float = Field(default=1.0, gt=0)
+    # How long a claimed notification is held by one worker before another may send it
+    # (after a crash). Longer than the slowest SMTP conversation, short against deadlines.
+    delivery_lease_s: float = Field(default=120.0, gt=0)
 
     # The web console and acknowledgement links.
     http_host: str = "127.0.0.1"

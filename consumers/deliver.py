@@ -26,7 +26,6 @@ from school_directory.store import SafeguardingContact
 from schemas.notification import SchoolNotification
 
 ACTOR = "broker:deliver"
-LEASE = timedelta(minutes=5)
 log = structlog.get_logger(__name__)
 
 
@@ -59,7 +58,7 @@ class Job:
     rendered: RenderedEmail
 
 
-def claim_due(session: Session, settings: Settings, now: datetime, limit: int = 20) -> list[Job]:
+def claim_due(session: Session, settings: Settings, now: datetime, limit: int = 5) -> list[Job]:
     """Take a lease on due notifications and prepare what will be sent."""
     rows = session.execute(
         select(Notification)
@@ -89,7 +88,7 @@ def claim_due(session: Session, settings: Settings, now: datetime, limit: int = 
             _fail(session, n, f"school {n.urn} has no DSL or deputy e-mail in the directory")
             continue
         n.status = NotificationStatus.SENDING.value
-        n.claimed_until = now + LEASE
+        n.claimed_until = now + timedelta(seconds=settings.delivery_lease_s)
         n.attempts += 1
         n.recipient = to[1]
         n.message_id = message_id(n.id, settings)
@@ -110,6 +109,18 @@ def _fail(session: Session, n: Notification, why: str) -> None:
         notification_id=n.id,
         details={"error": why, "attempts": n.attempts},
     )
+
+
+def release(session: Session, notification_ids: list[str]) -> None:
+    """Hand back claims not yet sent (a clean shutdown), so no lease has to expire."""
+    for n in session.execute(
+        select(Notification).where(
+            Notification.id.in_(notification_ids),
+            Notification.status == NotificationStatus.SENDING.value,
+        )
+    ).scalars():
+        n.status = NotificationStatus.APPROVED.value
+        n.claimed_until = None
 
 
 def mark_sent(session: Session, job: Job) -> None:
@@ -166,11 +177,19 @@ class DeliveryWorker:
         self.sessions = sessions
         self.mailer = mailer
         self.wake = asyncio.Event()
+        self._held: list[str] = []
 
     async def run_once(self) -> int:
         jobs = await run_in_session(self.sessions, claim_due, self.settings, utcnow())
-        for job in jobs:
-            await self._send(job)
+        self._held = [job.notification_id for job in jobs]
+        try:
+            for job in jobs:
+                await self._send(job)
+                self._held.remove(job.notification_id)
+        finally:
+            if self._held:  # cancelled mid-batch: the rest go back to the queue
+                held, self._held = self._held, []
+                await asyncio.shield(run_in_session(self.sessions, release, held))
         return len(jobs)
 
     async def _send(self, job: Job) -> None:

@@ -58,19 +58,16 @@ POLICE_ACTIONS: dict[str, str] = {
     "crime_recorded": "A crime was recorded",
     "no_further_action": "No further police action is planned",
 }
-SOCIAL_CARE_CODES = frozenset(
-    {
-        "referral_to_childrens_social_care",
-        "referral_to_mash",
-        "referral_to_social_care",
-        "childrens_social_care_informed",
-        "social_care_referral",
-    }
-)
+# fmt: off
+SOCIAL_CARE_CODES = frozenset({
+    "referral_to_childrens_social_care", "referral_to_mash", "referral_to_social_care",
+    "childrens_social_care_informed", "social_care_referral",
+})
+# fmt: on
 _RISK = {"standard": "standard", "low": "standard", "medium": "medium", "high": "high"}
 
-_APOS = "'’‘`´ʼ"  # noqa: RUF001 - the apostrophes people actually type
-_DASH = "-‐‑‒–—"  # noqa: RUF001 - keep "-" first: these go inside [...]
+_APOS = "'’‘`´ʼ"
+_DASH = "-‐‑‒–—"
 _SEPS = _DASH + _APOS
 _PRIVATE = re.compile("[\ue000-\uf8ff]")
 _HOLD = re.compile("\ue000([\ue100-\ue109]+)\ue001")
@@ -105,11 +102,13 @@ _SUFFIX = (
 )
 _FLAT = r"(?i:flat|apartment|apt|unit)\s*\d+[a-z]?"
 _STREET = re.compile(
-    rf"(?<!\w)(?:{_FLAT}\s*,?\s*)?\d{{1,4}}[A-Za-z]?(?:\s*[-–]\s*\d{{1,4}})?\s*,?\s+"  # noqa: RUF001
+    rf"(?<!\w)(?:{_FLAT}\s*,?\s*)?\d{{1,4}}[A-Za-z]?(?:\s*[-–]\s*\d{{1,4}})?\s*,?\s+"
     rf"(?:[^\W\d_a-z][\w'’-]*\s+){{1,4}}(?i:{_SUFFIX})(?!\w)"
 )
 _FLAT_ONLY = re.compile(rf"(?<!\w){_FLAT}(?!\w)")
-_POSTCODE = re.compile(r"(?<![A-Za-z0-9])(?:GIR\s*0AA|[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2})(?![A-Za-z0-9])", _I)
+_POSTCODE = re.compile(
+    r"(?<![A-Za-z0-9])(?:GIR\s*0AA|[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2})(?![A-Za-z0-9])", _I
+)
 _OUTWARD = re.compile(r"(?<![A-Za-z0-9])[A-Z]{1,2}\d[A-Z\d]?(?![A-Za-z0-9])")
 _TITLES = (
     r"detective\s+chief\s+inspector|detective\s+(?:constable|sergeant|inspector)|chief\s+inspector"
@@ -128,12 +127,16 @@ _OFFICER = re.compile(
 _COLLAR = re.compile(r"\b(?:collar|shoulder|warrant)\s*(?:number|no\.?|#)?\s*:?\s*[a-z]*\d+", _I)
 _LONG_NUMBER = re.compile(r"(?<![\w/])\d{6,}(?![\w/])")
 _NAME_TITLE = r"(?P<title>(?i:mr|mrs|ms|miss|mx|dr|master|mister)\.?\s+)"
-_PARTICLES = frozenset(
-    "van von der den de del della di da du la le al el bin bint ibn ap ab ter ten dos das st".split()
-)
+# fmt: off
+_PARTICLES = frozenset({
+    "van", "von", "der", "den", "de", "del", "della", "di", "da", "du", "la", "le", "al", "el",
+    "bin", "bint", "ibn", "ap", "ab", "ter", "ten", "dos", "das", "st",
+})
 _MONTHS = (
-    "January February March April May June July August September October November December"
-).split()
+    "January", "February", "March", "April", "May", "June", "July", "August", "September",
+    "October", "November", "December",
+)
+# fmt: on
 
 
 def _clean(text: str) -> str:
@@ -251,7 +254,9 @@ def relationship_label(person: Person, incident: PoliceIncident) -> str:
         return "the child's " + _gendered(person, *_KIN[rel])
     if rel is Relationship.PARENT_PARTNER:
         parents = [p for p in incident.adults if p.relationship is Relationship.PARENT]
-        word = _gendered(parents[0], "mother", "father", "parent") if len(parents) == 1 else "parent"
+        word = (
+            _gendered(parents[0], "mother", "father", "parent") if len(parents) == 1 else "parent"
+        )
         return f"the {word}'s partner"
     return "an adult relative" if rel is Relationship.OTHER_RELATIVE else "another adult"
 
@@ -262,7 +267,9 @@ def _labelled(incident: PoliceIncident, child: Person) -> list[tuple[Person, str
         if p.person_id == child.person_id:
             out.append((p, SUBJECT_CHILD))
         else:
-            out.append((p, OTHER_CHILD if p.role is Role.CHILD else relationship_label(p, incident)))
+            out.append(
+                (p, OTHER_CHILD if p.role is Role.CHILD else relationship_label(p, incident))
+            )
     return out
 
 
@@ -297,7 +304,9 @@ def _name_pass(
     tok = "(?:" + "|".join(_flex(t) for t in sorted(source.values(), key=len, reverse=True)) + ")"
     one = re.compile(rf"(?<!\w){tok}(?!\w)", _I)
     poss = rf"(?P<poss>[{_APOS}]s(?!\w)|(?<=[sSzZxX])[{_APOS}](?!\w))?"
-    run = re.compile(rf"(?<!\w){_NAME_TITLE}?{tok}(?:(?:\s+|\s*[{_DASH}]\s*){tok})*{poss}(?!\w)", _I)
+    run = re.compile(
+        rf"(?<!\w){_NAME_TITLE}?{tok}(?:(?:\s+|\s*[{_DASH}]\s*){tok})*{poss}(?!\w)", _I
+    )
 
     def label_run(m: re.Match[str]) -> str:
         body = m.group(0)[: len(m.group(0)) - len(m.group("poss") or "")]
@@ -326,7 +335,9 @@ class _Text:
         self.text = _clean(text)
         self.held: list[str] = []
 
-    def sub(self, pattern: re.Pattern[str] | None, repl: str | Callable[[re.Match[str]], str]) -> None:
+    def sub(
+        self, pattern: re.Pattern[str] | None, repl: str | Callable[[re.Match[str]], str]
+    ) -> None:
         if pattern is None:
             return
 
@@ -487,7 +498,9 @@ def minimise(
         raise ValueError("a notification is about a child: person role must be 'child'")
     if all(p.person_id != child.person_id for p in incident.persons):
         raise ValueError(f"person {child.person_id!r} is not in incident {incident.incident_id!r}")
-    voice = child.voice_of_child
+    voice = child.voice_of_child if profile.include_voice_of_child else None
+    risk = (incident.dash_risk or "").strip().casefold() if profile.include_risk_level else ""
+    police_reference = incident.crime_reference or incident.incident_id
     return SchoolNotification(
         reference=reference,
         school_name=school_name,
@@ -505,20 +518,9 @@ def minimise(
         first_response=first_response,
         ack_url=ack_url,
         is_update=is_update,
-        police_reference=(
-            (incident.crime_reference or incident.incident_id)
-            if profile.include_police_reference
-            else None
-        ),
+        # Only what the profile switches on:
+        police_reference=police_reference if profile.include_police_reference else None,
         place_kind=place_kind(incident, child) if profile.include_place_kind else None,
-        voice_of_child=(
-            redact(voice, incident, child)
-            if profile.include_voice_of_child and voice and voice.strip()
-            else None
-        ),
-        risk_level=(
-            _RISK.get((incident.dash_risk or "").strip().casefold())
-            if profile.include_risk_level
-            else None
-        ),
+        voice_of_child=redact(voice, incident, child) if voice and voice.strip() else None,
+        risk_level=_RISK.get(risk),
     )

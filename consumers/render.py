@@ -23,10 +23,13 @@ TEMPLATES = Path(__file__).with_name("templates")
 TEXT_TEMPLATE = "notification.txt.j2"
 HTML_TEMPLATE = "notification.html.j2"
 
-_DAYS = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
+# fmt: off
+_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _MONTHS = (
-    "January February March April May June July August September October November December"
-).split()
+    "January", "February", "March", "April", "May", "June", "July", "August", "September",
+    "October", "November", "December",
+)
+# fmt: on
 
 
 @dataclass(frozen=True, slots=True)

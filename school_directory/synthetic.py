@@ -37,7 +37,7 @@ PUPIL_HEADER = (
     "postcode", "urn", "on_roll_from", "on_roll_until",
 )  # fmt: skip
 CALENDAR_HEADER = ("scope", "first_day", "last_day", "kind")
-# (type code, type name, group, phase code, phase name, low age, high age, academy)
+# GIAS type code and name, type group, phase code and name, statutory low and high age.
 _TYPES = (
     ("01", "Community school", "Local authority maintained schools", "2", "Primary", 4, 11),
     ("02", "Voluntary aided school", "Local authority maintained schools", "2", "Primary", 4, 11),
@@ -204,10 +204,12 @@ def synthetic_pupil_rows(
         family = rng.choice(_WIDER_FAMILY) if wider else rng.choice(families)
         born = date(ACADEMIC_YEAR - age - 1, 9, 1) + timedelta(days=rng.randrange(365))
         postcode = rng.choice(postcodes)
-        if previous is not None and previous["urn"] == school.urn and rng.random() < 0.03:
-            family, born = previous["family_name"], date.fromisoformat(previous["date_of_birth"])
-            postcode = previous["postcode"]  # a twin: same surname, birthday and home
         joined = date(ACADEMIC_YEAR - (age - low), 9, 1 if rng.random() < 0.9 else 15)
+        if previous is not None and previous["urn"] == school.urn and rng.random() < 0.03:
+            # a twin: same surname, birthday, home and first day at this school
+            family, postcode = previous["family_name"], previous["postcode"]
+            born = date.fromisoformat(previous["date_of_birth"])
+            joined = date.fromisoformat(previous["on_roll_from"])
         left = ""
         if rng.random() < 0.02:
             left_on = max(joined, date(ACADEMIC_YEAR, 9, 7)) + timedelta(rng.randrange(90))

@@ -195,7 +195,10 @@ def test_gender_gives_mother_and_father() -> None:
     persons = spec_incident().model_dump(by_alias=True)["persons"]
     persons[0]["gender"] = "female"
     incident = spec_incident("Jane Doe and her partner John argued.", persons=persons)
-    assert notify(incident).account == "The child's mother and her partner the mother's partner argued."
+    assert (
+        notify(incident).account
+        == "The child's mother and her partner the mother's partner argued."
+    )
 
 
 def test_another_child_is_never_named() -> None:
@@ -224,7 +227,7 @@ def test_relationship_labels() -> None:
 @pytest.mark.parametrize(
     ("given_names", "family_name", "text"),
     [
-        ("Siobhán", "O'Brien", "SIOBHÁN O’BRIEN shouted; O'Brien's van; obrien left."),  # noqa: RUF001
+        ("Siobhán", "O'Brien", "SIOBHÁN O’BRIEN shouted; O'Brien's van; obrien left."),
         ("Mary-Jane", "Smith-Jones", "Mary Jane Smith Jones, Smith-Jones and Jones met."),
         ("Łukasz", "Wójcik", "łukasz wójcik called. ŁUKASZ left."),
         ("Will", "May", "Will May said he will go in May; Rose is not an adult."),
@@ -249,7 +252,9 @@ def test_names_from_many_traditions_are_removed(
 def test_common_word_names_are_still_removed() -> None:
     persons = spec_incident().model_dump(by_alias=True)["persons"]
     persons[1].update(given_names="Rose", family_name="Will")
-    account = notify(spec_incident("Rose Will hit her. Will's coat. rose.", persons=persons)).account
+    account = notify(
+        spec_incident("Rose Will hit her. Will's coat. rose.", persons=persons)
+    ).account
     assert "rose" not in account.casefold()
     assert "will" not in account.casefold()
 
@@ -374,15 +379,23 @@ NAME_POOL = [
     "Chukwuemeka", "Adéwálé", "Oluwaseun", "Singh", "Kaur", "Patel", "Wang", "Li", "Xu",
     "Ng", "王伟", "Иван", "Кузнецова", "Αλέξανδρος", "Παπαδόπουλος", "محمد", "van der Berg",
 ]  # fmt: skip
-LETTERS = string.ascii_lowercase + "áéíóúàèäöüñçłśżøåæčřšžğışəõ" + "αβγδεζηθικλμνξοπρστυφχψω"
-LETTERS += "абвгдежзийклмнопрстуфхцчшщыэюя"
+ALPHABETS = [
+    string.ascii_lowercase,
+    string.ascii_lowercase + "áéíóúàèäöüñçłśżøåæčřšžğışəõ",
+    "αβγδεζηθικλμνξοπρστυφχψω",
+    "абвгдежзийклмнопрстуфхцчшщыэюя",
+]
 
 
 def _part(text: str) -> str:
     return unicodedata.normalize("NFC", text[:1].upper() + text[1:])
 
 
-random_part = st.text(st.sampled_from(LETTERS), min_size=2, max_size=9).map(_part)
+random_part = (
+    st.sampled_from(ALPHABETS)
+    .flatmap(lambda letters: st.text(st.sampled_from(letters), min_size=2, max_size=9))
+    .map(_part)
+)
 random_name = st.builds(
     lambda prefix, a, b: prefix + a + (f"-{b}" if b else ""),
     st.sampled_from(["", "", "", "O'", "D'", "Mc", "al-"]),

@@ -27,7 +27,9 @@ def notification(**changes: object) -> SchoolNotification:
         "police_actions": ["A suspect was arrested", "Children's social care have been informed"],
         "social_care_informed": True,
         "first_response": FirstResponseContact(
-            name="First Response team", email="first.response@council.example", phone="0300 555 1384"
+            name="First Response team",
+            email="first.response@council.example",
+            phone="0300 555 1384",
         ),
         "ack_url": "https://encompass.example/ack/abc123",
         "is_update": False,
@@ -91,9 +93,7 @@ def test_optional_fields_appear_only_when_set() -> None:
 
 def test_unknowns_and_no_ack_link_are_worded_plainly() -> None:
     rendered = render_email(
-        notification(
-            present=None, police_actions=[], social_care_informed=False, ack_url=None
-        )
+        notification(present=None, police_actions=[], social_care_informed=False, ack_url=None)
     )
     assert "Was the child present? Not recorded by police" in rendered.text
     assert "The police record lists no actions." in rendered.text

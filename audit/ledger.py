@@ -183,8 +183,11 @@ def verify_rows(rows: Iterable[AuditEvent]) -> Verification:
     for row in rows:
         if row.seq != expected_seq:
             return Verification(
-                False, count, expected_seq,
-                f"rows {expected_seq}..{row.seq - 1} are missing", prev_hash,
+                False,
+                count,
+                expected_seq,
+                f"rows {expected_seq}..{row.seq - 1} are missing",
+                prev_hash,
             )
         if row.prev_hash != prev_hash:
             return Verification(

@@ -25,17 +25,17 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from broker.app import EncompassService  # noqa: E402
-from broker.database import transaction  # noqa: E402
-from broker.demo import PupilSeed, incident_stream  # noqa: E402
-from broker.embedded import EmbeddedKafka  # noqa: E402
-from broker.kafka_admin import ensure_topics  # noqa: E402
-from broker.mailer import MemoryMailer  # noqa: E402
-from broker.settings import Settings  # noqa: E402
-from broker.store import Notification  # noqa: E402
-from school_directory import imports  # noqa: E402
-from school_directory.store import Pupil  # noqa: E402
-from school_directory.synthetic import write_directory  # noqa: E402
+from broker.app import EncompassService
+from broker.database import transaction
+from broker.demo import PupilSeed, incident_stream
+from broker.embedded import EmbeddedKafka
+from broker.kafka_admin import ensure_topics
+from broker.mailer import MemoryMailer
+from broker.settings import Settings
+from broker.store import Notification
+from school_directory import imports
+from school_directory.store import Pupil
+from school_directory.synthetic import write_directory
 
 
 async def produce(bootstrap: str, topic: str, payloads: list[tuple[bytes, bytes]]) -> float:
@@ -52,9 +52,14 @@ async def produce(bootstrap: str, topic: str, payloads: list[tuple[bytes, bytes]
 
 async def bare_consumer(bootstrap: str, topic: str, count: int) -> float:
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=f"bench-bare-{uuid.uuid4().hex[:6]}",
-        auto_offset_reset="earliest", enable_auto_commit=False,
-        session_timeout_ms=6000, heartbeat_interval_ms=2000)
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-bare-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=2000,
+    )
     await consumer.start()
     seen = 0
     started = time.perf_counter()
@@ -75,29 +80,39 @@ async def main(args: argparse.Namespace) -> None:
     settings = Settings(
         data_dir=work,
         database_url=args.database_url or f"sqlite:///{work / 'bench.db'}",
-        incidents_topic=f"bench.incidents.{tag}", dlq_topic=f"bench.dlq.{tag}",
-        audit_topic=f"bench.audit.{tag}", consumer_group=f"bench-{tag}",
-        kafka_session_timeout_ms=6000, topic_partitions=3,
+        incidents_topic=f"bench.incidents.{tag}",
+        dlq_topic=f"bench.dlq.{tag}",
+        audit_topic=f"bench.audit.{tag}",
+        consumer_group=f"bench-{tag}",
+        kafka_session_timeout_ms=6000,
+        topic_partitions=3,
     )
     with EmbeddedKafka(log_file=work / "kafka.log") as kafka:
         service = EncompassService(settings, bootstrap=kafka.bootstrap, mailer=MemoryMailer())
-        files = write_directory(work / "directory", schools=max(50, args.pupils // 400),
-                                pupils=args.pupils)
+        files = write_directory(
+            work / "directory", schools=max(50, args.pupils // 400), pupils=args.pupils
+        )
         t0 = time.perf_counter()
         with transaction(service.sessions) as session:
             imports.import_schools(session, files.schools)
             imports.import_contacts(session, files.contacts)
             imports.import_pupils(session, files.pupils)
             imports.import_calendar(session, files.calendar)
-            seeds = [PupilSeed(p.given_names, p.family_name, p.preferred_name, p.date_of_birth,
-                               p.postcode)
-                     for p in session.execute(select(Pupil).limit(5000)).scalars()]
+            seeds = [
+                PupilSeed(
+                    p.given_names, p.family_name, p.preferred_name, p.date_of_birth, p.postcode
+                )
+                for p in session.execute(select(Pupil).limit(5000)).scalars()
+            ]
         print(f"directory: {args.pupils} pupils imported in {time.perf_counter() - t0:.1f}s")
         incidents = list(incident_stream(seeds, args.incidents, unknown_rate=0.05))
         children = sum(sum(p["role"] == "child" for p in i["persons"]) for i in incidents)
         payloads = [(i["incident_id"].encode(), json.dumps(i).encode()) for i in incidents]
-        await ensure_topics(kafka.bootstrap, (settings.incidents_topic, settings.dlq_topic,
-                                              settings.audit_topic), settings.topic_partitions)
+        await ensure_topics(
+            kafka.bootstrap,
+            (settings.incidents_topic, settings.dlq_topic, settings.audit_topic),
+            settings.topic_partitions,
+        )
         produce_s = await produce(kafka.bootstrap, settings.incidents_topic, payloads)
         print(f"published {len(payloads)} incidents ({children} children) in {produce_s:.1f}s")
 
@@ -118,17 +133,19 @@ async def main(args: argparse.Namespace) -> None:
 
     bare_rate = len(payloads) / bare_s
     pipe_rate = len(payloads) / pipeline_s
-    print(f"bare aiokafka consumer (read + commit): {bare_rate:8.0f} incidents/s "
-          f"({bare_s:.1f}s)")
-    print(f"encompass intake -> notifications recorded: {pipe_rate:8.0f} incidents/s "
-          f"({pipeline_s:.1f}s, {children / pipeline_s:.0f} notifications/s)")
+    print(f"bare aiokafka consumer (read + commit): {bare_rate:8.0f} incidents/s ({bare_s:.1f}s)")
+    print(
+        f"encompass intake -> notifications recorded: {pipe_rate:8.0f} incidents/s "
+        f"({pipeline_s:.1f}s, {children / pipeline_s:.0f} notifications/s)"
+    )
     print(f"ratio pipeline/bare: {pipe_rate / bare_rate:.2f}")
     print(f"database: {settings.resolved_database_url.split('://')[0]}")
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--incidents", type=int, default=10_000)
     parser.add_argument("--pupils", type=int, default=20_000)
     parser.add_argument("--database-url", default=None)

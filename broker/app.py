@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import contextlib
 from datetime import UTC, datetime
 from typing import Any
@@ -54,7 +55,10 @@ class EncompassService:
         self.engine = make_engine(self.database_url)
         self.sessions = session_factory(self.engine)
         self.mailer = mailer or SmtpMailer(settings)
-        self.broker = KafkaBroker(self.bootstrap, acks="all", enable_idempotence=False)
+        # Per-message access lines at DEBUG: our own log line per incident says more.
+        self.broker = KafkaBroker(
+            self.bootstrap, acks="all", enable_idempotence=False, log_level=logging.DEBUG
+        )
         self.delivery = DeliveryWorker(settings, self.sessions, self.mailer)
         self.audit_publisher = AuditPublisher(self.sessions, self._publish_audit)
         self._tasks: list[asyncio.Task[None]] = []
@@ -120,8 +124,11 @@ class EncompassService:
 
     async def _publish_audit(self, payload: bytes, key: str) -> None:
         await self.broker.publish(
-            payload, topic=self.topics.audit, key=key.encode(), headers={
-                "content-type": "application/json"})
+            payload,
+            topic=self.topics.audit,
+            key=key.encode(),
+            headers={"content-type": "application/json"},
+        )
 
     async def start(self) -> None:
         await ensure_topics(self.bootstrap, self.topics.all(), self.settings.topic_partitions)
@@ -159,5 +166,6 @@ def build_app(settings: Settings) -> FastStream:
         for task in service._tasks:
             task.cancel()
 
-    return FastStream(service.broker, on_startup=[before], after_startup=[after],
-                      on_shutdown=[shutdown])
+    return FastStream(
+        service.broker, on_startup=[before], after_startup=[after], on_shutdown=[shutdown]
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from broker.database import make_engine, session_factory, transaction, upgrade
+from broker.database import make_engine, session_factory, upgrade
 from broker.settings import Settings
 
 
@@ -39,8 +38,7 @@ def _actor(args: argparse.Namespace) -> str:
 def cmd_up(args: argparse.Namespace) -> int:
     from broker.up import run_up
 
-    return run_up(_settings(), demo=args.demo, incidents=args.incidents,
-                  interval_s=args.interval)
+    return run_up(_settings(), demo=args.demo, incidents=args.incidents, interval_s=args.interval)
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -55,8 +53,11 @@ def cmd_directory_import(args: argparse.Namespace) -> int:
 
     files = {k: getattr(args, k) for k in ("schools", "contacts", "pupils", "calendar")}
     if not any(files.values()):
-        print("encompass directory import: give at least one of --schools, --contacts, "
-              "--pupils, --calendar", file=sys.stderr)
+        print(
+            "encompass directory import: give at least one of --schools, --contacts, "
+            "--pupils, --calendar",
+            file=sys.stderr,
+        )
         return 2
     return import_files(_sessions(_settings()), files, actor=_actor(args))
 
@@ -83,8 +84,12 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def _actor_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--as", dest="actor", metavar="NAME",
-                   help="who is acting, for the audit trail (default: your login name)")
+    p.add_argument(
+        "--as",
+        dest="actor",
+        metavar="NAME",
+        help="who is acting, for the audit trail (default: your login name)",
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -96,12 +101,23 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("up", help="run everything on this machine")
-    up.add_argument("--demo", action="store_true",
-                    help="synthetic directory, incident stream and a local mail catcher")
-    up.add_argument("--incidents", type=int, default=20,
-                    help="with --demo: how many synthetic incidents to publish (default 20)")
-    up.add_argument("--interval", type=float, default=1.0,
-                    help="with --demo: seconds between incidents (default 1)")
+    up.add_argument(
+        "--demo",
+        action="store_true",
+        help="synthetic directory, incident stream and a local mail catcher",
+    )
+    up.add_argument(
+        "--incidents",
+        type=int,
+        default=20,
+        help="with --demo: how many synthetic incidents to publish (default 20)",
+    )
+    up.add_argument(
+        "--interval",
+        type=float,
+        default=1.0,
+        help="with --demo: seconds between incidents (default 1)",
+    )
     up.set_defaults(func=cmd_up)
 
     db = sub.add_parser("db", help="database maintenance")

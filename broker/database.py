@@ -109,9 +109,7 @@ def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
-async def run_in_session(
-    sessions: sessionmaker[Session], fn: Callable[..., T], *args: Any
-) -> T:
+async def run_in_session(sessions: sessionmaker[Session], fn: Callable[..., T], *args: Any) -> T:
     """Run ``fn(session, *args)`` in one transaction on a worker thread."""
 
     def _work() -> T:

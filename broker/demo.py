@@ -24,17 +24,26 @@ class PupilSeed:
     postcode: str
 
 
-ADULT_ROLES = (("victim", "parent"), ("suspect", "parent_partner"), ("suspect", "parent"),
-               ("other_adult", "grandparent"))
-ACTIONS = ("suspect_arrested", "referral_to_childrens_social_care", "advice_given",
-           "dash_completed", "safeguarding_referral")
+OTHER_ADULTS = (
+    ("suspect", "parent_partner"),
+    ("suspect", "parent"),
+    ("suspect", "step_parent"),
+    ("other_adult", "grandparent"),
+)
+ACTIONS = (
+    "suspect_arrested",
+    "referral_to_childrens_social_care",
+    "advice_given",
+    "dash_completed",
+    "safeguarding_referral",
+)
 
 
 def _typo(name: str, rng: random.Random) -> str:
     if len(name) < 4:
         return name
     i = rng.randrange(1, len(name) - 1)
-    return name[:i] + name[i + 1] + name[i] + name[i + 2:]
+    return name[:i] + name[i + 1] + name[i] + name[i + 2 :]
 
 
 def make_incident(
@@ -54,14 +63,18 @@ def make_incident(
     street = f"{rng.randint(1, 200)} {fake.street_name()}"
     postcode = fake.postcode()
     persons: list[dict[str, Any]] = []
-    for i, (role, relationship) in enumerate(rng.sample(ADULT_ROLES, 2)):
-        persons.append({
-            "person_id": f"a{i + 1}", "role": role, "relationship": relationship,
-            "given_names": fake.first_name(),
-            "family_name": family if relationship == "parent" else fake.last_name(),
-            "date_of_birth": fake.date_of_birth(minimum_age=22, maximum_age=60).isoformat(),
-            "address": {"lines": [street, fake.city()], "postcode": postcode},
-        })
+    for i, (role, relationship) in enumerate([("victim", "parent"), rng.choice(OTHER_ADULTS)]):
+        persons.append(
+            {
+                "person_id": f"a{i + 1}",
+                "role": role,
+                "relationship": relationship,
+                "given_names": fake.first_name(),
+                "family_name": family if relationship == "parent" else fake.last_name(),
+                "date_of_birth": fake.date_of_birth(minimum_age=22, maximum_age=60).isoformat(),
+                "address": {"lines": [street, fake.city()], "postcode": postcode},
+            }
+        )
     for i, seed in enumerate(children):
         if seed is None:
             given, fam = fake.first_name(), fake.last_name()
@@ -70,15 +83,23 @@ def make_incident(
             given = seed.given_names.split()[0]
             given = _typo(given, rng) if typo else given
             fam, dob = seed.family_name, seed.date_of_birth
-        persons.append({
-            "person_id": f"c{i + 1}", "role": "child", "given_names": given,
-            "family_name": fam, "date_of_birth": dob.isoformat(),
-            "known_as": seed.preferred_name if seed and seed.preferred_name else None,
-            "address": {"lines": [street], "postcode": postcode},
-            "present": rng.random() < 0.8, "witnessed": rng.random() < 0.5,
-            "injured": rng.random() < 0.05,
-            "voice_of_child": "The child said they were scared." if rng.random() < 0.3 else None,
-        })
+        persons.append(
+            {
+                "person_id": f"c{i + 1}",
+                "role": "child",
+                "given_names": given,
+                "family_name": fam,
+                "date_of_birth": dob.isoformat(),
+                "known_as": seed.preferred_name if seed and seed.preferred_name else None,
+                "address": {"lines": [street], "postcode": postcode},
+                "present": rng.random() < 0.8,
+                "witnessed": rng.random() < 0.5,
+                "injured": rng.random() < 0.05,
+                "voice_of_child": "The child said they were scared."
+                if rng.random() < 0.3
+                else None,
+            }
+        )
     victim = next(p for p in persons if p["role"] == "victim")
     suspect = next((p for p in persons if p["role"] == "suspect"), persons[1])
     summary = (
@@ -100,15 +121,22 @@ def make_incident(
         "location": {"lines": [street, fake.city()], "postcode": postcode},
         "summary": summary,
         "police_actions": rng.sample(ACTIONS, 2),
-        "officer": {"collar_number": str(rng.randint(1000, 9999)),
-                    "name": f"PC {fake.last_name()}"},
+        "officer": {
+            "collar_number": str(rng.randint(1000, 9999)),
+            "name": f"PC {fake.last_name()}",
+        },
         "persons": persons,
     }
 
 
 def incident_stream(
-    seeds: Sequence[PupilSeed], count: int, *, seed: int = 11, start: int = 1,
-    unknown_rate: float = 0.05, typo_rate: float = 0.1,
+    seeds: Sequence[PupilSeed],
+    count: int,
+    *,
+    seed: int = 11,
+    start: int = 1,
+    unknown_rate: float = 0.05,
+    typo_rate: float = 0.1,
 ) -> Iterator[dict[str, Any]]:
     """``count`` incidents with one to three children drawn from ``seeds``."""
     rng = random.Random(seed)

@@ -39,10 +39,20 @@ def import_files(
         try:
             with transaction(sessions) as session:
                 report = importer(session, path)
-                record(session, AuditAction.DIRECTORY_IMPORTED, actor=actor, details={
-                    "kind": kind, "file": path.name, "rows": report.rows_read,
-                    "inserted": report.inserted, "updated": report.updated,
-                    "unchanged": report.unchanged, "refused": len(report.errors)})
+                record(
+                    session,
+                    AuditAction.DIRECTORY_IMPORTED,
+                    actor=actor,
+                    details={
+                        "kind": kind,
+                        "file": path.name,
+                        "rows": report.rows_read,
+                        "inserted": report.inserted,
+                        "updated": report.updated,
+                        "unchanged": report.unchanged,
+                        "refused": len(report.errors),
+                    },
+                )
         except imports.DirectoryImportError as exc:
             print(f"encompass directory import: {kind} file {path}: {exc}", file=sys.stderr)
             return 2

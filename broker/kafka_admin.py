@@ -4,6 +4,7 @@ partitions later, and production clusters should not auto-create)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -21,13 +22,13 @@ async def ensure_topics(
             existing = set(await admin.list_topics())
             missing = [t for t in wanted if t not in existing]
             if missing:
-                try:
+                with contextlib.suppress(TopicAlreadyExistsError):
                     await admin.create_topics(
-                        [NewTopic(t, num_partitions=partitions, replication_factor=1)
-                         for t in missing]
+                        [
+                            NewTopic(t, num_partitions=partitions, replication_factor=1)
+                            for t in missing
+                        ]
                     )
-                except TopicAlreadyExistsError:
-                    pass
             return
         except KafkaConnectionError:
             if attempt == attempts - 1:

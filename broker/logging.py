@@ -14,8 +14,23 @@ from typing import Any
 import structlog
 
 PERSONAL_KEYS = frozenset(
-    {"name", "given_names", "family_name", "known_as", "date_of_birth", "dob", "address",
-     "postcode", "summary", "account", "voice_of_child", "child_name", "body", "text", "html"}
+    {
+        "name",
+        "given_names",
+        "family_name",
+        "known_as",
+        "date_of_birth",
+        "dob",
+        "address",
+        "postcode",
+        "summary",
+        "account",
+        "voice_of_child",
+        "child_name",
+        "body",
+        "text",
+        "html",
+    }
 )
 
 

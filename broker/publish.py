@@ -32,8 +32,11 @@ async def publish_file(settings: Settings, path: Path) -> int:
         return 2
     bootstrap = bootstrap_for_clients(settings)
     if bootstrap is None:
-        print("encompass publish: no Kafka to publish to: set ENCOMPASS_KAFKA_BOOTSTRAP, "
-              "or start `encompass up` on this machine first", file=sys.stderr)
+        print(
+            "encompass publish: no Kafka to publish to: set ENCOMPASS_KAFKA_BOOTSTRAP, "
+            "or start `encompass up` on this machine first",
+            file=sys.stderr,
+        )
         return 2
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()

@@ -25,7 +25,7 @@ def _left(deliver_by: datetime) -> str:
     return f"{sign}{hours}h{minutes:02d}m"
 
 
-def list(settings: Settings, sessions: Sessions, args: argparse.Namespace, actor: str) -> int:  # noqa: A001
+def list(settings: Settings, sessions: Sessions, args: argparse.Namespace, actor: str) -> int:
     with transaction(sessions) as session:
         rows = [review.as_row(n) for n in review.queue(session)]
     if args.json:
@@ -35,14 +35,18 @@ def list(settings: Settings, sessions: Sessions, args: argparse.Namespace, actor
     if not rows:
         print("Nothing waiting: every notification has been sent or closed.")
         return 0
-    print(f"{'NOTIFICATION':<24} {'STATUS':<15} {'DUE (UTC)':<17} {'LEFT':>8}  "
-          f"{'SCHOOL':<8} {'BEST':>5}  INCIDENT/PERSON")
+    print(
+        f"{'NOTIFICATION':<24} {'STATUS':<15} {'DUE (UTC)':<17} {'LEFT':>8}  "
+        f"{'SCHOOL':<8} {'BEST':>5}  INCIDENT/PERSON"
+    )
     for r in rows:
         best = r["candidates"][0]["score"] if r["candidates"] else None
         due = datetime.fromisoformat(r["deliver_by"])
-        print(f"{r['notification_id']:<24} {r['status']:<15} {due:%Y-%m-%d %H:%M} "
-              f"{_left(due):>8}  {r['urn'] or '-':<8} "
-              f"{'-' if best is None else f'{best:.2f}':>5}  {r['incident_id']}/{r['person_id']}")
+        print(
+            f"{r['notification_id']:<24} {r['status']:<15} {due:%Y-%m-%d %H:%M} "
+            f"{_left(due):>8}  {r['urn'] or '-':<8} "
+            f"{'-' if best is None else f'{best:.2f}':>5}  {r['incident_id']}/{r['person_id']}"
+        )
     return 0
 
 
@@ -57,18 +61,26 @@ def show(settings: Settings, sessions: Sessions, args: argparse.Namespace, actor
         content = n.content
     preview = render_email(SchoolNotification.model_validate(content)) if content else None
     if args.json:
-        row["preview"] = (
-            {"subject": preview.subject, "text": preview.text} if preview else None
-        )
+        row["preview"] = {"subject": preview.subject, "text": preview.text} if preview else None
         print(json.dumps(row, indent=2))
         return 0
-    for key in ("notification_id", "incident_id", "person_id", "status", "reason", "urn",
-                "upn", "deliver_by"):
+    for key in (
+        "notification_id",
+        "incident_id",
+        "person_id",
+        "status",
+        "reason",
+        "urn",
+        "upn",
+        "deliver_by",
+    ):
         print(f"{key:>16}: {row[key]}")
     print("      candidates:")
     for c in row["candidates"] or []:
-        print(f"                  upn {c['upn']} at {c['urn']}  score {c['score']:.2f}  "
-              f"agreed: {', '.join(c.get('agreed', [])) or '-'}")
+        print(
+            f"                  upn {c['upn']} at {c['urn']}  score {c['score']:.2f}  "
+            f"agreed: {', '.join(c.get('agreed', [])) or '-'}"
+        )
     if preview:
         print("\n--- what the school will read ---")
         print(f"Subject: {preview.subject}\n\n{preview.text}")
@@ -80,8 +92,9 @@ def show(settings: Settings, sessions: Sessions, args: argparse.Namespace, actor
 def approve(settings: Settings, sessions: Sessions, args: argparse.Namespace, actor: str) -> int:
     try:
         with transaction(sessions) as session:
-            n = review.approve(session, settings, args.notification_id, actor=actor,
-                               upn=args.upn, urn=args.urn)
+            n = review.approve(
+                session, settings, args.notification_id, actor=actor, upn=args.upn, urn=args.urn
+            )
             print(f"{n.id} approved for school {n.urn}; it will be sent now.")
     except review.ReviewError as exc:
         print(f"encompass review approve: {exc}", file=sys.stderr)

@@ -17,8 +17,9 @@ def runtime_file(settings: Settings) -> Path:
 def write_runtime(settings: Settings, *, bootstrap: str, database_url: str) -> None:
     path = runtime_file(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"pid": os.getpid(), "kafka_bootstrap": bootstrap,
-                                "database_url": database_url}))
+    path.write_text(
+        json.dumps({"pid": os.getpid(), "kafka_bootstrap": bootstrap, "database_url": database_url})
+    )
 
 
 def clear_runtime(settings: Settings) -> None:

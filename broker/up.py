@@ -39,8 +39,10 @@ def seed_directory(service: EncompassService, folder: Path) -> list[PupilSeed]:
         rows = session.execute(
             select(Pupil).where(Pupil.on_roll_until.is_(None)).order_by(func.random()).limit(500)
         ).scalars()
-        return [PupilSeed(p.given_names, p.family_name, p.preferred_name, p.date_of_birth,
-                          p.postcode) for p in rows]
+        return [
+            PupilSeed(p.given_names, p.family_name, p.preferred_name, p.date_of_birth, p.postcode)
+            for p in rows
+        ]
 
 
 async def publish_demo_incidents(
@@ -49,11 +51,17 @@ async def publish_demo_incidents(
     start = int.from_bytes(os.urandom(2), "big") * 1000
     for incident in incident_stream(seeds, count, seed=start, start=start):
         await service.broker.publish(
-            json.dumps(incident).encode(), topic=service.topics.incidents,
+            json.dumps(incident).encode(),
+            topic=service.topics.incidents,
             key=incident["incident_id"].encode(),
         )
         await asyncio.sleep(interval_s)
     log.info("demo_incidents_published", count=count)
+
+
+def _report_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("demo_feed_failed", error=repr(task.exception()))
 
 
 def run_up(settings: Settings, *, demo: bool, incidents: int, interval_s: float) -> int:
@@ -83,8 +91,11 @@ async def _up(settings: Settings, *, demo: bool, incidents: int, interval_s: flo
             catcher = MailCatcher(mail_dir, port=0)
             catcher.start()
             update: dict[str, object] = {
-                "smtp_host": "127.0.0.1", "smtp_port": catcher.port, "smtp_tls": SmtpTls.NONE,
-                "smtp_username": None, "smtp_password": None,
+                "smtp_host": "127.0.0.1",
+                "smtp_port": catcher.port,
+                "smtp_tls": SmtpTls.NONE,
+                "smtp_username": None,
+                "smtp_password": None,
             }
             if "ENCOMPASS_REVIEW_POLICY" not in os.environ:
                 update["review_policy"] = ReviewPolicy.AUTO_RELEASE_EXACT
@@ -96,10 +107,15 @@ async def _up(settings: Settings, *, demo: bool, incidents: int, interval_s: flo
         print(f"encompass is up: Kafka {bootstrap}, database {service.database_url}")
         if demo and catcher is not None:
             print(f"demo: e-mails to schools are saved in {catcher.directory}")
-            print(f"demo: review policy {settings.review_policy.value}; try "
-                  "`encompass review list` in another terminal")
-            tasks.append(asyncio.create_task(
-                publish_demo_incidents(service, seeds, incidents, interval_s)))
+            print(
+                f"demo: review policy {settings.review_policy.value}; try "
+                "`encompass review list` in another terminal"
+            )
+            feed = asyncio.create_task(
+                publish_demo_incidents(service, seeds, incidents, interval_s)
+            )
+            feed.add_done_callback(_report_failure)
+            tasks.append(feed)
         print("press Ctrl-C to stop")
         await stop.wait()
         print("stopping...")
@@ -107,7 +123,10 @@ async def _up(settings: Settings, *, demo: bool, incidents: int, interval_s: flo
         for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                try:
+                    await task
+                except Exception:  # the demo feed must not stop a clean shutdown
+                    log.exception("demo_feed_failed")
         if service is not None:
             await service.stop()
         if catcher is not None:

@@ -9,6 +9,7 @@ from the notification id, so the school's mail system can recognise it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,8 +23,8 @@ from broker.mailer import Mailer, PermanentDeliveryError, TransientDeliveryError
 from broker.settings import Settings
 from broker.store import Notification, NotificationStatus
 from consumers.render import RenderedEmail, content_sha256, render_email
-from school_directory.store import SafeguardingContact
 from schemas.notification import SchoolNotification
+from school_directory.store import SafeguardingContact
 
 ACTOR = "broker:deliver"
 log = structlog.get_logger(__name__)
@@ -66,7 +67,9 @@ def claim_due(session: Session, settings: Settings, now: datetime, limit: int = 
             or_(
                 and_(
                     Notification.status == NotificationStatus.APPROVED.value,
-                    or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now),
+                    or_(
+                        Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now
+                    ),
                 ),
                 and_(
                     Notification.status == NotificationStatus.SENDING.value,
@@ -139,8 +142,13 @@ def mark_sent(session: Session, job: Job) -> None:
         incident_id=n.incident_id,
         notification_id=n.id,
         content_sha256=digest,
-        details={"to": job.to, "role": job.role, "urn": n.urn, "attempt": job.attempt,
-                 "message_id": n.message_id},
+        details={
+            "to": job.to,
+            "role": job.role,
+            "urn": n.urn,
+            "attempt": job.attempt,
+            "message_id": n.message_id,
+        },
     )
 
 
@@ -170,9 +178,7 @@ def mark_failed(session: Session, settings: Settings, job: Job, error: Exception
 class DeliveryWorker:
     """Polls the outbox and sends; run as a background task of the broker process."""
 
-    def __init__(
-        self, settings: Settings, sessions: sessionmaker[Session], mailer: Mailer
-    ) -> None:
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session], mailer: Mailer) -> None:
         self.settings = settings
         self.sessions = sessions
         self.mailer = mailer
@@ -205,8 +211,9 @@ class DeliveryWorker:
         try:
             await self.mailer.send(message)
         except (TransientDeliveryError, PermanentDeliveryError) as exc:
-            bound.warning("delivery_failed", error=str(exc), transient=isinstance(
-                exc, TransientDeliveryError))
+            bound.warning(
+                "delivery_failed", error=str(exc), transient=isinstance(exc, TransientDeliveryError)
+            )
             await run_in_session(self.sessions, mark_failed, self.settings, job, exc)
             return
         await run_in_session(self.sessions, mark_sent, job)
@@ -221,7 +228,5 @@ class DeliveryWorker:
                 sent = 0
             if not sent:
                 self.wake.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), self.settings.delivery_poll_s)
-                except TimeoutError:
-                    pass

@@ -14,9 +14,9 @@ from enum import StrEnum
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from schemas.incident import Person
 from school_directory.names import first_given, normalise
 from school_directory.store import OPEN_STATUSES, Pupil, School
-from schemas.incident import Person
 
 
 class MatchOutcome(StrEnum):
@@ -90,9 +90,7 @@ def match_child(session: Session, child: Person, on_date: date) -> MatchResult:
         .limit(500)
     ).all()
     live = [p for p, status in rows if p.on_roll(on_date) and status in OPEN_STATUSES]
-    scored = sorted(
-        (compare(child, p) for p in live), key=lambda c: (-c.score, c.upn, c.urn)
-    )
+    scored = sorted((compare(child, p) for p in live), key=lambda c: (-c.score, c.upn, c.urn))
     exact = [c for c in scored if c.score == 1.0]
     near = [c for c in scored if 0 < c.score < 1.0 and len(c.agreed) >= 2][:10]
     upns = {c.upn for c in exact}

@@ -105,6 +105,12 @@ _STREET = re.compile(
     rf"(?<!\w)(?:{_FLAT}\s*,?\s*)?\d{{1,4}}[A-Za-z]?(?:\s*[-–]\s*\d{{1,4}})?\s*,?\s+"
     rf"(?:[^\W\d_a-z][\w'’-]*\s+){{1,4}}(?i:{_SUFFIX})(?!\w)"
 )
+_STREET_NAME = re.compile(  # "Church Road" without a number: capitalised words and suffix
+    r"(?<!\w)(?!(?:The|A|An|At|In|On|To|Of)\s)(?:[^\W\d_a-z][\w'’-]*\s+){1,3}"
+    r"(?:Road|Rd|Street|St|Avenue|Ave|Lane|Close|Drive|Way|Crescent|Court|Place|Gardens"
+    r"|Terrace|Grove|Hill|Park|Square|Mews|Row|Walk|Rise|Parade|Boulevard)(?!\w)"
+)
+_VEHICLE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}\s?[A-Z]{3}(?![A-Za-z0-9])", _I)
 _FLAT_ONLY = re.compile(rf"(?<!\w){_FLAT}(?!\w)")
 _POSTCODE = re.compile(
     r"(?<![A-Za-z0-9])(?:GIR\s*0AA|[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2})(?![A-Za-z0-9])", _I
@@ -393,10 +399,12 @@ def redact(text: str, incident: PoliceIncident, child: Person) -> str:
     t.sub(_INTL_PHONE, PHONE)
     addresses = [incident.location, *(p.address for p in persons)]
     t.sub(_literals(line for a in addresses for line in _address_lines(a)), ADDRESS)
+    t.sub(_VEHICLE, "[vehicle registration removed]")
     t.sub(_any(x for a in addresses if a for x in _postcode(a.postcode)), ADDRESS)
     t.sub(_POSTCODE, ADDRESS)
     t.sub(_any(x for a in addresses if a for x in _postcode(a.postcode, outward=True)), ADDRESS)
     t.sub(_STREET, ADDRESS)
+    t.sub(_STREET_NAME, ADDRESS)
     t.sub(_FLAT_ONLY, ADDRESS)
     t.sub(_OUTWARD, ADDRESS)
     t.sub(_literals([officer.name if officer else None]), OFFICER)

@@ -15,10 +15,10 @@ from broker.store import UNSENT_STATUSES, Notification, NotificationStatus, noti
 from consumers.match import MatchResult
 from consumers.minimise import minimise
 from consumers.policy import initial_status
-from school_directory.calendar import deliver_by_for_school
-from school_directory.store import Pupil, School
 from schemas.incident import Person, PoliceIncident
 from schemas.notification import DEFAULT_PROFILE, FirstResponseContact
+from school_directory.calendar import deliver_by_for_school
+from school_directory.store import Pupil, School
 
 ACTOR = "broker:notify"
 

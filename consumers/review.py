@@ -22,8 +22,8 @@ from broker.store import (
     NotificationStatus,
 )
 from consumers.notify import build_content, deadline
-from school_directory.store import Pupil
 from schemas.incident import PoliceIncident
+from school_directory.store import Pupil
 
 
 class ReviewError(ValueError):
@@ -84,9 +84,7 @@ def approve(
     if upn or urn:
         _choose_pupil(session, settings, n, upn=upn, urn=urn)
     if n.urn is None or n.content is None:
-        raise ReviewError(
-            f"{n.id} has no school yet: choose a pupil record with --upn (and --urn)"
-        )
+        raise ReviewError(f"{n.id} has no school yet: choose a pupil record with --upn (and --urn)")
     before = n.status
     n.status = NotificationStatus.APPROVED.value
     n.decided_by, n.decided_at = actor, utcnow()

@@ -38,7 +38,7 @@ def _postgres_database() -> Iterator[str]:
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - any failure means: no PostgreSQL here
+    except Exception as exc:
         admin.dispose()
         unavailable(f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {exc}")
     base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
@@ -82,7 +82,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
             container = KafkaContainer().with_kraft()
             container.start()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             unavailable(f"Docker/testcontainers Kafka not available: {exc}")
         try:
             yield container.get_bootstrap_server()
@@ -92,7 +92,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log_file = tmp_path_factory.mktemp("kafka") / "tansu.log"
     try:
         broker = EmbeddedKafka(log_file=log_file).start()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         unavailable(f"embedded Kafka broker could not start: {exc}")
     try:
         yield broker.bootstrap

@@ -21,9 +21,18 @@ def upn(digits12: str) -> str:
     return CHECK_LETTERS[total % 23] + digits12
 
 
-GIAS_HEADER = ["URN", "LA (code)", "LA (name)", "EstablishmentNumber", "EstablishmentName",
-               "TypeOfEstablishment (name)", "EstablishmentStatus (name)",
-               "PhaseOfEducation (name)", "Postcode", "Town"]
+GIAS_HEADER = [
+    "URN",
+    "LA (code)",
+    "LA (name)",
+    "EstablishmentNumber",
+    "EstablishmentName",
+    "TypeOfEstablishment (name)",
+    "EstablishmentStatus (name)",
+    "PhaseOfEducation (name)",
+    "Postcode",
+    "Town",
+]
 
 
 def write_directory(folder: Path, pupils: list[dict[str, str]] | None = None) -> dict[str, Path]:
@@ -34,12 +43,48 @@ def write_directory(folder: Path, pupils: list[dict[str, str]] | None = None) ->
     with schools.open("w", encoding="cp1252", newline="") as f:
         w = csv.writer(f)
         w.writerow(GIAS_HEADER)
-        w.writerow(["100001", "850", "Hampshire", "2001", "Example Primary School",
-                    "Community school", "Open", "Primary", "SO23 9AA", "Winchester"])
-        w.writerow(["100002", "850", "Hampshire", "2002", "St Mary’s C of E Primary School",
-                    "Voluntary aided school", "Open", "Primary", "SO22 4BB", "Winchester"])
-        w.writerow(["100003", "850", "Hampshire", "2003", "Old Mill Infant School",
-                    "Community school", "Closed", "Primary", "SO21 1CC", "Winchester"])
+        w.writerow(
+            [
+                "100001",
+                "850",
+                "Hampshire",
+                "2001",
+                "Example Primary School",
+                "Community school",
+                "Open",
+                "Primary",
+                "SO23 9AA",
+                "Winchester",
+            ]
+        )
+        w.writerow(
+            [
+                "100002",
+                "850",
+                "Hampshire",
+                "2002",
+                "St Mary’s C of E Primary School",
+                "Voluntary aided school",
+                "Open",
+                "Primary",
+                "SO22 4BB",
+                "Winchester",
+            ]
+        )
+        w.writerow(
+            [
+                "100003",
+                "850",
+                "Hampshire",
+                "2003",
+                "Old Mill Infant School",
+                "Community school",
+                "Closed",
+                "Primary",
+                "SO21 1CC",
+                "Winchester",
+            ]
+        )
     contacts = folder / "contacts.csv"
     contacts.write_text(
         "urn,role,name,email,phone,day_start\n"
@@ -50,8 +95,18 @@ def write_directory(folder: Path, pupils: list[dict[str, str]] | None = None) ->
     rows = pupils if pupils is not None else default_pupils()
     pupil_file = folder / "pupils.csv"
     with pupil_file.open("w", newline="") as f:
-        fields = ["upn", "given_names", "family_name", "preferred_name", "date_of_birth",
-                  "gender", "postcode", "urn", "on_roll_from", "on_roll_until"]
+        fields = [
+            "upn",
+            "given_names",
+            "family_name",
+            "preferred_name",
+            "date_of_birth",
+            "gender",
+            "postcode",
+            "urn",
+            "on_roll_from",
+            "on_roll_until",
+        ]
         w2 = csv.DictWriter(f, fieldnames=fields)
         w2.writeheader()
         for row in rows:
@@ -74,17 +129,49 @@ DUAL_UPN = upn("850200116004")
 
 def default_pupils() -> list[dict[str, str]]:
     return [
-        {"upn": AMY_UPN, "given_names": "Amy Louise", "family_name": "Doe",
-         "preferred_name": "Amy", "date_of_birth": "2016-09-14", "gender": "F",
-         "postcode": "SO23 8UJ", "urn": "100001", "on_roll_from": "2021-09-01"},
-        {"upn": TWIN_A_UPN, "given_names": "Leo", "family_name": "Twin",
-         "date_of_birth": "2017-05-05", "urn": "100001", "on_roll_from": "2022-09-01"},
-        {"upn": TWIN_B_UPN, "given_names": "Leo", "family_name": "Twin",
-         "date_of_birth": "2017-05-05", "urn": "100002", "on_roll_from": "2022-09-01"},
-        {"upn": DUAL_UPN, "given_names": "Maya", "family_name": "Dual",
-         "date_of_birth": "2015-01-20", "urn": "100001", "on_roll_from": "2020-09-01"},
-        {"upn": DUAL_UPN, "given_names": "Maya", "family_name": "Dual",
-         "date_of_birth": "2015-01-20", "urn": "100002", "on_roll_from": "2020-09-01"},
+        {
+            "upn": AMY_UPN,
+            "given_names": "Amy Louise",
+            "family_name": "Doe",
+            "preferred_name": "Amy",
+            "date_of_birth": "2016-09-14",
+            "gender": "F",
+            "postcode": "SO23 8UJ",
+            "urn": "100001",
+            "on_roll_from": "2021-09-01",
+        },
+        {
+            "upn": TWIN_A_UPN,
+            "given_names": "Leo",
+            "family_name": "Twin",
+            "date_of_birth": "2017-05-05",
+            "urn": "100001",
+            "on_roll_from": "2022-09-01",
+        },
+        {
+            "upn": TWIN_B_UPN,
+            "given_names": "Leo",
+            "family_name": "Twin",
+            "date_of_birth": "2017-05-05",
+            "urn": "100002",
+            "on_roll_from": "2022-09-01",
+        },
+        {
+            "upn": DUAL_UPN,
+            "given_names": "Maya",
+            "family_name": "Dual",
+            "date_of_birth": "2015-01-20",
+            "urn": "100001",
+            "on_roll_from": "2020-09-01",
+        },
+        {
+            "upn": DUAL_UPN,
+            "given_names": "Maya",
+            "family_name": "Dual",
+            "date_of_birth": "2015-01-20",
+            "urn": "100002",
+            "on_roll_from": "2020-09-01",
+        },
     ]
 
 
@@ -95,9 +182,17 @@ def incident(name: str = "incident_spec_example.json", **changes: Any) -> dict[s
 
 
 def child(person_id: str, given: str, family: str, dob: str, **extra: Any) -> dict[str, Any]:
-    return {"person_id": person_id, "role": "child", "given_names": given,
-            "family_name": family, "date_of_birth": dob, "present": True,
-            "witnessed": False, "injured": False, **extra}
+    return {
+        "person_id": person_id,
+        "role": "child",
+        "given_names": given,
+        "family_name": family,
+        "date_of_birth": dob,
+        "present": True,
+        "witnessed": False,
+        "injured": False,
+        **extra,
+    }
 
 
 def isolated_settings(**overrides: Any) -> Settings:

@@ -20,16 +20,22 @@ from tests.factories import AMY_UPN, TWIN_A_UPN, child, incident, write_director
 
 def encompass(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "broker.cli", *args], env=env, capture_output=True, text=True,
-        timeout=60, check=False,
+        [sys.executable, "-m", "broker.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("ENCOMPASS_")}
-    return base | {"ENCOMPASS_DATA_DIR": str(tmp_path),
-                   "ENCOMPASS_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+    return base | {
+        "ENCOMPASS_DATA_DIR": str(tmp_path),
+        "ENCOMPASS_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+    }
 
 
 @pytest.fixture
@@ -77,17 +83,24 @@ def test_import_needs_at_least_one_file(env: dict[str, str]) -> None:
 def test_review_list_json_has_the_contract_fields_best_candidate_first(
     env: dict[str, str], directory: dict[str, Path]
 ) -> None:
-    twins = incident(incident_id="44-20261121-000400",
-                     persons=[*incident()["persons"][:2],
-                              child("c9", "Leo", "Twin", "2017-05-05")])
+    twins = incident(
+        incident_id="44-20261121-000400",
+        persons=[*incident()["persons"][:2], child("c9", "Leo", "Twin", "2017-05-05")],
+    )
     feed(env, incident(), twins)
     done = encompass(env, "review", "list", "--json")
     assert done.returncode == 0, done.stderr
     rows = [json.loads(line) for line in done.stdout.splitlines()]
     assert [r["person_id"] for r in rows] == ["c1", "c9"] or len(rows) == 2
     for row in rows:
-        assert {"notification_id", "incident_id", "person_id", "status", "deliver_by",
-                "candidates"} <= row.keys()
+        assert {
+            "notification_id",
+            "incident_id",
+            "person_id",
+            "status",
+            "deliver_by",
+            "candidates",
+        } <= row.keys()
         scores = [c["score"] for c in row["candidates"]]
         assert scores == sorted(scores, reverse=True)
         assert all({"upn", "urn", "score"} <= c.keys() for c in row["candidates"])
@@ -97,19 +110,22 @@ def test_review_list_json_has_the_contract_fields_best_candidate_first(
 
 
 def test_review_approve_and_reject(env: dict[str, str], directory: dict[str, Path]) -> None:
-    twins = incident(incident_id="44-20261121-000401",
-                     persons=[*incident()["persons"][:2],
-                              child("c9", "Leo", "Twin", "2017-05-05")])
+    twins = incident(
+        incident_id="44-20261121-000401",
+        persons=[*incident()["persons"][:2], child("c9", "Leo", "Twin", "2017-05-05")],
+    )
     feed(env, incident(), twins)
-    rows = [json.loads(x) for x in encompass(env, "review", "list", "--json").stdout.split("\n")
-            if x]
+    rows = [
+        json.loads(x) for x in encompass(env, "review", "list", "--json").stdout.split("\n") if x
+    ]
     amy = next(r for r in rows if r["person_id"] == "c1")
     twin = next(r for r in rows if r["person_id"] == "c9")
     shown = encompass(env, "review", "show", amy["notification_id"])
     assert shown.returncode == 0 and "Jane" not in shown.stdout
     assert encompass(env, "review", "approve", twin["notification_id"]).returncode == 1
-    ok = encompass(env, "review", "approve", twin["notification_id"], "--upn", TWIN_A_UPN,
-                   "--as", "alice")
+    ok = encompass(
+        env, "review", "approve", twin["notification_id"], "--upn", TWIN_A_UPN, "--as", "alice"
+    )
     assert ok.returncode == 0, ok.stderr
     rejected = encompass(env, "review", "reject", amy["notification_id"], "--reason", "test")
     assert rejected.returncode == 0

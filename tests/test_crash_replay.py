@@ -24,15 +24,26 @@ CHILDREN = 40
 
 
 def pupils() -> list[dict[str, str]]:
-    return [{"upn": upn(f"8502001{i:05d}"), "given_names": f"Pupil{chr(65 + i % 26)}",
-             "family_name": f"Family{i:03d}", "date_of_birth": f"2015-0{1 + i % 9}-1{i % 10}",
-             "urn": "100001" if i % 2 else "100002", "on_roll_from": "2020-09-01"}
-            for i in range(CHILDREN)]
+    return [
+        {
+            "upn": upn(f"8502001{i:05d}"),
+            "given_names": f"Pupil{chr(65 + i % 26)}",
+            "family_name": f"Family{i:03d}",
+            "date_of_birth": f"2015-0{1 + i % 9}-1{i % 10}",
+            "urn": "100001" if i % 2 else "100002",
+            "on_roll_from": "2020-09-01",
+        }
+        for i in range(CHILDREN)
+    ]
 
 
 def start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "broker.cli", "up"], env=env,
-                            stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "broker.cli", "up"],
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
 
 
 def test_killed_mid_stream_and_restarted_sends_one_email_per_child_and_school(
@@ -62,17 +73,25 @@ def test_killed_mid_stream_and_restarted_sends_one_email_per_child_and_school(
         }
         files = write_directory(tmp_path / "directory", pupils())
         cli = [sys.executable, "-m", "broker.cli"]
-        imported = subprocess.run([*cli, "directory", "import",
-                                   *(f"--{k}={v}" for k, v in files.items())],
-                                  env=env, capture_output=True, text=True, check=False)
+        imported = subprocess.run(
+            [*cli, "directory", "import", *(f"--{k}={v}" for k, v in files.items())],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert imported.returncode == 0, imported.stderr
         events = tmp_path / "incidents.jsonl"
         adults = incident()["persons"][:2]
         with events.open("w") as out:
             for i, p in enumerate(pupils()):
-                data = incident(incident_id=f"44-20261121-{i:06d}", persons=[
-                    *adults, child("c1", p["given_names"], p["family_name"],
-                                   p["date_of_birth"])])
+                data = incident(
+                    incident_id=f"44-20261121-{i:06d}",
+                    persons=[
+                        *adults,
+                        child("c1", p["given_names"], p["family_name"], p["date_of_birth"]),
+                    ],
+                )
                 out.write(json.dumps(data) + "\n")
                 if i % 5 == 0:  # police systems resend: at least once
                     out.write(json.dumps(data) + "\n")
@@ -80,8 +99,9 @@ def test_killed_mid_stream_and_restarted_sends_one_email_per_child_and_school(
         log = tmp_path / "up.log"
         first = start(env, log)
         try:
-            published = subprocess.run([*cli, "publish", str(events)], env=env,
-                                       capture_output=True, text=True, check=False)
+            published = subprocess.run(
+                [*cli, "publish", str(events)], env=env, capture_output=True, text=True, check=False
+            )
             assert published.returncode == 0, published.stderr
             smtp.wait_for(5, timeout=60)
         finally:
@@ -104,6 +124,7 @@ def test_killed_mid_stream_and_restarted_sends_one_email_per_child_and_school(
     # A kill between the SMTP server's "250 OK" and the database commit can resend one
     # e-mail, with the same Message-ID; anything more would be a real duplicate.
     assert len(resent) <= 1, resent
-    verified = subprocess.run([*cli, "audit", "verify"], env=env, capture_output=True,
-                              text=True, check=False)
+    verified = subprocess.run(
+        [*cli, "audit", "verify"], env=env, capture_output=True, text=True, check=False
+    )
     assert verified.returncode == 0, verified.stdout

@@ -50,21 +50,38 @@ REFUSED: list[tuple[str, bytes, str]] = [
     ("not JSON", b"{this is not json", "not JSON"),
     ("not UTF-8", b"\xff\xfe{}", "not UTF-8"),
     ("a JSON array", b"[1, 2]", "not an object"),
-    ("another schema", json.dumps(example() | {"schema": "police.incident/2"}).encode(),
-     "not a police.incident/1 event"),
+    (
+        "another schema",
+        json.dumps(example() | {"schema": "police.incident/2"}).encode(),
+        "not a police.incident/1 event",
+    ),
     ("no schema", json.dumps(_without("schema")).encode(), "schema: required field missing"),
-    ("missing incident_id", json.dumps(_without("incident_id")).encode(),
-     "incident_id: required field missing"),
-    ("missing reported_at", json.dumps(_without("reported_at")).encode(),
-     "reported_at: required field missing"),
+    (
+        "missing incident_id",
+        json.dumps(_without("incident_id")).encode(),
+        "incident_id: required field missing",
+    ),
+    (
+        "missing reported_at",
+        json.dumps(_without("reported_at")).encode(),
+        "reported_at: required field missing",
+    ),
     ("no persons", json.dumps(example() | {"persons": []}).encode(), "no persons"),
-    ("instant without offset",
-     json.dumps(example() | {"occurred_at": "2026-11-21T22:40:00"}).encode(),
-     "occurred_at"),
-    ("malformed date",
-     json.dumps(example() | {"reported_at": "21/11/2026 23:05"}).encode(), "reported_at"),
-    ("unknown role", json.dumps(example() | {"persons": [
-        {"person_id": "x", "role": "bystander"}]}).encode(), "persons.0.role"),
+    (
+        "instant without offset",
+        json.dumps(example() | {"occurred_at": "2026-11-21T22:40:00"}).encode(),
+        "occurred_at",
+    ),
+    (
+        "malformed date",
+        json.dumps(example() | {"reported_at": "21/11/2026 23:05"}).encode(),
+        "reported_at",
+    ),
+    (
+        "unknown role",
+        json.dumps(example() | {"persons": [{"person_id": "x", "role": "bystander"}]}).encode(),
+        "persons.0.role",
+    ),
     ("revision zero", json.dumps(example() | {"revision": 0}).encode(), "revision"),
 ]
 

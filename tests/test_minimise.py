@@ -265,13 +265,13 @@ def test_addresses_phones_emails_references_and_officers() -> None:
         "Phones: +44 7700 900 456, (01962) 847000, 020-7946-0958, 0044 7700 900789. "
         "E-mail: someone.else@mail.example.org. Ref 01/987654/25, log 1234. "
         "DC 1234 and Sgt Smith and Detective Constable Brown attended; warrant no 5678. "
-        "Born 01/04/1990. Jane (DOB 1 April 1990) is 36."
+        "Born 01/04/1990. Jane (DOB 1 April 1990) is 36. Seen on Church Road in AB12 CDE."
     )
     account = notify(spec_incident(text)).account
     for secret in [
         "3 High Street", "Flat 2", "Mill Lane", "RG1", "2AB", "m1 1aa", "7700", "847000",
         "7946", "900789", "someone.else", "mail.example", "987654", "1234", "Smith", "Brown",
-        "5678", "1990", "Jane",
+        "5678", "1990", "Jane", "Church Road", "AB12",
     ]:  # fmt: skip
         assert secret.casefold() not in account.casefold(), (secret, account)
     assert "[phone number removed]" in account
@@ -337,8 +337,8 @@ LABELS = [
     "adult sibling", "the mother's partner", "the father's partner", "the parent's partner",
     "an adult relative", "another adult", m.OTHER_CHILD, m.SUBJECT_CHILD, m.AMBIGUOUS,
     m.OFFICER, m.OFFICER_DETAILS, m.ADDRESS, m.PHONE, m.EMAIL, m.REFERENCE, m.DATE, m.NUMBER,
-    m.LINK, "[date of birth removed]", m.NO_ACCOUNT, "at the home of", "at an address other",
-    "Mrs", "Mr", "'s",
+    m.LINK, "[date of birth removed]", "[vehicle registration removed]", m.NO_ACCOUNT,
+    "at the home of", "at an address other", "Mrs", "Mr", "'s",
 ]  # fmt: skip
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,6 @@ from tests.factories import (
     write_directory,
 )
 
-import json
-
 
 @pytest.fixture
 def directory(sessions: sessionmaker[Session], tmp_path: Path) -> sessionmaker[Session]:
@@ -42,8 +41,9 @@ def directory(sessions: sessionmaker[Session], tmp_path: Path) -> sessionmaker[S
     return sessions
 
 
-def run(sessions: sessionmaker[Session], data: dict[str, Any], policy: ReviewPolicy =
-        ReviewPolicy.ALL) -> IntakeOutcome:
+def run(
+    sessions: sessionmaker[Session], data: dict[str, Any], policy: ReviewPolicy = ReviewPolicy.ALL
+) -> IntakeOutcome:
     settings = Settings(review_policy=policy)
     parsed = parse_incident(json.dumps(data).encode())
     with transaction(sessions) as session:
@@ -52,9 +52,11 @@ def run(sessions: sessionmaker[Session], data: dict[str, Any], policy: ReviewPol
 
 def notifications(sessions: sessionmaker[Session]) -> list[Notification]:
     with transaction(sessions) as session:
-        return list(session.execute(
-            select(Notification).order_by(Notification.person_id, Notification.urn_key)
-        ).scalars())
+        return list(
+            session.execute(
+                select(Notification).order_by(Notification.person_id, Notification.urn_key)
+            ).scalars()
+        )
 
 
 def test_the_spec_example_makes_one_notification_held_for_review(directory: Any) -> None:
@@ -89,18 +91,23 @@ def test_out_of_scope_is_audited_and_goes_no_further(directory: Any) -> None:
 
 
 def test_a_dual_registered_child_gets_a_notification_for_each_school(directory: Any) -> None:
-    data = incident(incident_id="44-20261121-000300",
-                    persons=[*incident()["persons"][:2],
-                             child("c1", "Maya", "Dual", "2015-01-20")])
+    data = incident(
+        incident_id="44-20261121-000300",
+        persons=[*incident()["persons"][:2], child("c1", "Maya", "Dual", "2015-01-20")],
+    )
     run(directory, data, ReviewPolicy.AUTO_RELEASE_EXACT)
     found = notifications(directory)
     assert [(n.urn, n.upn, n.status) for n in found] == [
-        ("100001", DUAL_UPN, "approved"), ("100002", DUAL_UPN, "approved")]
+        ("100001", DUAL_UPN, "approved"),
+        ("100002", DUAL_UPN, "approved"),
+    ]
 
 
 def test_twins_are_never_released_on_a_guess(directory: Any) -> None:
-    data = incident(incident_id="44-20261121-000301",
-                    persons=[*incident()["persons"][:2], child("c1", "Leo", "Twin", "2017-05-05")])
+    data = incident(
+        incident_id="44-20261121-000301",
+        persons=[*incident()["persons"][:2], child("c1", "Leo", "Twin", "2017-05-05")],
+    )
     run(directory, data, ReviewPolicy.AUTO_RELEASE_EXACT)
     [n] = notifications(directory)
     assert n.status == "pending_review" and n.urn is None
@@ -108,8 +115,10 @@ def test_twins_are_never_released_on_a_guess(directory: Any) -> None:
 
 
 def test_a_child_with_no_pupil_record_is_not_found_but_still_shown(directory: Any) -> None:
-    data = incident(incident_id="44-20261121-000302",
-                    persons=[*incident()["persons"][:2], child("c1", "Zed", "Nobody", "2014-03-03")])
+    data = incident(
+        incident_id="44-20261121-000302",
+        persons=[*incident()["persons"][:2], child("c1", "Zed", "Nobody", "2014-03-03")],
+    )
     run(directory, data, ReviewPolicy.AUTO_RELEASE_EXACT)
     [n] = notifications(directory)
     assert n.status == "not_found"
@@ -121,11 +130,15 @@ def test_a_higher_revision_supersedes_what_has_not_been_sent(directory: Any) -> 
     run(directory, incident())
     run(directory, incident(revision=2, summary="Amended account."))
     found = notifications(directory)
-    assert sorted((n.revision, n.status) for n in found) == [(1, "superseded"),
-                                                              (2, "pending_review")]
+    assert sorted((n.revision, n.status) for n in found) == [
+        (1, "superseded"),
+        (2, "pending_review"),
+    ]
     # An older revision arriving late changes nothing.
-    assert run(directory, incident(revision=1, incident_id="44-20261121-000123",
-                                   summary="late")) is IntakeOutcome.DUPLICATE
+    assert (
+        run(directory, incident(revision=1, incident_id="44-20261121-000123", summary="late"))
+        is IntakeOutcome.DUPLICATE
+    )
 
 
 def test_a_revision_of_a_sent_notification_is_an_update_for_review(directory: Any) -> None:
@@ -138,8 +151,10 @@ def test_a_revision_of_a_sent_notification_is_an_update_for_review(directory: An
 
 
 def test_a_reviewer_chooses_the_right_twin_and_approves(directory: Any) -> None:
-    data = incident(incident_id="44-20261121-000303",
-                    persons=[*incident()["persons"][:2], child("c1", "Leo", "Twin", "2017-05-05")])
+    data = incident(
+        incident_id="44-20261121-000303",
+        persons=[*incident()["persons"][:2], child("c1", "Leo", "Twin", "2017-05-05")],
+    )
     run(directory, data)
     [n] = notifications(directory)
     with pytest.raises(review.ReviewError, match="no school yet"), transaction(directory) as s:

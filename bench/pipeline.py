@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 import tempfile
 import time
 import uuid
@@ -23,13 +22,12 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import func, select
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from broker.app import EncompassService
 from broker.database import transaction
 from broker.demo import PupilSeed, incident_stream
 from broker.embedded import EmbeddedKafka
 from broker.kafka_admin import ensure_topics
+from broker.logging import configure_logging
 from broker.mailer import MemoryMailer
 from broker.settings import Settings
 from broker.store import Notification
@@ -75,6 +73,7 @@ async def bare_consumer(bootstrap: str, topic: str, count: int) -> float:
 
 
 async def main(args: argparse.Namespace) -> None:
+    configure_logging("console", "WARNING")
     work = Path(tempfile.mkdtemp(prefix="encompass-bench-"))
     tag = uuid.uuid4().hex[:6]
     settings = Settings(

@@ -7,17 +7,21 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import contextlib
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+from aiokafka import ConsumerRecord
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
+from sqlalchemy.orm import Session
 
 from broker.database import make_engine, run_in_session, session_factory, upgrade
 from broker.kafka_admin import ensure_topics
@@ -28,13 +32,44 @@ from consumers.audit_publish import AuditPublisher
 from consumers.deliver import DeliveryWorker
 from consumers.intake import Refused, parse_incident, record_refusal
 from consumers.pipeline import process_incident
+from schemas.incident import PoliceIncident
 
 log = structlog.get_logger(__name__)
 
 
-async def raw_bytes(message: StreamMessage[Any]) -> bytes:
+async def raw_batch(message: StreamMessage[Any]) -> list[bytes]:
     """Intake validates the bytes itself, so that refused input can be dead-lettered as is."""
-    return bytes(message.body)
+    return [bytes(b) for b in message.body]
+
+
+async def tolerant_headers(
+    records: tuple[ConsumerRecord[Any, Any], ...],
+    original: Callable[[tuple[ConsumerRecord[Any, Any], ...]], Awaitable[StreamMessage[Any]]],
+) -> StreamMessage[Any]:
+    """FastStream decodes header values as UTF-8 and would fail on anything else, before
+    our handler could dead-letter the event: make undecodable header values harmless."""
+    safe = tuple(
+        dataclasses.replace(
+            r, headers=[(k, v.decode("utf-8", "replace").encode()) for k, v in r.headers]
+        )
+        for r in records
+    )
+    return await original(safe)
+
+
+def take_all(
+    session: Session,
+    settings: Settings,
+    accepted: list[tuple[PoliceIncident, str]],
+    refused: list[tuple[str, str, str | None]],
+) -> list[tuple[str, int, str, str]]:
+    for reason, source, key in refused:
+        record_refusal(session, reason, source, key)
+    outcomes = []
+    for incident, source in accepted:
+        intake = process_incident(session, settings, incident, source)
+        outcomes.append((incident.incident_id, incident.revision, intake.outcome.value, source))
+    return outcomes
 
 
 class EncompassService:
@@ -65,50 +100,73 @@ class EncompassService:
         self._register()
 
     def _register(self) -> None:
-        settings, topics, sessions = self.settings, self.topics, self.sessions
+        settings = self.settings
         timeout = settings.kafka_session_timeout_ms
 
         @self.broker.subscriber(
-            topics.incidents,
+            self.topics.incidents,
             group_id=settings.consumer_group,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
             session_timeout_ms=timeout,
             heartbeat_interval_ms=max(timeout // 3, 300),
-            decoder=raw_bytes,
+            batch=True,
+            max_records=settings.intake_batch_size,
+            parser=tolerant_headers,
+            decoder=raw_batch,
         )
-        async def on_incident(body: bytes, msg: KafkaMessage) -> None:
-            record = msg.raw_message
-            assert not isinstance(record, tuple)
-            source = f"{record.topic}/{record.partition}/{record.offset}"
-            key = record.key.decode("utf-8", "replace") if record.key else None
-            structlog.contextvars.bind_contextvars(source=source)
+        async def on_incidents(body: list[bytes], msg: KafkaMessage) -> None:
+            records = msg.raw_message
+            assert isinstance(records, tuple)
             try:
-                try:
-                    incident = parse_incident(body)
-                except Refused as refused:
-                    await self.dead_letter(body, record.key, refused.reason, source)
-                    await run_in_session(sessions, record_refusal, refused.reason, source, key)
-                    log.warning("incident_refused", reason=refused.reason)
-                    return
-                outcome = await run_in_session(
-                    sessions, process_incident, settings, incident, source
-                )
-                log.info(
-                    "incident_processed",
-                    incident_id=incident.incident_id,
-                    revision=incident.revision,
-                    outcome=outcome.outcome.value,
-                )
-                self.delivery.wake.set()
+                await self.take_batch(records)
             except Exception:
-                # Not committed: the offset is rewound and the event comes back. A short
+                # Not committed: the offsets are rewound and the events come back. A short
                 # pause keeps an outage (database down) from becoming a busy loop.
-                log.exception("incident_failed_will_retry")
+                log.exception("incidents_failed_will_retry", count=len(records))
                 await asyncio.sleep(1.0)
                 raise
-            finally:
-                structlog.contextvars.unbind_contextvars("source")
+            self.delivery.wake.set()
+
+    async def take_batch(self, records: tuple[ConsumerRecord[Any, Any], ...]) -> None:
+        """Dead-letter what is refused, then record the rest in one transaction; the offsets
+        are committed by FastStream only after this returns."""
+        accepted: list[tuple[PoliceIncident, str]] = []
+        refused: list[tuple[str, str, str | None]] = []
+        for record in records:
+            source = f"{record.topic}/{record.partition}/{record.offset}"
+            key = record.key.decode("utf-8", "replace") if record.key else None
+            try:
+                accepted.append((parse_incident(record.value or b""), source))
+            except Refused as why:
+                await self.dead_letter(record.value or b"", record.key, why.reason, source)
+                refused.append((why.reason, source, key))
+                log.warning("incident_refused", source=source, reason=why.reason)
+        try:
+            outcomes = await run_in_session(
+                self.sessions, take_all, self.settings, accepted, refused
+            )
+        except Exception:
+            if len(accepted) + len(refused) <= 1:
+                raise
+            # One event the batch cannot take must not hold the others back: one by one,
+            # so that the failing one is retried alone.
+            log.warning("batch_failed_one_by_one", count=len(accepted) + len(refused))
+            outcomes = []
+            for item in refused:
+                outcomes += await run_in_session(self.sessions, take_all, self.settings, [], [item])
+            for incident in accepted:
+                outcomes += await run_in_session(
+                    self.sessions, take_all, self.settings, [incident], []
+                )
+        for incident_id, revision, outcome, source in outcomes:
+            log.info(
+                "incident_processed",
+                incident_id=incident_id,
+                revision=revision,
+                outcome=outcome,
+                source=source,
+            )
 
     async def dead_letter(self, body: bytes, key: bytes | None, reason: str, source: str) -> None:
         await self.broker.publish(

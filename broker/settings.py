@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     consumer_group: str = "encompass-intake"
     topic_partitions: int = Field(default=3, ge=1)
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000)
+    # Events taken per database transaction and offset commit.
+    intake_batch_size: int = Field(default=100, ge=1, le=1000)
 
     # Database. Unset means SQLite in the data directory.
     database_url: str | None = None

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog.testing
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import select
 
@@ -156,3 +157,50 @@ async def test_every_audit_row_is_published(
     assert got == expected
     assert [a for _, a, _ in got][:3] == ["received", "matched", "minimised"]
     assert "sent" in [a for _, a, _ in got]
+
+
+async def test_undecodable_headers_still_reach_the_dead_letter_topic(
+    service: EncompassService,
+    kafka_bootstrap: str,
+    settings: Settings,
+) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            settings.incidents_topic, b"\x00binary", key=b"k", headers=[("x-bad", b"\xff\xfe")]
+        )
+    finally:
+        await producer.stop()
+    [parked] = await read_topic(kafka_bootstrap, settings.dlq_topic, 1)
+    assert parked.value == b"\x00binary"
+    assert "not JSON" in dict(parked.headers)["x-error"].decode()
+
+
+async def test_no_personal_data_reaches_the_logs(
+    service: EncompassService,
+    smtp: RecordingSmtpServer,
+    kafka_bootstrap: str,
+    settings: Settings,
+) -> None:
+    with structlog.testing.capture_logs() as logs:
+        await publish(kafka_bootstrap, settings.incidents_topic, [json.dumps(incident()).encode()])
+        await smtp.async_wait_for(1, timeout=30)
+        await asyncio.sleep(0.5)
+    assert any(e["event"] == "incident_processed" for e in logs)
+    assert any(e["event"] == "delivered" for e in logs)
+    logged = json.dumps(logs, default=str)
+    for personal in (
+        "Amy",
+        "Louise",
+        "Doe",
+        "Jane",
+        "John",
+        "Roe",
+        "2016-09-14",
+        "1990-04-01",
+        "SO23",
+        "Example Road",
+        "hid upstairs",
+    ):
+        assert personal not in logged

@@ -32,9 +32,20 @@ def test_up_demo_delivers_within_a_minute_and_ctrl_c_stops_everything(tmp_path: 
     env["ENCOMPASS_DATA_DIR"] = str(tmp_path)
     log = tmp_path / "up.log"
     up = subprocess.Popen(
-        [sys.executable, "-m", "broker.cli", "up", "--demo", "--incidents", "5",
-         "--interval", "0.2"],
-        env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "broker.cli",
+            "up",
+            "--demo",
+            "--incidents",
+            "5",
+            "--interval",
+            "0.2",
+        ],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
     )
     mail = tmp_path / "demo-mail"
     try:

@@ -37,6 +37,11 @@ class AuditAction(StrEnum):
     RETRY = "retry"
     FAILED = "failed"
     DIRECTORY_IMPORTED = "directory_imported"
+    ACKNOWLEDGED = "acknowledged"
+    LATE = "late"
+    ESCALATED = "escalated"  # an alert to First Response
+    REMINDED = "reminded"  # a reminder to the school's DSL or deputy
+    BANK_HOLIDAYS_IMPORTED = "bank_holidays_imported"
 
 
 class AuditEvent(Base):
@@ -112,7 +117,7 @@ def row_hash(
     return sha256_hex(canonical)
 
 
-def _lock_chain(session: Session) -> None:
+def lock_chain(session: Session) -> None:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _POSTGRES_CHAIN_LOCK})
     # SQLite: every transaction already holds the write lock (BEGIN IMMEDIATE).
@@ -132,7 +137,7 @@ def record(
 
     ``details`` carries ids, statuses and reasons, never a child's name or date of birth.
     """
-    _lock_chain(session)
+    lock_chain(session)
     last = session.execute(
         select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
     ).first()

@@ -4,45 +4,131 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections import Counter
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from audit import checkpoints
 from audit.ledger import AuditEvent
 from audit.ledger import verify as verify_chain
 from broker.database import transaction
+from broker.settings import Settings
 from broker.store import Notification, NotificationStatus
 
 Sessions = sessionmaker[Session]
 
 
-def verify(sessions: Sessions, args: argparse.Namespace) -> int:
-    with transaction(sessions) as session:
-        result = verify_chain(session)
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "ok": result.ok,
-                    "rows": result.rows,
-                    "first_broken_seq": result.first_broken_seq,
-                    "problem": result.problem,
-                    "head": result.last_hash,
-                }
+def verify_all(session: Session, settings: Settings) -> dict[str, Any]:
+    """The chain row by row, then every signed tree head against the rows."""
+    chain = verify_chain(session)
+    problems: list[str] = []
+    if not chain.ok:
+        problems.append(f"row {chain.first_broken_seq}: {chain.problem}")
+    file_heads, file_problems = checkpoints.read_file(settings.checkpoint_path)
+    problems += file_problems
+    stored = checkpoints.db_heads(session)
+    public_path = checkpoints.public_path(settings.signing_key_path)
+    if file_heads or stored:
+        if not public_path.exists():
+            problems.append(f"signed tree heads exist but no public key at {public_path}")
+        else:
+            public = checkpoints.load_public_key(public_path)
+            problems += checkpoints.check_heads(
+                checkpoints.leaves(session), file_heads, stored, public
             )
+    latest = max((h.number for h in [*file_heads, *stored]), default=None)
+    return {
+        "ok": not problems,
+        "rows": chain.rows if chain.ok else None,
+        "rows_verified": chain.rows,
+        "first_broken_seq": chain.first_broken_seq,
+        "problem": chain.problem,
+        "problems": problems,
+        "head": chain.last_hash,
+        "signed_heads": len({h.number for h in [*file_heads, *stored]}),
+        "latest_signed_head": latest,
+    }
+
+
+def verify(settings: Settings, sessions: Sessions, args: argparse.Namespace) -> int:
+    with transaction(sessions) as session:
+        result = verify_all(session, settings)
+    if args.json:
+        print(json.dumps(result))
+    elif result["ok"]:
+        print(
+            f"audit trail intact: {result['rows']} rows, head {result['head']}, "
+            f"{result['signed_heads']} signed tree head(s) consistent"
         )
-    elif result.ok:
-        print(f"audit trail intact: {result.rows} rows, head {result.last_hash}")
+    else:
+        print("audit trail BROKEN:")
+        for problem in result["problems"]:
+            print(f"  - {problem}")
+        if result["first_broken_seq"]:
+            print(
+                f"  first broken row: {result['first_broken_seq']} "
+                f"({result['rows_verified']} rows before it verified)"
+            )
+    return 0 if result["ok"] else 1
+
+
+def checkpoint(settings: Settings, sessions: Sessions, args: argparse.Namespace) -> int:
+    key = checkpoints.load_or_create_key(settings.signing_key_path)
+    with transaction(sessions) as session:
+        head = checkpoints.sign_head(session, key, settings.checkpoint_path)
+    if head is None:
+        print("no new audit rows since the last signed tree head")
     else:
         print(
-            f"audit trail BROKEN at row {result.first_broken_seq}: {result.problem} "
-            f"({result.rows} rows before it verified)"
+            json.dumps(head.as_dict())
+            if args.json
+            else f"signed tree head {head.number}: {head.tree_size} rows, root {head.root}"
         )
-    return 0 if result.ok else 1
+    return 0
 
 
-def report(sessions: Sessions, args: argparse.Namespace) -> int:
+def prove(settings: Settings, sessions: Sessions, args: argparse.Namespace) -> int:
+    with transaction(sessions) as session:
+        heads = checkpoints.db_heads(session)
+        covering = [h for h in heads if h.tree_size >= args.row]
+        if not covering:
+            print(
+                f"encompass audit prove: no signed tree head covers row {args.row} yet; "
+                "run `encompass audit checkpoint`",
+                file=sys.stderr,
+            )
+            return 1
+        document = checkpoints.prove(session, args.row, covering[-1])
+    document["public_key_pem"] = checkpoints.public_path(settings.signing_key_path).read_text()
+    print(json.dumps(document, indent=2))
+    return 0
+
+
+def check_proof(settings: Settings, sessions: Sessions, args: argparse.Namespace) -> int:
+    document = json.loads(Path(args.file).read_text())
+    key_path = Path(args.public_key) if args.public_key else None
+    if key_path is None:
+        print(
+            "encompass audit check-proof: give --public-key (the broker's published key)",
+            file=sys.stderr,
+        )
+        return 2
+    problems = checkpoints.check_proof(document, checkpoints.load_public_key(key_path))
+    for problem in problems:
+        print(f"  - {problem}")
+    if not problems:
+        print(
+            f"row {document['row']['seq']} is included in signed tree head "
+            f"{document['tree_head']['number']} ({document['tree_head']['tree_size']} rows)"
+        )
+    return 0 if not problems else 1
+
+
+def report(settings: Settings, sessions: Sessions, args: argparse.Namespace) -> int:
     with transaction(sessions) as session:
         actions = Counter(
             dict(
@@ -87,18 +173,19 @@ def report(sessions: Sessions, args: argparse.Namespace) -> int:
             }
             for n in sent
         ]
-        chain = verify_chain(session)
+        verification = verify_all(session, settings)
     data = {
         "audit_rows_by_action": dict(actions),
         "notifications_by_status": dict(statuses),
         "sent": shared,
-        "chain_intact": chain.ok,
-        "audit_rows": chain.rows,
+        "chain_intact": verification["ok"],
+        "audit_rows": verification["rows_verified"],
     }
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
-    print(f"Audit trail: {chain.rows} rows, {'intact' if chain.ok else 'BROKEN'}")
+    state = "intact" if verification["ok"] else "BROKEN"
+    print(f"Audit trail: {verification['rows_verified']} rows, {state}")
     print("Notifications by status: " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())))
     print("Steps recorded: " + ", ".join(f"{k} {v}" for k, v in sorted(actions.items())))
     print(f"\nShared with schools ({len(shared)}):")

@@ -79,8 +79,9 @@ def cmd_review(args: argparse.Namespace) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     from broker import audit_cli
 
-    handler: Callable[..., int] = getattr(audit_cli, args.audit_command)
-    return handler(_sessions(_settings()), args)
+    handler: Callable[..., int] = getattr(audit_cli, args.audit_command.replace("-", "_"))
+    settings = _settings()
+    return handler(settings, _sessions(settings), args)
 
 
 def _actor_option(p: argparse.ArgumentParser) -> None:
@@ -149,7 +150,8 @@ def parser() -> argparse.ArgumentParser:
     approve.add_argument("--urn", help="the school, when the pupil is on roll at two")
     reject = r_sub.add_parser("reject", help="reject a notification with a reason")
     reject.add_argument("notification_id")
-    reject.add_argument("--reason", required=True)
+    reject.add_argument("reason_text", nargs="?", metavar="REASON", help="why (or --reason)")
+    reject.add_argument("--reason", help="why it must not be sent")
     for action in (approve, reject):
         _actor_option(action)
     review.set_defaults(func=cmd_review)
@@ -160,6 +162,13 @@ def parser() -> argparse.ArgumentParser:
     verify.add_argument("--json", action="store_true")
     report = a_sub.add_parser("report", help="what was shared, with whom, on whose decision")
     report.add_argument("--json", action="store_true")
+    sign = a_sub.add_parser("checkpoint", help="sign the current tree head now")
+    sign.add_argument("--json", action="store_true")
+    prove = a_sub.add_parser("prove", help="an inclusion proof of one row, to hand over")
+    prove.add_argument("row", type=int, help="the audit row number (seq)")
+    check = a_sub.add_parser("check-proof", help="check a proof from `audit prove` offline")
+    check.add_argument("file")
+    check.add_argument("--public-key", help="the broker's public key (PEM)")
     audit.set_defaults(func=cmd_audit)
     return p
 

@@ -105,7 +105,8 @@ def approve(settings: Settings, sessions: Sessions, args: argparse.Namespace, ac
 def reject(settings: Settings, sessions: Sessions, args: argparse.Namespace, actor: str) -> int:
     try:
         with transaction(sessions) as session:
-            n = review.reject(session, args.notification_id, actor=actor, reason=args.reason)
+            reason = args.reason or args.reason_text or "no reason given"
+            n = review.reject(session, args.notification_id, actor=actor, reason=reason)
             print(f"{n.id} rejected.")
     except review.ReviewError as exc:
         print(f"encompass review reject: {exc}", file=sys.stderr)

@@ -78,6 +78,24 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     public_url: str = "http://127.0.0.1:8080"
+    # Signs acknowledgement links. Unset: a random key made once, kept in
+    # data_dir/secret.key (0600). Every broker and console process must share it.
+    secret_key: SecretStr | None = None
+    ack_link_ttl_days: int = Field(default=14, ge=1, le=365)
+    # Serve the console (acknowledgement pages) inside the broker process.
+    console_enabled: bool = True
+
+    # Deadlines and escalation (minutes). First Response's duty inbox hears of anything
+    # still waiting for review this long before deliver_by, and of anything late.
+    escalate_before_deadline_min: int = Field(default=60, ge=0)
+    # Sent but not acknowledged this long after deliver_by (or after sending, if later):
+    # remind the DSL, then the deputy, then alert First Response, one step apart.
+    remind_after_deadline_min: int = Field(default=120, ge=0)
+    escalation_step_min: int = Field(default=60, ge=1)
+    # Approved and with the delivery worker: late only once it has had this long to send.
+    late_delivery_grace_min: int = Field(default=10, ge=0)
+    escalation_poll_s: float = Field(default=30.0, gt=0)
+    first_response_duty_email: str | None = None  # unset: first_response_email
 
     # Review and content.
     review_policy: ReviewPolicy = ReviewPolicy.ALL
@@ -85,6 +103,11 @@ class Settings(BaseSettings):
     first_response_email: str = "first.response@council.example"
     first_response_phone: str = "0300 000 0000"
     default_day_start: str = "08:30"
+
+    # Audit: signed tree heads over the ledger (a file outside the database, and Kafka).
+    audit_signing_key_file: Path | None = None  # default: <data_dir>/audit-signing.key
+    audit_checkpoint_file: Path | None = None  # default: <data_dir>/audit-checkpoints.jsonl
+    audit_checkpoint_interval_s: float = Field(default=300.0, gt=0)
 
     # Logging: "console" on a terminal, "json" when deployed.
     log_format: str = "auto"
@@ -98,6 +121,14 @@ class Settings(BaseSettings):
                 f"loopback address, not for {self.smtp_host!r}: use starttls or implicit"
             )
         return self
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.audit_signing_key_file or self.data_dir / "audit-signing.key"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.audit_checkpoint_file or self.data_dir / "audit-checkpoints.jsonl"
 
     @property
     def resolved_database_url(self) -> str:

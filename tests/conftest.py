@@ -98,3 +98,25 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield broker.bootstrap
     finally:
         broker.stop()
+
+
+@pytest.fixture
+def postgres_sessions() -> Iterator[sessionmaker[Session]]:
+    """PostgreSQL only, for what only PostgreSQL has."""
+    for url in _postgres_database():
+        upgrade(url)
+        engine = make_engine(url)
+        yield session_factory(engine)
+        engine.dispose()
+
+
+def disable_audit_protection(session: Session) -> None:
+    """What an attacker with the database owner's rights can do: drop the triggers that
+    refuse edits to the trail. Tests of tamper *evidence* start here."""
+    if session.get_bind().dialect.name == "sqlite":
+        for table in ("audit_events", "audit_checkpoints"):
+            for verb in ("update", "delete"):
+                session.execute(text(f"DROP TRIGGER IF EXISTS {table}_no_{verb}"))
+    else:
+        for table in ("audit_events", "audit_checkpoints"):
+            session.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))

@@ -140,6 +140,7 @@ def test_audit_verify_passes_then_fails_after_a_row_is_altered(
     ok = encompass(env, "audit", "verify", "--json")
     assert ok.returncode == 0 and json.loads(ok.stdout)["ok"]
     with sqlite3.connect(tmp_path / "cli.db") as db:
+        db.execute("DROP TRIGGER audit_events_no_update")  # an attacker with owner rights
         db.execute("UPDATE audit_events SET actor = 'someone else' WHERE seq = 3")
     broken = encompass(env, "audit", "verify")
     assert broken.returncode == 1

@@ -5,7 +5,11 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-import school_directory.store  # noqa: F401  (registers the directory tables)
+# Importing the model modules registers their tables on Base.metadata.
+import audit.checkpoints
+import audit.ledger  # noqa: F401
+import broker.store  # noqa: F401
+import school_directory.store  # noqa: F401
 from broker.database import Base
 
 config = context.config

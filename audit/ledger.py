@@ -37,6 +37,8 @@ class AuditAction(StrEnum):
     RETRY = "retry"
     FAILED = "failed"
     DIRECTORY_IMPORTED = "directory_imported"
+    REPORT_PRODUCED = "report_produced"  # who asked auditors' questions, and which
+    SUBJECT_ACCESS_EXPORT = "subject_access_export"
     ACKNOWLEDGED = "acknowledged"
     LATE = "late"
     ESCALATED = "escalated"  # an alert to First Response

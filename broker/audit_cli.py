@@ -6,18 +6,19 @@ import argparse
 import json
 import sys
 from collections import Counter
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from audit import checkpoints
-from audit.ledger import AuditEvent
+from audit import checkpoints, reports
+from audit.ledger import AuditAction, record
 from audit.ledger import verify as verify_chain
 from broker.database import transaction
 from broker.settings import Settings
-from broker.store import Notification, NotificationStatus
+from broker.store import Notification
 
 Sessions = sessionmaker[Session]
 
@@ -128,15 +129,26 @@ def check_proof(settings: Settings, sessions: Sessions, args: argparse.Namespace
     return 0 if not problems else 1
 
 
+def _query(args: argparse.Namespace) -> reports.ReportQuery:
+    return reports.ReportQuery(
+        urn=args.school,
+        incident_id=args.incident,
+        upn=args.upn,
+        since=date.fromisoformat(args.since) if args.since else None,
+        until=date.fromisoformat(args.until) if args.until else None,
+    )
+
+
 def report(settings: Settings, sessions: Sessions, args: argparse.Namespace) -> int:
+    """What was shared, with whom, on whose decision; producing it is itself audited."""
+    try:
+        query = _query(args)
+    except ValueError as exc:
+        print(f"encompass audit report: dates are YYYY-MM-DD: {exc}", file=sys.stderr)
+        return 2
+    fmt = "json" if args.json else args.format
     with transaction(sessions) as session:
-        actions = Counter(
-            dict(
-                session.execute(
-                    select(AuditEvent.action, func.count()).group_by(AuditEvent.action)
-                ).all()
-            )
-        )
+        rows = reports.notification_rows(session, query)
         statuses = Counter(
             dict(
                 session.execute(
@@ -144,54 +156,47 @@ def report(settings: Settings, sessions: Sessions, args: argparse.Namespace) -> 
                 ).all()
             )
         )
-        sent = (
-            session.execute(
-                select(Notification)
-                .where(Notification.status == NotificationStatus.SENT.value)
-                .order_by(Notification.sent_at)
-            )
-            .scalars()
-            .all()
-        )
-        approvals = dict(
-            session.execute(
-                select(AuditEvent.notification_id, AuditEvent.actor).where(
-                    AuditEvent.action == "approved"
-                )
-            ).all()
-        )
-        shared = [
-            {
-                "notification_id": n.id,
-                "incident_id": n.incident_id,
-                "urn": n.urn,
-                "upn": n.upn,
-                "recipient": n.recipient,
-                "sent_at": n.sent_at.isoformat() if n.sent_at else None,
-                "approved_by": approvals.get(n.id),
-                "content_sha256": n.content_sha256,
-            }
-            for n in sent
-        ]
         verification = verify_all(session, settings)
-    data = {
-        "audit_rows_by_action": dict(actions),
-        "notifications_by_status": dict(statuses),
-        "sent": shared,
-        "chain_intact": verification["ok"],
-        "audit_rows": verification["rows_verified"],
-    }
-    if args.json:
-        print(json.dumps(data, indent=2))
-        return 0
-    state = "intact" if verification["ok"] else "BROKEN"
-    print(f"Audit trail: {verification['rows_verified']} rows, {state}")
-    print("Notifications by status: " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())))
-    print("Steps recorded: " + ", ".join(f"{k} {v}" for k, v in sorted(actions.items())))
-    print(f"\nShared with schools ({len(shared)}):")
-    for s in shared:
-        print(
-            f"  {s['sent_at']}  {s['notification_id']}  school {s['urn']}  to {s['recipient']}"
-            f"  approved by {s['approved_by']}  sha256 {s['content_sha256']}"
+        record(
+            session,
+            AuditAction.REPORT_PRODUCED,
+            actor=args.actor_name,
+            details={"query": query.describe(), "format": fmt, "rows": len(rows)},
         )
+    if fmt == "json":
+        print(
+            json.dumps(
+                {
+                    "query": query.describe(),
+                    "notifications": rows,
+                    "notifications_by_status": dict(statuses),
+                    "chain_intact": verification["ok"],
+                    "audit_rows": verification["rows_verified"],
+                },
+                indent=2,
+            )
+        )
+    elif fmt == "csv":
+        sys.stdout.write(reports.as_csv(rows))
+    else:
+        state = "intact" if verification["ok"] else "BROKEN"
+        print(f"Audit trail: {verification['rows_verified']} rows, {state}")
+        print(
+            "Notifications by status: "
+            + (", ".join(f"{k} {v}" for k, v in sorted(statuses.items())) or "none")
+        )
+        print(reports.as_text(rows, query))
+    return 0
+
+
+def subject_access(settings: Settings, sessions: Sessions, args: argparse.Namespace) -> int:
+    with transaction(sessions) as session:
+        export = reports.subject_access(session, args.upn)
+        record(
+            session,
+            AuditAction.SUBJECT_ACCESS_EXPORT,
+            actor=args.actor_name,
+            details={"upn": args.upn, "notifications": len(export["notifications"])},
+        )
+    print(json.dumps(export, indent=2, default=str))
     return 0

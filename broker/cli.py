@@ -80,6 +80,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from broker import audit_cli
 
     handler: Callable[..., int] = getattr(audit_cli, args.audit_command.replace("-", "_"))
+    args.actor_name = _actor(args)
     settings = _settings()
     return handler(settings, _sessions(settings), args)
 
@@ -161,7 +162,17 @@ def parser() -> argparse.ArgumentParser:
     verify = a_sub.add_parser("verify", help="check the whole chain; exit 0 only if intact")
     verify.add_argument("--json", action="store_true")
     report = a_sub.add_parser("report", help="what was shared, with whom, on whose decision")
-    report.add_argument("--json", action="store_true")
+    report.add_argument("--school", metavar="URN", help="one school")
+    report.add_argument("--incident", metavar="ID", help="one incident")
+    report.add_argument("--upn", help="one child")
+    report.add_argument("--from", dest="since", metavar="YYYY-MM-DD", help="from this day")
+    report.add_argument("--to", dest="until", metavar="YYYY-MM-DD", help="to this day")
+    report.add_argument("--format", choices=("text", "csv", "json"), default="text")
+    report.add_argument("--json", action="store_true", help="the same as --format json")
+    _actor_option(report)
+    sar = a_sub.add_parser("subject-access", help="everything held about one child (JSON)")
+    sar.add_argument("upn")
+    _actor_option(sar)
     sign = a_sub.add_parser("checkpoint", help="sign the current tree head now")
     sign.add_argument("--json", action="store_true")
     prove = a_sub.add_parser("prove", help="an inclusion proof of one row, to hand over")

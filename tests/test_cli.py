@@ -153,3 +153,48 @@ def test_a_non_loopback_plaintext_mail_server_is_refused(env: dict[str, str]) ->
     bad = env | {"ENCOMPASS_SMTP_TLS": "none", "ENCOMPASS_SMTP_HOST": "smtp.example.org"}
     done = encompass(bad, "review", "list")
     assert done.returncode != 0 and "loopback" in done.stderr
+
+
+def test_audit_reports_answer_by_school_incident_and_child_and_are_audited(
+    env: dict[str, str], directory: dict[str, Path]
+) -> None:
+    feed(env, incident())
+    by_school = encompass(env, "audit", "report", "--school", "100001", "--json", "--as", "ann")
+    assert by_school.returncode == 0, by_school.stderr
+    [row] = json.loads(by_school.stdout)["notifications"]
+    assert (row["incident_id"], row["upn"], row["school_urn"]) == (
+        "44-20261121-000123",
+        AMY_UPN,
+        "100001",
+    )
+    other_school = encompass(env, "audit", "report", "--school", "100002", "--json")
+    assert json.loads(other_school.stdout)["notifications"] == []
+    as_csv = encompass(env, "audit", "report", "--upn", AMY_UPN, "--format", "csv")
+    assert as_csv.stdout.splitlines()[0].startswith("notification_id,incident_id")
+    text = encompass(
+        env,
+        "audit",
+        "report",
+        "--incident",
+        "44-20261121-000123",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2030-12-31",
+    )
+    assert row["notification_id"] in text.stdout
+    sar = encompass(env, "audit", "subject-access", AMY_UPN)
+    export = json.loads(sar.stdout)
+    assert export["pupil_records"][0]["family_name"] == "Doe"
+    assert export["notifications"][0]["notification_id"] == row["notification_id"]
+    trail = json.loads(encompass(env, "audit", "report", "--json").stdout)
+    assert trail["chain_intact"]
+    url = env["ENCOMPASS_DATABASE_URL"].removeprefix("sqlite:///")
+    with sqlite3.connect(url) as db:
+        actors = db.execute(
+            "SELECT actor FROM audit_events WHERE action = 'report_produced'"
+        ).fetchall()
+        exports = db.execute(
+            "SELECT count(*) FROM audit_events WHERE action = 'subject_access_export'"
+        ).fetchone()
+    assert ("cli:ann",) in actors and exports == (1,)

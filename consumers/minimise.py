@@ -509,6 +509,8 @@ def minimise(
     voice = child.voice_of_child if profile.include_voice_of_child else None
     risk = (incident.dash_risk or "").strip().casefold() if profile.include_risk_level else ""
     police_reference = incident.crime_reference or incident.incident_id
+    omit = profile.omit
+    circumstances = "circumstances" not in omit
     return SchoolNotification(
         reference=reference,
         school_name=school_name,
@@ -517,11 +519,16 @@ def minimise(
         occurred_at=incident.occurred_at,
         reported_at=incident.reported_at,
         deliver_by=deliver_by,
-        present=child.present,
-        witnessed=child.witnessed,
-        injured=child.injured,
-        account=_account(incident, child),
-        police_actions=police_actions_in_plain_words(incident.police_actions, incident, child),
+        present=child.present if circumstances else None,
+        witnessed=child.witnessed if circumstances else None,
+        injured=child.injured if circumstances else None,
+        account=_account(incident, child) if "account" not in omit else "",
+        police_actions=(
+            police_actions_in_plain_words(incident.police_actions, incident, child)
+            if "police_actions" not in omit
+            else []
+        ),
+        omitted=sorted(omit),
         social_care_informed=social_care_informed(incident.police_actions),
         first_response=first_response,
         ack_url=ack_url,

@@ -8,7 +8,7 @@ record. Optional fields stay ``None`` unless a ``MinimisationProfile`` switches 
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -31,6 +31,10 @@ class FirstResponseContact(_Frozen):
     phone: NonEmpty
 
 
+Omittable = Literal["account", "police_actions", "circumstances"]
+OMITTABLE: frozenset[str] = frozenset(get_args(Omittable))
+
+
 class MinimisationProfile(_Frozen):
     """A locally agreed set of extra fields a notification may carry (all off by default)."""
 
@@ -40,6 +44,8 @@ class MinimisationProfile(_Frozen):
     include_place_kind: bool = False
     include_voice_of_child: bool = False
     include_risk_level: bool = False
+    # Default fields a local agreement leaves out (only these may be taken away).
+    omit: frozenset[Omittable] = frozenset()
 
 
 DEFAULT_PROFILE = MinimisationProfile(name="default", version=1)
@@ -71,6 +77,7 @@ DEFAULT_FIELDS: frozenset[str] = frozenset(
         "first_response",
         "ack_url",
         "is_update",
+        "omitted",
     }
 )
 
@@ -94,6 +101,7 @@ class SchoolNotification(_Frozen):
     first_response: FirstResponseContact
     ack_url: AckUrl | None = None
     is_update: bool = False  # this updates an earlier notification
+    omitted: list[str] = Field(default_factory=list)  # left out by the local agreement
     # Only a profile may switch these on.
     police_reference: str | None = None
     place_kind: str | None = None  # e.g. "at the child's home"; never an address

@@ -176,3 +176,24 @@ def test_reject_needs_a_reason_and_is_audited(directory: Any) -> None:
     with transaction(directory) as s:
         assert review.queue(s) == []
         assert "rejected" in s.execute(select(AuditEvent.action)).scalars().all()
+
+
+def test_the_local_profile_is_applied_and_recorded_in_the_audit_row(
+    directory: Any, tmp_path: Path
+) -> None:
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    (profiles / "hampshire.toml").write_text(
+        'name = "hampshire-2026"\nversion = 3\napplies_to = { la = ["850"] }\n'
+        'include = ["police_reference"]\n'
+    )
+    settings = Settings(profiles_dir=profiles)
+    with transaction(directory) as session:
+        process_incident(session, settings, parse_incident(json.dumps(incident()).encode()), "t")
+    [n] = notifications(directory)
+    assert n.content is not None and n.content["police_reference"] == "44/123456/26"
+    with transaction(directory) as session:
+        minimised = session.execute(
+            select(AuditEvent).where(AuditEvent.action == "minimised")
+        ).scalar_one()
+    assert (minimised.details["profile"], minimised.details["version"]) == ("hampshire-2026", 3)

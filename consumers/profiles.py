@@ -1,0 +1,105 @@
+"""Minimisation profiles: one TOML file per local agreement between a force and a council,
+saying which optional fields its schools receive and which default ones it leaves out.
+
+    # profiles/hampshire.toml
+    name = "hampshire-2026"
+    version = 3
+    applies_to = { la = ["850"], forces = ["44"] }
+    include = ["police_reference", "place_kind"]   # police_reference, place_kind,
+                                                   # voice_of_child, risk_level
+    omit = []                                      # account, police_actions, circumstances
+
+A profile for the school's LA wins over one for the incident's force; otherwise the SPEC's
+minimal default applies. A file naming any other field is refused when it loads.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from schemas.notification import DEFAULT_PROFILE, OMITTABLE, PROFILE_FIELDS, MinimisationProfile
+
+INCLUDABLE = {v: k for k, v in PROFILE_FIELDS.items()}  # field name -> profile switch
+
+
+class ProfileError(ValueError):
+    """A profile file that cannot be used, and why."""
+
+
+@dataclass(frozen=True)
+class ProfileBook:
+    by_la: dict[str, MinimisationProfile] = field(default_factory=dict)
+    by_force: dict[str, MinimisationProfile] = field(default_factory=dict)
+
+    def choose(self, la_code: str | None, force_code: str | None) -> MinimisationProfile:
+        if la_code and la_code in self.by_la:
+            return self.by_la[la_code]
+        if force_code and force_code in self.by_force:
+            return self.by_force[force_code]
+        return DEFAULT_PROFILE
+
+
+def parse_profile(data: dict[str, Any], where: str) -> tuple[MinimisationProfile, dict[str, Any]]:
+    unknown = set(data) - {"name", "version", "applies_to", "include", "omit"}
+    if unknown:
+        raise ProfileError(f"{where}: unknown keys {sorted(unknown)}")
+    include = data.get("include", [])
+    omit = data.get("omit", [])
+    if not isinstance(include, list) or not isinstance(omit, list):
+        raise ProfileError(f"{where}: include and omit are lists of field names")
+    refused = [f for f in include if f not in INCLUDABLE]
+    if refused:
+        raise ProfileError(
+            f"{where}: a profile may not add {refused}; it may add only "
+            f"{sorted(INCLUDABLE)}. Adults' details, addresses, officer details and DASH "
+            "answers are never sent under any profile"
+        )
+    not_omittable = [f for f in omit if f not in OMITTABLE]
+    if not_omittable:
+        raise ProfileError(
+            f"{where}: a profile may leave out only {sorted(OMITTABLE)}, not {not_omittable}"
+        )
+    try:
+        profile = MinimisationProfile(
+            name=data.get("name", ""),
+            version=data.get("version", 1),
+            omit=frozenset(omit),
+            **{INCLUDABLE[f]: True for f in include},
+        )
+    except ValidationError as exc:
+        raise ProfileError(f"{where}: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from exc
+    applies = data.get("applies_to", {})
+    if not isinstance(applies, dict) or set(applies) - {"la", "forces"}:
+        raise ProfileError(f"{where}: applies_to takes la = [...] and forces = [...]")
+    return profile, applies
+
+
+def load_profiles(directory: Path) -> ProfileBook:
+    book = ProfileBook()
+    for path in sorted(directory.glob("*.toml")):
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ProfileError(f"{path.name}: not valid TOML: {exc}") from exc
+        profile, applies = parse_profile(data, path.name)
+        for kind, table in (("la", book.by_la), ("forces", book.by_force)):
+            for code in applies.get(kind, []):
+                code = str(code)
+                if code in table:
+                    raise ProfileError(
+                        f"{path.name}: {kind} {code} already has profile {table[code].name!r}"
+                    )
+                table[code] = profile
+    return book
+
+
+@lru_cache(maxsize=8)
+def profiles_for(directory: str | None) -> ProfileBook:
+    """Loaded once per process; a change of agreement takes effect on restart."""
+    return load_profiles(Path(directory)) if directory else ProfileBook()

@@ -15,8 +15,10 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from audit import checkpoints
 from audit.ledger import AuditEvent, RelayCursor
 from broker.database import run_in_session
+from broker.settings import Settings
 
 CURSOR = "audit-topic"
 log = structlog.get_logger(__name__)
@@ -67,3 +69,32 @@ class AuditPublisher:
                 published = 0
             if not published:
                 await asyncio.sleep(self.poll_s)
+
+
+class AuditCheckpointer:
+    """Signs the tree head at intervals and on shutdown, and publishes each new head."""
+
+    def __init__(
+        self, settings: Settings, sessions: sessionmaker[Session], publish: Publish
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.publish = publish
+        self.key = checkpoints.load_or_create_key(settings.signing_key_path)
+
+    async def run_once(self) -> checkpoints.TreeHead | None:
+        head = await run_in_session(
+            self.sessions, checkpoints.sign_head, self.key, self.settings.checkpoint_path
+        )
+        if head is not None:
+            await self.publish(json.dumps(head.as_dict()).encode(), f"tree-head-{head.number}")
+            log.info("audit_tree_head_signed", number=head.number, tree_size=head.tree_size)
+        return head
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.audit_checkpoint_interval_s)
+            try:
+                await self.run_once()
+            except Exception:
+                log.exception("audit_checkpoint_failed")

@@ -1,0 +1,106 @@
+"""Retention: personal content is kept only as long as the data-sharing agreement says.
+
+Past its period an incident's police record is replaced by its ids, and its notifications'
+school-facing content is deleted; the rows, their statuses and the audit trail (ids, times,
+decisions and the SHA-256 of exactly what was sent) stay, so verification still passes and
+an auditor can still prove what was shared. Notifications not yet closed are never purged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from audit.ledger import AuditAction, record
+from broker.database import run_in_session, utcnow
+from broker.settings import Settings
+from broker.store import UNSENT_STATUSES, Incident, Notification
+
+ACTOR = "broker:retention"
+log = structlog.get_logger(__name__)
+PURGED = "purged"
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    incidents: int
+    notifications: int
+    kept_open: int
+
+
+def purge(session: Session, *, now: datetime, keep_days: int, actor: str = ACTOR) -> PurgeResult:
+    cutoff = now - timedelta(days=keep_days)
+    unsent = {s.value for s in UNSENT_STATUSES}
+    incidents = notifications = kept_open = 0
+    old = session.execute(
+        select(Incident).where(Incident.received_at < cutoff).order_by(Incident.id)
+    ).scalars()
+    for incident in old:
+        if incident.payload.get(PURGED):
+            continue
+        notes = list(
+            session.execute(
+                select(Notification).where(
+                    Notification.incident_id == incident.incident_id,
+                    Notification.revision == incident.revision,
+                )
+            ).scalars()
+        )
+        if any(n.status in unsent for n in notes):
+            kept_open += 1
+            continue
+        incident.payload = {
+            PURGED: True,
+            "incident_id": incident.incident_id,
+            "revision": incident.revision,
+            "purged_at": now.isoformat(),
+        }
+        for n in notes:
+            if n.content is not None:
+                n.content = None
+                notifications += 1
+        incidents += 1
+        record(
+            session,
+            AuditAction.PURGED,
+            actor=actor,
+            incident_id=incident.incident_id,
+            details={
+                "revision": incident.revision,
+                "notifications": len(notes),
+                "keep_days": keep_days,
+            },
+        )
+    return PurgeResult(incidents, notifications, kept_open)
+
+
+class RetentionJob:
+    """Runs the purge in the broker process, once a day by default."""
+
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session]) -> None:
+        self.settings = settings
+        self.sessions = sessions
+
+    async def run_once(self) -> PurgeResult:
+        return await run_in_session(
+            self.sessions, lambda s: purge(s, now=utcnow(), keep_days=self.settings.retention_days)
+        )
+
+    async def run(self) -> None:
+        while True:
+            try:
+                done = await self.run_once()
+                log.info(
+                    "retention_purge",
+                    incidents=done.incidents,
+                    notifications=done.notifications,
+                    kept_open=done.kept_open,
+                )
+            except Exception:
+                log.exception("retention_purge_failed")
+            await asyncio.sleep(self.settings.retention_interval_s)

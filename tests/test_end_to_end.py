@@ -204,3 +204,22 @@ async def test_no_personal_data_reaches_the_logs(
         "hid upstairs",
     ):
         assert personal not in logged
+
+
+async def test_dead_lettered_events_are_replayed_after_a_fix(
+    service: EncompassService,
+    smtp: RecordingSmtpServer,
+    kafka_bootstrap: str,
+    settings: Settings,
+) -> None:
+    from broker.dlq import replay
+
+    # An event on the dead-letter topic that intake now accepts (as after a fix)
+    # goes through once; replaying again finds nothing new.
+    await publish(kafka_bootstrap, settings.dlq_topic, [json.dumps(incident()).encode()])
+    replay_settings = settings.model_copy(update={"kafka_bootstrap": kafka_bootstrap})
+    assert await replay(replay_settings, idle_s=2.0) == 0
+    await smtp.async_wait_for(1, timeout=30)
+    assert await replay(replay_settings, idle_s=1.0) == 0  # nothing twice
+    await asyncio.sleep(1.0)
+    assert len(smtp.messages) == 1

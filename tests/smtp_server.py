@@ -288,6 +288,7 @@ class RecordingSmtpServer:
         username: str = USERNAME,
         password: str = PASSWORD,
         timeout: float = 30.0,
+        port: int = 0,
     ) -> None:
         if tls != "none" and pki is None:
             raise ValueError(f"tls={tls!r} needs a TestPki")
@@ -298,7 +299,7 @@ class RecordingSmtpServer:
         self._recorder = _Recorder()
         kwargs: dict[str, Any] = {
             "hostname": LOOPBACK,
-            "port": 0,
+            "port": port,
             "server_hostname": "localhost",
             "timeout": timeout,
             "auth_required": auth,

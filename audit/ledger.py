@@ -39,6 +39,7 @@ class AuditAction(StrEnum):
     DIRECTORY_IMPORTED = "directory_imported"
     REPORT_PRODUCED = "report_produced"  # who asked auditors' questions, and which
     SUBJECT_ACCESS_EXPORT = "subject_access_export"
+    PURGED = "purged"  # personal content deleted at the end of its retention period
     ACKNOWLEDGED = "acknowledged"
     LATE = "late"
     ESCALATED = "escalated"  # an alert to First Response

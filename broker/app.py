@@ -25,13 +25,19 @@ from sqlalchemy.orm import Session
 
 from broker.database import make_engine, run_in_session, session_factory, upgrade
 from broker.kafka_admin import ensure_topics
+from broker.kafka_security import kafka_broker
 from broker.mailer import Mailer, SmtpMailer
 from broker.settings import Settings
 from broker.topics import Topics
-from consumers.audit_publish import AuditPublisher
+from console.app import create_app
+from console.server import ConsoleServer
+from consumers.acknowledge import AckLinks
+from consumers.audit_publish import AuditCheckpointer, AuditPublisher
 from consumers.deliver import DeliveryWorker
+from consumers.escalate import EscalationScheduler
 from consumers.intake import Refused, parse_incident, record_refusal
 from consumers.pipeline import process_incident
+from consumers.retention import RetentionJob
 from schemas.incident import PoliceIncident
 
 log = structlog.get_logger(__name__)
@@ -91,11 +97,17 @@ class EncompassService:
         self.sessions = session_factory(self.engine)
         self.mailer = mailer or SmtpMailer(settings)
         # Per-message access lines at DEBUG: our own log line per incident says more.
-        self.broker = KafkaBroker(
-            self.bootstrap, acks="all", enable_idempotence=False, log_level=logging.DEBUG
-        )
-        self.delivery = DeliveryWorker(settings, self.sessions, self.mailer)
+        # Security, acks=all and the idempotent producer (when the broker has one) come
+        # from the settings: broker/kafka_security.py.
+        self.broker: KafkaBroker = kafka_broker(settings, self.bootstrap, log_level=logging.DEBUG)
+        self.links = AckLinks.from_settings(settings)
+        self.delivery = DeliveryWorker(settings, self.sessions, self.mailer, self.links)
+        self.escalation = EscalationScheduler(settings, self.sessions, self.mailer, self.links)
+        self.console: ConsoleServer | None = None
+        self._console_task: asyncio.Task[None] | None = None
         self.audit_publisher = AuditPublisher(self.sessions, self._publish_audit)
+        self.checkpointer = AuditCheckpointer(settings, self.sessions, self._publish_audit)
+        self.retention = RetentionJob(settings, self.sessions)
         self._tasks: list[asyncio.Task[None]] = []
         self._register()
 
@@ -189,7 +201,12 @@ class EncompassService:
         )
 
     async def start(self) -> None:
-        await ensure_topics(self.bootstrap, self.topics.all(), self.settings.topic_partitions)
+        await ensure_topics(
+            self.bootstrap,
+            self.topics.all(),
+            self.settings.topic_partitions,
+            settings=self.settings,
+        )
         await self.broker.start()
         self.start_workers()
 
@@ -197,16 +214,69 @@ class EncompassService:
         self._tasks = [
             asyncio.create_task(self.delivery.run(), name="delivery"),
             asyncio.create_task(self.audit_publisher.run(), name="audit-publish"),
+            asyncio.create_task(self.escalation.run(), name="escalation"),
+            asyncio.create_task(self.checkpointer.run(), name="audit-checkpoint"),
+            asyncio.create_task(self.retention.run(), name="retention"),
         ]
+        self.start_console()
+
+    def start_console(self) -> None:
+        """Serve the console (acknowledgement links) in this process. A port that cannot be
+        bound is logged loudly and does not stop notifications from going out."""
+        if not self.settings.console_enabled or self.console is not None:
+            return
+        app = create_app(self.settings, self.sessions, links=self.links)
+        try:
+            self.console = ConsoleServer(app, self.settings.http_host, self.settings.http_port)
+        except OSError as exc:
+            log.error(
+                "console_unavailable",
+                host=self.settings.http_host,
+                port=self.settings.http_port,
+                error=str(exc),
+            )
+            return
+        self._console_task = asyncio.create_task(self.console.serve(), name="console")
+        log.info("console_started", url=self.console.url)
+
+    async def stop_console(self) -> None:
+        if self.console is None:
+            return
+        self.console.request_stop()
+        if self._console_task is not None:
+            try:
+                await asyncio.wait_for(self._console_task, 5)
+            except (TimeoutError, asyncio.CancelledError):
+                pass
+            except Exception:
+                log.exception("console_stop_failed")
+        self.console.close()
+        self.console, self._console_task = None, None
 
     async def stop(self) -> None:
-        await self.broker.stop()  # stop taking events first; in-flight work finishes
+        """Stop taking events (the batch in hand finishes and commits), let the e-mail in
+        flight finish, sign and publish a last tree head, then close everything."""
+        for subscriber in self.broker.subscribers:
+            await subscriber.stop()
+        await self.stop_console()
+        self.delivery.request_stop()
+        delivering = [t for t in self._tasks if t.get_name() == "delivery"]
+        if delivering:  # at most one SMTP conversation
+            await asyncio.wait(delivering, timeout=self.settings.smtp_timeout_s + 5)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._tasks:  # we were running: the trail's last rows and head go out now
+            try:
+                await self.audit_publisher.run_once()
+                await self.checkpointer.run_once()
+                await self.audit_publisher.run_once()
+            except Exception:
+                log.exception("audit_flush_on_shutdown_failed")
         self._tasks = []
+        await self.broker.stop()
         self.engine.dispose()
 
 
@@ -215,12 +285,15 @@ def build_app(settings: Settings) -> FastStream:
     service = EncompassService(settings)
 
     async def before() -> None:
-        await ensure_topics(service.bootstrap, service.topics.all(), settings.topic_partitions)
+        await ensure_topics(
+            service.bootstrap, service.topics.all(), settings.topic_partitions, settings=settings
+        )
 
     async def after() -> None:
         service.start_workers()
 
     async def shutdown() -> None:
+        await service.stop_console()
         for task in service._tasks:
             task.cancel()
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from broker.database import make_engine, session_factory, upgrade
+from broker.database import make_engine, session_factory, transaction, upgrade
 from broker.settings import Settings
 
 
@@ -62,6 +62,27 @@ def cmd_directory_import(args: argparse.Namespace) -> int:
     return import_files(_sessions(_settings()), files, actor=_actor(args))
 
 
+def cmd_calendar_bank_holidays(args: argparse.Namespace) -> int:
+    from broker.database import transaction
+    from school_directory.bank_holidays import BankHolidayFileError, import_file
+
+    try:
+        with transaction(_sessions(_settings())) as session:
+            result = import_file(session, args.file, actor=_actor(args))
+    except (OSError, BankHolidayFileError) as exc:
+        print(f"encompass calendar bank-holidays: {args.file}: {exc}", file=sys.stderr)
+        return 1
+    years = f"{result.years[0]}-{result.years[-1]}"
+    if not result.changed:
+        print(f"bank holidays {years}: already up to date ({result.days} days)")
+    else:
+        print(
+            f"bank holidays {years}: {result.days} days ({result.added} added, "
+            f"{result.removed} removed); they now win over the built-in list for those years"
+        )
+    return 0
+
+
 def cmd_publish(args: argparse.Namespace) -> int:
     from broker.publish import publish_file
 
@@ -92,6 +113,28 @@ def _actor_option(p: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="who is acting, for the audit trail (default: your login name)",
     )
+
+
+def cmd_dlq_replay(args: argparse.Namespace) -> int:
+    from broker.dlq import replay
+
+    return asyncio.run(replay(_settings(), dry_run=args.dry_run))
+
+
+def cmd_retention_run(args: argparse.Namespace) -> int:
+    from broker.database import utcnow
+    from consumers.retention import purge
+
+    settings = _settings()
+    days = args.days or settings.retention_days
+    with transaction(_sessions(settings)) as session:
+        done = purge(session, now=utcnow(), keep_days=days, actor=_actor(args))
+    print(
+        f"purged personal content of {done.incidents} incident(s) and "
+        f"{done.notifications} notification(s) older than {days} days; "
+        f"{done.kept_open} old incident(s) kept because a notification is still open"
+    )
+    return 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -134,6 +177,15 @@ def parser() -> argparse.ArgumentParser:
     _actor_option(imp)
     imp.set_defaults(func=cmd_directory_import)
 
+    calendar = sub.add_parser("calendar", help="school calendars")
+    c_sub = calendar.add_subparsers(dest="calendar_command", required=True)
+    bank = c_sub.add_parser(
+        "bank-holidays", help="load GOV.UK's bank-holidays.json (england-and-wales)"
+    )
+    bank.add_argument("--file", type=Path, required=True, metavar="FILE")
+    _actor_option(bank)
+    bank.set_defaults(func=cmd_calendar_bank_holidays)
+
     pub = sub.add_parser("publish", help="publish incidents from a JSONL file")
     pub.add_argument("file")
     pub.set_defaults(func=cmd_publish)
@@ -156,6 +208,19 @@ def parser() -> argparse.ArgumentParser:
     for action in (approve, reject):
         _actor_option(action)
     review.set_defaults(func=cmd_review)
+
+    dlq = sub.add_parser("dlq", help="the dead-letter topic")
+    dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
+    dlq_replay = dlq_sub.add_parser("replay", help="re-publish dead-lettered events after a fix")
+    dlq_replay.add_argument("--dry-run", action="store_true", help="list, do not publish")
+    dlq_replay.set_defaults(func=cmd_dlq_replay)
+
+    retention = sub.add_parser("retention", help="delete personal content past its period")
+    ret_sub = retention.add_subparsers(dest="retention_command", required=True)
+    ret_run = ret_sub.add_parser("run", help="purge now (the broker also does this daily)")
+    ret_run.add_argument("--days", type=int, help="keep this many days (default: setting)")
+    _actor_option(ret_run)
+    ret_run.set_defaults(func=cmd_retention_run)
 
     audit = sub.add_parser("audit", help="for auditors")
     a_sub = audit.add_subparsers(dest="audit_command", required=True)

@@ -10,13 +10,25 @@ from collections.abc import Iterable
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
+from broker.kafka_security import client_kwargs, topic_configs
+from broker.settings import Settings
+
 
 async def ensure_topics(
-    bootstrap: str, topics: Iterable[str], partitions: int, *, attempts: int = 20
+    bootstrap: str,
+    topics: Iterable[str],
+    partitions: int,
+    *,
+    attempts: int = 20,
+    settings: Settings | None = None,
 ) -> None:
+    """With ``settings``: their TLS/SASL, replication factor, retention (docs/operations.md)."""
     wanted = list(topics)
+    security = client_kwargs(settings) if settings else {}
+    replicas = settings.kafka_replication_factor if settings else 1
+    configs = topic_configs(settings) if settings else {}
     for attempt in range(attempts):
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **security)
         try:
             await admin.start()
             existing = set(await admin.list_topics())
@@ -25,7 +37,12 @@ async def ensure_topics(
                 with contextlib.suppress(TopicAlreadyExistsError):
                     await admin.create_topics(
                         [
-                            NewTopic(t, num_partitions=partitions, replication_factor=1)
+                            NewTopic(
+                                t,
+                                num_partitions=partitions,
+                                replication_factor=replicas,
+                                topic_configs=configs.get(t, {}),
+                            )
                             for t in missing
                         ]
                     )

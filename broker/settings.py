@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -54,6 +55,24 @@ class Settings(BaseSettings):
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000)
     # Events taken per database transaction and offset commit.
     intake_batch_size: int = Field(default=100, ge=1, le=1000)
+    # Kafka in production (broker/kafka_security.py; docs/operations.md). TLS always
+    # verifies the brokers' certificates and host names: the CA file, else the system store.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_ca_file: Path | None = None
+    kafka_ssl_cert_file: Path | None = None  # mutual TLS: our client certificate (PEM)
+    kafka_ssl_key_file: Path | None = None  # ... and its private key (PEM)
+    kafka_ssl_key_password: SecretStr | None = None
+    # Idempotent producer: "auto" asks the broker at start-up and falls back to plain
+    # acks=all (logged) when it has none; "on" refuses to start without it.
+    kafka_idempotent: Literal["auto", "on", "off"] = "auto"
+    # For the topics the broker creates (existing topics are never altered).
+    kafka_replication_factor: int = Field(default=1, ge=1)
+    kafka_incidents_retention_days: int = Field(default=7, ge=1)
+    kafka_dlq_retention_days: int = Field(default=28, ge=1)
+    kafka_audit_retention_days: int = Field(default=400, ge=1)
 
     # Database. Unset means SQLite in the data directory.
     database_url: str | None = None
@@ -95,6 +114,8 @@ class Settings(BaseSettings):
     # Approved and with the delivery worker: late only once it has had this long to send.
     late_delivery_grace_min: int = Field(default=10, ge=0)
     escalation_poll_s: float = Field(default=30.0, gt=0)
+    # Sent notifications older than this are not chased (e.g. those sent before upgrading).
+    escalation_horizon_days: int = Field(default=7, ge=1)
     first_response_duty_email: str | None = None  # unset: first_response_email
 
     # Review and content.
@@ -103,6 +124,20 @@ class Settings(BaseSettings):
     first_response_email: str = "first.response@council.example"
     first_response_phone: str = "0300 000 0000"
     default_day_start: str = "08:30"
+    # The scored matcher (docs/matching.md): posterior match probability needed to release
+    # without a person (auto_release_confident) and to count as found, and the match-weight
+    # margin in bits the best child needs over the next one (twins, same-name children).
+    match_release_threshold: float = Field(default=0.9999, gt=0, le=1)
+    match_review_threshold: float = Field(default=0.05, gt=0, le=1)
+    match_margin_bits: float = Field(default=10.0, ge=0)
+
+    # Retention of personal content (police records, what schools were sent), in days
+    # after receipt; set by the local data-sharing agreement. The purge runs daily.
+    retention_days: int = Field(default=400, ge=1)
+    retention_interval_s: float = Field(default=86_400.0, gt=0)
+
+    # Minimisation profiles: one TOML file per local agreement (consumers/profiles.py).
+    profiles_dir: Path | None = None
 
     # Audit: signed tree heads over the ledger (a file outside the database, and Kafka).
     audit_signing_key_file: Path | None = None  # default: <data_dir>/audit-signing.key

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from broker.database import Base, UtcDateTime, utcnow
@@ -98,5 +109,51 @@ class Notification(Base):
     decided_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # Deadlines and acknowledgement (consumers.escalate, consumers.acknowledge).
+    late_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class EscalationStatus(StrEnum):
+    PENDING = "pending"  # raised; the alert is waiting to be sent (or being sent)
+    SENT = "sent"
+    FAILED = "failed"  # gave up: visible in the audit trail
+    CANCELLED = "cancelled"  # not sent: no longer needed (acknowledged, or reviewed)
+
+
+class EscalationStep(Base):
+    """One step of a notification's escalation, raised once: the unique key is what keeps an
+    alert from being sent twice, across restarts and processes. The row is also the outbox
+    of its alert e-mail."""
+
+    __tablename__ = "escalation_steps"
+    __table_args__ = (UniqueConstraint("notification_id", "step"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notification_id: Mapped[str] = mapped_column(ForeignKey("notifications.id"))
+    step: Mapped[str] = mapped_column(String(32))
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    raised_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    role: Mapped[str] = mapped_column(String(32))  # first_response | dsl | deputy_dsl
+    recipient: Mapped[str] = mapped_column(String(254))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    message_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class BankHoliday(Base):
+    """England-and-Wales bank holidays loaded from GOV.UK's ``bank-holidays.json``
+    (``encompass calendar bank-holidays``). For a year that has rows here, these rows are
+    the whole truth; other years fall back to the ``holidays`` package."""
+
+    __tablename__ = "bank_holidays"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))

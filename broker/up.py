@@ -105,6 +105,13 @@ async def _up(settings: Settings, *, demo: bool, incidents: int, interval_s: flo
         await service.start()
         write_runtime(settings, bootstrap=bootstrap, database_url=service.database_url)
         print(f"encompass is up: Kafka {bootstrap}, database {service.database_url}")
+        if service.console is not None:
+            print(f"console: {service.console.url} (acknowledgement links: {settings.public_url})")
+        elif settings.console_enabled:
+            print(
+                f"WARNING: the console could not listen on {settings.http_host}:"
+                f"{settings.http_port}: acknowledgement links will not work (see the log)"
+            )
         if demo and catcher is not None:
             print(f"demo: e-mails to schools are saved in {catcher.directory}")
             print(

@@ -22,6 +22,7 @@ from broker.database import run_in_session, utcnow
 from broker.mailer import Mailer, PermanentDeliveryError, TransientDeliveryError, build_message
 from broker.settings import Settings
 from broker.store import Notification, NotificationStatus
+from consumers.acknowledge import AckLinks
 from consumers.render import RenderedEmail, content_sha256, render_email
 from schemas.notification import SchoolNotification
 from school_directory.store import SafeguardingContact
@@ -59,8 +60,17 @@ class Job:
     rendered: RenderedEmail
 
 
-def claim_due(session: Session, settings: Settings, now: datetime, limit: int = 5) -> list[Job]:
-    """Take a lease on due notifications and prepare what will be sent."""
+def claim_due(
+    session: Session,
+    settings: Settings,
+    now: datetime,
+    limit: int = 5,
+    links: AckLinks | None = None,
+) -> list[Job]:
+    """Take a lease on due notifications and prepare what will be sent.
+
+    The acknowledgement link is signed here, at sending, for the role it goes to, so that
+    its expiry counts from the e-mail and the content hash covers the link as sent."""
     rows = session.execute(
         select(Notification)
         .where(
@@ -95,7 +105,10 @@ def claim_due(session: Session, settings: Settings, now: datetime, limit: int = 
         n.attempts += 1
         n.recipient = to[1]
         n.message_id = message_id(n.id, settings)
-        rendered = render_email(SchoolNotification.model_validate(n.content))
+        content = SchoolNotification.model_validate(n.content)
+        if links is not None:
+            content = content.model_copy(update={"ack_url": links.url(n.id, to[0], now)})
+        rendered = render_email(content)
         jobs.append(Job(n.id, n.incident_id, n.attempts, to[1], to[0], rendered))
     return jobs
 
@@ -178,18 +191,30 @@ def mark_failed(session: Session, settings: Settings, job: Job, error: Exception
 class DeliveryWorker:
     """Polls the outbox and sends; run as a background task of the broker process."""
 
-    def __init__(self, settings: Settings, sessions: sessionmaker[Session], mailer: Mailer) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+        mailer: Mailer,
+        links: AckLinks | None = None,
+    ) -> None:
         self.settings = settings
         self.sessions = sessions
         self.mailer = mailer
+        self.links = links
         self.wake = asyncio.Event()
         self._held: list[str] = []
+        self.stopping = asyncio.Event()
 
     async def run_once(self) -> int:
-        jobs = await run_in_session(self.sessions, claim_due, self.settings, utcnow())
+        jobs = await run_in_session(
+            self.sessions, claim_due, self.settings, utcnow(), 5, self.links
+        )
         self._held = [job.notification_id for job in jobs]
         try:
             for job in jobs:
+                if self.stopping.is_set():
+                    break  # shutting down: what is not yet sent goes back to the queue
                 await self._send(job)
                 self._held.remove(job.notification_id)
         finally:
@@ -220,13 +245,21 @@ class DeliveryWorker:
         bound.info("delivered", role=job.role)
 
     async def run(self) -> None:
-        while True:
+        while not self.stopping.is_set():
             try:
                 sent = await self.run_once()
             except Exception:  # a database outage must not end the worker
                 log.exception("delivery_loop_error")
                 sent = 0
-            if not sent:
+            if not sent and not self.stopping.is_set():
                 self.wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), self.settings.delivery_poll_s)
+
+    def request_stop(self) -> None:
+        """Finish the e-mail being sent, hand back the rest of the batch, then return.
+
+        Cancelling mid-send instead could lose the record of an e-mail the school's server
+        has already accepted, and another instance would send it again."""
+        self.stopping.set()
+        self.wake.set()

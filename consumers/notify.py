@@ -15,9 +15,11 @@ from broker.store import UNSENT_STATUSES, Notification, NotificationStatus, noti
 from consumers.match import MatchResult
 from consumers.minimise import minimise
 from consumers.policy import initial_status
+from consumers.profiles import profiles_for
 from schemas.incident import Person, PoliceIncident
-from schemas.notification import DEFAULT_PROFILE, FirstResponseContact
+from schemas.notification import FirstResponseContact, MinimisationProfile
 from school_directory.calendar import deliver_by_for_school
+from school_directory.matching import Thresholds, decide
 from school_directory.store import Pupil, School
 
 ACTOR = "broker:notify"
@@ -31,6 +33,20 @@ def deadline(
     session: Session, settings: Settings, urn: str | None, reported_at: datetime
 ) -> datetime:
     return deliver_by_for_school(session, urn, reported_at, _day_start(settings))
+
+
+def match_thresholds(settings: Settings) -> Thresholds:
+    return Thresholds(
+        release=settings.match_release_threshold,
+        review=settings.match_review_threshold,
+        margin_bits=settings.match_margin_bits,
+    )
+
+
+def chosen_profile(settings: Settings, la_code: str | None, force_code: str) -> MinimisationProfile:
+    """The local agreement for this school's LA, else the force's, else the default."""
+    directory = str(settings.profiles_dir) if settings.profiles_dir else None
+    return profiles_for(directory).choose(la_code, force_code)
 
 
 def first_response(settings: Settings) -> FirstResponseContact:
@@ -53,6 +69,7 @@ def build_content(
     school = session.get(School, pupil.urn)
     if school is None:  # pragma: no cover - a pupil always belongs to a school (FK)
         raise LookupError(f"school {pupil.urn} is not in the directory")
+    profile = chosen_profile(settings, school.la_code, incident.force_code)
     known_as = pupil.preferred_name or pupil.given_names
     content = minimise(
         incident,
@@ -65,7 +82,15 @@ def build_content(
         first_response=first_response(settings),
         ack_url=None,
         is_update=n.is_update,
-        profile=DEFAULT_PROFILE,
+        profile=profile,
+    )
+    record(
+        session,
+        AuditAction.MINIMISED,
+        actor=ACTOR,
+        incident_id=n.incident_id,
+        notification_id=n.id,
+        details={"profile": profile.name, "version": profile.version, "urn": pupil.urn},
     )
     return content.model_dump(mode="json")
 
@@ -81,6 +106,8 @@ def create_for_child(
 ) -> list[Notification]:
     """Create this child's notifications; ``sent_before`` holds URNs already told of an
     earlier revision, whose new notification is an update that a person must see."""
+    if match.candidates:  # the configured thresholds decide, not the matcher's defaults
+        match = decide(list(match.candidates), match_thresholds(settings))
     candidates = [c.as_dict() for c in match.candidates]
     schools = match.exact_schools
     created: list[Notification] = []
@@ -125,7 +152,7 @@ def create_for_child(
                 "outcome": match.outcome.value,
                 "urn": urn,
                 "upn": upn,
-                "candidates": [(c["upn"], c["urn"], c["score"]) for c in candidates],
+                "candidates": candidates,  # each with its score and reasons
                 "reason": match.reason,
             },
         )
@@ -134,13 +161,6 @@ def create_for_child(
                 select(Pupil).where(Pupil.upn == upn, Pupil.urn == urn)
             ).scalar_one()
             n.content = build_content(session, settings, n, incident, child, pupil)
-            record(
-                session,
-                AuditAction.MINIMISED,
-                actor=ACTOR,
-                **ids,
-                details={"profile": DEFAULT_PROFILE.name, "version": DEFAULT_PROFILE.version},
-            )
         if status is NotificationStatus.APPROVED:
             record(
                 session,

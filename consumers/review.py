@@ -60,6 +60,7 @@ def as_row(n: Notification) -> dict[str, Any]:
         "urn": n.urn,
         "upn": n.upn,
         "deliver_by": n.deliver_by.isoformat(),
+        "late_at": n.late_at.isoformat() if n.late_at else None,  # set by consumers.escalate
         "is_update": n.is_update,
         "candidates": [
             {k: c[k] for k in ("upn", "urn", "score", "agreed", "disagreed") if k in c}

@@ -22,6 +22,7 @@ import holidays
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from broker.store import BankHoliday
 from school_directory.store import CalendarEntry, School
 
 LONDON = ZoneInfo("Europe/London")
@@ -43,12 +44,47 @@ class DateRange:
         return self.first_day <= day <= self.last_day
 
 
+@lru_cache(maxsize=64)
+def _bank_holidays(year: int) -> frozenset[date]:
+    return frozenset(holidays.country_holidays("GB", subdiv="ENG", years=year))
+
+
+def is_bank_holiday(day: date) -> bool:
+    """An England-and-Wales bank holiday as the ``holidays`` package knows it."""
+    return day in _bank_holidays(day.year)
+
+
+@dataclass(frozen=True)
+class BankHolidays:
+    """England-and-Wales bank holidays: for each year in ``years`` exactly ``days`` (loaded
+    from GOV.UK's ``bank-holidays.json``); for any other year, the ``holidays`` package."""
+
+    days: frozenset[date] = frozenset()
+    years: frozenset[int] = frozenset()
+
+    @classmethod
+    def of(cls, days: Iterable[date]) -> BankHolidays:
+        known = frozenset(days)
+        return cls(known, frozenset(d.year for d in known))
+
+    def __contains__(self, day: object) -> bool:
+        if not isinstance(day, date):
+            return False
+        if day.year in self.years:
+            return day in self.days
+        return is_bank_holiday(day)
+
+
+BUILT_IN = BankHolidays()
+
+
 @dataclass(frozen=True)
 class SchoolCalendar:
     """One school's calendar, already resolved from its LA's entries and its own."""
 
     day_start: time = DEFAULT_DAY_START
     entries: tuple[DateRange, ...] = ()
+    bank_holidays: BankHolidays = BUILT_IN
 
     def in_term(self, day: date) -> bool:
         """In a known term, or outside every known term date (unknown: assume open)."""
@@ -64,21 +100,11 @@ class SchoolCalendar:
         return any(e.kind in CLOSED_KINDS and e.covers(day) for e in self.entries)
 
 
-@lru_cache(maxsize=64)
-def _bank_holidays(year: int) -> frozenset[date]:
-    return frozenset(holidays.country_holidays("GB", subdiv="ENG", years=year))
-
-
-def is_bank_holiday(day: date) -> bool:
-    """An England-and-Wales bank holiday, substitute days included."""
-    return day in _bank_holidays(day.year)
-
-
 def is_school_day(day: date, calendar: SchoolCalendar) -> bool:
     """A weekday, in term, not a bank holiday, not a holiday, INSET or closure day."""
     return (
         day.weekday() < 5
-        and not is_bank_holiday(day)
+        and day not in calendar.bank_holidays
         and calendar.in_term(day)
         and not calendar.closed_on(day)
     )
@@ -106,7 +132,7 @@ def deliver_by(reported_at: datetime, calendar: SchoolCalendar) -> datetime:
     for offset in range(SEARCH_DAYS):
         day = first + timedelta(days=offset)
         start = school_day_start(day, calendar.day_start)
-        if start >= reported_at and day.weekday() < 5 and not is_bank_holiday(day):
+        if start >= reported_at and day.weekday() < 5 and day not in calendar.bank_holidays:
             return start
     raise AssertionError("no weekday in 400 days")  # pragma: no cover
 
@@ -139,8 +165,9 @@ def calendar_for_school(
 ) -> SchoolCalendar:
     """The resolved calendar of school ``urn``; unknown or None -> no entries."""
     school = session.get(School, urn) if urn else None
+    known = load_bank_holidays(session)
     if school is None:
-        return SchoolCalendar(default_day_start, ())
+        return SchoolCalendar(default_day_start, (), known)
     la_scope, own_scope = f"la:{school.la_code}", f"urn:{school.urn}"
     rows = session.execute(
         select(CalendarEntry.scope, CalendarEntry.first_day, CalendarEntry.last_day,
@@ -156,7 +183,14 @@ def calendar_for_school(
     return SchoolCalendar(
         parse_day_start(school.day_start, default_day_start),
         resolve_entries(la_entries, own_entries),
+        known,
     )
+
+
+def load_bank_holidays(session: Session) -> BankHolidays:
+    """The bank holidays loaded with ``encompass calendar bank-holidays``, over the
+    package's."""
+    return BankHolidays.of(session.execute(select(BankHoliday.day)).scalars())
 
 
 def deliver_by_for_school(

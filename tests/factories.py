@@ -206,6 +206,8 @@ def isolated_settings(**overrides: Any) -> Settings:
         "kafka_session_timeout_ms": 3000,
         "delivery_poll_s": 0.2,
         "delivery_backoff_s": 0.2,
+        # The console on a port of its own (0: any free one), never another run's 8080.
+        "http_port": 0,
     }
     values.update(overrides)
     return Settings(**values)

@@ -8,17 +8,27 @@ forward on Sunday 28 Mar 2027, so 08:30 in London is 08:30 UTC in winter, 07:30 
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from audit.ledger import AuditEvent
 from broker.database import make_engine, session_factory, transaction, upgrade
+from consumers.render import render_email
+from schemas.notification import SchoolNotification
+from school_directory.bank_holidays import BankHolidayFileError, parse_govuk
 from school_directory.calendar import (
     LONDON,
+    BankHolidays,
     DateRange,
     SchoolCalendar,
     calendar_for_school,
@@ -29,6 +39,7 @@ from school_directory.calendar import (
     resolve_entries,
 )
 from school_directory.store import CalendarEntry, School
+from tests.deadlines import content
 
 
 def span(kind: str, first: str, last: str | None = None) -> DateRange:
@@ -131,7 +142,48 @@ def test_a_closure_day_is_not_a_school_day() -> None:
     assert deliver_by(london("2027-05-05 18:00"), polling_station) == utc("2027-05-07 07:30")
 
 
+def test_an_inset_monday_in_an_ordinary_week() -> None:
+    inset_monday = SchoolCalendar(entries=(*LA_2026_27, span("inset", "2027-01-11")))
+    assert not is_school_day(date(2027, 1, 11), inset_monday)
+    assert deliver_by(london("2027-01-09 20:00"), inset_monday) == utc("2027-01-12 08:30")
+    assert deliver_by(london("2027-01-09 20:00"), MAINTAINED) == utc("2027-01-11 08:30")
+
+
+def test_an_incident_in_the_christmas_holiday_is_due_on_the_first_day_back() -> None:
+    assert deliver_by(london("2026-12-25 14:00"), MAINTAINED) == utc("2027-01-05 08:30")
+
+
+def test_last_day_of_the_school_year_is_due_in_september_when_those_dates_are_known() -> None:
+    year_end = SchoolCalendar(entries=(*LA_2026_27, span("term", "2027-09-02", "2027-12-17")))
+    assert deliver_by(london("2027-07-21 16:00"), year_end) == utc("2027-09-02 07:30")
+
+
 # --- the clocks change ---------------------------------------------------------------------
+
+
+def test_friday_night_before_the_clocks_go_back_is_due_monday_at_0830_gmt() -> None:
+    # Half-term 26-30 October and the INSET Monday 2 November come first for the LA.
+    assert deliver_by(london("2026-10-23 23:00"), MAINTAINED) == utc("2026-11-03 08:30")
+    no_half_term = SchoolCalendar(entries=(span("term", "2026-09-03", "2026-12-18"),))
+    assert deliver_by(london("2026-10-23 23:00"), no_half_term) == utc("2026-10-26 08:30")
+
+
+def test_during_the_repeated_hour_when_the_clocks_go_back() -> None:
+    # 01:30 happens twice on Sunday 25 October 2026; both are due on Monday at 08:30 GMT.
+    no_half_term = SchoolCalendar(entries=(span("term", "2026-09-03", "2026-12-18"),))
+    first = datetime(2026, 10, 25, 1, 30, tzinfo=LONDON, fold=0)
+    second = datetime(2026, 10, 25, 1, 30, tzinfo=LONDON, fold=1)
+    assert first.utcoffset() != second.utcoffset()
+    for moment in (first, second):
+        assert deliver_by(moment, no_half_term) == utc("2026-10-26 08:30")
+
+
+def test_saturday_night_as_the_clocks_go_forward_is_due_at_0730_utc() -> None:
+    summer = SchoolCalendar(entries=(span("term", "2027-03-01", "2027-03-31"),))
+    # Monday 29 March 2027 is Easter Monday: due Tuesday at 08:30 BST, 07:30 UTC.
+    assert deliver_by(london("2027-03-27 23:30"), summer) == utc("2027-03-30 07:30")
+    # A maintained school is on its Easter holiday: back on Monday 12 April.
+    assert deliver_by(london("2027-03-27 23:30"), MAINTAINED) == utc("2027-04-12 07:30")
 
 
 def test_clocks_go_back_on_sunday_25_october_2026() -> None:
@@ -240,3 +292,87 @@ def test_an_unknown_school_gets_the_default_calendar(session: Session) -> None:
     assert deliver_by_for_school(session, None, london("2026-12-18 19:00"), time(8, 45)) == utc(
         "2026-12-21 08:45"
     )
+
+
+# --- bank holidays from GOV.UK's file ------------------------------------------------------
+
+GOVUK = {
+    "england-and-wales": {
+        "division": "england-and-wales",
+        "events": [
+            {"title": "New Year’s Day", "date": "2027-01-01", "notes": "", "bunting": True},
+            {"title": "Good Friday", "date": "2027-03-26", "notes": "", "bunting": False},
+            {"title": "Easter Monday", "date": "2027-03-29", "notes": "", "bunting": True},
+            {"title": "Early May bank holiday", "date": "2027-05-03", "notes": "", "bunting": True},
+            {"title": "Extra bank holiday", "date": "2027-06-07", "notes": "", "bunting": True},
+        ],
+    },
+    "scotland": {"division": "scotland", "events": [{"title": "2 Jan", "date": "2027-01-04"}]},
+}
+
+
+def test_a_year_in_the_file_follows_the_file_and_other_years_the_package() -> None:
+    known = BankHolidays.of(parse_govuk(GOVUK))
+    assert date(2027, 6, 7) in known and not is_bank_holiday(date(2027, 6, 7))
+    assert date(2027, 5, 31) not in known  # the file for 2027 is the whole truth
+    assert date(2027, 1, 4) not in known  # Scotland's day is not England's
+    assert date(2026, 12, 28) in known  # 2026 is not in the file: the package knows it
+
+
+def test_an_extra_bank_holiday_moves_the_deadline() -> None:
+    extra = SchoolCalendar(entries=LA_2026_27, bank_holidays=BankHolidays.of(parse_govuk(GOVUK)))
+    assert deliver_by(london("2027-06-06 20:00"), MAINTAINED) == utc("2027-06-07 07:30")
+    assert deliver_by(london("2027-06-06 20:00"), extra) == utc("2027-06-08 07:30")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [[], {"scotland": {}}, {"england-and-wales": {"events": []}},
+     {"england-and-wales": {"events": [{"title": "x", "date": "31/12/2027"}]}}],
+)  # fmt: skip
+def test_a_file_that_is_not_govuks_is_refused(bad: object) -> None:
+    with pytest.raises(BankHolidayFileError):
+        parse_govuk(bad)
+
+
+def test_the_command_loads_the_file_into_the_directory_once(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ENCOMPASS_")}
+    env |= {"ENCOMPASS_DATABASE_URL": sqlite_url, "ENCOMPASS_DATA_DIR": str(tmp_path)}
+    source = tmp_path / "bank-holidays.json"
+    source.write_text(json.dumps(GOVUK))
+
+    def encompass() -> subprocess.CompletedProcess[str]:
+        # A process of its own: the CLI configures logging for the whole process.
+        return subprocess.run(
+            [sys.executable, "-m", "broker.cli", "calendar", "bank-holidays",
+             "--file", str(source), "--as", "tester"],
+            env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+
+    first, second = encompass(), encompass()
+    assert first.returncode == 0 and "5 days (5 added, 0 removed)" in first.stdout
+    assert second.returncode == 0 and "already up to date" in second.stdout
+    engine = make_engine(sqlite_url)
+    with session_factory(engine)() as session:
+        imported = session.execute(
+            select(AuditEvent).where(AuditEvent.action == "bank_holidays_imported")
+        ).scalars().all()  # fmt: skip
+        assert len(imported) == 1 and imported[0].actor == "cli:tester"
+        assert date(2027, 6, 7) in calendar_for_school(session, None).bank_holidays
+        assert deliver_by_for_school(session, None, london("2027-06-06 20:00")) == utc(
+            "2027-06-08 07:30"
+        )
+    engine.dispose()
+    source.write_text("{not json")
+    refused = encompass()
+    assert refused.returncode == 1 and "not JSON" in refused.stderr
+
+
+def test_the_email_for_a_holiday_incident_says_when_it_happened_and_when_it_is_due() -> None:
+    occurred = london("2026-12-25 14:00")
+    due = deliver_by(occurred + timedelta(minutes=25), MAINTAINED)
+    email = render_email(SchoolNotification.model_validate(content("N-xmas", due, occurred)))
+    assert "When: Friday 25 December 2026 at 14:00" in email.text
+    assert "supported by 08:30 on Tuesday 5 January 2027" in email.text

@@ -1,0 +1,121 @@
+"""The console's web app: ``create_app(settings, sessions)``.
+
+Now it serves the acknowledgement pages. A GET of a link shows a page without personal
+data (the reference only) and a button; only the POST of that button records anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session, sessionmaker
+
+from broker.database import transaction, utcnow
+from broker.settings import Settings
+from consumers.acknowledge import (
+    AckClaim,
+    AckLinks,
+    AckOutcome,
+    AckResult,
+    BadLink,
+    LinkProblem,
+    ack_state,
+    acknowledge,
+)
+from consumers.render import london_when
+
+TEMPLATES = Path(__file__).with_name("templates")
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",  # the token must not leak to another site
+    "X-Robots-Tag": "noindex, nofollow",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+    ),
+}
+
+
+def create_app(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    *,
+    links: AckLinks | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> FastAPI:
+    """The console, with its database sessions and signing key passed in."""
+    signer = links or AckLinks.from_settings(settings)
+    templates = Jinja2Templates(directory=TEMPLATES)
+    app = FastAPI(
+        title="Operation Encompass console", docs_url=None, redoc_url=None, openapi_url=None
+    )
+    contact = {
+        "first_response_name": settings.first_response_name,
+        "first_response_phone": settings.first_response_phone,
+    }
+
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+    def bad_link(request: Request, problem: LinkProblem) -> HTMLResponse:
+        return templates.TemplateResponse(
+            request,
+            "bad_link.html.j2",
+            {"problem": problem.value, "ttl_days": settings.ack_link_ttl_days, **contact},
+            status_code=410 if problem is LinkProblem.EXPIRED else 400,
+        )
+
+    def page(request: Request, result: AckResult) -> HTMLResponse:
+        when = london_when(result.acknowledged_at) if result.acknowledged_at else ""
+        status = 404 if result.outcome is AckOutcome.UNAVAILABLE else 200
+        return templates.TemplateResponse(
+            request,
+            "ack.html.j2",
+            {"outcome": result.outcome.value, "reference": result.reference, "when": when,
+             **contact},
+            status_code=status,
+        )  # fmt: skip
+
+    def read(token: str) -> AckClaim:
+        return signer.read(token, clock())
+
+    @app.get("/ack/{token}", response_class=HTMLResponse)
+    def ack_page(request: Request, token: str) -> HTMLResponse:
+        """Shows the button; records nothing (mail scanners open every link)."""
+        try:
+            claim = read(token)
+        except BadLink as why:
+            return bad_link(request, why.problem)
+        with transaction(sessions) as session:
+            return page(request, ack_state(session, claim))
+
+    @app.post("/ack/{token}", response_class=HTMLResponse)
+    def ack_submit(request: Request, token: str) -> HTMLResponse:
+        """Records the acknowledgement, once, with its audit row."""
+        try:
+            claim = read(token)
+        except BadLink as why:
+            return bad_link(request, why.problem)
+        with transaction(sessions) as session:
+            return page(request, acknowledge(session, claim, clock()))
+
+    @app.get("/queue", response_class=HTMLResponse)
+    def queue(request: Request) -> HTMLResponse:
+        return templates.TemplateResponse(request, "queue.html.j2", {})
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,205 @@
+"""Acknowledgement: signed, expiring links for one notification, and recording that the
+school has received it.
+
+A link is ``{ENCOMPASS_PUBLIC_URL}/ack/{token}``. The token carries the notification id,
+the role of the person it was sent to and when it expires, signed with HMAC-SHA256 under
+the broker's secret key. It is made when the e-mail is sent (``consumers.deliver`` and the
+reminders in ``consumers.escalate``), so the expiry counts from sending, not from the
+incident, and what the audit trail hashes is the e-mail with its link.
+
+Opening the link changes nothing (mail security scanners open every link); only the
+button on that page, a POST, records the acknowledgement. Acknowledging twice is harmless.
+A tampered link and an expired one are told apart, and neither changes anything.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from audit.ledger import AuditAction, record
+from broker.settings import Settings
+from broker.store import Notification, NotificationStatus
+
+SECRET_FILE = "secret.key"  # noqa: S105 - a file name, not a secret
+MIN_SECRET_CHARS = 32
+_CONTEXT = b"encompass/ack/v1\x00"  # domain separation: these MACs sign nothing else
+ROLES = frozenset({"dsl", "deputy_dsl"})
+# A link works once the e-mail is on its way: acknowledging before the send is recorded
+# (a fast reader) is fine; anything not sent (rejected, superseded) is not acknowledged.
+ACKNOWLEDGEABLE = frozenset({NotificationStatus.SENDING.value, NotificationStatus.SENT.value})
+
+
+class LinkProblem(StrEnum):
+    TAMPERED = "tampered"  # not made by us, or changed since: also a malformed token
+    EXPIRED = "expired"
+
+
+class BadLink(ValueError):
+    def __init__(self, problem: LinkProblem) -> None:
+        super().__init__(f"acknowledgement link {problem.value}")
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class AckClaim:
+    """What a valid token says: this notification, sent to this role, until then."""
+
+    notification_id: str
+    role: str
+    expires_at: datetime
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@dataclass(frozen=True)
+class AckLinks:
+    """Makes and reads acknowledgement tokens; pure apart from the clock passed in."""
+
+    secret: bytes = field(repr=False)
+    base_url: str
+    ttl: timedelta
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AckLinks:
+        return cls(
+            load_secret_key(settings),
+            settings.public_url.rstrip("/"),
+            timedelta(days=settings.ack_link_ttl_days),
+        )
+
+    def _mac(self, payload: str) -> bytes:
+        return hmac.new(self.secret, _CONTEXT + payload.encode("ascii"), hashlib.sha256).digest()
+
+    def token(self, notification_id: str, role: str, now: datetime) -> str:
+        if role not in ROLES:
+            raise ValueError(f"unknown recipient role {role!r}")
+        expires = int((now + self.ttl).timestamp())
+        body = json.dumps({"n": notification_id, "r": role, "e": expires}, separators=(",", ":"))
+        payload = _b64(body.encode())
+        return f"{payload}.{_b64(self._mac(payload))}"
+
+    def url(self, notification_id: str, role: str, now: datetime) -> str:
+        return f"{self.base_url}/ack/{self.token(notification_id, role, now)}"
+
+    def read(self, token: str, now: datetime) -> AckClaim:
+        """The claim in ``token``, or :class:`BadLink` saying why not. The signature is
+        checked first, so a changed expiry reads as tampered, never as valid."""
+        payload, dot, signature = token.partition(".")
+        if not dot or not payload.isascii() or not signature.isascii():
+            raise BadLink(LinkProblem.TAMPERED)
+        try:
+            given = _unb64(signature)
+        except (binascii.Error, ValueError):
+            raise BadLink(LinkProblem.TAMPERED) from None
+        # Canonical encoding only, so one token has one spelling.
+        if _b64(given) != signature or not hmac.compare_digest(given, self._mac(payload)):
+            raise BadLink(LinkProblem.TAMPERED)
+        try:
+            data = json.loads(_unb64(payload))
+            claim = AckClaim(
+                str(data["n"]), str(data["r"]), datetime.fromtimestamp(int(data["e"]), UTC)
+            )
+        except (ValueError, KeyError, TypeError, OverflowError):  # signed by us: never seen
+            raise BadLink(LinkProblem.TAMPERED) from None
+        if now >= claim.expires_at:
+            raise BadLink(LinkProblem.EXPIRED)
+        return claim
+
+
+def load_secret_key(settings: Settings) -> bytes:
+    """``ENCOMPASS_SECRET_KEY``, or the key in ``data_dir/secret.key``, made (0600) the
+    first time. Made atomically, so two processes starting together agree on one key."""
+    if settings.secret_key is not None:
+        value = settings.secret_key.get_secret_value()
+        if len(value) < MIN_SECRET_CHARS:
+            raise ValueError(f"ENCOMPASS_SECRET_KEY must be at least {MIN_SECRET_CHARS} characters")
+        return value.encode()
+    path = settings.data_dir / SECRET_FILE
+    if not path.exists():
+        _create_secret_file(path)
+    value = path.read_text(encoding="ascii").strip()
+    if len(value) < MIN_SECRET_CHARS:
+        raise ValueError(f"{path} holds no usable key: remove it to make a new one")
+    return value.encode()
+
+
+def _create_secret_file(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, (secrets.token_hex(32) + "\n").encode("ascii"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        with contextlib.suppress(FileExistsError):  # another process was first: use its key
+            os.link(temporary, path)
+    finally:
+        temporary.unlink()
+
+
+class AckOutcome(StrEnum):
+    OPEN = "open"  # can be acknowledged (GET)
+    RECORDED = "recorded"  # this request recorded it (POST)
+    ALREADY = "already"  # acknowledged before: nothing changed
+    UNAVAILABLE = "unavailable"  # no such notification, or it was never sent
+
+
+@dataclass(frozen=True)
+class AckResult:
+    outcome: AckOutcome
+    reference: str
+    acknowledged_at: datetime | None = None
+
+
+def _state(n: Notification | None, claim: AckClaim) -> AckResult:
+    if n is None or n.status not in ACKNOWLEDGEABLE:
+        return AckResult(AckOutcome.UNAVAILABLE, claim.notification_id)
+    if n.acknowledged_at is not None:
+        return AckResult(AckOutcome.ALREADY, n.id, n.acknowledged_at)
+    return AckResult(AckOutcome.OPEN, n.id)
+
+
+def ack_state(session: Session, claim: AckClaim) -> AckResult:
+    """What the page shows on GET. Reads only."""
+    return _state(session.get(Notification, claim.notification_id), claim)
+
+
+def acknowledge(session: Session, claim: AckClaim, now: datetime) -> AckResult:
+    """Record the acknowledgement once, with its audit row, in the caller's transaction."""
+    n = session.get(Notification, claim.notification_id, with_for_update=True)
+    state = _state(n, claim)
+    if state.outcome is not AckOutcome.OPEN or n is None:
+        return state
+    n.acknowledged_at = now
+    n.acknowledged_by = f"link:{claim.role}"
+    record(
+        session,
+        AuditAction.ACKNOWLEDGED,
+        actor=f"school:{n.urn}:{claim.role}",
+        incident_id=n.incident_id,
+        notification_id=n.id,
+        details={"via": "link", "role": claim.role, "urn": n.urn, "status": n.status},
+    )
+    return AckResult(AckOutcome.RECORDED, n.id, now)

@@ -1,0 +1,277 @@
+"""The e-mails of escalation (``consumers.escalate``): alerts to First Response's duty
+inbox and reminders to a school's DSL or deputy, rendered and sent from the outbox that
+is the ``escalation_steps`` table (claim with a lease, send, record; as ``consumers.deliver``).
+
+Neither carries a child's name or anything else from the incident: alerts hold ids, the
+status and the deadline, with a link to the queue; reminders hold the reference, the
+deadline and a fresh acknowledgement link. Whoever needs the details looks them up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from audit.ledger import AuditAction, record
+from broker.mailer import TransientDeliveryError
+from broker.settings import Settings
+from broker.store import REVIEWABLE_STATUSES, EscalationStatus, EscalationStep, Notification
+from consumers.acknowledge import AckLinks
+from consumers.deliver import message_id
+from consumers.notify import first_response
+from consumers.render import TEMPLATES, RenderedEmail, content_sha256, london_by, london_when
+from schemas.notification import FirstResponseContact
+
+ACTOR = "broker:escalate"
+FIRST_RESPONSE = "first_response"  # the role of the duty inbox
+
+
+class Step(StrEnum):
+    """The steps of escalation; their rules are in ``consumers.escalate``."""
+
+    REVIEW_DUE = "review_due"
+    LATE = "late"
+    REMIND_DSL = "remind_dsl"
+    REMIND_DEPUTY = "remind_deputy"
+    UNACKNOWLEDGED = "unacknowledged"
+
+
+CHASING = frozenset({Step.REMIND_DSL, Step.REMIND_DEPUTY, Step.UNACKNOWLEDGED})
+
+
+@dataclass(frozen=True)
+class AlertView:
+    """What an alert to First Response says."""
+
+    step: str  # review_due | late | unacknowledged
+    notification_id: str
+    incident_id: str
+    urn: str | None
+    status: str
+    deliver_by: datetime
+    sent_at: datetime | None
+    queue_url: str
+    deputy_reminded: bool = False
+
+
+@dataclass(frozen=True)
+class ReminderView:
+    """What a reminder to the school says."""
+
+    reference: str
+    deliver_by: datetime
+    sent_at: datetime | None
+    ack_url: str
+    first_response: FirstResponseContact
+    to_deputy: bool = False
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(
+            enabled_extensions=("html", "html.j2"),
+            disabled_extensions=("txt", "txt.j2"),
+            default_for_string=True,
+            default=True,
+        ),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(london_by=london_by, london_when=london_when)
+    return env
+
+
+_ENV = _environment()
+
+
+def alert_subject(a: AlertView) -> str:
+    if a.step == "review_due":
+        what = f"still waiting for review, due {london_by(a.deliver_by)}"
+    elif a.step == "late":
+        what = f"LATE: not sent by {london_by(a.deliver_by)}"
+    else:
+        what = "not acknowledged by the school"
+    return f"Operation Encompass alert: {a.notification_id} {what}"
+
+
+def reminder_subject(r: ReminderView) -> str:
+    if r.to_deputy:
+        return f"Operation Encompass notification {r.reference} not yet acknowledged by your DSL"
+    return f"Reminder: please acknowledge Operation Encompass notification {r.reference}"
+
+
+def _render(stem: str, subject: str, **values: object) -> RenderedEmail:
+    text = _ENV.get_template(f"{stem}.txt.j2").render(subject=subject, **values)
+    html = _ENV.get_template(f"{stem}.html.j2").render(subject=subject, **values)
+    return RenderedEmail(subject=subject, text=text.strip() + "\n", html=html)
+
+
+def render_alert(a: AlertView) -> RenderedEmail:
+    return _render("alert", alert_subject(a), a=a)
+
+
+def render_reminder(r: ReminderView) -> RenderedEmail:
+    return _render("reminder", reminder_subject(r), r=r)
+
+
+# --- the outbox ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AlertJob:
+    step_id: int
+    notification_id: str
+    step: str
+    role: str
+    to: str
+    attempt: int
+    message_id: str
+    rendered: RenderedEmail
+
+
+def render_step(
+    session: Session,
+    settings: Settings,
+    links: AckLinks,
+    row: EscalationStep,
+    n: Notification,
+    now: datetime,
+) -> RenderedEmail:
+    if row.role == FIRST_RESPONSE:
+        deputy_reminded = session.execute(
+            select(EscalationStep.id).where(
+                EscalationStep.notification_id == n.id,
+                EscalationStep.step == Step.REMIND_DEPUTY.value,
+            )
+        ).first()
+        return render_alert(
+            AlertView(
+                step=row.step,
+                notification_id=n.id,
+                incident_id=n.incident_id,
+                urn=n.urn,
+                status=n.status,
+                deliver_by=n.deliver_by,
+                sent_at=n.sent_at,
+                queue_url=f"{links.base_url}/queue",
+                deputy_reminded=deputy_reminded is not None,
+            )
+        )
+    return render_reminder(
+        ReminderView(
+            reference=n.id,
+            deliver_by=n.deliver_by,
+            sent_at=n.sent_at,
+            ack_url=links.url(n.id, row.role, now),
+            first_response=first_response(settings),
+            to_deputy=row.step == Step.REMIND_DEPUTY.value,
+        )
+    )
+
+
+def _no_longer_needed(row: EscalationStep, n: Notification) -> bool:
+    if row.step in CHASING:
+        return n.acknowledged_at is not None
+    if row.step == Step.REVIEW_DUE.value:
+        return n.status not in {s.value for s in REVIEWABLE_STATUSES}
+    return False  # a late alert goes even if the notification went out since
+
+
+def claim_alerts(
+    session: Session, settings: Settings, links: AckLinks, now: datetime, limit: int = 10
+) -> list[AlertJob]:
+    """Take a lease on pending steps' e-mails and render them."""
+    rows = session.execute(
+        select(EscalationStep)
+        .where(
+            EscalationStep.status == EscalationStatus.PENDING.value,
+            or_(EscalationStep.claimed_until.is_(None), EscalationStep.claimed_until < now),
+            or_(EscalationStep.next_attempt_at.is_(None), EscalationStep.next_attempt_at <= now),
+        )
+        .order_by(EscalationStep.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).scalars()
+    jobs: list[AlertJob] = []
+    for row in rows:
+        n = session.get(Notification, row.notification_id)
+        assert n is not None  # a foreign key
+        if _no_longer_needed(row, n):
+            row.status = EscalationStatus.CANCELLED.value
+            continue
+        row.claimed_until = now + timedelta(seconds=settings.delivery_lease_s)
+        row.attempts += 1
+        row.message_id = message_id(f"{n.id}.{row.step}", settings)
+        rendered = render_step(session, settings, links, row, n, now)
+        jobs.append(
+            AlertJob(row.id, n.id, row.step, row.role, row.recipient, row.attempts,
+                     row.message_id, rendered)
+        )  # fmt: skip
+    return jobs
+
+
+def mark_alert_sent(session: Session, job: AlertJob, now: datetime) -> None:
+    row = session.get(EscalationStep, job.step_id)
+    n = session.get(Notification, job.notification_id)
+    assert row is not None and n is not None
+    row.status, row.sent_at = EscalationStatus.SENT.value, now
+    row.claimed_until, row.last_error = None, ""
+    record(
+        session,
+        AuditAction.ESCALATED if job.role == FIRST_RESPONSE else AuditAction.REMINDED,
+        actor=ACTOR,
+        incident_id=n.incident_id,
+        notification_id=n.id,
+        content_sha256=content_sha256(job.rendered),
+        details={
+            "step": job.step,
+            "to": job.to,
+            "role": job.role,
+            "urn": n.urn,
+            "deliver_by": n.deliver_by,
+            "attempt": job.attempt,
+            "message_id": job.message_id,
+        },
+    )
+
+
+def mark_alert_failed(
+    session: Session, settings: Settings, job: AlertJob, error: Exception, now: datetime
+) -> None:
+    row = session.get(EscalationStep, job.step_id)
+    n = session.get(Notification, job.notification_id)
+    assert row is not None and n is not None
+    row.claimed_until, row.last_error = None, str(error)
+    if isinstance(error, TransientDeliveryError) and row.attempts < settings.delivery_max_attempts:
+        row.next_attempt_at = now + timedelta(
+            seconds=settings.delivery_backoff_s * 2 ** (row.attempts - 1)
+        )
+        return
+    row.status = EscalationStatus.FAILED.value
+    record(
+        session,
+        AuditAction.FAILED,
+        actor=ACTOR,
+        incident_id=n.incident_id,
+        notification_id=n.id,
+        details={"step": job.step, "to": job.to, "error": str(error), "attempts": row.attempts},
+    )
+
+
+def release_alerts(session: Session, step_ids: list[int]) -> None:
+    """Hand back claims not yet sent (a clean shutdown)."""
+    for row in session.execute(
+        select(EscalationStep).where(
+            EscalationStep.id.in_(step_ids),
+            EscalationStep.status == EscalationStatus.PENDING.value,
+        )
+    ).scalars():
+        row.claimed_until = None

@@ -45,6 +45,14 @@ class AuditAction(StrEnum):
     ESCALATED = "escalated"  # an alert to First Response
     REMINDED = "reminded"  # a reminder to the school's DSL or deputy
     BANK_HOLIDAYS_IMPORTED = "bank_holidays_imported"
+    # The First Response console (console/, consumers/review.py).
+    VIEWED = "viewed"  # a person opened a notification's details
+    CLAIMED = "claimed"
+    EDITED = "edited"  # the account changed, with before and after
+    FIRST_APPROVAL = "first_approval"  # four eyes: waits for a second reviewer
+    SIGNED_IN = "signed_in"
+    SIGN_IN_FAILED = "sign_in_failed"
+    USER_ADDED = "user_added"
 
 
 class AuditEvent(Base):

@@ -15,18 +15,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from aiokafka import ConsumerRecord
+from aiokafka import ConsumerRecord, TopicPartition
+from fastapi.responses import JSONResponse
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
+from prometheus_client import make_asgi_app
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from broker.database import make_engine, run_in_session, session_factory, upgrade
 from broker.kafka_admin import ensure_topics
 from broker.kafka_security import kafka_broker
 from broker.mailer import Mailer, SmtpMailer
+from broker.metrics import Metrics, QueueCollector
 from broker.settings import Settings
 from broker.topics import Topics
 from console.app import create_app
@@ -63,19 +67,36 @@ async def tolerant_headers(
     return await original(safe)
 
 
+@dataclasses.dataclass(frozen=True)
+class Taken:
+    incident_id: str
+    revision: int
+    outcome: str
+    source: str
+    matches: tuple[str, ...]
+
+
 def take_all(
     session: Session,
     settings: Settings,
     accepted: list[tuple[PoliceIncident, str]],
     refused: list[tuple[str, str, str | None]],
-) -> list[tuple[str, int, str, str]]:
+) -> list[Taken]:
     for reason, source, key in refused:
         record_refusal(session, reason, source, key)
-    outcomes = []
+    taken = []
     for incident, source in accepted:
         intake = process_incident(session, settings, incident, source)
-        outcomes.append((incident.incident_id, incident.revision, intake.outcome.value, source))
-    return outcomes
+        taken.append(
+            Taken(
+                incident.incident_id,
+                incident.revision,
+                intake.outcome.value,
+                source,
+                tuple(intake.match_outcomes),
+            )
+        )
+    return taken
 
 
 class EncompassService:
@@ -101,7 +122,16 @@ class EncompassService:
         # from the settings: broker/kafka_security.py.
         self.broker: KafkaBroker = kafka_broker(settings, self.bootstrap, log_level=logging.DEBUG)
         self.links = AckLinks.from_settings(settings)
-        self.delivery = DeliveryWorker(settings, self.sessions, self.mailer, self.links)
+        self.metrics = Metrics()
+        self._lag: dict[str, int] = {}
+        self.metrics.registry.register(QueueCollector(self.sessions, lambda: dict(self._lag)))
+        self.delivery = DeliveryWorker(
+            settings,
+            self.sessions,
+            self.mailer,
+            self.links,
+            on_result=lambda result: self.metrics.emails.labels(result).inc(),
+        )
         self.escalation = EscalationScheduler(settings, self.sessions, self.mailer, self.links)
         self.console: ConsoleServer | None = None
         self._console_task: asyncio.Task[None] | None = None
@@ -171,14 +201,48 @@ class EncompassService:
                 outcomes += await run_in_session(
                     self.sessions, take_all, self.settings, [incident], []
                 )
-        for incident_id, revision, outcome, source in outcomes:
+        self._note_progress(records, refused=len(refused), outcomes=outcomes)
+        for t in outcomes:
             log.info(
                 "incident_processed",
-                incident_id=incident_id,
-                revision=revision,
-                outcome=outcome,
-                source=source,
+                incident_id=t.incident_id,
+                revision=t.revision,
+                outcome=t.outcome,
+                source=t.source,
             )
+
+    def _note_progress(
+        self,
+        records: tuple[ConsumerRecord[Any, Any], ...],
+        *,
+        refused: int,
+        outcomes: list[Taken],
+    ) -> None:
+        if refused:
+            self.metrics.events.labels("refused").inc(refused)
+        for t in outcomes:
+            self.metrics.events.labels(t.outcome).inc()
+            for match in t.matches:
+                self.metrics.matches.labels(match).inc()
+        # The subscriber's aiokafka consumer knows each partition's high-water mark.
+        consumers = (getattr(sub, "consumer", None) for sub in self.broker.subscribers)
+        consumer = next((c for c in consumers if c is not None), None)
+        for record in records:
+            tp = TopicPartition(record.topic, record.partition)
+            highwater = consumer.highwater(tp) if consumer is not None else None
+            if highwater is not None:
+                self._lag[str(record.partition)] = max(highwater - record.offset - 1, 0)
+
+    async def readiness(self) -> tuple[bool, dict[str, str]]:
+        """Ready when the database answers and the Kafka broker does."""
+        checks: dict[str, str] = {}
+        try:
+            await run_in_session(self.sessions, lambda s: s.execute(text("SELECT 1")))
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unavailable: {type(exc).__name__}"
+        checks["kafka"] = "ok" if await self.broker.ping(timeout=2.0) else "unavailable"
+        return all(v == "ok" for v in checks.values()), checks
 
     async def dead_letter(self, body: bytes, key: bytes | None, reason: str, source: str) -> None:
         await self.broker.publish(
@@ -226,6 +290,13 @@ class EncompassService:
         if not self.settings.console_enabled or self.console is not None:
             return
         app = create_app(self.settings, self.sessions, links=self.links)
+        app.mount("/metrics", make_asgi_app(self.metrics.registry))
+
+        async def readyz() -> JSONResponse:
+            ready, checks = await self.readiness()
+            return JSONResponse(checks, status_code=200 if ready else 503)
+
+        app.add_api_route("/readyz", readyz, methods=["GET"], include_in_schema=False)
         try:
             self.console = ConsoleServer(app, self.settings.http_host, self.settings.http_port)
         except OSError as exc:

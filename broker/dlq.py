@@ -11,6 +11,7 @@ import sys
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from broker.kafka_security import client_kwargs
 from broker.runtime import bootstrap_for_clients
 from broker.settings import Settings
 
@@ -32,10 +33,11 @@ async def replay(settings: Settings, *, dry_run: bool = False, idle_s: float = 3
         group_id=REPLAY_GROUP,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
+        **client_kwargs(settings),
         session_timeout_ms=settings.kafka_session_timeout_ms,
         heartbeat_interval_ms=max(settings.kafka_session_timeout_ms // 3, 300),
     )
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", **client_kwargs(settings))
     await consumer.start()
     await producer.start()
     count = 0

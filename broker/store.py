@@ -113,6 +113,12 @@ class Notification(Base):
     late_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     acknowledged_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # The console (consumers/review.py): a reviewer's claim, who edited the account, and
+    # four eyes' first approval.
+    review_claimed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    review_claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    edited_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    first_approved_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
@@ -157,3 +163,27 @@ class BankHoliday(Base):
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
+
+
+class ConsoleUser(Base):
+    """A local account of the console (``encompass users add``): argon2 hash, one role.
+    Accounts signed in by OpenID Connect have no password hash."""
+
+    __tablename__ = "console_users"
+
+    username: Mapped[str] = mapped_column(String(100), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))  # reviewer | auditor | admin
+    password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class SignInFailure(Base):
+    """One failed sign-in, by account name or address (a hash of it): the throttle counts
+    these within a window. Never the password tried."""
+
+    __tablename__ = "console_sign_in_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)

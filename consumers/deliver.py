@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -197,11 +198,13 @@ class DeliveryWorker:
         sessions: sessionmaker[Session],
         mailer: Mailer,
         links: AckLinks | None = None,
+        on_result: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
         self.mailer = mailer
         self.links = links
+        self.on_result = on_result or (lambda _result: None)
         self.wake = asyncio.Event()
         self._held: list[str] = []
         self.stopping = asyncio.Event()
@@ -240,8 +243,14 @@ class DeliveryWorker:
                 "delivery_failed", error=str(exc), transient=isinstance(exc, TransientDeliveryError)
             )
             await run_in_session(self.sessions, mark_failed, self.settings, job, exc)
+            self.on_result(
+                "temporary_failure"
+                if isinstance(exc, TransientDeliveryError)
+                else "permanent_failure"
+            )
             return
         await run_in_session(self.sessions, mark_sent, job)
+        self.on_result("sent")
         bound.info("delivered", role=job.role)
 
     async def run(self) -> None:

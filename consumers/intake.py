@@ -81,6 +81,7 @@ class Intake:
     outcome: IntakeOutcome
     incident: Incident | None = None
     superseded_sent: list[str] = field(default_factory=list)
+    match_outcomes: list[str] = field(default_factory=list)  # one per child, for metrics
 
 
 def record_refusal(session: Session, reason: str, source: str, key: str | None) -> None:

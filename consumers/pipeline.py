@@ -30,6 +30,7 @@ def process_incident(
     on_date = incident.occurred_at.astimezone(LONDON).date()
     for child in incident.children:
         match = match_child(session, child, on_date)
+        intake.match_outcomes.append(match.outcome.value)
         create_for_child(
             session,
             settings,

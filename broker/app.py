@@ -26,7 +26,7 @@ from prometheus_client import make_asgi_app
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from broker.database import make_engine, run_in_session, session_factory, upgrade
+from broker.database import engine_for, run_in_session, session_factory, upgrade
 from broker.kafka_admin import ensure_topics
 from broker.kafka_security import kafka_broker
 from broker.mailer import Mailer, SmtpMailer
@@ -114,7 +114,7 @@ class EncompassService:
         self.database_url = settings.resolved_database_url
         if migrate:
             upgrade(self.database_url)
-        self.engine = make_engine(self.database_url)
+        self.engine = engine_for(settings)
         self.sessions = session_factory(self.engine)
         self.mailer = mailer or SmtpMailer(settings)
         # Per-message access lines at DEBUG: our own log line per incident says more.

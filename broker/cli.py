@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from broker.database import make_engine, session_factory, transaction, upgrade
+from broker.database import engine_for, session_factory, transaction, upgrade
 from broker.settings import Settings
 
 
@@ -28,7 +28,7 @@ def _settings() -> Settings:
 def _sessions(settings: Settings) -> Any:
     url = settings.resolved_database_url
     upgrade(url)
-    return session_factory(make_engine(url))
+    return session_factory(engine_for(settings))
 
 
 def _actor(args: argparse.Namespace) -> str:
@@ -113,6 +113,53 @@ def _actor_option(p: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="who is acting, for the audit trail (default: your login name)",
     )
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    """A local console account; the password from stdin (--password-stdin) or a prompt."""
+    from console.accounts import AccountError, add_user
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"Password for {args.username}: ")
+        if password != getpass.getpass("Again: "):
+            print("encompass users add: the passwords differ", file=sys.stderr)
+            return 2
+    settings = _settings()
+    try:
+        with transaction(_sessions(settings)) as session:
+            add_user(session, args.username, args.role, password, actor=_actor(args))
+    except AccountError as exc:
+        print(f"encompass users add: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.username} can sign in to the console as {args.role}.")
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    from broker.crypto import add_key_to_file
+    from broker.database import Base, keyring_for, make_engine
+    from broker.keys import reencrypt
+
+    settings = _settings()
+    upgrade(settings.resolved_database_url)
+    if settings.data_key is None:
+        new_id = add_key_to_file(settings.data_key_path)
+        print(f"added data key {new_id} to {settings.data_key_path}")
+    keyring = keyring_for(settings)
+    engine = make_engine(settings.resolved_database_url, keyring)
+    import audit.checkpoints  # noqa: F401  (every table on Base.metadata)
+    import broker.store  # noqa: F401
+    import school_directory.store  # noqa: F401
+
+    done = reencrypt(engine, keyring, Base.metadata)
+    engine.dispose()
+    print(
+        f"re-encrypted {done.values} value(s) in {done.rows} row(s) with key "
+        f"{keyring.current} ({done.plaintext_encrypted} were not yet encrypted)"
+    )
+    return 0
 
 
 def cmd_dlq_replay(args: argparse.Namespace) -> int:
@@ -208,6 +255,21 @@ def parser() -> argparse.ArgumentParser:
     for action in (approve, reject):
         _actor_option(action)
     review.set_defaults(func=cmd_review)
+
+    users = sub.add_parser("users", help="console accounts")
+    u_sub = users.add_subparsers(dest="users_command", required=True)
+    u_add = u_sub.add_parser("add", help="add a local account, or reset its password and role")
+    u_add.add_argument("username")
+    u_add.add_argument("--role", choices=("reviewer", "auditor", "admin"), required=True)
+    u_add.add_argument("--password-stdin", action="store_true", help="read it from stdin")
+    _actor_option(u_add)
+    u_add.set_defaults(func=cmd_users_add)
+
+    keys = sub.add_parser("keys", help="the data keys that encrypt personal data at rest")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    keys_sub.add_parser(
+        "rotate", help="a new data key; re-encrypt everything with it"
+    ).set_defaults(func=cmd_keys_rotate)
 
     dlq = sub.add_parser("dlq", help="the dead-letter topic")
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)

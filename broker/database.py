@@ -13,12 +13,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from broker.crypto import Keyring, attach, keyring_from_material, load_key_file, parse_key_spec
+
+if TYPE_CHECKING:
+    from broker.settings import Settings
 
 T = TypeVar("T")
 
@@ -62,7 +67,25 @@ def sqlalchemy_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, keyring: Keyring | None = None) -> Engine:
+    """An engine for ``url``; with a ``keyring``, personal data is encrypted at rest."""
+    engine = _make_engine(url)
+    attach(engine.dialect, keyring)
+    return engine
+
+
+def keyring_for(settings: Settings) -> Keyring:
+    if settings.data_key is not None:
+        return keyring_from_material(parse_key_spec(settings.data_key.get_secret_value()))
+    return keyring_from_material(load_key_file(settings.data_key_path))
+
+
+def engine_for(settings: Settings) -> Engine:
+    """The engine every process uses: the configured database, with the data keys."""
+    return make_engine(settings.resolved_database_url, keyring_for(settings))
+
+
+def _make_engine(url: str) -> Engine:
     sa_url = make_url(sqlalchemy_url(url))
     if sa_url.get_backend_name() == "sqlite":
         if sa_url.database and sa_url.database != ":memory:":

@@ -144,9 +144,14 @@ class Settings(BaseSettings):
     # The scored matcher (docs/matching.md): posterior match probability needed to release
     # without a person (auto_release_confident) and to count as found, and the match-weight
     # margin in bits the best child needs over the next one (twins, same-name children).
-    match_release_threshold: float = Field(default=0.9999, gt=0, le=1)
-    match_review_threshold: float = Field(default=0.05, gt=0, le=1)
+    match_release_threshold: float = Field(default=0.999, gt=0, le=1)
+    match_review_threshold: float = Field(default=0.02, gt=0, le=1)
     match_margin_bits: float = Field(default=10.0, ge=0)
+
+    # Encryption at rest (broker/crypto.py): ``id:base64key`` entries, newest last, or a key
+    # file (default <data_dir>/data.key, made on first use with mode 0600).
+    data_key: SecretStr | None = None
+    data_key_file: Path | None = None
 
     # Retention of personal content (police records, what schools were sent), in days
     # after receipt; set by the local data-sharing agreement. The purge runs daily.
@@ -173,6 +178,10 @@ class Settings(BaseSettings):
                 f"loopback address, not for {self.smtp_host!r}: use starttls or implicit"
             )
         return self
+
+    @property
+    def data_key_path(self) -> Path:
+        return self.data_key_file or self.data_dir / "data.key"
 
     @property
     def signing_key_path(self) -> Path:

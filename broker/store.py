@@ -8,7 +8,6 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     Boolean,
     Date,
     Float,
@@ -21,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from broker.crypto import EncryptedJSON
 from broker.database import Base, UtcDateTime, utcnow
 
 
@@ -67,7 +67,7 @@ class Incident(Base):
     reported_at: Mapped[datetime] = mapped_column(UtcDateTime)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     outcome: Mapped[str] = mapped_column(String(16))
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    payload: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON)  # the police record
     source: Mapped[str] = mapped_column(String(64), default="")  # topic/partition/offset
 
 
@@ -94,11 +94,11 @@ class Notification(Base):
     upn: Mapped[str | None] = mapped_column(String(13), nullable=True, index=True)
     status: Mapped[str] = mapped_column(String(16), index=True)
     reason: Mapped[str] = mapped_column(Text, default="")
-    candidates: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    candidates: Mapped[list[dict[str, Any]]] = mapped_column(EncryptedJSON, default=list)
     match_score: Mapped[float | None] = mapped_column(Float, nullable=True)
     is_update: Mapped[bool] = mapped_column(Boolean, default=False)
     deliver_by: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
-    content: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    content: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON, nullable=True)
     content_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     recipient: Mapped[str | None] = mapped_column(String(254), nullable=True)
     message_id: Mapped[str | None] = mapped_column(String(200), nullable=True)

@@ -16,10 +16,13 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from broker.crypto import keyring_from_material
 from broker.database import make_engine, session_factory, upgrade
 from broker.embedded import EmbeddedKafka
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# Database tests run with personal data encrypted at rest, as every process does.
+TEST_KEYRING = keyring_from_material([("t1", b"\x01" * 32)])
 POSTGRES_ADMIN_URL = os.environ.get(
     "ENCOMPASS_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -67,7 +70,7 @@ def sqlite_url(tmp_path: Path) -> str:
 @pytest.fixture
 def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
     upgrade(database_url)
-    engine = make_engine(database_url)
+    engine = make_engine(database_url, TEST_KEYRING)
     yield session_factory(engine)
     engine.dispose()
 
@@ -105,7 +108,7 @@ def postgres_sessions() -> Iterator[sessionmaker[Session]]:
     """PostgreSQL only, for what only PostgreSQL has."""
     for url in _postgres_database():
         upgrade(url)
-        engine = make_engine(url)
+        engine = make_engine(url, TEST_KEYRING)
         yield session_factory(engine)
         engine.dispose()
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from broker.database import make_engine, session_factory, transaction, upgrade
+from broker.database import engine_for, session_factory, transaction, upgrade
 from broker.settings import Settings
 from consumers.intake import parse_incident
 from consumers.pipeline import process_incident
@@ -50,7 +50,7 @@ def feed(env: dict[str, str], *incidents: dict[str, object]) -> None:
     """What the intake consumer does with each event, straight into the database."""
     url = env["ENCOMPASS_DATABASE_URL"]
     upgrade(url)
-    engine = make_engine(url)
+    engine = engine_for(Settings(data_dir=Path(env["ENCOMPASS_DATA_DIR"]), database_url=url))
     for data in incidents:
         with transaction(session_factory(engine)) as session:
             process_incident(session, Settings(), parse_incident(json.dumps(data).encode()), "t")

@@ -441,12 +441,14 @@ def import_pupils(session: Session, path: Path) -> ImportReport:
             "preferred_name": row["preferred_name"],
             "date_of_birth": born,
             "gender": row["gender"],
-            "postcode": " ".join(row["postcode"].upper().split()),
+            "postcode": names.postcode(row["postcode"]),
             "on_roll_from": on_from,
             "on_roll_until": on_until,
             "family_name_key": names.normalise(row["family_name"]),
             "given_name_key": names.first_given(row["given_names"]),
             "preferred_name_key": names.normalise(row["preferred_name"]),
+            "family_key": names.family_key(row["family_name"]),
+            "given_key": names.given_key(row["given_names"]),
         }
 
     upserter = _Upserter(session, report, Pupil, ["upn", "urn"])

@@ -49,6 +49,13 @@ class Pupil(Base):
     __table_args__ = (
         UniqueConstraint("upn", "urn"),
         Index("ix_pupils_dob_family", "date_of_birth", "family_name_key"),
+        # Blocking keys of the scored matcher (school_directory.blocking): every candidate
+        # search is one of these index lookups, never a scan of the roll.
+        Index("ix_pupils_family_key_dob", "family_key", "date_of_birth"),
+        Index("ix_pupils_given_key_dob", "given_key", "date_of_birth"),
+        Index("ix_pupils_keys_dob", "family_key", "given_key", "date_of_birth"),
+        Index("ix_pupils_postcode_dob", "postcode", "date_of_birth"),
+        Index("ix_pupils_urn_dob", "urn", "date_of_birth"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -66,6 +73,9 @@ class Pupil(Base):
     family_name_key: Mapped[str] = mapped_column(String(200), default="")
     given_name_key: Mapped[str] = mapped_column(String(200), default="")
     preferred_name_key: Mapped[str] = mapped_column(String(200), default="")
+    # Sound keys (names.family_key, names.given_key): Kowalski/Kovalski, Alfie/Alfred.
+    family_key: Mapped[str] = mapped_column(String(16), default="")
+    given_key: Mapped[str] = mapped_column(String(16), default="")
 
     def on_roll(self, day: date) -> bool:
         if self.on_roll_from and day < self.on_roll_from:

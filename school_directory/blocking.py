@@ -1,0 +1,208 @@
+"""Candidate search: the few pupil records worth scoring, found through indexes only.
+
+Each block is one indexed lookup; a child is compared only with the pupils that share at
+least one block, so a lookup never scans the roll (docs/matching.md):
+
+- family-name sound key and the date of birth, or with day and month swapped: finds a
+  child whose given name is recorded as another name (a middle name, a pet name);
+- given-name sound key (nicknames mapped to the formal name) and the date of birth, or
+  with day and month swapped: finds a child whose family name changed;
+- both sound keys and any likely corruption of the date of birth (one digit wrong, two
+  neighbouring digits swapped), and both sound keys with the year of birth;
+- postcode and a birth date within two years: names mangled beyond recognition;
+- the officer's school hint and the birth year, only when nothing above is sure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, timedelta
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Select, bindparam, func, or_, select, union_all
+from sqlalchemy.orm import Session
+
+from school_directory import names
+from school_directory.matching import ChildRecord, PupilRow, compare_school
+from school_directory.store import OPEN_STATUSES, Pupil, School
+
+Rows = Select[*tuple[Any, ...]]  # the candidate rows: pupil columns and school name, status
+MAX_ROWS = 500  # every row the blocks found, scored; a block that may be wide has its own
+BLOCK_ROWS = 100  # limit: the year-of-birth, no-date-of-birth, postcode and school blocks
+_YEAR = timedelta(days=366)
+# Words in school names that say nothing about which school it is.
+_GENERIC = frozenset({"primary", "school", "academy", "st", "saint", "c", "of", "e", "ce",
+                      "infant", "infants", "junior", "juniors", "high", "church", "catholic",
+                      "the", "community", "college", "and", "england", "secondary",
+                      "rc", "free", "centre", "nursery", "va", "vc", "trust"})  # fmt: skip
+
+_COLUMNS = (
+    Pupil.upn,
+    Pupil.urn,
+    Pupil.given_names,
+    Pupil.family_name,
+    Pupil.preferred_name,
+    Pupil.date_of_birth,
+    Pupil.gender,
+    Pupil.postcode,
+    Pupil.on_roll_from,
+    Pupil.on_roll_until,
+    School.name,
+    School.status,
+)
+
+
+def _valid(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def dob_variants(born: date, *, years: int = 10) -> list[date]:
+    """The date itself, day and month swapped, every one-digit change and every swap of
+    two neighbouring digits that is still a real date within ``years`` of it."""
+    found = {born}
+    swapped = _valid(born.year, born.day, born.month)
+    if swapped:
+        found.add(swapped)
+    digits = born.strftime("%Y%m%d")
+    spellings = {digits[:i] + d + digits[i + 1 :] for i in range(8) for d in "0123456789"}
+    spellings |= {digits[:i] + digits[i + 1] + digits[i] + digits[i + 2 :] for i in range(7)}
+    for text in spellings:
+        day = _valid(int(text[:4]), int(text[4:6]), int(text[6:]))
+        if day is not None and abs(day.year - born.year) <= years:
+            found.add(day)
+    return sorted(found)
+
+
+def search_keys(child: ChildRecord) -> tuple[set[str], set[str]]:
+    """(the sound keys of the family name's words, those of the given names and known-as,
+    with their formal forms)."""
+    return (
+        names.name_keys(" ".join(child.family)),
+        names.name_keys(" ".join(child.given + child.known_as)),
+    )
+
+
+def _param(name: str) -> Any:
+    return bindparam(name, expanding=True)
+
+
+def _by_names(*conditions: Any) -> list[Select[Any]]:
+    """Both sound keys, either way round (given and family names recorded swapped)."""
+    straight = (Pupil.family_key.in_(_param("fam")), Pupil.given_key.in_(_param("giv")))
+    crossed = (Pupil.family_key.in_(_param("giv")), Pupil.given_key.in_(_param("fam")))
+    return [select(Pupil.id).where(*pair, *conditions) for pair in (straight, crossed)]
+
+
+@cache
+def _statement(dated: bool, keyed: bool, paired: bool, addressed: bool) -> Rows:
+    """One statement per shape of police record, built once; the values are parameters,
+    so the compiled form is cached too."""
+    born = Pupil.date_of_birth
+    found: list[Select[Any]] = []
+    if keyed and dated:
+        near = born.in_(_param("near"))
+        found += [
+            # a given name recorded as another (a middle name, a pet name): family name
+            # and birthday, or birthday with day and month swapped
+            select(Pupil.id).where(Pupil.family_key.in_(_param("keys")), near),
+            # a family name changed: given name and birthday
+            select(Pupil.id).where(Pupil.given_key.in_(_param("keys")), near),
+        ]
+    if paired and dated:
+        # a digit wrong in the date: both names and every likely corruption of it
+        found += _by_names(born.in_(_param("variants")))
+        # a date wrong altogether: both names and the year of birth
+        year = born.between(bindparam("year_first"), bindparam("year_last"))
+        found += [block.limit(BLOCK_ROWS) for block in _by_names(year)]
+    elif paired:
+        found += [block.limit(BLOCK_ROWS) for block in _by_names()]
+    if addressed:
+        # names mangled beyond recognition, a date wrong: the children at that postcode
+        found.append(
+            select(Pupil.id).where(Pupil.postcode == bindparam("postcode")).limit(BLOCK_ROWS)
+        )
+    return rows_query(found)
+
+
+def search(child: ChildRecord) -> tuple[Rows, dict[str, Any]] | None:
+    """The candidate query for one child and its parameters; None with nothing to search."""
+    family, given = search_keys(child)
+    keys = sorted(family | given)
+    born = child.date_of_birth
+    if not keys and not child.postcode:
+        return None
+    params: dict[str, Any] = {"keys": keys, "fam": sorted(family), "giv": sorted(given)}
+    if born is not None:
+        variants = dob_variants(born)
+        swapped = [d for d in variants if (d.month, d.day) == (born.day, born.month)]
+        params["near"] = [born, *swapped]
+        params["variants"] = variants
+        params["year_first"], params["year_last"] = date(born.year, 1, 1), date(born.year, 12, 31)
+    if child.postcode:
+        params["postcode"] = child.postcode
+    shape = (born is not None, bool(keys), bool(family and given), bool(child.postcode))
+    return _statement(*shape), params
+
+
+def rows_query(blocks: Sequence[Select[Any]]) -> Rows:
+    """The pupil rows (and their schools) found by any of ``blocks``."""
+    # Each block in its own subquery: SQLite allows no LIMIT inside a bare UNION member.
+    parts = [select(block.subquery().c.id) for block in blocks]
+    ids = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
+    return (
+        select(*_COLUMNS)
+        .join(School, School.urn == Pupil.urn)
+        .where(Pupil.id.in_(select(ids.c.id)))
+        .limit(MAX_ROWS)
+    )
+
+
+def _rows(session: Session, query: Rows, params: dict[str, Any]) -> list[PupilRow]:
+    found = []
+    for row in session.connection().execute(query, params):
+        (upn, urn, given, family, preferred, born, gender, postcode, start, until, school,
+         status) = row  # fmt: skip
+        found.append(
+            PupilRow(upn, urn, given, family, preferred, born, gender, postcode, start, until,
+                     school, status in OPEN_STATUSES)
+        )  # fmt: skip
+    return found
+
+
+def candidates(session: Session, child: ChildRecord) -> list[PupilRow]:
+    """Every pupil record sharing a block with the child, at most ``MAX_ROWS``."""
+    found = search(child)
+    return _rows(session, *found) if found else []
+
+
+def hinted_schools(session: Session, hint: str, limit: int = 5) -> list[str]:
+    """The URNs of schools whose name fits the officer's hint ("Example Primary")."""
+    words = [w for w in hint.split() if w not in _GENERIC and len(w) > 2]
+    if not words:
+        return []
+    word = max(words, key=len)
+    query = select(School.urn, School.name).where(func.lower(School.name).contains(word))
+    found = session.execute(query.limit(200)).all()
+    return [urn for urn, name in found if compare_school(hint, name) == "same"][:limit]
+
+
+def hinted(session: Session, child: ChildRecord, urns: Iterable[str]) -> list[PupilRow]:
+    """Pupils at the hinted schools born within a year of the recorded date of birth and
+    sharing a name key, given or family."""
+    urns = list(urns)
+    if not urns:
+        return []
+    keys = set.union(*search_keys(child))
+    block = select(Pupil.id).where(Pupil.urn.in_(urns))
+    if child.date_of_birth is not None:
+        born = child.date_of_birth
+        block = block.where(Pupil.date_of_birth.between(born - _YEAR, born + _YEAR))
+    if keys:  # filters, not index lookups: the school and birth date index is the narrow one
+        block = block.where(
+            or_(Pupil.family_key.concat("").in_(keys), Pupil.given_key.concat("").in_(keys))
+        )
+    return _rows(session, rows_query([block.limit(BLOCK_ROWS)]), {})

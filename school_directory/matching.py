@@ -1,0 +1,414 @@
+"""Scoring a police-recorded child against pupil records, as a careful caseworker would.
+
+Pure rules, no I/O: each field is compared to a level (exact, nickname, one digit wrong,
+...), each level weighs log2(m/u) bits from ``match_weights.json`` (Fellegi-Sunter), and
+the sum with the prior gives the probability that the pupil record is the child. ``decide``
+then says whether the best pupil may be released: above the release threshold, on roll,
+and clear of the next pupil by a margin, so twins and same-name children wait for a person.
+The indexed candidate search that feeds these rules is in ``school_directory.blocking``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from functools import cache, lru_cache
+from importlib import resources
+from typing import Any
+
+from rapidfuzz import fuzz
+from rapidfuzz.distance import JaroWinkler
+
+from school_directory import names
+
+FIELDS = ("given_name", "family_name", "date_of_birth", "postcode", "gender", "school_hint")
+
+
+class MatchOutcome(StrEnum):
+    EXACT = "exact"  # names and date of birth agree exactly; one child, clear of the rest
+    CONFIDENT = "confident"  # above the release threshold and clear of the rest
+    AMBIGUOUS = "ambiguous"  # two or more children score too close to tell apart
+    PARTIAL = "partial"  # a likely pupil, but not sure enough to release (or not on roll)
+    NONE = "none"  # no pupil above the review threshold: "not found"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One pupil record (a UPN on one school's roll) and why it does or does not fit."""
+
+    upn: str
+    urn: str
+    score: float  # posterior probability that this record is the child, 0..1
+    agreed: tuple[str, ...] = ()
+    disagreed: tuple[str, ...] = ()
+    weight: float = 0.0  # match weight in bits, the log2 odds behind ``score``
+    live: bool = True  # may be told: on roll at an open school, nothing vetoes a release
+    exact: bool = False  # given name, family name and date of birth all exactly equal
+    note: str = ""  # why not: left the school, school closed, given name differs
+
+    def as_dict(self) -> dict[str, object]:
+        found: dict[str, object] = {
+            "upn": self.upn,
+            "urn": self.urn,
+            "score": round(self.score, 6),
+            "weight": round(self.weight, 2),
+            "agreed": list(self.agreed),
+            "disagreed": list(self.disagreed),
+        }
+        if self.note:
+            found["note"] = self.note
+        return found
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    outcome: MatchOutcome
+    candidates: tuple[Candidate, ...] = field(default_factory=tuple)  # best first
+    reason: str = ""
+    chosen: tuple[Candidate, ...] = ()  # the chosen child's live records, one per school
+    releasable: bool = False  # above the release threshold and clear of the rest by margin
+
+    @property
+    def exact_schools(self) -> tuple[Candidate, ...]:
+        """The records to notify: one per school the chosen child is on roll at."""
+        return self.chosen
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Release and review thresholds on the posterior probability, and the margin in bits
+    the best child needs over the next one (a 2**margin times likelier explanation)."""
+
+    release: float = 0.999
+    review: float = 0.02
+    margin_bits: float = 10.0
+
+
+@dataclass(frozen=True)
+class Weights:
+    prior_bits: float
+    bits: dict[str, dict[str, float]]
+
+    def of(self, field_name: str, level: str) -> float:
+        return self.bits[field_name][level]
+
+
+@cache
+def load_weights(text: str | None = None) -> Weights:
+    """The documented m/u file shipped with the package, or ``text`` in the same form."""
+    source = text or resources.files("school_directory").joinpath("match_weights.json")
+    raw: dict[str, Any] = json.loads(source if isinstance(source, str) else source.read_text())
+    prior = float(raw["prior_match_probability"])
+    bits = {
+        name: {
+            level: math.log2(float(mu["m"]) / float(mu["u"]))
+            for level, mu in levels.items()
+            if not level.startswith("_")
+        }
+        for name, levels in raw["fields"].items()
+    }
+    return Weights(math.log2(prior / (1 - prior)), bits)
+
+
+@dataclass(frozen=True)
+class ChildRecord:
+    """What the police recorded about a child, normalised once for every comparison."""
+
+    given: tuple[str, ...]
+    known_as: tuple[str, ...]
+    family: tuple[str, ...]
+    date_of_birth: date | None
+    postcode: str
+    gender: str
+    school_hint: str
+
+
+@dataclass(frozen=True)
+class PupilRow:
+    """The columns of one pupil record the matcher reads, and its school."""
+
+    upn: str
+    urn: str
+    given_names: str
+    family_name: str
+    preferred_name: str
+    date_of_birth: date
+    gender: str
+    postcode: str
+    on_roll_from: date | None
+    on_roll_until: date | None
+    school_name: str
+    school_open: bool
+
+
+def gender_code(value: str | None) -> str:
+    """ "female", "F", "girl" -> "f"; "male", "M", "boy" -> "m"; else ""."""
+    v = (value or "").strip().lower()
+    return {"f": "f", "female": "f", "girl": "f", "m": "m", "male": "m", "boy": "m"}.get(v, "")
+
+
+def child_record(
+    given_names: str | None,
+    family_name: str | None,
+    *,
+    known_as: str | None = None,
+    date_of_birth: date | None = None,
+    postcode: str | None = None,
+    gender: str | None = None,
+    school_hint: str | None = None,
+) -> ChildRecord:
+    return ChildRecord(
+        given=names.parts(given_names),
+        known_as=names.parts(known_as),
+        family=names.parts(family_name),
+        date_of_birth=date_of_birth,
+        postcode=names.postcode(postcode),
+        gender=gender_code(gender),
+        school_hint=" ".join(names.parts(school_hint)),
+    )
+
+
+# --- field comparisons ---------------------------------------------------------------------
+
+
+def _similarity(a: str, b: str) -> float:
+    return JaroWinkler.similarity(a, b) if a and b else 0.0
+
+
+@lru_cache(maxsize=16_384)
+def _formal(words: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(f for w in words for f in names.formal(w))
+
+
+@lru_cache(maxsize=16_384)
+def _sounds(words: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(names.phonetic(w) for w in words)
+
+
+def compare_given(
+    child_given: tuple[str, ...], known_as: tuple[str, ...], pupil_given: tuple[str, ...],
+    preferred: tuple[str, ...],
+) -> str | None:  # fmt: skip
+    """The given-name level: names in any order, known-as, nicknames, typos."""
+    theirs = child_given + known_as
+    if not theirs or not (pupil_given or preferred):
+        return None
+    firsts = {w for w in (child_given[:1] + known_as[:1])}
+    pupil_firsts = {w for w in (pupil_given[:1] + preferred[:1])}
+    ours = set(pupil_given + preferred)
+    if len(set(child_given)) > 1 and set(child_given) == set(pupil_given):
+        return "exact_all"
+    if firsts & pupil_firsts or "".join(child_given) == "".join(pupil_given):
+        return "exact"
+    if set(theirs) & ours:
+        return "exact_other"
+    mine = pupil_given + preferred
+    if _formal(theirs) & _formal(mine):
+        return "nickname"
+    best = max(_similarity(a, b) for a in theirs for b in ours)
+    if best >= 0.92 or _sounds(theirs) & _sounds(mine):
+        return "phonetic"
+    return "similar" if best >= 0.80 else "different"
+
+
+def compare_family(child_family: tuple[str, ...], pupil_family: tuple[str, ...]) -> str | None:
+    """The family-name level: whole name, one part of it, sound, typos."""
+    if not child_family or not pupil_family:
+        return None
+    theirs, ours = "".join(child_family), "".join(pupil_family)
+    if theirs == ours:
+        return "exact"
+    significant = set(child_family) - names.PARTICLES
+    if significant & (set(pupil_family) - names.PARTICLES):
+        return "part"
+    best = max(
+        _similarity(theirs, ours),
+        max(_similarity(a, b) for a in child_family for b in pupil_family),
+    )
+    if best >= 0.92 or names.phonetic(theirs) == names.phonetic(ours):
+        return "phonetic"
+    return "similar" if best >= 0.80 else "different"
+
+
+def compare_dob(recorded: date | None, pupil: date) -> str | None:
+    """Exact, day and month swapped, one digit wrong or two neighbours swapped, or not."""
+    if recorded is None:
+        return None
+    if recorded == pupil:
+        return "exact"
+    if (recorded.year, recorded.month, recorded.day) == (pupil.year, pupil.day, pupil.month):
+        return "day_month_swapped"
+    a, b = recorded.strftime("%Y%m%d"), pupil.strftime("%Y%m%d")
+    diffs = [i for i in range(8) if a[i] != b[i]]
+    if len(diffs) == 1:
+        return "one_digit"
+    i = diffs[0]
+    if len(diffs) == 2 and diffs[1] == i + 1 and (a[i], a[i + 1]) == (b[i + 1], b[i]):
+        return "one_digit"
+    return "different"
+
+
+def compare_postcode(recorded: str, pupil: str) -> str | None:
+    if not recorded or not pupil:
+        return None
+    if recorded == pupil:
+        return "exact"
+    if names.postcode_sector(recorded) and (
+        names.postcode_sector(recorded) == names.postcode_sector(pupil)
+    ):
+        return "sector"
+    district = names.postcode_district(recorded)
+    return "district" if district and district == names.postcode_district(pupil) else "different"
+
+
+def compare_school(hint: str, school_name: str) -> str | None:
+    if not hint:
+        return None
+    school = " ".join(names.parts(school_name))
+    return "same" if fuzz.token_set_ratio(hint, school) >= 90 else "different"
+
+
+def on_roll_note(pupil: PupilRow, on_date: date) -> str:
+    """Why this record cannot be told: left the school, not yet joined, school closed."""
+    if pupil.on_roll_until and on_date > pupil.on_roll_until:
+        return f"left the school on {pupil.on_roll_until.isoformat()}"
+    if pupil.on_roll_from and on_date < pupil.on_roll_from:
+        return f"joins the school on {pupil.on_roll_from.isoformat()}"
+    return "" if pupil.school_open else "the school is closed"
+
+
+def probability(weight: float) -> float:
+    return 1.0 / (1.0 + 2.0 ** (-weight)) if weight > -1000 else 0.0
+
+
+def score(child: ChildRecord, pupil: PupilRow, on_date: date, weights: Weights) -> Candidate:
+    """Compare field by field; the match weight is the prior plus each level's bits."""
+    pupil_given = names.parts(pupil.given_names)
+    preferred = names.parts(pupil.preferred_name)
+    pupil_family = names.parts(pupil.family_name)
+    levels: dict[str, str | None] = {
+        "given_name": compare_given(child.given, child.known_as, pupil_given, preferred),
+        "family_name": compare_family(child.family, pupil_family),
+    }
+    order = "no"
+    if not _SURE_NAMES.issuperset(levels.values()):  # worth reading the other way round?
+        swapped = {
+            "given_name": compare_given(child.family, (), pupil_given, preferred),
+            "family_name": compare_family(child.given, pupil_family),
+        }
+        if _bits(swapped, weights) + weights.of("names_swapped", "yes") > _bits(levels, weights):
+            levels, order = swapped, "yes"
+    levels["date_of_birth"] = compare_dob(child.date_of_birth, pupil.date_of_birth)
+    levels["postcode"] = compare_postcode(child.postcode, pupil.postcode)
+    levels["gender"] = None
+    if child.gender and gender_code(pupil.gender):
+        levels["gender"] = "same" if child.gender == gender_code(pupil.gender) else "different"
+    levels["school_hint"] = compare_school(child.school_hint, pupil.school_name)
+    weight = weights.prior_bits + _bits(levels, weights) + weights.of("names_swapped", order)
+    agreed, disagreed = _reasons(levels)
+    if order == "yes":
+        agreed.append("names_swapped")
+    note = on_roll_note(pupil, on_date) or _veto(levels)
+    exact = order == "no" and all(
+        levels[f] in _AGREE for f in ("given_name", "family_name", "date_of_birth")
+    )
+    return Candidate(
+        upn=pupil.upn,
+        urn=pupil.urn,
+        score=probability(weight),
+        agreed=tuple(agreed),
+        disagreed=tuple(disagreed),
+        weight=weight,
+        live=not note,
+        exact=exact,
+        note=note,
+    )
+
+
+def _veto(levels: dict[str, str | None]) -> str:
+    """Evidence no weight can outvote: a twin differs only by given name, a sibling also
+    by date of birth, so a release needs both to agree (a near miss is agreement)."""
+    if levels["given_name"] not in _SURE_GIVEN:
+        return "given name not recorded" if levels["given_name"] is None else "given name differs"
+    if levels["date_of_birth"] == "different":
+        return "date of birth differs"
+    return ""
+
+
+def _bits(levels: dict[str, str | None], weights: Weights) -> float:
+    return sum(weights.of(f, lv) for f, lv in levels.items() if lv is not None)
+
+
+_AGREE = frozenset({"exact", "exact_all", "same"})
+_SURE_NAMES = frozenset({"exact", "exact_all", "exact_other", "nickname", "part"})
+_SURE_GIVEN = frozenset({"exact", "exact_all", "exact_other", "nickname", "phonetic"})
+_DISAGREE = frozenset({"different"})
+
+
+def _reasons(levels: dict[str, str | None]) -> tuple[list[str], list[str]]:
+    """``family_name`` when exact; ``given_name:nickname`` for a partial agreement;
+    disagreements likewise; missing fields appear in neither list."""
+    agreed: list[str] = []
+    disagreed: list[str] = []
+    for name in FIELDS:
+        level = levels.get(name)
+        if level is None:
+            continue
+        if level in _AGREE:
+            agreed.append(name)
+        elif level in _DISAGREE:
+            disagreed.append(name)
+        elif level == "similar":
+            disagreed.append(f"{name}:similar")
+        else:
+            agreed.append(f"{name}:{level}")
+    return agreed, disagreed
+
+
+# --- the decision ----------------------------------------------------------------------------
+
+
+def rank(candidates: list[Candidate]) -> list[Candidate]:
+    """Best first: match weight, then live records before those that cannot be told."""
+    return sorted(candidates, key=lambda c: (-c.weight, not c.live, c.upn, c.urn))
+
+
+def decide(ranked: list[Candidate], thresholds: Thresholds, *, keep: int = 10) -> MatchResult:
+    """Release the best child only when it is above the release threshold, on roll, and
+    clear of every other child by the margin; otherwise say why a person must look."""
+    if not ranked:
+        return MatchResult(MatchOutcome.NONE, reason="no pupil record shares a search key")
+    best = ranked[0]
+    shown = tuple(ranked[:keep])
+    rival = next((c for c in ranked if c.upn != best.upn), None)
+    margin = best.weight - rival.weight if rival else math.inf
+    if best.score < thresholds.review:
+        return MatchResult(
+            MatchOutcome.NONE, shown, f"no pupil scores above the review threshold "
+            f"(best {best.score:.3f})"
+        )  # fmt: skip
+    if rival is not None and rival.score >= thresholds.review and margin < thresholds.margin_bits:
+        return MatchResult(
+            MatchOutcome.AMBIGUOUS,
+            shown,
+            f"{len({c.upn for c in ranked if c.score >= thresholds.review})} pupils score "
+            f"within {thresholds.margin_bits:g} bits (twins or same-name children?)",
+        )
+    records = tuple(c for c in ranked if c.upn == best.upn and c.live)
+    if not records:
+        return MatchResult(MatchOutcome.PARTIAL, shown, f"best match: {best.note}")
+    if margin < thresholds.margin_bits:
+        return MatchResult(MatchOutcome.PARTIAL, shown, "best match not clear of the next pupil")
+    sure = best.score >= thresholds.release
+    if best.exact:
+        reason = "names and date of birth agree"
+        return MatchResult(MatchOutcome.EXACT, shown, reason, records, releasable=sure)
+    if sure:
+        reason = f"match probability {best.score:.6f}"
+        return MatchResult(MatchOutcome.CONFIDENT, shown, reason, records, releasable=True)
+    return MatchResult(
+        MatchOutcome.PARTIAL, shown, f"best match {best.score:.4f} is below the release threshold"
+    )

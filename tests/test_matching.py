@@ -1,0 +1,365 @@
+"""The scored matcher, case by case as a caseworker would put them: nicknames, typos,
+swapped dates, twins, children who left the school or moved, and the end-to-end release
+of a confident match while a twin waits for a person."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from broker.database import transaction
+from broker.settings import ReviewPolicy, Settings
+from broker.store import Notification
+from consumers.intake import parse_incident
+from consumers.match import match_child
+from consumers.pipeline import process_incident
+from schemas.incident import Person
+from school_directory import blocking, imports, names
+from school_directory.matching import (
+    Candidate,
+    MatchOutcome,
+    PupilRow,
+    Thresholds,
+    child_record,
+    compare_dob,
+    compare_family,
+    compare_given,
+    compare_postcode,
+    decide,
+    load_weights,
+    rank,
+    score,
+)
+from tests.factories import TWIN_A_UPN, TWIN_B_UPN, child, default_pupils, incident, upn
+from tests.factories import write_directory as write_files
+
+DAY = date(2026, 11, 20)
+ALFRED_UPN = upn("850200116010")
+MOVER_UPN = upn("850200116011")
+LEFT_UPN = upn("850200116012")
+
+
+def pupil(given: str = "Amy Louise", family: str = "Doe", **changes: Any) -> PupilRow:
+    values: dict[str, Any] = {
+        "upn": AMY,
+        "urn": "100001",
+        "given_names": given,
+        "family_name": family,
+        "preferred_name": "",
+        "date_of_birth": date(2016, 9, 14),
+        "gender": "F",
+        "postcode": "SO23 8UJ",
+        "on_roll_from": date(2021, 9, 1),
+        "on_roll_until": None,
+        "school_name": "Example Primary School",
+        "school_open": True,
+    }
+    values.update(changes)
+    return PupilRow(**values)
+
+
+AMY = upn("850200116001")
+
+
+def given(recorded: str, school: str, known_as: str = "", preferred: str = "") -> str | None:
+    return compare_given(
+        names.parts(recorded), names.parts(known_as), names.parts(school), names.parts(preferred)
+    )
+
+
+# --- names -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("recorded", "school"),
+    [("Alfie", "Alfred"), ("Maisie", "Margaret"), ("Peggy", "Margaret"), ("Bill", "William"),
+     ("Mohamed", "Muhammad"), ("Mohammed", "Muhammad James")],
+)  # fmt: skip
+def test_a_nickname_or_another_spelling_is_the_same_given_name(recorded: str, school: str) -> None:
+    assert given(recorded, school) == "nickname"
+
+
+def test_given_names_agree_in_any_order_and_through_known_as() -> None:
+    assert given("Louise Amy", "Amy Louise") == "exact_all"
+    assert given("Amy", "Amy Louise") == "exact"
+    assert given("Louise", "Amy Louise") == "exact_other"
+    assert given("Amelia", "Amy Louise", known_as="Amy") == "exact"
+    assert given("Amy", "Amelia Rose", preferred="Amy") == "exact"
+
+
+def test_a_typo_in_a_name_is_close_but_not_equal() -> None:
+    assert given("Jessicca", "Jessica") == "phonetic"
+    assert compare_family(names.parts("Smiht"), names.parts("Smith")) == "phonetic"
+    assert compare_family(names.parts("Kovalski"), names.parts("Kowalski")) == "phonetic"
+    assert given("Zoe", "Oliver") == "different"
+
+
+def test_part_of_a_hyphenated_or_double_barrelled_family_name_agrees() -> None:
+    assert compare_family(names.parts("Jones"), names.parts("Smith-Jones")) == "part"
+    assert compare_family(names.parts("Smith Jones"), names.parts("Smith-Jones")) == "exact"
+    assert compare_family(names.parts("O'Brien"), names.parts("OBrien")) == "exact"
+    assert compare_family(names.parts("Hassan"), names.parts("Al-Hassan")) == "part"
+
+
+def test_sound_keys_forgive_spelling_and_accents() -> None:
+    assert names.family_key("Al-Hassan") == names.family_key("Alhassan")
+    assert names.family_key("Al Hasan") == names.family_key("Alhassan")
+    assert names.family_key("Kowalski") == names.family_key("Kovalski")
+    assert names.given_key("Alfie") == names.given_key("Alfred James")
+    assert names.normalise("Michał Zoë") == "michalzoe"
+    assert names.postcode("so238uj") == "SO23 8UJ"
+
+
+def test_given_and_family_names_recorded_the_other_way_round_are_compared_crosswise() -> None:
+    swapped = child_record("Doe", "Amy", date_of_birth=date(2016, 9, 14))
+    found = score(swapped, pupil(), DAY, load_weights())
+    assert "names_swapped" in found.agreed and "family_name" in found.agreed
+
+
+# --- dates and places --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("recorded", "level"),
+    [(date(2016, 9, 14), "exact"), (date(2016, 3, 4), "different"),
+     (date(2016, 9, 15), "one_digit"),
+     (date(2015, 9, 14), "one_digit"), (None, None)],
+)  # fmt: skip
+def test_date_of_birth_distance(recorded: date | None, level: str | None) -> None:
+    assert compare_dob(recorded, date(2016, 9, 14)) == level
+
+
+def test_day_and_month_swapped_and_neighbouring_digits_swapped() -> None:
+    assert compare_dob(date(2016, 4, 9), date(2016, 9, 4)) == "day_month_swapped"
+    assert compare_dob(date(2016, 12, 12), date(2016, 12, 21)) == "one_digit"
+    variants = blocking.dob_variants(date(2016, 9, 4))
+    assert date(2016, 4, 9) in variants and date(2016, 9, 5) in variants
+    assert date(2016, 9, 4) in variants and len(variants) < 60
+
+
+def test_postcode_exact_sector_district_or_moved() -> None:
+    assert compare_postcode("SO23 8UJ", "SO23 8UJ") == "exact"
+    assert compare_postcode("SO23 8AB", "SO23 8UJ") == "sector"
+    assert compare_postcode("SO23 1AB", "SO23 8UJ") == "district"
+    assert compare_postcode("PO1 1AA", "SO23 8UJ") == "different"
+    assert compare_postcode("", "SO23 8UJ") is None
+
+
+# --- weights and decisions ---------------------------------------------------------------
+
+
+def test_the_weights_file_is_a_proper_set_of_m_and_u_probabilities() -> None:
+    raw = json.loads(resources.files("school_directory").joinpath("match_weights.json").read_text())
+    for name, levels in raw["fields"].items():
+        for side in ("m", "u"):
+            total = sum(v[side] for k, v in levels.items() if not k.startswith("_"))
+            assert total == pytest.approx(1.0, abs=1e-6), (name, side)
+
+
+def test_every_candidate_carries_a_probability_and_its_reasons() -> None:
+    record = child_record(
+        "Amy", "Doe", date_of_birth=date(2016, 9, 14), postcode="SO23 8UJ", gender="female"
+    )
+    found = score(record, pupil(), DAY, load_weights())
+    assert 0.999 < found.score <= 1.0 and found.exact and found.live
+    assert set(found.agreed) >= {"given_name", "family_name", "date_of_birth", "postcode"}
+    stranger = score(record, pupil("Oscar", "Ng", date_of_birth=date(2013, 1, 2)), DAY,
+                     load_weights())  # fmt: skip
+    assert 0.0 <= stranger.score < 1e-4 and "family_name" in stranger.disagreed
+
+
+def candidate(upn_: str, weight: float, **extra: Any) -> Candidate:
+    return Candidate(upn_, extra.pop("urn", "100001"), 1 / (1 + 2**-weight), weight=weight,
+                     **extra)  # fmt: skip
+
+
+def test_twins_and_same_name_children_are_never_released_on_a_guess() -> None:
+    result = decide(rank([candidate("A", 30), candidate("B", 29)]), Thresholds())
+    assert result.outcome is MatchOutcome.AMBIGUOUS and not result.chosen
+    assert not result.releasable and [c.upn for c in result.candidates] == ["A", "B"]
+
+
+def test_a_confident_match_clear_of_the_rest_names_each_school_on_roll() -> None:
+    dual = [candidate("A", 30), candidate("A", 30, urn="100002"), candidate("B", 5)]
+    result = decide(rank(dual), Thresholds())
+    assert result.outcome is MatchOutcome.CONFIDENT and result.releasable
+    assert [c.urn for c in result.chosen] == ["100001", "100002"]
+
+
+def test_a_child_who_left_the_school_is_shown_but_never_released() -> None:
+    left = score(
+        child_record("Amy", "Doe", date_of_birth=date(2016, 9, 14), postcode="SO23 8UJ"),
+        pupil(on_roll_until=date(2026, 10, 1)), DAY, load_weights(),
+    )  # fmt: skip
+    assert not left.live and left.note == "left the school on 2026-10-01"
+    result = decide([left], Thresholds())
+    assert result.outcome is MatchOutcome.PARTIAL and "left the school" in result.reason
+    assert result.candidates == (left,) and not result.chosen
+
+
+def test_a_twin_whose_sibling_is_not_on_the_roll_is_never_released() -> None:
+    """Everything agrees but the given name: that is what a twin looks like."""
+    twin = child_record(
+        "Mia", "Doe", date_of_birth=date(2016, 9, 14), postcode="SO23 8UJ", gender="female",
+        school_hint="Example Primary",
+    )  # fmt: skip
+    found = score(twin, pupil("Amy"), DAY, load_weights())
+    assert found.score > 0.999 and not found.live and found.note == "given name differs"
+    result = decide([found], Thresholds())
+    assert result.outcome is MatchOutcome.PARTIAL and not result.releasable
+
+
+def test_no_candidate_above_the_review_threshold_is_not_found_but_still_listed() -> None:
+    result = decide([candidate("A", -12)], Thresholds())
+    assert result.outcome is MatchOutcome.NONE and [c.upn for c in result.candidates] == ["A"]
+
+
+# --- against the database ----------------------------------------------------------------
+
+
+def extra_pupils() -> list[dict[str, str]]:
+    base = {"gender": "M", "on_roll_from": "2022-09-01"}
+    return [
+        *default_pupils(),
+        {**base, "upn": ALFRED_UPN, "given_names": "Alfred James", "family_name": "Smith",
+         "date_of_birth": "2017-03-02", "postcode": "SO22 4BB", "urn": "100002"},
+        # moved: left Example Primary in October, joined St Mary's
+        {**base, "upn": MOVER_UPN, "given_names": "Maisie", "family_name": "Okafor",
+         "date_of_birth": "2015-06-30", "postcode": "SO23 9ZZ", "urn": "100001",
+         "on_roll_until": "2026-10-16"},
+        {**base, "upn": MOVER_UPN, "given_names": "Maisie", "family_name": "Okafor",
+         "date_of_birth": "2015-06-30", "postcode": "SO23 9ZZ", "urn": "100002",
+         "on_roll_from": "2026-10-19"},
+        {**base, "upn": LEFT_UPN, "given_names": "Bilal", "family_name": "Hussain",
+         "date_of_birth": "2014-02-11", "postcode": "SO23 7AA", "urn": "100001",
+         "on_roll_until": "2026-07-20"},
+    ]  # fmt: skip
+
+
+@pytest.fixture
+def directory(sessions: sessionmaker[Session], tmp_path: Path) -> sessionmaker[Session]:
+    files = write_files(tmp_path / "directory", extra_pupils())
+    with transaction(sessions) as session:
+        imports.import_schools(session, files["schools"])
+        imports.import_pupils(session, files["pupils"])
+    return sessions
+
+
+def person(given_names: str, family: str, dob: str | None, **extra: Any) -> Person:
+    return Person.model_validate(child("c1", given_names, family, dob or "2000-01-01", **extra)
+                                 | ({} if dob else {"date_of_birth": None}))  # fmt: skip
+
+
+def test_a_nickname_and_a_typo_find_alfred_at_his_school(directory: Any) -> None:
+    alfie = person("Alfie", "Smiht", "2017-03-02", address={"postcode": "so224bb"})
+    with transaction(directory) as session:
+        found = match_child(session, alfie, DAY)
+    assert found.candidates[0].upn == ALFRED_UPN
+    assert found.outcome is MatchOutcome.CONFIDENT and [c.urn for c in found.chosen] == ["100002"]
+    assert {"given_name:nickname", "family_name:phonetic"} <= set(found.candidates[0].agreed)
+
+
+def test_with_the_date_swapped_and_no_address_alfred_is_first_but_waits(directory: Any) -> None:
+    alfie = person("Alfie", "Smiht", "2017-02-03")
+    with transaction(directory) as session:
+        found = match_child(session, alfie, DAY)
+    assert found.candidates[0].upn == ALFRED_UPN and not found.releasable
+    assert "date_of_birth:day_month_swapped" in found.candidates[0].agreed
+
+
+def test_a_child_who_moved_school_is_found_at_the_new_school_only(directory: Any) -> None:
+    maisie = person("Maisy", "Okafor", "2015-06-30", address={"postcode": "SO23 9ZZ"})
+    with transaction(directory) as session:
+        found = match_child(session, maisie, DAY)
+    assert {(c.urn, c.live) for c in found.candidates} == {("100001", False), ("100002", True)}
+    assert found.releasable and [c.urn for c in found.chosen] == ["100002"]
+
+
+def test_a_child_who_left_the_school_waits_for_a_person(directory: Any) -> None:
+    bilal = person("Bilal", "Hussain", "2014-02-11", address={"postcode": "SO23 7AA"})
+    with transaction(directory) as session:
+        found = match_child(session, bilal, DAY)
+    assert found.outcome is MatchOutcome.PARTIAL and not found.chosen
+    assert found.candidates[0].upn == LEFT_UPN and "left the school" in found.reason
+
+
+def test_a_lookup_searches_indexes_and_never_scans_the_roll(directory: Any) -> None:
+    record = child_record("Alfie", "Smith", date_of_birth=date(2017, 3, 2), postcode="SO22 4BB")
+    with transaction(directory) as session:
+        if session.get_bind().dialect.name != "sqlite":
+            pytest.skip("the query plan is read on SQLite")
+        found = blocking.search(record)
+        assert found is not None
+        query, params = found
+        compiled = query.params(**params).compile(
+            session.get_bind(), compile_kwargs={"literal_binds": True}
+        )
+        plan = session.execute(text(f"EXPLAIN QUERY PLAN {compiled}")).all()
+    steps = " | ".join(str(row[-1]) for row in plan)
+    assert "USING" in steps and "SCAN pupils" not in steps.replace("SCAN pupils USING", ""), steps
+
+
+def test_end_to_end_a_nickname_and_typo_child_is_released_while_a_twin_waits(
+    directory: Any,
+) -> None:
+    data = incident(
+        incident_id="44-20261121-000900",
+        persons=[
+            *incident()["persons"][:2],
+            child("c1", "Alfie", "Smiht", "2017-03-02", address={"postcode": "SO22 4BB"},
+                  gender="male"),
+            child("c2", "Leo", "Twin", "2017-05-05"),
+        ],
+    )  # fmt: skip
+    settings = Settings(review_policy=ReviewPolicy.AUTO_RELEASE_CONFIDENT)
+    with transaction(directory) as session:
+        process_incident(session, settings, parse_incident(json.dumps(data).encode()), "t/0/0")
+    with transaction(directory) as session:
+        found = {n.person_id: n for n in session.execute(select(Notification)).scalars()}
+        alfie, twin = found["c1"], found["c2"]
+        assert (alfie.status, alfie.urn, alfie.upn) == ("approved", "100002", ALFRED_UPN)
+        assert alfie.content is not None and alfie.content["child_name"] == "Alfred James Smith"
+        assert (twin.status, twin.urn) == ("pending_review", None)
+        assert {c["upn"] for c in twin.candidates} == {TWIN_A_UPN, TWIN_B_UPN}
+        scores = [c["score"] for c in twin.candidates]
+        assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)
+
+
+def test_migration_0002_fills_the_keys_of_pupils_already_imported(sqlite_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine
+
+    from broker.database import MIGRATIONS_DIR, sqlalchemy_url
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", sqlalchemy_url(sqlite_url))
+    command.upgrade(config, "0001")
+    engine = create_engine(sqlalchemy_url(sqlite_url))
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO schools (urn, name, la_code, la_name, status, phase, "
+                "type, postcode) VALUES ('1', 'A', '850', 'H', 'Open', '', '', '')"
+            )
+        )
+        conn.execute(text(
+            "INSERT INTO pupils (upn, urn, given_names, family_name, preferred_name, "
+            "date_of_birth, gender, postcode, family_name_key, given_name_key, "
+            "preferred_name_key) VALUES ('A850200116001', '1', 'Alfie', 'Al-Hassan', '', "
+            "'2017-03-02', '', 'so238uj', '', '', '')"
+        ))  # fmt: skip
+    command.upgrade(config, "0002")
+    with engine.begin() as conn:
+        row = conn.execute(text("SELECT family_key, given_key, postcode FROM pupils")).one()
+    assert tuple(row) == (names.family_key("Alhassan"), names.given_key("Alfred"), "SO23 8UJ")
+    command.downgrade(config, "0001")
+    engine.dispose()

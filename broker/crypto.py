@@ -213,7 +213,7 @@ class BlindIndex(TypeDecorator[str]):
     """A keyed hash of a lookup key: equal values stay equal (so ``==`` and ``in_`` work,
     with the query's values hashed the same way), but the stored text reveals nothing."""
 
-    impl = String(64)
+    impl = String(200)  # 32 hex characters when keyed; the key itself without a keyring
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:

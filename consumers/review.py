@@ -1,11 +1,15 @@
 """Review: the policy that decides what waits for a person, and the reviewer's actions.
 
-Every action goes through these functions, whichever door it comes in by (the CLI now, the
-console and API later), and each writes its audit row in the same transaction.
+Every action goes through these functions, whichever door it comes in by (the CLI, the
+console's pages and its API), and each writes its audit row in the same transaction. The
+rules a door must not bypass live here: a claim held by another reviewer blocks the action,
+and four eyes (``second_reviewer_needed``) decides when one approval is not enough.
 """
 
 from __future__ import annotations
 
+import hashlib
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -17,13 +21,15 @@ from broker.settings import Settings
 from broker.store import (
     REVIEWABLE_STATUSES,
     UNSENT_STATUSES,
+    EscalationStatus,
+    EscalationStep,
     Incident,
     Notification,
     NotificationStatus,
 )
 from consumers.notify import build_content, deadline
 from schemas.incident import PoliceIncident
-from school_directory.store import Pupil
+from school_directory.store import Pupil, School
 
 
 class ReviewError(ValueError):
@@ -41,7 +47,16 @@ def queue(session: Session) -> list[Notification]:
     )
 
 
+def _clean(text: str, what: str) -> str:
+    """Text from a person, refused if it carries a NUL (no database column can hold one)."""
+    if "\x00" in text:
+        raise ReviewError(f"the {what} contains a character that cannot be stored")
+    return text
+
+
 def get(session: Session, notification_id: str) -> Notification:
+    if "\x00" in notification_id or len(notification_id) > 32:
+        raise ReviewError(f"no notification {notification_id!r}")
     found = session.get(Notification, notification_id)
     if found is None:
         raise ReviewError(f"no notification {notification_id}")
@@ -79,13 +94,25 @@ def approve(
     urn: str | None = None,
 ) -> Notification:
     """Release a notification to its school, choosing the pupil record when it is unsure."""
-    n = get(session, notification_id)
-    if n.status not in {s.value for s in REVIEWABLE_STATUSES}:
-        raise ReviewError(f"{n.id} is {n.status}: only notifications waiting for review")
+    n = _reviewable(session, notification_id, actor)
     if upn or urn:
         _choose_pupil(session, settings, n, upn=upn, urn=urn)
     if n.urn is None or n.content is None:
         raise ReviewError(f"{n.id} has no school yet: choose a pupil record with --upn (and --urn)")
+    if second_reviewer_needed(session, settings, n):
+        if n.first_approved_by is None:
+            n.first_approved_by = actor
+            record(
+                session,
+                AuditAction.FIRST_APPROVAL,
+                actor=actor,
+                incident_id=n.incident_id,
+                notification_id=n.id,
+                details={"urn": n.urn, "upn": n.upn, "why": _four_eyes_reason(session, n)},
+            )
+            return n
+        if n.first_approved_by == actor:
+            raise ReviewError(f"{n.id} needs a second reviewer: {actor} gave the first approval")
     before = n.status
     n.status = NotificationStatus.APPROVED.value
     n.decided_by, n.decided_at = actor, utcnow()
@@ -96,17 +123,20 @@ def approve(
         actor=actor,
         incident_id=n.incident_id,
         notification_id=n.id,
-        details={"from": before, "urn": n.urn, "upn": n.upn},
+        details={
+            "from": before,
+            "urn": n.urn,
+            "upn": n.upn,
+            **({"first_approved_by": n.first_approved_by} if n.first_approved_by else {}),
+        },
     )
     return n
 
 
 def reject(session: Session, notification_id: str, *, actor: str, reason: str) -> Notification:
-    if not reason.strip():
+    if not _clean(reason, "reason").strip():
         raise ReviewError("a rejection needs a reason")
-    n = get(session, notification_id)
-    if n.status not in {s.value for s in REVIEWABLE_STATUSES}:
-        raise ReviewError(f"{n.id} is {n.status}: only notifications waiting for review")
+    n = _reviewable(session, notification_id, actor)
     n.status = NotificationStatus.REJECTED.value
     n.reason = reason
     n.decided_by, n.decided_at = actor, utcnow()
@@ -124,6 +154,7 @@ def reject(session: Session, notification_id: str, *, actor: str, reason: str) -
 def _choose_pupil(
     session: Session, settings: Settings, n: Notification, *, upn: str | None, urn: str | None
 ) -> None:
+    _clean(f"{upn or ''}{urn or ''}", "pupil record")
     query = select(Pupil)
     if upn:
         query = query.where(Pupil.upn == upn)
@@ -155,4 +186,244 @@ def _choose_pupil(
     child = next(p for p in incident.persons if p.person_id == n.person_id)
     n.upn, n.urn, n.urn_key = pupil.upn, pupil.urn, pupil.urn
     n.deliver_by = deadline(session, settings, pupil.urn, incident.reported_at)
+    edited = n.content.get("account") if n.content and n.edited_by else None
     n.content = build_content(session, settings, n, incident, child, pupil)
+    if edited is not None and n.content is not None:  # a reviewer's edit survives a re-match
+        n.content = {**n.content, "account": edited}
+    n.first_approved_by = None  # four eyes: the second reviewer sees the new school
+
+
+# --- the console's rules: claims, four eyes, edits, bulk approval, search ---------------------
+
+
+def _reviewable(session: Session, notification_id: str, actor: str) -> Notification:
+    n = get(session, notification_id)
+    if n.status not in {s.value for s in REVIEWABLE_STATUSES}:
+        raise ReviewError(f"{n.id} is {n.status}: only notifications waiting for review")
+    holder = claim_holder(n, utcnow())
+    if holder is not None and holder != actor:
+        raise ReviewError(f"{n.id} is being worked on by {holder}")
+    return n
+
+
+def claim_holder(n: Notification, now: datetime) -> str | None:
+    """Who holds an unexpired claim on this notification, if anyone."""
+    if n.review_claimed_by and n.review_claimed_until and n.review_claimed_until > now:
+        return n.review_claimed_by
+    return None
+
+
+def claim(
+    session: Session, settings: Settings, notification_id: str, *, actor: str
+) -> Notification:
+    """Take (or renew) the claim, so two people never work the same notification."""
+    n = _reviewable(session, notification_id, actor)
+    now = utcnow()
+    renewing = claim_holder(n, now) == actor
+    n.review_claimed_by = actor
+    n.review_claimed_until = now + timedelta(minutes=settings.console_claim_ttl_min)
+    if not renewing:
+        record(
+            session,
+            AuditAction.CLAIMED,
+            actor=actor,
+            incident_id=n.incident_id,
+            notification_id=n.id,
+            details={"until": n.review_claimed_until.isoformat()},
+        )
+    return n
+
+
+def release_claim(session: Session, notification_id: str, *, actor: str) -> None:
+    n = get(session, notification_id)
+    if n.review_claimed_by == actor:
+        n.review_claimed_by, n.review_claimed_until = None, None
+
+
+def _risk(session: Session, n: Notification) -> str | None:
+    payload = session.execute(
+        select(Incident.payload).where(
+            Incident.incident_id == n.incident_id, Incident.revision == n.revision
+        )
+    ).scalar_one_or_none()
+    risk = (payload or {}).get("dash_risk")
+    return str(risk) if risk else None
+
+
+def _four_eyes_reason(session: Session, n: Notification) -> str:
+    return "edited" if n.edited_by else f"risk {_risk(session, n)}"
+
+
+def second_reviewer_needed(session: Session, settings: Settings, n: Notification) -> bool:
+    """Four eyes, the one place the rule lives: with the setting on, a notification whose
+    account was edited, or whose incident is high risk, needs two different reviewers."""
+    if not settings.four_eyes:
+        return False
+    return n.edited_by is not None or _risk(session, n) == "high"
+
+
+def edit_account(
+    session: Session, notification_id: str, *, actor: str, account: str
+) -> Notification:
+    """Change the account the school will read; the audit row keeps the before and after."""
+    n = _reviewable(session, notification_id, actor)
+    if n.content is None:
+        raise ReviewError(f"{n.id} has no school yet: choose a pupil record first")
+    after = _clean(account, "account").replace("\r\n", "\n").strip()
+    if not after:
+        raise ReviewError("the account cannot be empty")
+    before = str(n.content.get("account", ""))
+    if after == before:
+        return n
+    n.content = {**n.content, "account": after}
+    n.edited_by, n.first_approved_by = actor, None
+    record(
+        session,
+        AuditAction.EDITED,
+        actor=actor,
+        incident_id=n.incident_id,
+        notification_id=n.id,
+        details={
+            "field": "account",
+            "before": before,
+            "after": after,
+            "before_sha256": hashlib.sha256(before.encode()).hexdigest(),
+            "after_sha256": hashlib.sha256(after.encode()).hexdigest(),
+        },
+    )
+    return n
+
+
+def release_grade(settings: Settings, n: Notification) -> bool:
+    """What the matcher would have released under ``auto_release_confident``: a school,
+    a score above the release threshold, clear of every other child by the margin, not an
+    update. Only these may be approved several at once."""
+    if n.status != NotificationStatus.PENDING_REVIEW.value or n.is_update or n.urn is None:
+        return False
+    if n.content is None or n.match_score is None:
+        return False
+    if n.match_score < settings.match_release_threshold:
+        return False
+    mine = [c for c in n.candidates if c.get("upn") == n.upn]
+    others = [c for c in n.candidates if c.get("upn") != n.upn]
+    if not others:
+        return True
+    best_mine = max(float(c.get("weight", 0.0)) for c in mine) if mine else 0.0
+    best_other = max(float(c.get("weight", 0.0)) for c in others)
+    return best_mine - best_other >= settings.match_margin_bits
+
+
+def bulk_approve(
+    session: Session, settings: Settings, notification_ids: list[str], *, actor: str
+) -> tuple[list[Notification], dict[str, str]]:
+    """Approve several release-grade notifications; the rest are refused with a reason."""
+    done: list[Notification] = []
+    refused: dict[str, str] = {}
+    for nid in dict.fromkeys(notification_ids):
+        try:
+            n = get(session, nid)
+            if not release_grade(settings, n):
+                raise ReviewError("not release-grade: open it and review it on its own")
+            if second_reviewer_needed(session, settings, n):
+                raise ReviewError("needs two reviewers: open it and review it on its own")
+            done.append(approve(session, settings, nid, actor=actor))
+        except ReviewError as exc:
+            refused[nid] = str(exc)
+    return done, refused
+
+
+def search_pupils(
+    session: Session,
+    *,
+    upn: str | None = None,
+    date_of_birth: date | None = None,
+    family_name: str | None = None,
+    limit: int = 50,
+) -> list[tuple[Pupil, School]]:
+    """Re-match: look a child up in the directory by UPN, or by date of birth (and name)."""
+    _clean(f"{upn or ''}{family_name or ''}", "search")
+    query = select(Pupil, School).join(School, School.urn == Pupil.urn)
+    if upn:
+        query = query.where(Pupil.upn == upn.strip().upper())
+    elif date_of_birth:
+        query = query.where(Pupil.dob_key == date_of_birth.isoformat())
+    else:
+        return []
+    rows = [(p, sc) for p, sc in session.execute(query.limit(500)).tuples()]
+    if family_name:
+        wanted = family_name.strip().casefold()
+        rows = [(p, sc) for p, sc in rows if wanted in p.family_name.casefold()]
+    return rows[:limit]
+
+
+def record_view(session: Session, n: Notification, *, actor: str, what: str = "details") -> None:
+    """Who looked at what: every view of a notification's details leaves an audit row."""
+    record(
+        session,
+        AuditAction.VIEWED,
+        actor=actor,
+        incident_id=n.incident_id,
+        notification_id=n.id,
+        details={"what": what},
+    )
+
+
+def rematch(
+    session: Session,
+    settings: Settings,
+    notification_id: str,
+    *,
+    actor: str,
+    upn: str,
+    urn: str | None = None,
+) -> Notification:
+    """Choose another pupil record (and so school) without releasing yet."""
+    n = _reviewable(session, notification_id, actor)
+    before = {"urn": n.urn, "upn": n.upn}
+    _choose_pupil(session, settings, n, upn=upn, urn=urn)
+    record(
+        session,
+        AuditAction.REMATCHED,
+        actor=actor,
+        incident_id=n.incident_id,
+        notification_id=n.id,
+        details={"before": before, "after": {"urn": n.urn, "upn": n.upn}},
+    )
+    return n
+
+
+def recall(
+    session: Session, settings: Settings, notification_id: str, *, actor: str, reason: str
+) -> Notification:
+    """Withdraw a notification sent in error: the school is sent a retraction asking it to
+    delete the message (through the escalation outbox, ``consumers.alerts``), reminders
+    stop, and the recall is audited."""
+    if not _clean(reason, "reason").strip():
+        raise ReviewError("a recall needs a reason")
+    n = get(session, notification_id)
+    if n.status != NotificationStatus.SENT.value or not n.recipient:
+        raise ReviewError(f"{n.id} is {n.status}: only a sent notification can be recalled")
+    now = utcnow()
+    n.status, n.reason = NotificationStatus.RECALLED.value, reason
+    session.add(
+        EscalationStep(
+            notification_id=n.id,
+            step="recall",  # consumers.alerts.Step.RECALL
+            due_at=now,
+            raised_at=now,
+            role="school",
+            recipient=n.recipient,
+            status=EscalationStatus.PENDING.value,
+            attempts=0,
+            last_error="",
+        )
+    )
+    record(
+        session,
+        AuditAction.RECALLED,
+        actor=actor,
+        incident_id=n.incident_id,
+        notification_id=n.id,
+        details={"reason": reason, "to": n.recipient, "urn": n.urn},
+    )
+    return n

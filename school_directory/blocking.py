@@ -16,13 +16,14 @@ least one block, so a lookup never scans the roll (docs/matching.md):
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date, timedelta
+from datetime import date
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, or_, select, union_all
+from sqlalchemy import Select, bindparam, func, or_, select, type_coerce, union_all
 from sqlalchemy.orm import Session
 
+from broker.crypto import BlindIndex
 from school_directory import names
 from school_directory.matching import ChildRecord, PupilRow, compare_school
 from school_directory.store import OPEN_STATUSES, Pupil, School
@@ -30,7 +31,6 @@ from school_directory.store import OPEN_STATUSES, Pupil, School
 Rows = Select[*tuple[Any, ...]]  # the candidate rows: pupil columns and school name, status
 MAX_ROWS = 500  # every row the blocks found, scored; a block that may be wide has its own
 BLOCK_ROWS = 100  # limit: the year-of-birth, no-date-of-birth, postcode and school blocks
-_YEAR = timedelta(days=366)
 # Words in school names that say nothing about which school it is.
 _GENERIC = frozenset({"primary", "school", "academy", "st", "saint", "c", "of", "e", "ce",
                       "infant", "infants", "junior", "juniors", "high", "church", "catholic",
@@ -101,7 +101,7 @@ def _by_names(*conditions: Any) -> list[Select[Any]]:
 def _statement(dated: bool, keyed: bool, paired: bool, addressed: bool) -> Rows:
     """One statement per shape of police record, built once; the values are parameters,
     so the compiled form is cached too."""
-    born = Pupil.date_of_birth
+    born = Pupil.dob_key  # a blind index: the dates bound below are hashed the same way
     found: list[Select[Any]] = []
     if keyed and dated:
         near = born.in_(_param("near"))
@@ -116,14 +116,14 @@ def _statement(dated: bool, keyed: bool, paired: bool, addressed: bool) -> Rows:
         # a digit wrong in the date: both names and every likely corruption of it
         found += _by_names(born.in_(_param("variants")))
         # a date wrong altogether: both names and the year of birth
-        year = born.between(bindparam("year_first"), bindparam("year_last"))
+        year = Pupil.birth_year_key == bindparam("year")
         found += [block.limit(BLOCK_ROWS) for block in _by_names(year)]
     elif paired:
         found += [block.limit(BLOCK_ROWS) for block in _by_names()]
     if addressed:
         # names mangled beyond recognition, a date wrong: the children at that postcode
         found.append(
-            select(Pupil.id).where(Pupil.postcode == bindparam("postcode")).limit(BLOCK_ROWS)
+            select(Pupil.id).where(Pupil.postcode_key == bindparam("postcode")).limit(BLOCK_ROWS)
         )
     return rows_query(found)
 
@@ -141,7 +141,7 @@ def search(child: ChildRecord) -> tuple[Rows, dict[str, Any]] | None:
         swapped = [d for d in variants if (d.month, d.day) == (born.day, born.month)]
         params["near"] = [born, *swapped]
         params["variants"] = variants
-        params["year_first"], params["year_last"] = date(born.year, 1, 1), date(born.year, 12, 31)
+        params["year"] = str(born.year)
     if child.postcode:
         params["postcode"] = child.postcode
     shape = (born is not None, bool(keys), bool(family and given), bool(child.postcode))
@@ -200,9 +200,13 @@ def hinted(session: Session, child: ChildRecord, urns: Iterable[str]) -> list[Pu
     block = select(Pupil.id).where(Pupil.urn.in_(urns))
     if child.date_of_birth is not None:
         born = child.date_of_birth
-        block = block.where(Pupil.date_of_birth.between(born - _YEAR, born + _YEAR))
+        years = [str(y) for y in range(born.year - 1, born.year + 2)]
+        block = block.where(Pupil.birth_year_key.in_(years))
     if keys:  # filters, not index lookups: the school and birth date index is the narrow one
         block = block.where(
-            or_(Pupil.family_key.concat("").in_(keys), Pupil.given_key.concat("").in_(keys))
+            or_(
+                type_coerce(Pupil.family_key.concat(""), BlindIndex()).in_(keys),
+                type_coerce(Pupil.given_key.concat(""), BlindIndex()).in_(keys),
+            )
         )
     return _rows(session, rows_query([block.limit(BLOCK_ROWS)]), {})

@@ -7,6 +7,7 @@ from datetime import date
 from sqlalchemy import Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from broker.crypto import BlindIndex, EncryptedDate, EncryptedText
 from broker.database import Base
 
 OPEN_STATUSES = frozenset({"Open", "Open, but proposed to close"})
@@ -48,34 +49,40 @@ class Pupil(Base):
     __tablename__ = "pupils"
     __table_args__ = (
         UniqueConstraint("upn", "urn"),
-        Index("ix_pupils_dob_family", "date_of_birth", "family_name_key"),
         # Blocking keys of the scored matcher (school_directory.blocking): every candidate
-        # search is one of these index lookups, never a scan of the roll.
-        Index("ix_pupils_family_key_dob", "family_key", "date_of_birth"),
-        Index("ix_pupils_given_key_dob", "given_key", "date_of_birth"),
-        Index("ix_pupils_keys_dob", "family_key", "given_key", "date_of_birth"),
-        Index("ix_pupils_postcode_dob", "postcode", "date_of_birth"),
-        Index("ix_pupils_urn_dob", "urn", "date_of_birth"),
+        # search is one of these index lookups, never a scan of the roll. Each key is a
+        # blind index (broker.crypto.BlindIndex): equal values stay equal, nothing readable.
+        Index("ix_pupils_family_key_dob", "family_key", "dob_key"),
+        Index("ix_pupils_given_key_dob", "given_key", "dob_key"),
+        Index("ix_pupils_keys_dob", "family_key", "given_key", "dob_key"),
+        Index("ix_pupils_keys_year", "family_key", "given_key", "birth_year_key"),
+        Index("ix_pupils_postcode_dob", "postcode_key", "dob_key"),
+        Index("ix_pupils_urn_year", "urn", "birth_year_key"),
+        Index("ix_pupils_dob", "dob_key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     upn: Mapped[str] = mapped_column(String(13), index=True)
     urn: Mapped[str] = mapped_column(ForeignKey("schools.urn"), index=True)
-    given_names: Mapped[str] = mapped_column(String(200))
-    family_name: Mapped[str] = mapped_column(String(200))
-    preferred_name: Mapped[str] = mapped_column(String(200), default="")
-    date_of_birth: Mapped[date] = mapped_column(Date)
-    gender: Mapped[str] = mapped_column(String(16), default="")
-    postcode: Mapped[str] = mapped_column(String(10), default="")
+    # Personal data, encrypted at rest with the engine's data key.
+    given_names: Mapped[str] = mapped_column(EncryptedText)
+    family_name: Mapped[str] = mapped_column(EncryptedText)
+    preferred_name: Mapped[str] = mapped_column(EncryptedText, default="")
+    date_of_birth: Mapped[date] = mapped_column(EncryptedDate)
+    gender: Mapped[str] = mapped_column(EncryptedText, default="")
+    postcode: Mapped[str] = mapped_column(EncryptedText, default="")
     on_roll_from: Mapped[date | None] = mapped_column(Date, nullable=True)
     on_roll_until: Mapped[date | None] = mapped_column(Date, nullable=True)
-    # Normalised keys the matcher looks up by (see school_directory.names).
-    family_name_key: Mapped[str] = mapped_column(String(200), default="")
-    given_name_key: Mapped[str] = mapped_column(String(200), default="")
-    preferred_name_key: Mapped[str] = mapped_column(String(200), default="")
+    # What the matcher looks up by, as blind indexes (see school_directory.names).
+    dob_key: Mapped[str] = mapped_column(BlindIndex, default="")
+    birth_year_key: Mapped[str] = mapped_column(BlindIndex, default="")
+    postcode_key: Mapped[str] = mapped_column(BlindIndex, default="")
+    family_name_key: Mapped[str] = mapped_column(BlindIndex, default="")
+    given_name_key: Mapped[str] = mapped_column(BlindIndex, default="")
+    preferred_name_key: Mapped[str] = mapped_column(BlindIndex, default="")
     # Sound keys (names.family_key, names.given_key): Kowalski/Kovalski, Alfie/Alfred.
-    family_key: Mapped[str] = mapped_column(String(16), default="")
-    given_key: Mapped[str] = mapped_column(String(16), default="")
+    family_key: Mapped[str] = mapped_column(BlindIndex, default="")
+    given_key: Mapped[str] = mapped_column(BlindIndex, default="")
 
     def on_roll(self, day: date) -> bool:
         if self.on_roll_from and day < self.on_roll_from:

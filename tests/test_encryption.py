@@ -81,13 +81,32 @@ def test_rotation_re_encrypts_everything_and_nothing_is_lost(tmp_path: Path) -> 
     assert reencrypt(engine, K1_K2, Base.metadata).values == 0
 
 
-def test_a_raw_copy_of_the_database_holds_no_police_record_in_clear(tmp_path: Path) -> None:
+def test_a_raw_copy_of_the_database_holds_no_child_or_police_record_in_clear(
+    tmp_path: Path,
+) -> None:
     settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'raw.db'}")
     upgrade(settings.resolved_database_url)
     engine = engine_for(settings)
     feed(session_factory(engine), tmp_path / "d")
     engine.dispose()
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("raw.db*"))
-    for secret in ("Jane", "Roe", "Example Road", "hid upstairs", "44/123456/26", "1990-04-01"):
+    secrets = (
+        "Jane",
+        "Roe",
+        "Example Road",
+        "hid upstairs",
+        "44/123456/26",
+        "1990-04-01",
+        # the directory's children: names, dates of birth, postcodes
+        "Amy",
+        "Louise",
+        "Doe",
+        "Twin",
+        "Maya",
+        "2016-09-14",
+        "2017-05-05",
+        "SO23 8UJ",
+    )
+    for secret in secrets:
         assert secret.encode() not in raw, secret
     assert (tmp_path / "data.key").stat().st_mode & 0o777 == 0o600

@@ -26,7 +26,7 @@ from sqlalchemy import Integer, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from audit import merkle
-from audit.ledger import AuditEvent, lock_chain
+from audit.ledger import AuditEvent, hash_of, lock_chain
 from broker.database import Base, UtcDateTime, utcnow
 
 
@@ -275,18 +275,18 @@ def check_proof(document: dict[str, Any], public: Ed25519PublicKey) -> list[str]
     if not signature_ok(head, public):
         problems.append("the tree head's signature does not verify with this public key")
     row = document["row"]
-    from audit.ledger import row_hash  # the row's own hash, recomputed from its content
-
-    recomputed = row_hash(
-        seq=row["seq"],
-        at=datetime.fromisoformat(row["at"]),
-        action=row["action"],
-        actor=row["actor"],
-        incident_id=row["incident_id"],
-        notification_id=row["notification_id"],
-        details=row["details"],
-        content_sha256=row["content_sha256"],
-        prev_hash=row["prev_hash"],
+    recomputed = hash_of(
+        AuditEvent(
+            seq=row["seq"],
+            at=datetime.fromisoformat(row["at"]),
+            action=row["action"],
+            actor=row["actor"],
+            incident_id=row["incident_id"],
+            notification_id=row["notification_id"],
+            details=row["details"],
+            content_sha256=row["content_sha256"],
+            prev_hash=row["prev_hash"],
+        )
     )
     if recomputed != row["hash"]:
         problems.append("the row's content does not match its hash")

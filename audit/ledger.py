@@ -49,6 +49,9 @@ class AuditAction(StrEnum):
     VIEWED = "viewed"  # a person opened a notification's details
     CLAIMED = "claimed"
     EDITED = "edited"  # the account changed, with before and after
+    REMATCHED = "rematched"  # a reviewer chose another pupil record (school)
+    RECALLED = "recalled"  # sent in error: withdrawn, a retraction is on its way
+    RETRACTION_SENT = "retraction_sent"  # the school was asked to delete it
     FIRST_APPROVAL = "first_approval"  # four eyes: waits for a second reviewer
     SIGNED_IN = "signed_in"
     SIGN_IN_FAILED = "sign_in_failed"
@@ -128,6 +131,21 @@ def row_hash(
     return sha256_hex(canonical)
 
 
+def hash_of(row: AuditEvent) -> str:
+    """The hash a row must carry, from its own content and the hash of the row before."""
+    return row_hash(
+        seq=row.seq,
+        at=row.at,
+        action=row.action,
+        actor=row.actor,
+        incident_id=row.incident_id,
+        notification_id=row.notification_id,
+        details=row.details or {},
+        content_sha256=row.content_sha256,
+        prev_hash=row.prev_hash,
+    )
+
+
 def lock_chain(session: Session) -> None:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _POSTGRES_CHAIN_LOCK})
@@ -166,17 +184,7 @@ def record(
         content_sha256=content_sha256,
         prev_hash=prev,
     )
-    event.hash = row_hash(
-        seq=seq,
-        at=at,
-        action=event.action,
-        actor=actor,
-        incident_id=incident_id,
-        notification_id=notification_id,
-        details=clean,
-        content_sha256=content_sha256,
-        prev_hash=prev,
-    )
+    event.hash = hash_of(event)
     session.add(event)
     session.flush()
     if event.seq != seq:  # pragma: no cover - the database disagreed about the chain
@@ -209,18 +217,7 @@ def verify_rows(rows: Iterable[AuditEvent]) -> Verification:
             return Verification(
                 False, count, row.seq, "does not link to the row before it", prev_hash
             )
-        recomputed = row_hash(
-            seq=row.seq,
-            at=row.at,
-            action=row.action,
-            actor=row.actor,
-            incident_id=row.incident_id,
-            notification_id=row.notification_id,
-            details=row.details or {},
-            content_sha256=row.content_sha256,
-            prev_hash=row.prev_hash,
-        )
-        if recomputed != row.hash:
+        if hash_of(row) != row.hash:
             return Verification(
                 False, count, row.seq, "its content does not match its hash", prev_hash
             )

@@ -141,6 +141,16 @@ def attach(dialect: Dialect, keyring: Keyring | None) -> None:
     dialect.encompass_keyring = keyring  # type: ignore[attr-defined]
 
 
+def _open(stored: str, dialect: Dialect) -> str:
+    """The plaintext of a stored value; a value from before encryption passes through."""
+    if not stored.startswith(PREFIX + "."):
+        return stored
+    ring = _keyring(dialect)
+    if ring is None:
+        raise KeyError_("encrypted data but no data key: set ENCOMPASS_DATA_KEY")
+    return ring.decrypt(stored).decode()
+
+
 class EncryptedText(TypeDecorator[str]):
     """A string encrypted with the engine's keyring (stored as text)."""
 
@@ -154,12 +164,7 @@ class EncryptedText(TypeDecorator[str]):
         return ring.encrypt(value.encode())
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
-        if value is None or not value.startswith(PREFIX + "."):
-            return value
-        ring = _keyring(dialect)
-        if ring is None:
-            raise KeyError_("encrypted data but no data key: set ENCOMPASS_DATA_KEY")
-        return ring.decrypt(value).decode()
+        return None if value is None else _open(value, dialect)
 
 
 class EncryptedJSON(TypeDecorator[Any]):
@@ -178,11 +183,7 @@ class EncryptedJSON(TypeDecorator[Any]):
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
         if value is None:
             return None
-        if value.startswith(PREFIX + "."):
-            ring = _keyring(dialect)
-            if ring is None:
-                raise KeyError_("encrypted data but no data key: set ENCOMPASS_DATA_KEY")
-            value = ring.decrypt(value).decode()
+        value = _open(value, dialect)
         return json.loads(value)
 
 
@@ -201,11 +202,7 @@ class EncryptedDate(TypeDecorator[date]):
     def process_result_value(self, value: str | None, dialect: Dialect) -> date | None:
         if value is None:
             return None
-        if value.startswith(PREFIX + "."):
-            ring = _keyring(dialect)
-            if ring is None:
-                raise KeyError_("encrypted data but no data key: set ENCOMPASS_DATA_KEY")
-            value = ring.decrypt(value).decode()
+        value = _open(value, dialect)
         return date.fromisoformat(value)
 
 

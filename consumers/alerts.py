@@ -13,18 +13,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from audit.ledger import AuditAction, record
 from broker.mailer import TransientDeliveryError
 from broker.settings import Settings
-from broker.store import REVIEWABLE_STATUSES, EscalationStatus, EscalationStep, Notification
+from broker.store import (
+    REVIEWABLE_STATUSES,
+    EscalationStatus,
+    EscalationStep,
+    Notification,
+    NotificationStatus,
+)
 from consumers.acknowledge import AckLinks
 from consumers.deliver import message_id
 from consumers.notify import first_response
-from consumers.render import TEMPLATES, RenderedEmail, content_sha256, london_by, london_when
+from consumers.render import EMAIL_ENV, RenderedEmail, content_sha256, london_by
 from schemas.notification import FirstResponseContact
 
 ACTOR = "broker:escalate"
@@ -39,6 +44,7 @@ class Step(StrEnum):
     REMIND_DSL = "remind_dsl"
     REMIND_DEPUTY = "remind_deputy"
     UNACKNOWLEDGED = "unacknowledged"
+    RECALL = "recall"  # a retraction to the school (consumers.review.recall)
 
 
 CHASING = frozenset({Step.REMIND_DSL, Step.REMIND_DEPUTY, Step.UNACKNOWLEDGED})
@@ -71,27 +77,6 @@ class ReminderView:
     to_deputy: bool = False
 
 
-def _environment() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=select_autoescape(
-            enabled_extensions=("html", "html.j2"),
-            disabled_extensions=("txt", "txt.j2"),
-            default_for_string=True,
-            default=True,
-        ),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters.update(london_by=london_by, london_when=london_when)
-    return env
-
-
-_ENV = _environment()
-
-
 def alert_subject(a: AlertView) -> str:
     if a.step == "review_due":
         what = f"still waiting for review, due {london_by(a.deliver_by)}"
@@ -109,8 +94,8 @@ def reminder_subject(r: ReminderView) -> str:
 
 
 def _render(stem: str, subject: str, **values: object) -> RenderedEmail:
-    text = _ENV.get_template(f"{stem}.txt.j2").render(subject=subject, **values)
-    html = _ENV.get_template(f"{stem}.html.j2").render(subject=subject, **values)
+    text = EMAIL_ENV.get_template(f"{stem}.txt.j2").render(subject=subject, **values)
+    html = EMAIL_ENV.get_template(f"{stem}.html.j2").render(subject=subject, **values)
     return RenderedEmail(subject=subject, text=text.strip() + "\n", html=html)
 
 
@@ -145,6 +130,10 @@ def render_step(
     n: Notification,
     now: datetime,
 ) -> RenderedEmail:
+    if row.step == Step.RECALL.value:
+        subject = f"Operation Encompass notification {n.id} withdrawn: please delete it"
+        return _render("retraction", subject, reference=n.id, sent_at=n.sent_at,
+                       first_response=first_response(settings))  # fmt: skip
     if row.role == FIRST_RESPONSE:
         deputy_reminded = session.execute(
             select(EscalationStep.id).where(
@@ -178,6 +167,8 @@ def render_step(
 
 
 def _no_longer_needed(row: EscalationStep, n: Notification) -> bool:
+    if n.status == NotificationStatus.RECALLED.value:  # only the retraction still goes
+        return row.step != Step.RECALL.value
     if row.step in CHASING:
         return n.acknowledged_at is not None
     if row.step == Step.REVIEW_DUE.value:
@@ -224,9 +215,13 @@ def mark_alert_sent(session: Session, job: AlertJob, now: datetime) -> None:
     assert row is not None and n is not None
     row.status, row.sent_at = EscalationStatus.SENT.value, now
     row.claimed_until, row.last_error = None, ""
+    if job.step == Step.RECALL.value:
+        action = AuditAction.RETRACTION_SENT
+    else:
+        action = AuditAction.ESCALATED if job.role == FIRST_RESPONSE else AuditAction.REMINDED
     record(
         session,
-        AuditAction.ESCALATED if job.role == FIRST_RESPONSE else AuditAction.REMINDED,
+        action,
         actor=ACTOR,
         incident_id=n.incident_id,
         notification_id=n.id,

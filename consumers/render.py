@@ -108,14 +108,15 @@ def _environment() -> Environment:
     return env
 
 
-_ENV = _environment()
+# One Jinja2 environment for every e-mail we send (notifications, alerts, reminders).
+EMAIL_ENV = _environment()
 
 
 def render_email(n: SchoolNotification) -> RenderedEmail:
     """The subject, plain-text body and HTML body for one notification."""
     subject = subject_for(n)
-    text = _ENV.get_template(TEXT_TEMPLATE).render(n=n, subject=subject)
-    html = _ENV.get_template(HTML_TEMPLATE).render(n=n, subject=subject)
+    text = EMAIL_ENV.get_template(TEXT_TEMPLATE).render(n=n, subject=subject)
+    html = EMAIL_ENV.get_template(HTML_TEMPLATE).render(n=n, subject=subject)
     text = re.sub(r"\n{3,}", "\n\n", text.replace("\r\n", "\n")).strip() + "\n"
     return RenderedEmail(subject=subject, text=text, html=html)
 

@@ -9,6 +9,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from broker.settings import Settings
 
 CHECK_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
@@ -211,3 +213,12 @@ def isolated_settings(**overrides: Any) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)
+
+
+def import_directory(session: Session, files: dict[str, Path]) -> None:
+    """The four directory files through the real imports, in the order they depend."""
+    from school_directory import imports
+
+    for kind in ("schools", "contacts", "pupils", "calendar"):
+        if kind in files:
+            getattr(imports, f"import_{kind}")(session, files[kind])

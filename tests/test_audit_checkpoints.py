@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from audit import checkpoints
-from audit.ledger import GENESIS, AuditAction, AuditEvent, record, row_hash
+from audit.ledger import GENESIS, AuditAction, AuditEvent, hash_of, record
 from broker.audit_cli import verify_all
 from broker.database import transaction
 from broker.settings import Settings
@@ -53,17 +53,7 @@ def rechain_from(session: Session, seq: int) -> None:
     for row in rows:
         if row.seq >= seq:
             row.prev_hash = prev
-            row.hash = row_hash(
-                seq=row.seq,
-                at=row.at,
-                action=row.action,
-                actor=row.actor,
-                incident_id=row.incident_id,
-                notification_id=row.notification_id,
-                details=row.details,
-                content_sha256=row.content_sha256,
-                prev_hash=prev,
-            )
+            row.hash = hash_of(row)
         prev = row.hash
 
 

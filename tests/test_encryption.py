@@ -19,8 +19,7 @@ from broker.keys import reencrypt
 from broker.settings import Settings
 from consumers.intake import parse_incident
 from consumers.pipeline import process_incident
-from school_directory import imports
-from tests.factories import incident, write_directory
+from tests.factories import import_directory, incident, write_directory
 
 K1 = keyring_from_material([("k1", b"\x01" * 32)])
 K1_K2 = keyring_from_material([("k1", b"\x01" * 32), ("k2", b"\x02" * 32)])
@@ -45,8 +44,7 @@ def test_blind_indexes_survive_rotation() -> None:
 def feed(sessions: sessionmaker[Session], folder: Path) -> None:
     files = write_directory(folder)
     with transaction(sessions) as session:
-        for kind in ("schools", "contacts", "pupils", "calendar"):
-            getattr(imports, f"import_{kind}")(session, files[kind])
+        import_directory(session, files)
     with transaction(sessions) as session:
         process_incident(session, Settings(), parse_incident(json.dumps(incident()).encode()), "t")
 

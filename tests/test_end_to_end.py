@@ -19,8 +19,7 @@ from audit.ledger import AuditEvent, verify
 from broker.app import EncompassService
 from broker.database import transaction
 from broker.settings import ReviewPolicy, Settings
-from school_directory import imports
-from tests.factories import incident, isolated_settings, write_directory
+from tests.factories import import_directory, incident, isolated_settings, write_directory
 from tests.smtp_server import PASSWORD, USERNAME, RecordingSmtpServer, make_test_ca
 
 pytestmark = pytest.mark.kafka
@@ -56,10 +55,7 @@ async def service(
     svc = EncompassService(settings, bootstrap=kafka_bootstrap)
     files = write_directory(tmp_path / "directory")
     with transaction(svc.sessions) as session:
-        imports.import_schools(session, files["schools"])
-        imports.import_contacts(session, files["contacts"])
-        imports.import_pupils(session, files["pupils"])
-        imports.import_calendar(session, files["calendar"])
+        import_directory(session, files)
     await svc.start()
     try:
         yield svc

@@ -17,9 +17,8 @@ from broker.app import EncompassService
 from broker.database import transaction
 from broker.embedded import EmbeddedKafka, free_port
 from broker.settings import ReviewPolicy, Settings
-from school_directory import imports
 from tests.conftest import POSTGRES_ADMIN_URL, _postgres_database
-from tests.factories import incident, isolated_settings, write_directory
+from tests.factories import import_directory, incident, isolated_settings, write_directory
 from tests.smtp_server import RecordingSmtpServer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -41,8 +40,7 @@ def settings_for(tmp_path: Path, database_url: str, smtp_port: int) -> Settings:
 def load_directory(service: EncompassService, folder: Path) -> None:
     files = write_directory(folder)
     with transaction(service.sessions) as session:
-        for kind in ("schools", "contacts", "pupils", "calendar"):
-            getattr(imports, f"import_{kind}")(session, files[kind])
+        import_directory(session, files)
 
 
 async def send(bootstrap: str, topic: str, *values: bytes) -> None:

@@ -13,8 +13,7 @@ import pytest
 from broker.app import EncompassService
 from broker.database import transaction
 from broker.settings import ReviewPolicy
-from school_directory import imports
-from tests.factories import incident, isolated_settings, write_directory
+from tests.factories import import_directory, incident, isolated_settings, write_directory
 from tests.smtp_server import RecordingSmtpServer
 from tests.test_end_to_end import publish
 
@@ -37,8 +36,7 @@ async def running(
         service = EncompassService(settings, bootstrap=kafka_bootstrap)
         files = write_directory(tmp_path / "d")
         with transaction(service.sessions) as session:
-            for kind in ("schools", "contacts", "pupils", "calendar"):
-                getattr(imports, f"import_{kind}")(session, files[kind])
+            import_directory(session, files)
         await service.start()
         try:
             yield service, smtp

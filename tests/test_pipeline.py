@@ -18,13 +18,13 @@ from broker.store import Incident, Notification
 from consumers import review
 from consumers.intake import IntakeOutcome, parse_incident
 from consumers.pipeline import process_incident
-from school_directory import imports
 from tests.factories import (
     AMY_UPN,
     DUAL_UPN,
     TWIN_A_UPN,
     TWIN_B_UPN,
     child,
+    import_directory,
     incident,
     write_directory,
 )
@@ -34,10 +34,7 @@ from tests.factories import (
 def directory(sessions: sessionmaker[Session], tmp_path: Path) -> sessionmaker[Session]:
     files = write_directory(tmp_path / "directory")
     with transaction(sessions) as session:
-        imports.import_schools(session, files["schools"])
-        imports.import_contacts(session, files["contacts"])
-        imports.import_pupils(session, files["pupils"])
-        imports.import_calendar(session, files["calendar"])
+        import_directory(session, files)
     return sessions
 
 

@@ -16,8 +16,14 @@ from audit.ledger import verify
 from broker.app import EncompassService
 from broker.database import transaction
 from broker.settings import ReviewPolicy
-from school_directory import imports
-from tests.factories import child, incident, isolated_settings, upn, write_directory
+from tests.factories import (
+    child,
+    import_directory,
+    incident,
+    isolated_settings,
+    upn,
+    write_directory,
+)
 from tests.smtp_server import RecordingSmtpServer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -56,8 +62,7 @@ async def test_two_instances_one_stopped_mid_stream_send_each_email_once(
         second = EncompassService(settings, bootstrap=kafka_bootstrap, migrate=False)
         files = write_directory(tmp_path / "directory", pupils())
         with transaction(first.sessions) as session:
-            for kind in ("schools", "contacts", "pupils", "calendar"):
-                getattr(imports, f"import_{kind}")(session, files[kind])
+            import_directory(session, files)
         await first.start()
         await second.start()
         producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")

@@ -95,7 +95,10 @@ def approve(settings: Settings, sessions: Sessions, args: argparse.Namespace, ac
             n = review.approve(
                 session, settings, args.notification_id, actor=actor, upn=args.upn, urn=args.urn
             )
-            print(f"{n.id} approved for school {n.urn}; it will be sent now.")
+            if n.status == "approved":
+                print(f"{n.id} approved for school {n.urn}; it will be sent now.")
+            else:  # four eyes (consumers.review.second_reviewer_needed)
+                print(f"{n.id}: first approval recorded; a second reviewer must approve it.")
     except review.ReviewError as exc:
         print(f"encompass review approve: {exc}", file=sys.stderr)
         return 1

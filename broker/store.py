@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from broker.crypto import EncryptedJSON
+from broker.crypto import EncryptedJSON, EncryptedText
 from broker.database import Base, UtcDateTime, utcnow
 
 
@@ -39,6 +39,7 @@ class NotificationStatus(StrEnum):
     FAILED = "failed"  # permanent failure: visible, waiting for a person
     REJECTED = "rejected"
     SUPERSEDED = "superseded"  # a newer revision of the incident replaced it
+    RECALLED = "recalled"  # sent in error: the school was asked to delete it
 
 
 UNSENT_STATUSES = (
@@ -187,3 +188,19 @@ class SignInFailure(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(64), index=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class NotificationEdit(Base):
+    """A reviewer's change to what the school will read, before and after, encrypted at
+    rest and purged with the incident. Its audit row carries the SHA-256 of both texts, so
+    the trail proves the change without holding the account in clear."""
+
+    __tablename__ = "notification_edits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notification_id: Mapped[str] = mapped_column(String(32), index=True)
+    field: Mapped[str] = mapped_column(String(32))
+    before: Mapped[str] = mapped_column(EncryptedText)
+    after: Mapped[str] = mapped_column(EncryptedText)
+    actor: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

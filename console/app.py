@@ -1,7 +1,9 @@
 """The console's web app: ``create_app(settings, sessions)``.
 
-Now it serves the acknowledgement pages. A GET of a link shows a page without personal
-data (the reference only) and a button; only the POST of that button records anything.
+Public: the acknowledgement pages. A GET of a link shows a page without personal data (the
+reference only) and a button; only the POST of that button records anything. Signed in:
+First Response's pages (``console.pages``) and the JSON API under ``/api/``
+(``console.api``), with sessions and CSRF from ``console.auth``.
 """
 
 from __future__ import annotations
@@ -9,14 +11,18 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 
 from broker.database import transaction, utcnow
 from broker.settings import Settings
+from console import api, oidc, pages
+from console.auth import BadCsrf, Forbidden, NotSignedIn, SessionCookies
 from consumers.acknowledge import (
     AckClaim,
     AckLinks,
@@ -30,6 +36,7 @@ from consumers.acknowledge import (
 from consumers.render import london_when
 
 TEMPLATES = Path(__file__).with_name("templates")
+STATIC = Path(__file__).with_name("static")
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",  # the token must not leak to another site
@@ -37,7 +44,8 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+        "default-src 'none'; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+        "img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),
 }
 
@@ -60,13 +68,44 @@ def create_app(
         "first_response_phone": settings.first_response_phone,
     }
 
+    cookies = SessionCookies(signer.secret, settings)
+
     @app.middleware("http")
     async def security_headers(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         response = await call_next(request)
-        response.headers.update(SECURITY_HEADERS)
+        who = getattr(request.state, "principal", None)
+        if who is not None and "set-cookie" not in response.headers:
+            cookies.issue(response, who.username, who.csrf)  # slides the idle timeout
+        if request.url.path.startswith("/static/"):
+            response.headers["Cache-Control"] = "public, max-age=3600"
+            return response
+        response.headers.update(SECURITY_HEADERS)  # no-store: pages carry personal data
         return response
+
+    @app.exception_handler(NotSignedIn)
+    def not_signed_in(request: Request, exc: NotSignedIn) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": "sign in first"}, status_code=401)
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+    @app.exception_handler(Forbidden)
+    def forbidden(request: Request, exc: Forbidden) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": "your role does not allow this"}, status_code=403)
+        return templates.TemplateResponse(request, "forbidden.html.j2", {}, status_code=403)
+
+    @app.exception_handler(BadCsrf)
+    def bad_csrf(request: Request, exc: BadCsrf) -> Response:
+        return JSONResponse({"detail": "missing or wrong CSRF token"}, status_code=403)
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    console = pages.Console(settings, sessions, templates, cookies, clock)
+    pages.register(app, console)
+    oidc.install(app, console, signer.secret)
+    app.mount("/api", api.create_api(console))
 
     def bad_link(request: Request, problem: LinkProblem) -> HTMLResponse:
         return templates.TemplateResponse(
@@ -109,10 +148,6 @@ def create_app(
             return bad_link(request, why.problem)
         with transaction(sessions) as session:
             return page(request, acknowledge(session, claim, clock()))
-
-    @app.get("/queue", response_class=HTMLResponse)
-    def queue(request: Request) -> HTMLResponse:
-        return templates.TemplateResponse(request, "queue.html.j2", {})
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

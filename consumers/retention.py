@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from audit.ledger import AuditAction, record
 from broker.database import run_in_session, utcnow
 from broker.settings import Settings
-from broker.store import UNSENT_STATUSES, Incident, Notification
+from broker.store import UNSENT_STATUSES, Incident, Notification, NotificationEdit
 
 ACTOR = "broker:retention"
 log = structlog.get_logger(__name__)
@@ -64,6 +64,12 @@ def purge(session: Session, *, now: datetime, keep_days: int, actor: str = ACTOR
             if n.content is not None:
                 n.content = None
                 notifications += 1
+        if notes:  # reviewers' edits hold the account too
+            session.execute(
+                delete(NotificationEdit).where(
+                    NotificationEdit.notification_id.in_([n.id for n in notes])
+                )
+            )
         incidents += 1
         record(
             session,

@@ -25,6 +25,7 @@ from broker.store import (
     EscalationStep,
     Incident,
     Notification,
+    NotificationEdit,
     NotificationStatus,
 )
 from consumers.notify import build_content, deadline
@@ -265,7 +266,8 @@ def second_reviewer_needed(session: Session, settings: Settings, n: Notification
 def edit_account(
     session: Session, notification_id: str, *, actor: str, account: str
 ) -> Notification:
-    """Change the account the school will read; the audit row keeps the before and after."""
+    """Change the account the school will read; the before and after are kept (encrypted)
+    and the audit row proves them by hash."""
     n = _reviewable(session, notification_id, actor)
     if n.content is None:
         raise ReviewError(f"{n.id} has no school yet: choose a pupil record first")
@@ -277,16 +279,20 @@ def edit_account(
         return n
     n.content = {**n.content, "account": after}
     n.edited_by, n.first_approved_by = actor, None
+    edit = NotificationEdit(
+        notification_id=n.id, field="account", before=before, after=after, actor=actor
+    )
+    session.add(edit)
+    session.flush()
     record(
         session,
         AuditAction.EDITED,
         actor=actor,
         incident_id=n.incident_id,
         notification_id=n.id,
-        details={
+        details={  # the texts are in notification_edits (encrypted); the trail has hashes
             "field": "account",
-            "before": before,
-            "after": after,
+            "edit_id": edit.id,
             "before_sha256": hashlib.sha256(before.encode()).hexdigest(),
             "after_sha256": hashlib.sha256(after.encode()).hexdigest(),
         },

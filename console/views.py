@@ -1,0 +1,212 @@
+"""What the console shows of a notification: rows for the queue and the sent list, the
+incident as First Response may see it, the candidates, and the exact e-mail preview."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from broker.settings import Settings
+from broker.store import (
+    REVIEWABLE_STATUSES,
+    EscalationStep,
+    Incident,
+    Notification,
+    NotificationStatus,
+)
+from consumers import review
+from consumers.render import london_when, render_email
+from schemas.notification import SchoolNotification
+from school_directory.store import Pupil, School
+
+STATUS_LABELS = {
+    "pending_review": "Waiting for review",
+    "not_found": "Not found",
+    "approved": "Approved",
+    "sending": "Sending",
+    "sent": "Sent",
+    "failed": "Failed",
+    "rejected": "Rejected",
+    "superseded": "Superseded",
+    "recalled": "Recalled",
+}
+
+
+def time_left(deliver_by: datetime, now: datetime) -> str:
+    seconds = int((deliver_by - now).total_seconds())
+    late, seconds = seconds < 0, abs(seconds)
+    hours, minutes = divmod(seconds // 60, 60)
+    text = f"{hours}h {minutes:02d}m" if hours < 48 else f"{hours // 24} days"
+    return f"{text} late" if late else text
+
+
+def school_names(session: Session, urns: set[str]) -> dict[str, School]:
+    if not urns:
+        return {}
+    found = session.execute(select(School).where(School.urn.in_(urns))).scalars()
+    return {s.urn: s for s in found}
+
+
+def queue_rows(
+    session: Session,
+    settings: Settings,
+    now: datetime,
+    *,
+    la: str = "",
+    urn: str = "",
+    status: str = "",
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    notes = review.queue(session)
+    urns = {n.urn for n in notes if n.urn} | {
+        str(c["urn"]) for n in notes for c in n.candidates if c.get("urn")
+    }
+    schools = school_names(session, urns)
+    counts: dict[str, int] = {"all": len(notes), "late": 0}
+    rows = []
+    for n in notes:
+        is_late = n.deliver_by <= now or n.late_at is not None
+        counts[n.status] = counts.get(n.status, 0) + 1
+        counts["late"] += is_late
+        school = schools.get(n.urn or "")
+        if la and (school is None or school.la_code != la):
+            continue
+        if urn and n.urn != urn:
+            continue
+        if status and not (status == n.status or (status == "late" and is_late)):
+            continue
+        best = n.candidates[0]["score"] if n.candidates else None
+        rows.append(
+            {
+                "id": n.id,
+                "status": n.status,
+                "status_label": STATUS_LABELS.get(n.status, n.status),
+                "late": is_late,
+                "deliver_by": london_when(n.deliver_by),
+                "left": time_left(n.deliver_by, now),
+                "school": school.name if school else "No school yet",
+                "urn": n.urn or "",
+                "score": n.match_score if n.match_score is not None else best,
+                "claimed_by": review.claim_holder(n, now),
+                "release_grade": review.release_grade(settings, n),
+                "first_approved_by": n.first_approved_by,
+            }
+        )
+    return rows, counts
+
+
+def _incident(session: Session, n: Notification) -> dict[str, Any]:
+    row = session.execute(
+        select(Incident).where(
+            Incident.incident_id == n.incident_id, Incident.revision == n.revision
+        )
+    ).scalar_one_or_none()
+    payload = row.payload if row else {}
+    child: dict[str, Any] = next(
+        (p for p in payload.get("persons", []) if p.get("person_id") == n.person_id), {}
+    )
+    # First Response sees the child as police recorded them, and the incident's facts;
+    # adults' details stay behind even here.
+    return {
+        "incident_id": n.incident_id,
+        "revision": n.revision,
+        "classification": payload.get("classification", ""),
+        "dash_risk": payload.get("dash_risk", ""),
+        "occurred_at": london_when(datetime.fromisoformat(payload["occurred_at"]))
+        if payload.get("occurred_at")
+        else "",
+        "child": {
+            k: child.get(k)
+            for k in (
+                "given_names",
+                "family_name",
+                "known_as",
+                "date_of_birth",
+                "gender",
+                "present",
+                "witnessed",
+                "injured",
+                "school_hint",
+            )
+        },
+    }
+
+
+def candidates(session: Session, n: Notification) -> list[dict[str, Any]]:
+    upns = {str(c.get("upn")) for c in n.candidates}
+    pupils = {
+        (p.upn, p.urn): p
+        for p in session.execute(select(Pupil).where(Pupil.upn.in_(upns))).scalars()
+    }
+    schools = school_names(session, {str(c.get("urn")) for c in n.candidates})
+    out = []
+    for c in n.candidates:
+        pupil = pupils.get((str(c.get("upn")), str(c.get("urn"))))
+        school = schools.get(str(c.get("urn")))
+        out.append(
+            {
+                **c,
+                "name": f"{pupil.given_names} {pupil.family_name}" if pupil else "",
+                "date_of_birth": pupil.date_of_birth.isoformat() if pupil else "",
+                "school": school.name if school else "",
+                "chosen": c.get("upn") == n.upn and c.get("urn") == n.urn,
+            }
+        )
+    return out
+
+
+def detail(session: Session, settings: Settings, n: Notification, now: datetime) -> dict[str, Any]:
+    preview = render_email(SchoolNotification.model_validate(n.content)) if n.content else None
+    school = school_names(session, {n.urn}).get(n.urn or "") if n.urn else None
+    return {
+        "n": n,
+        "status_label": STATUS_LABELS.get(n.status, n.status),
+        "deliver_by": london_when(n.deliver_by),
+        "left": time_left(n.deliver_by, now),
+        "school": school.name if school else "",
+        "incident": _incident(session, n),
+        "candidates": candidates(session, n),
+        "preview": preview,
+        "account": (n.content or {}).get("account", ""),
+        "claimed_by": review.claim_holder(n, now),
+        "reviewable": n.status in {s.value for s in REVIEWABLE_STATUSES},
+        "four_eyes": review.second_reviewer_needed(session, settings, n),
+    }
+
+
+def sent_rows(session: Session, limit: int = 200) -> list[dict[str, Any]]:
+    notes = list(
+        session.execute(
+            select(Notification)
+            .where(
+                Notification.status.in_(
+                    [NotificationStatus.SENT.value, NotificationStatus.RECALLED.value]
+                )
+            )
+            .order_by(Notification.sent_at.desc())
+            .limit(limit)
+        ).scalars()
+    )
+    steps: dict[str, list[EscalationStep]] = {}
+    if notes:
+        for step in session.execute(
+            select(EscalationStep).where(EscalationStep.notification_id.in_([n.id for n in notes]))
+        ).scalars():
+            steps.setdefault(step.notification_id, []).append(step)
+    schools = school_names(session, {n.urn for n in notes if n.urn})
+    return [
+        {
+            "id": n.id,
+            "school": schools[n.urn].name if n.urn in schools else n.urn,
+            "sent_at": london_when(n.sent_at) if n.sent_at else "",
+            "acknowledged_at": london_when(n.acknowledged_at) if n.acknowledged_at else "",
+            "reminded": [s.step for s in steps.get(n.id, []) if s.role in ("dsl", "deputy_dsl")],
+            "escalated": [s.step for s in steps.get(n.id, []) if s.role == "first_response"],
+            "decided_by": n.decided_by or "",
+            "recalled": n.status == NotificationStatus.RECALLED.value,
+            "retraction": next((s.status for s in steps.get(n.id, []) if s.step == "recall"), None),
+        }
+        for n in notes
+    ]

@@ -20,11 +20,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from audit.ledger import AuditAction, record
 from broker.database import run_in_session, utcnow
-from broker.mailer import Mailer, PermanentDeliveryError, TransientDeliveryError, build_message
+from broker.mailer import Mailer, PermanentDeliveryError, TransientDeliveryError
 from broker.settings import Settings
 from broker.store import Notification, NotificationStatus
 from consumers.acknowledge import AckLinks
-from consumers.render import RenderedEmail, content_sha256, render_email
+from consumers.render import RenderedEmail, as_message, content_sha256, render_email
 from schemas.notification import SchoolNotification
 from school_directory.store import SafeguardingContact
 
@@ -227,10 +227,8 @@ class DeliveryWorker:
         return len(jobs)
 
     async def _send(self, job: Job) -> None:
-        message = build_message(
-            subject=job.rendered.subject,
-            text=job.rendered.text,
-            html=job.rendered.html,
+        message = as_message(
+            job.rendered,
             sender=self.settings.mail_from,
             to=job.to,
             message_id=message_id(job.notification_id, self.settings),

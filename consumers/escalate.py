@@ -35,7 +35,7 @@ from sqlalchemy.sql.expression import Exists
 
 from audit.ledger import AuditAction, record
 from broker.database import run_in_session, utcnow
-from broker.mailer import Mailer, PermanentDeliveryError, TransientDeliveryError, build_message
+from broker.mailer import Mailer, PermanentDeliveryError, TransientDeliveryError
 from broker.settings import Settings
 from broker.store import (
     REVIEWABLE_STATUSES,
@@ -55,6 +55,7 @@ from consumers.alerts import (
     release_alerts,
 )
 from consumers.deliver import recipient
+from consumers.render import as_message
 from school_directory.store import SafeguardingContact
 
 ACTOR = "broker:escalate"
@@ -296,13 +297,8 @@ class EscalationScheduler:
         return len(jobs)
 
     async def _send(self, job: AlertJob) -> None:
-        message = build_message(
-            subject=job.rendered.subject,
-            text=job.rendered.text,
-            html=job.rendered.html,
-            sender=self.settings.mail_from,
-            to=job.to,
-            message_id=job.message_id,
+        message = as_message(
+            job.rendered, sender=self.settings.mail_from, to=job.to, message_id=job.message_id
         )
         bound = log.bind(notification_id=job.notification_id, step=job.step, attempt=job.attempt)
         try:

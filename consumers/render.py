@@ -11,11 +11,13 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from email.message import EmailMessage
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from broker.mailer import build_message
 from schemas.notification import SchoolNotification
 
 LONDON = ZoneInfo("Europe/London")
@@ -129,3 +131,15 @@ def content_sha256(rendered: RenderedEmail) -> str:
         digest.update(len(data).to_bytes(8, "big"))
         digest.update(data)
     return digest.hexdigest()
+
+
+def as_message(rendered: RenderedEmail, *, sender: str, to: str, message_id: str) -> EmailMessage:
+    """The message that carries exactly this rendering (what ``content_sha256`` hashes)."""
+    return build_message(
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        sender=sender,
+        to=to,
+        message_id=message_id,
+    )

@@ -87,7 +87,7 @@ class Thresholds:
     margin_bits: float = 10.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: verdicts are cached
 class Weights:
     prior_bits: float
     bits: dict[str, dict[str, float]]
@@ -188,6 +188,7 @@ def _sounds(words: tuple[str, ...]) -> frozenset[str]:
     return frozenset(names.phonetic(w) for w in words)
 
 
+@lru_cache(maxsize=16_384)
 def compare_given(
     child_given: tuple[str, ...], known_as: tuple[str, ...], pupil_given: tuple[str, ...],
     preferred: tuple[str, ...],
@@ -214,6 +215,7 @@ def compare_given(
     return "similar" if best >= 0.80 else "different"
 
 
+@lru_cache(maxsize=16_384)
 def compare_family(child_family: tuple[str, ...], pupil_family: tuple[str, ...]) -> str | None:
     """The family-name level: whole name, one part of it, sound, typos."""
     if not child_family or not pupil_family:
@@ -233,6 +235,7 @@ def compare_family(child_family: tuple[str, ...], pupil_family: tuple[str, ...])
     return "similar" if best >= 0.80 else "different"
 
 
+@lru_cache(maxsize=16_384)
 def compare_dob(recorded: date | None, pupil: date) -> str | None:
     """Exact, day and month swapped, one digit wrong or two neighbours swapped, or not."""
     if recorded is None:
@@ -241,7 +244,7 @@ def compare_dob(recorded: date | None, pupil: date) -> str | None:
         return "exact"
     if (recorded.year, recorded.month, recorded.day) == (pupil.year, pupil.day, pupil.month):
         return "day_month_swapped"
-    a, b = recorded.strftime("%Y%m%d"), pupil.strftime("%Y%m%d")
+    a, b = _digits(recorded), _digits(pupil)
     diffs = [i for i in range(8) if a[i] != b[i]]
     if len(diffs) == 1:
         return "one_digit"
@@ -249,6 +252,11 @@ def compare_dob(recorded: date | None, pupil: date) -> str | None:
     if len(diffs) == 2 and diffs[1] == i + 1 and (a[i], a[i + 1]) == (b[i + 1], b[i]):
         return "one_digit"
     return "different"
+
+
+@lru_cache(maxsize=16_384)
+def _digits(day: date) -> str:
+    return day.strftime("%Y%m%d")
 
 
 def compare_postcode(recorded: str, pupil: str) -> str | None:
@@ -264,6 +272,7 @@ def compare_postcode(recorded: str, pupil: str) -> str | None:
     return "district" if district and district == names.postcode_district(pupil) else "different"
 
 
+@lru_cache(maxsize=4_096)
 def compare_school(hint: str, school_name: str) -> str | None:
     if not hint:
         return None
@@ -289,42 +298,79 @@ def score(child: ChildRecord, pupil: PupilRow, on_date: date, weights: Weights) 
     pupil_given = names.parts(pupil.given_names)
     preferred = names.parts(pupil.preferred_name)
     pupil_family = names.parts(pupil.family_name)
-    levels: dict[str, str | None] = {
-        "given_name": compare_given(child.given, child.known_as, pupil_given, preferred),
-        "family_name": compare_family(child.family, pupil_family),
-    }
-    order = "no"
-    if not _SURE_NAMES.issuperset(levels.values()):  # worth reading the other way round?
-        swapped = {
-            "given_name": compare_given(child.family, (), pupil_given, preferred),
-            "family_name": compare_family(child.given, pupil_family),
-        }
-        if _bits(swapped, weights) + weights.of("names_swapped", "yes") > _bits(levels, weights):
-            levels, order = swapped, "yes"
-    levels["date_of_birth"] = compare_dob(child.date_of_birth, pupil.date_of_birth)
-    levels["postcode"] = compare_postcode(child.postcode, pupil.postcode)
-    levels["gender"] = None
-    if child.gender and gender_code(pupil.gender):
-        levels["gender"] = "same" if child.gender == gender_code(pupil.gender) else "different"
-    levels["school_hint"] = compare_school(child.school_hint, pupil.school_name)
-    weight = weights.prior_bits + _bits(levels, weights) + weights.of("names_swapped", order)
-    agreed, disagreed = _reasons(levels)
-    if order == "yes":
-        agreed.append("names_swapped")
-    note = on_roll_note(pupil, on_date) or _veto(levels)
-    exact = order == "no" and all(
-        levels[f] in _AGREE for f in ("given_name", "family_name", "date_of_birth")
+    given = compare_given(child.given, child.known_as, pupil_given, preferred)
+    family = compare_family(child.family, pupil_family)
+    swapped = False
+    if given not in _SURE_NAMES or family not in _SURE_NAMES:  # worth reading them crosswise?
+        crossed = (compare_given(child.family, (), pupil_given, preferred),
+                   compare_family(child.given, pupil_family))  # fmt: skip
+        swapped = _names_read_crosswise((given, family), crossed, weights)
+        if swapped:
+            given, family = crossed
+    gender = None
+    if child.gender and (theirs := gender_code(pupil.gender)):
+        gender = "same" if child.gender == theirs else "different"
+    levels = (
+        given,
+        family,
+        compare_dob(child.date_of_birth, pupil.date_of_birth),
+        compare_postcode(child.postcode, pupil.postcode),
+        gender,
+        compare_school(child.school_hint, pupil.school_name),
     )
+    verdict = _verdict(levels, swapped, weights)
+    note = on_roll_note(pupil, on_date) or verdict.veto
     return Candidate(
         upn=pupil.upn,
         urn=pupil.urn,
-        score=probability(weight),
-        agreed=tuple(agreed),
-        disagreed=tuple(disagreed),
-        weight=weight,
+        score=verdict.score,
+        agreed=verdict.agreed,
+        disagreed=verdict.disagreed,
+        weight=verdict.weight,
         live=not note,
-        exact=exact,
+        exact=verdict.exact,
         note=note,
+    )
+
+
+Levels = tuple[str | None, ...]  # one level (or None, not recorded) per field, as FIELDS
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """What one combination of levels means; the same for every pupil that shows it, so
+    worked out once (a common name's hundred namesakes mostly share a handful)."""
+
+    weight: float
+    score: float
+    agreed: tuple[str, ...]
+    disagreed: tuple[str, ...]
+    veto: str
+    exact: bool
+
+
+@lru_cache(maxsize=4_096)
+def _names_read_crosswise(straight: Levels, crossed: Levels, weights: Weights) -> bool:
+    """Given and family names recorded the other way round: a likelier reading crosswise."""
+    fields = FIELDS[:2]
+    as_read = _bits(dict(zip(fields, straight, strict=True)), weights)
+    other_way = _bits(dict(zip(fields, crossed, strict=True)), weights)
+    return other_way + weights.of("names_swapped", "yes") > as_read
+
+
+@lru_cache(maxsize=16_384)
+def _verdict(levels: Levels, swapped: bool, weights: Weights) -> _Verdict:
+    named = dict(zip(FIELDS, levels, strict=True))
+    order = "yes" if swapped else "no"
+    weight = weights.prior_bits + _bits(named, weights) + weights.of("names_swapped", order)
+    agreed, disagreed = _reasons(named)
+    if swapped:
+        agreed.append("names_swapped")
+    exact = not swapped and all(
+        named[f] in _AGREE for f in ("given_name", "family_name", "date_of_birth")
+    )
+    return _Verdict(
+        weight, probability(weight), tuple(agreed), tuple(disagreed), _veto(named), exact
     )
 
 

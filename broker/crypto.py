@@ -78,7 +78,8 @@ class Keyring:
         return parts[1] if len(parts) == 3 and parts[0] == PREFIX else None
 
     def blind(self, value: str) -> str:
-        return hmac.new(self.index_key, value.encode(), hashlib.sha256).hexdigest()[:32]
+        # hmac.digest with a digest name: the one-shot OpenSSL path
+        return hmac.digest(self.index_key, value.encode(), "sha256").hex()[:32]
 
 
 def _derive(master: bytes, label: bytes) -> bytes:

@@ -145,7 +145,7 @@ class Settings(BaseSettings):
     # without a person (auto_release_confident) and to count as found, and the match-weight
     # margin in bits the best child needs over the next one (twins, same-name children).
     match_release_threshold: float = Field(default=0.999, gt=0, le=1)
-    match_review_threshold: float = Field(default=0.02, gt=0, le=1)
+    match_review_threshold: float = Field(default=0.01, gt=0, le=1)
     match_margin_bits: float = Field(default=10.0, ge=0)
 
     # Encryption at rest (broker/crypto.py): ``id:base64key`` entries, newest last, or a key

@@ -1,7 +1,8 @@
 """Match: find the pupil records of a child named in a police incident.
 
 The candidates come from indexed blocking keys (``school_directory.blocking``), each is
-scored field by field in the Fellegi-Sunter style (``school_directory.matching``), and
+scored field by field in the Fellegi-Sunter style (``school_directory.matching``), a rare
+name weighing more than a common one (``school_directory.frequencies``), and
 ``decide`` says whether the best one is sure enough to name the child's schools: above the
 release threshold, on roll, and clear of every other child, so twins wait for a person.
 Every candidate keeps its score and its reasons for the review queue and the audit trail.
@@ -14,7 +15,7 @@ from datetime import date
 from sqlalchemy.orm import Session
 
 from schemas.incident import Person
-from school_directory import blocking
+from school_directory import blocking, frequencies
 from school_directory.matching import (
     Candidate,
     ChildRecord,
@@ -62,14 +63,19 @@ def match_child(
         return MatchResult(
             MatchOutcome.NONE, reason="no name, date of birth or address to search by"
         )
+    rarity = frequencies.rarity(session, record)
     ranked = rank(
-        [score(record, row, on_date, weights) for row in blocking.candidates(session, record)]
+        [
+            score(record, row, on_date, weights, rarity)
+            for row in blocking.candidates(session, record)
+        ]
     )
     if record.school_hint and (not ranked or ranked[0].score < thresholds.review):
         seen = {(c.upn, c.urn) for c in ranked}
         urns = blocking.hinted_schools(session, record.school_hint)
         more = [
-            score(record, row, on_date, weights) for row in blocking.hinted(session, record, urns)
+            score(record, row, on_date, weights, rarity)
+            for row in blocking.hinted(session, record, urns)
         ]
         ranked = rank(ranked + [c for c in more if (c.upn, c.urn) not in seen])
     return decide(ranked, thresholds)

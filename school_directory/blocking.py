@@ -60,7 +60,8 @@ def _valid(year: int, month: int, day: int) -> date | None:
         return None
 
 
-def dob_variants(born: date, *, years: int = 10) -> list[date]:
+@cache  # a few thousand birthdays, each asked about again and again
+def dob_variants(born: date, *, years: int = 10) -> tuple[date, ...]:
     """The date itself, day and month swapped, every one-digit change and every swap of
     two neighbouring digits that is still a real date within ``years`` of it."""
     found = {born}
@@ -74,7 +75,7 @@ def dob_variants(born: date, *, years: int = 10) -> list[date]:
         day = _valid(int(text[:4]), int(text[4:6]), int(text[6:]))
         if day is not None and abs(day.year - born.year) <= years:
             found.add(day)
-    return sorted(found)
+    return tuple(sorted(found))
 
 
 def search_keys(child: ChildRecord) -> tuple[set[str], set[str]]:
@@ -140,7 +141,7 @@ def search(child: ChildRecord) -> tuple[Rows, dict[str, Any]] | None:
         variants = dob_variants(born)
         swapped = [d for d in variants if (d.month, d.day) == (born.day, born.month)]
         params["near"] = [born, *swapped]
-        params["variants"] = variants
+        params["variants"] = list(variants)
         params["year"] = str(born.year)
     if child.postcode:
         params["postcode"] = child.postcode

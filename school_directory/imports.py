@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from broker.crypto import BlindIndex
 from broker.database import Base
-from school_directory import names
+from school_directory import frequencies, names
 from school_directory.store import CalendarEntry, Pupil, SafeguardingContact, School
 
 BATCH_SIZE = 5_000
@@ -463,7 +463,9 @@ def import_pupils(session: Session, path: Path) -> ImportReport:
         }
 
     upserter = _Upserter(session, report, Pupil, ["upn", "urn"])
-    return _run(report, upserter, records, parse)
+    done = _run(report, upserter, records, parse)
+    frequencies.refresh(session)  # the matcher's name counts, in the same transaction
+    return done
 
 
 def import_calendar(session: Session, path: Path) -> ImportReport:

@@ -83,7 +83,7 @@ class Thresholds:
     the best child needs over the next one (a 2**margin times likelier explanation)."""
 
     release: float = 0.999
-    review: float = 0.02
+    review: float = 0.01
     margin_bits: float = 10.0
 
 
@@ -91,6 +91,11 @@ class Thresholds:
 class Weights:
     prior_bits: float
     bits: dict[str, dict[str, float]]
+    # Term frequencies: the u of an exact agreement by field, and how the roll's counts
+    # are smoothed and bounded (``rarity_bits``).
+    exact_u: dict[str, float] = field(default_factory=dict)
+    pseudo_pupils: float = 0.0
+    rarity_range: tuple[float, float] = (0.0, 0.0)
 
     def of(self, field_name: str, level: str) -> float:
         return self.bits[field_name][level]
@@ -110,7 +115,38 @@ def load_weights(text: str | None = None) -> Weights:
         }
         for name, levels in raw["fields"].items()
     }
-    return Weights(math.log2(prior / (1 - prior)), bits)
+    fields = raw["fields"]
+    tf = raw.get("term_frequency", {})
+    return Weights(
+        math.log2(prior / (1 - prior)),
+        bits,
+        exact_u={f: float(fields[f]["exact"]["u"]) for f in ("family_name", "given_name")},
+        pseudo_pupils=float(tf.get("pseudo_pupils", 0.0)),
+        rarity_range=(float(tf.get("min_bits", 0.0)), float(tf.get("max_bits", 0.0))),
+    )
+
+
+@dataclass(frozen=True)
+class Rarity:
+    """Bits added to an exact agreement on this child's family name and first given
+    name: positive for a name rarer than average on the roll, negative for a common one."""
+
+    family_bits: float = 0.0
+    given_bits: float = 0.0
+
+
+def rarity_bits(pupils: int, roll: int, weights: Weights, field_name: str) -> float:
+    """Term-frequency adjustment: an exact agreement on a name ``pupils`` of the ``roll``
+    share has u = pupils / roll, not the average u of the weights file. The count is
+    smoothed towards that average by ``pseudo_pupils`` imaginary pupils (a small roll
+    says little about rarity), and the adjustment is kept within ``rarity_range``."""
+    average = weights.exact_u[field_name]
+    pseudo = weights.pseudo_pupils
+    if roll <= 0 or pseudo <= 0:
+        return 0.0
+    u = (pupils + pseudo * average) / (roll + pseudo)
+    low, high = weights.rarity_range
+    return max(low, min(high, math.log2(average / u)))
 
 
 @dataclass(frozen=True)
@@ -293,8 +329,15 @@ def probability(weight: float) -> float:
     return 1.0 / (1.0 + 2.0 ** (-weight)) if weight > -1000 else 0.0
 
 
-def score(child: ChildRecord, pupil: PupilRow, on_date: date, weights: Weights) -> Candidate:
-    """Compare field by field; the match weight is the prior plus each level's bits."""
+def score(
+    child: ChildRecord,
+    pupil: PupilRow,
+    on_date: date,
+    weights: Weights,
+    rarity: Rarity = Rarity(),  # frozen: one shared default is safe
+) -> Candidate:
+    """Compare field by field; the match weight is the prior plus each level's bits, and
+    an exact agreement on a name counts for more the rarer the name (``rarity``)."""
     pupil_given = names.parts(pupil.given_names)
     preferred = names.parts(pupil.preferred_name)
     pupil_family = names.parts(pupil.family_name)
@@ -320,13 +363,18 @@ def score(child: ChildRecord, pupil: PupilRow, on_date: date, weights: Weights) 
     )
     verdict = _verdict(levels, swapped, weights)
     note = on_roll_note(pupil, on_date) or verdict.veto
+    weight, chance = verdict.weight, verdict.score
+    if not swapped and (rarity.family_bits or rarity.given_bits):
+        weight += rarity.family_bits if family == "exact" else 0.0
+        weight += rarity.given_bits if given in _AGREE else 0.0
+        chance = probability(weight)
     return Candidate(
         upn=pupil.upn,
         urn=pupil.urn,
-        score=verdict.score,
+        score=chance,
         agreed=verdict.agreed,
         disagreed=verdict.disagreed,
-        weight=verdict.weight,
+        weight=weight,
         live=not note,
         exact=verdict.exact,
         note=note,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from broker.crypto import BlindIndex, EncryptedDate, EncryptedText
@@ -57,7 +57,9 @@ class Pupil(Base):
         Index("ix_pupils_keys_dob", "family_key", "given_key", "dob_key"),
         Index("ix_pupils_keys_year", "family_key", "given_key", "birth_year_key"),
         Index("ix_pupils_postcode_dob", "postcode_key", "dob_key"),
-        Index("ix_pupils_urn_year", "urn", "birth_year_key"),
+        # the officer's school hint: a school's pupils by birth year, filtered by the
+        # sound keys inside the index (covering), so no table row is read to filter
+        Index("ix_pupils_urn_year_keys", "urn", "birth_year_key", "family_key", "given_key"),
         Index("ix_pupils_dob", "dob_key"),
     )
 
@@ -99,3 +101,16 @@ class CalendarEntry(Base):
     first_day: Mapped[date] = mapped_column(Date)
     last_day: Mapped[date] = mapped_column(Date)
     kind: Mapped[str] = mapped_column(String(16))  # term | holiday | inset | closure
+
+
+class NameFrequency(Base):
+    """How many pupils on the roll share a name (a family name, a first given name), by
+    its blind index; kind ``roll`` with an empty key holds the roll's size. The matcher
+    weighs an exact agreement on a rare name more than on a common one (term-frequency
+    adjustment, as Splink does). Rebuilt from the pupils table after each pupil import."""
+
+    __tablename__ = "name_frequencies"
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # family | given | roll
+    key: Mapped[str] = mapped_column(BlindIndex, primary_key=True)
+    pupils: Mapped[int] = mapped_column(Integer)

@@ -21,11 +21,12 @@ from consumers.intake import parse_incident
 from consumers.match import match_child
 from consumers.pipeline import process_incident
 from schemas.incident import Person
-from school_directory import blocking, imports, names
+from school_directory import blocking, frequencies, imports, names
 from school_directory.matching import (
     Candidate,
     MatchOutcome,
     PupilRow,
+    Rarity,
     Thresholds,
     child_record,
     compare_dob,
@@ -35,8 +36,10 @@ from school_directory.matching import (
     decide,
     load_weights,
     rank,
+    rarity_bits,
     score,
 )
+from school_directory.store import NameFrequency, Pupil
 from tests.factories import TWIN_A_UPN, TWIN_B_UPN, child, default_pupils, incident, upn
 from tests.factories import write_directory as write_files
 
@@ -121,6 +124,30 @@ def test_given_and_family_names_recorded_the_other_way_round_are_compared_crossw
     swapped = child_record("Doe", "Amy", date_of_birth=date(2016, 9, 14))
     found = score(swapped, pupil(), DAY, load_weights())
     assert "names_swapped" in found.agreed and "family_name" in found.agreed
+
+
+def test_a_rare_name_agreeing_says_more_than_a_common_one() -> None:
+    weights = load_weights()
+    roll = 1_000_000
+    rare = rarity_bits(2, roll, weights, "family_name")  # Maszkiewicz: two on the roll
+    common = rarity_bits(10_000, roll, weights, "family_name")  # Smith: one in a hundred
+    assert rare > 0 > common
+    low, high = weights.rarity_range
+    assert low <= common and rare <= high
+    # A small roll says little about rarity: the counts are smoothed towards the average.
+    assert abs(rarity_bits(1, 20, weights, "family_name")) < 0.5
+    assert rarity_bits(5, 0, weights, "family_name") == 0.0
+
+
+def test_rarity_adds_to_exact_name_agreement_only() -> None:
+    weights, rare = load_weights(), Rarity(family_bits=3.0, given_bits=2.0)
+    record = child_record("Amy", "Doe", date_of_birth=date(2016, 9, 14))
+    plain = score(record, pupil(), DAY, weights)
+    assert score(record, pupil(), DAY, weights, rare).weight == pytest.approx(plain.weight + 5)
+    typo = child_record("Amy", "Dow", date_of_birth=date(2016, 9, 14))
+    assert score(typo, pupil(), DAY, weights, rare).weight == pytest.approx(
+        score(typo, pupil(), DAY, weights).weight + 2
+    )
 
 
 # --- dates and places --------------------------------------------------------------------
@@ -288,6 +315,23 @@ def test_a_child_who_left_the_school_waits_for_a_person(directory: Any) -> None:
         found = match_child(session, bilal, DAY)
     assert found.outcome is MatchOutcome.PARTIAL and not found.chosen
     assert found.candidates[0].upn == LEFT_UPN and "left the school" in found.reason
+
+
+def test_the_pupil_import_counts_each_name_for_the_matcher(directory: Any) -> None:
+    with transaction(directory) as session:
+        counts = {(f.kind, f.key): f.pupils for f in session.scalars(select(NameFrequency))}
+        pupils = session.execute(text("select count(*) from pupils")).scalar_one()
+        assert counts[frequencies.ROLL] == pupils
+        assert sum(n for (kind, _), n in counts.items() if kind == "family") == pupils
+        # the twins share their family name; the counts are kept by blind index
+        leos = len(session.scalars(select(Pupil.id).where(Pupil.given_name_key == "leo")).all())
+        record = child_record("Leo", "Twin", date_of_birth=date(2017, 5, 5))
+        assert frequencies.rarity(session, record) == Rarity(
+            family_bits=rarity_bits(2, pupils, load_weights(), "family_name"),
+            given_bits=rarity_bits(leos, pupils, load_weights(), "given_name"),
+        )
+        nobody = child_record("Zebedee", "Quux", date_of_birth=date(2017, 5, 5))
+        assert frequencies.rarity(session, nobody).family_bits > 0
 
 
 def test_a_lookup_searches_indexes_and_never_scans_the_roll(directory: Any) -> None:

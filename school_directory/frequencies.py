@@ -1,0 +1,70 @@
+"""How common each name is on the roll, for the matcher's term-frequency weights.
+
+An exact agreement on "Maszkiewicz" says far more than one on "Smith": one pupil in a
+million shares the first, ten thousand the second. The counts are kept by blind index
+(``name_frequencies``), rebuilt from the pupils table after each pupil import, and read
+with one primary-key lookup per child; ``matching.rarity_bits`` turns them into bits.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, delete, func, insert, literal, or_, select
+from sqlalchemy.orm import Session
+
+from school_directory.matching import ChildRecord, Rarity, load_weights, rarity_bits
+from school_directory.store import NameFrequency, Pupil
+
+ROLL = ("roll", "")  # the row holding the roll's size
+
+
+def refresh(session: Session) -> None:
+    """Count every family name and first given name on the roll again (in the caller's
+    transaction, so a matcher never sees counts from half an import)."""
+    session.execute(delete(NameFrequency))
+    for kind, column in (("family", Pupil.family_name_key), ("given", Pupil.given_name_key)):
+        counted = select(literal(kind), column, func.count()).group_by(column)
+        session.execute(insert(NameFrequency).from_select(["kind", "key", "pupils"], counted))
+    session.execute(
+        insert(NameFrequency).from_select(
+            ["kind", "key", "pupils"],
+            select(literal(ROLL[0]), literal(ROLL[1]), func.count(Pupil.id)),
+        )
+    )
+
+
+def names_of(child: ChildRecord) -> dict[str, str]:
+    """The child's family name and first given name as the roll's counts key them."""
+    first = child.given[:1] or child.known_as[:1]
+    found = {"family": "".join(child.family), "given": first[0] if first else ""}
+    return {kind: value for kind, value in found.items() if value}
+
+
+def rarity(session: Session, child: ChildRecord) -> Rarity:
+    """The extra bits an exact agreement on this child's names is worth on this roll."""
+    wanted = names_of(child)
+    if not wanted:
+        return Rarity()
+    query = select(NameFrequency.kind, NameFrequency.key, NameFrequency.pupils).where(
+        or_(
+            and_(NameFrequency.kind == ROLL[0], NameFrequency.key == ROLL[1]),
+            *(and_(NameFrequency.kind == k, NameFrequency.key == v) for k, v in wanted.items()),
+        )
+    )
+    counts: dict[str, int] = {}
+    roll = 0
+    for kind, _key, pupils in session.execute(query):
+        if kind == ROLL[0]:
+            roll = pupils
+        elif kind in wanted:
+            counts[kind] = pupils
+    if not roll:  # counts never made (a roll loaded another way): weigh names as on average
+        return Rarity()
+    weights = load_weights()
+    return Rarity(
+        family_bits=rarity_bits(counts.get("family", 0), roll, weights, "family_name")
+        if "family" in wanted
+        else 0.0,
+        given_bits=rarity_bits(counts.get("given", 0), roll, weights, "given_name")
+        if "given" in wanted
+        else 0.0,
+    )

@@ -470,13 +470,20 @@ def rank(candidates: list[Candidate]) -> list[Candidate]:
     return sorted(candidates, key=lambda c: (-c.weight, not c.live, c.upn, c.urn))
 
 
-def decide(ranked: list[Candidate], thresholds: Thresholds, *, keep: int = 10) -> MatchResult:
+def decide(
+    ranked: list[Candidate], thresholds: Thresholds, *, keep: int = 10, most: int = 30
+) -> MatchResult:
     """Release the best child only when it is above the release threshold, on roll, and
-    clear of every other child by the margin; otherwise say why a person must look."""
+    clear of every other child by the margin; otherwise say why a person must look.
+
+    The reviewer sees the best ``keep`` candidates, or every one at or above the review
+    threshold up to ``most``: twelve namesakes with no birthday recorded are all listed,
+    not ten of them picked by UPN."""
     if not ranked:
         return MatchResult(MatchOutcome.NONE, reason="no pupil record shares a search key")
     best = ranked[0]
-    shown = tuple(ranked[:keep])
+    worth_a_look = sum(1 for c in ranked if c.score >= thresholds.review)
+    shown = tuple(ranked[: max(keep, min(worth_a_look, most))])
     rival = next((c for c in ranked if c.upn != best.upn), None)
     margin = best.weight - rival.weight if rival else math.inf
     if best.score < thresholds.review:

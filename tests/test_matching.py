@@ -248,6 +248,17 @@ def test_no_candidate_above_the_review_threshold_is_not_found_but_still_listed()
     assert result.outcome is MatchOutcome.NONE and [c.upn for c in result.candidates] == ["A"]
 
 
+def test_every_namesake_worth_a_look_is_listed_not_ten_picked_by_upn() -> None:
+    namesakes = [candidate(f"N{i:02}", 0) for i in range(14)]  # no birthday: all alike
+    strangers = [candidate(f"S{i:02}", -20) for i in range(20)]
+    shown = decide(rank(namesakes + strangers), Thresholds()).candidates
+    assert {c.upn for c in shown} == {c.upn for c in namesakes}
+    crowd = decide(rank([candidate(f"N{i:02}", 0) for i in range(50)]), Thresholds())
+    assert len(crowd.candidates) == 30  # a list a person can still read
+    few = decide(rank(strangers), Thresholds()).candidates
+    assert len(few) == 10  # nobody worth a look: the best ten, as before
+
+
 # --- against the database ----------------------------------------------------------------
 
 

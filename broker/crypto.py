@@ -17,8 +17,10 @@ import hmac
 import json
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,8 @@ class Keyring:
             raise KeyError_("data keys are 32 bytes (AES-256)")
         # One cipher object per key, made once: constructing one costs a third of a decrypt.
         object.__setattr__(self, "_ciphers", {kid: AESGCM(k) for kid, k in self.keys.items()})
+        # A lookup hashes the same few hundred dates and name keys again and again.
+        object.__setattr__(self, "_blinded", lru_cache(maxsize=8_192)(self._blind))
 
     def _cipher(self, key_id: str) -> AESGCM:
         ciphers: dict[str, AESGCM] = self._ciphers  # type: ignore[attr-defined]
@@ -78,6 +82,10 @@ class Keyring:
         return parts[1] if len(parts) == 3 and parts[0] == PREFIX else None
 
     def blind(self, value: str) -> str:
+        blinded: Callable[[str], str] = self._blinded  # type: ignore[attr-defined]
+        return blinded(value)
+
+    def _blind(self, value: str) -> str:
         # hmac.digest with a digest name: the one-shot OpenSSL path
         return hmac.digest(self.index_key, value.encode(), "sha256").hex()[:32]
 

@@ -8,7 +8,9 @@ with one primary-key lookup per child; ``matching.rarity_bits`` turns them into 
 
 from __future__ import annotations
 
-from sqlalchemy import and_, delete, func, insert, literal, or_, select
+from functools import cache
+
+from sqlalchemy import Select, and_, bindparam, delete, func, insert, literal, or_, select
 from sqlalchemy.orm import Session
 
 from school_directory.matching import ChildRecord, Rarity, load_weights, rarity_bits
@@ -39,20 +41,29 @@ def names_of(child: ChildRecord) -> dict[str, str]:
     return {kind: value for kind, value in found.items() if value}
 
 
+@cache
+def _counts() -> Select[str, str, int]:
+    """The roll's size and the counts of one family name and one first given name: one
+    statement, built once, the names bound as (blind-indexed) parameters."""
+    column = NameFrequency.key
+    return select(NameFrequency.kind, column, NameFrequency.pupils).where(
+        or_(
+            and_(NameFrequency.kind == ROLL[0], column == ROLL[1]),
+            and_(NameFrequency.kind == "family", column == bindparam("family", type_=column.type)),
+            and_(NameFrequency.kind == "given", column == bindparam("given", type_=column.type)),
+        )
+    )
+
+
 def rarity(session: Session, child: ChildRecord) -> Rarity:
     """The extra bits an exact agreement on this child's names is worth on this roll."""
     wanted = names_of(child)
     if not wanted:
         return Rarity()
-    query = select(NameFrequency.kind, NameFrequency.key, NameFrequency.pupils).where(
-        or_(
-            and_(NameFrequency.kind == ROLL[0], NameFrequency.key == ROLL[1]),
-            *(and_(NameFrequency.kind == k, NameFrequency.key == v) for k, v in wanted.items()),
-        )
-    )
+    params = {"family": wanted.get("family", ""), "given": wanted.get("given", "")}
     counts: dict[str, int] = {}
     roll = 0
-    for kind, _key, pupils in session.execute(query):
+    for kind, _key, pupils in session.execute(_counts(), params):
         if kind == ROLL[0]:
             roll = pupils
         elif kind in wanted:

@@ -71,11 +71,7 @@ def rarity(session: Session, child: ChildRecord) -> Rarity:
     if not roll:  # counts never made (a roll loaded another way): weigh names as on average
         return Rarity()
     weights = load_weights()
-    return Rarity(
-        family_bits=rarity_bits(counts.get("family", 0), roll, weights, "family_name")
-        if "family" in wanted
-        else 0.0,
-        given_bits=rarity_bits(counts.get("given", 0), roll, weights, "given_name")
-        if "given" in wanted
-        else 0.0,
-    )
+    bits = {
+        kind: rarity_bits(counts.get(kind, 0), roll, weights, f"{kind}_name") for kind in wanted
+    }
+    return Rarity(family_bits=bits.get("family", 0.0), given_bits=bits.get("given", 0.0))

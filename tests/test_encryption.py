@@ -4,6 +4,7 @@ raw copy of the database that is not a list of vulnerable children."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,9 @@ def test_a_raw_copy_of_the_database_holds_no_child_or_police_record_in_clear(
     feed(session_factory(engine), tmp_path / "d")
     engine.dispose()
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("raw.db*"))
+    # Ciphertext is base64url: a three-letter name turns up in it by chance. Whatever is
+    # left once the encrypted values are taken out must hold no secret.
+    raw = re.sub(rb"enc1\.[A-Za-z0-9]+\.[A-Za-z0-9_-]+", b"", raw)
     secrets = (
         "Jane",
         "Roe",

@@ -67,15 +67,23 @@ async def test_metrics_count_events_emails_and_the_queue(
         [json.dumps(incident()).encode(), b"not json", json.dumps(twins).encode()],
     )
     await smtp.async_wait_for(1, timeout=30)
-    await asyncio.sleep(0.5)
+    counted = (
+        'encompass_events_total{outcome="accepted"} 2.0',
+        'encompass_events_total{outcome="refused"} 1.0',
+        'encompass_emails_total{result="sent"} 1.0',
+        'encompass_notifications{status="pending_review"} 1.0',
+    )
     assert service.console is not None
     async with httpx.AsyncClient(base_url=service.console.url) as client:
-        text = (await client.get("/metrics/")).text
+        # the three events sit on different partitions: wait until all are taken
+        for _ in range(100):
+            text = (await client.get("/metrics/")).text
+            if all(line in text for line in counted):
+                break
+            await asyncio.sleep(0.2)
         ready = await client.get("/readyz")
-    assert 'encompass_events_total{outcome="accepted"} 2.0' in text
-    assert 'encompass_events_total{outcome="refused"} 1.0' in text
-    assert 'encompass_emails_total{result="sent"} 1.0' in text
-    assert 'encompass_notifications{status="pending_review"} 1.0' in text
+    for line in counted:
+        assert line in text
     assert "encompass_min_slack_to_deliver_by_seconds" in text
     assert "encompass_consumer_lag" in text
     assert "encompass_matches_total{outcome=" in text

@@ -321,7 +321,8 @@ def main() -> None:
     if not args.no_splink:
         from matching_splink import run_splink
 
-        run_splink(work, rows)
+        ours = figures(rows)
+        run_splink(work, rows, ours["released"], ours["wrong_releases"])
 
 
 if __name__ == "__main__":

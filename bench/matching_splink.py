@@ -5,6 +5,11 @@ known-as), family name, date of birth, postcode, gender. Its model is trained th
 documentation teaches (random-sampling u, expectation maximisation for m), predictions are
 blocked on date of birth, family name with birth year, postcode, and both names, and each
 police record is linked to its most probable pupil at match probability 0.5 or more.
+
+Our matcher releases without a person only what it is sure of, so the fair comparison of
+automatic decisions is at the same precision: Splink is also measured at the lowest
+probability cut-off that keeps its links as precise as our releases (chosen knowing the
+truth, which favours Splink), and its recall there is set beside our release rate.
 """
 
 from __future__ import annotations
@@ -40,11 +45,12 @@ _CLEAN = """
 
 
 _BEST = """
-    select police_id, pupil_id from (
+    select police_id, pupil_id, match_probability from (
         select case when unique_id_l like 'p%' then unique_id_l else unique_id_r end
                    as police_id,
                case when unique_id_l like 'p%' then unique_id_r else unique_id_l end
                    as pupil_id,
+               match_probability,
                row_number() over (
                    partition by case when unique_id_l like 'p%' then unique_id_l
                                      else unique_id_r end
@@ -54,7 +60,9 @@ _BEST = """
 """
 
 
-def run_splink(work: Path, rows: list[dict[str, Any]]) -> None:
+def run_splink(work: Path, rows: list[dict[str, Any]], released: int, wrong: int) -> None:
+    """Link ``rows`` (the police records of the run) with Splink; ``released`` and
+    ``wrong`` are our matcher's automatic releases in the same run, for comparison."""
     try:
         import duckdb
         import splink.comparison_library as cl
@@ -102,17 +110,44 @@ def run_splink(work: Path, rows: list[dict[str, Any]]) -> None:
     # The table name is Splink's own, never input.
     best = con.execute(_BEST.format(table=predictions.physical_name)).fetchall()
     took = time.perf_counter() - started
-    linked = {police_id: pupil_id[1:14] for police_id, pupil_id in best}
     truth = {f"p{r['n']}": r["truth"] for r in rows}
-    right = sum(1 for pid, upn in linked.items() if truth[pid] == upn)
     inside = sum(1 for t in truth.values() if t)
-    precision = right / len(linked) if linked else 0.0
+    links = sorted(((p, truth[pid] == pupil_id[1:14]) for pid, pupil_id, p in best), reverse=True)
+    linked = len(links)
+    right = sum(ok for _, ok in links)
+    print(f"\nsplink {_version()} (DuckDB), link_only, best pupil at match probability >= 0.5:")
+    print(f"  linked {linked:,}, right {right:,}, wrong {linked - right:,}; "
+          f"{_figures(right, linked, inside)}; time {took:.1f} s")  # fmt: skip
+    ours = released - wrong
+    cut, kept, kept_right = _as_precise_as(links, ours / released if released else 1.0)
+    print(
+        f"  at our release precision (cut-off {cut:.6f}, chosen knowing the truth): linked "
+        f"{kept:,}, wrong {kept - kept_right:,}; {_figures(kept_right, kept, inside)}"
+    )
+    print(
+        f"  our releases: released {released:,}, wrong {wrong:,}; "
+        f"{_figures(ours, released, inside)}"
+    )
+
+
+def _figures(right: int, linked: int, inside: int) -> str:
+    precision = right / linked if linked else 0.0
     recall = right / inside if inside else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    print(f"\nsplink {_version()} (DuckDB), link_only, best pupil at match probability >= 0.5:")
-    print(f"  linked {len(linked):,}, right {right:,}, wrong {len(linked) - right:,}; precision "
-          f"{100 * precision:.2f} %, recall {100 * recall:.2f} %, F1 {f1:.4f}; "
-          f"time {took:.1f} s")  # fmt: skip
+    return f"precision {100 * precision:.2f} %, recall {100 * recall:.2f} %, F1 {f1:.4f}"
+
+
+def _as_precise_as(links: list[tuple[float, bool]], target: float) -> tuple[float, int, int]:
+    """The lowest cut-off (links best first) whose links are at least ``target`` precise,
+    and how many links and right links it keeps; never between two equal probabilities."""
+    best = (1.0, 0, 0)
+    right = 0
+    for i, (p, ok) in enumerate(links):
+        right += ok
+        last_of_equals = i + 1 == len(links) or links[i + 1][0] < p
+        if last_of_equals and right >= target * (i + 1):
+            best = (p, i + 1, right)
+    return best
 
 
 def _version() -> str:

@@ -55,7 +55,8 @@ def match_child(
 ) -> MatchResult:
     """Score the pupils that share a blocking key with the child; never scan the roll.
 
-    The school hint is searched as well only when the other keys found no one likely."""
+    Wider searches (one name and a likely corruption of the date, then the officer's
+    school hint) are made only while the blocks have found no one likely."""
     thresholds = thresholds or Thresholds()
     weights = weights or load_weights()
     record = record_of(child)
@@ -70,12 +71,10 @@ def match_child(
             for row in blocking.candidates(session, record)
         ]
     )
-    if record.school_hint and (not ranked or ranked[0].score < thresholds.review):
+    for wider in (blocking.fallback, blocking.hinted):  # each only while no one is likely
+        if ranked and ranked[0].score >= thresholds.review:
+            break
         seen = {(c.upn, c.urn) for c in ranked}
-        urns = blocking.hinted_schools(session, record.school_hint)
-        more = [
-            score(record, row, on_date, weights, rarity)
-            for row in blocking.hinted(session, record, urns)
-        ]
+        more = [score(record, row, on_date, weights, rarity) for row in wider(session, record)]
         ranked = rank(ranked + [c for c in more if (c.upn, c.urn) not in seen])
     return decide(ranked, thresholds)

@@ -8,14 +8,18 @@ least one block, so a lookup never scans the roll (docs/matching.md):
 - given-name sound key (nicknames mapped to the formal name) and the date of birth, or
   with day and month swapped: finds a child whose family name changed;
 - both sound keys and any likely corruption of the date of birth (one digit wrong, two
-  neighbouring digits swapped), and both sound keys with the year of birth;
+  neighbouring digits swapped), and both sound keys with the year of birth (or with no
+  date of birth recorded, both sound keys alone), the child's own keys searched first so
+  that a common name's many sound-alikes cannot crowd the child out of the block;
 - postcode and a birth date within two years: names mangled beyond recognition;
-- the officer's school hint and the birth year, only when nothing above is sure.
+- only when nothing above is likely: one sound key and any likely corruption of the date
+  of birth (a typo in one name and a digit wrong in the date), then the officer's school
+  hint and the birth year.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import date
 from functools import cache
 from typing import Any
@@ -98,6 +102,13 @@ def _by_names(*conditions: Any) -> list[Select[Any]]:
     return [select(Pupil.id).where(*pair, *conditions) for pair in (straight, crossed)]
 
 
+def _own_names(*conditions: Any) -> Select[Any]:
+    """The child's own two keys (the whole family name, the first given name), before
+    the sound-alikes of every part: a block cut at ``BLOCK_ROWS`` keeps the child."""
+    own = (Pupil.family_key == bindparam("family_key"), Pupil.given_key == bindparam("given_key"))
+    return select(Pupil.id).where(*own, *conditions)
+
+
 @cache
 def _statement(dated: bool, keyed: bool, paired: bool, addressed: bool) -> Rows:
     """One statement per shape of police record, built once; the values are parameters,
@@ -118,9 +129,9 @@ def _statement(dated: bool, keyed: bool, paired: bool, addressed: bool) -> Rows:
         found += _by_names(born.in_(_param("variants")))
         # a date wrong altogether: both names and the year of birth
         year = Pupil.birth_year_key == bindparam("year")
-        found += [block.limit(BLOCK_ROWS) for block in _by_names(year)]
+        found += [block.limit(BLOCK_ROWS) for block in (_own_names(year), *_by_names(year))]
     elif paired:
-        found += [block.limit(BLOCK_ROWS) for block in _by_names()]
+        found += [block.limit(BLOCK_ROWS) for block in (_own_names(), *_by_names())]
     if addressed:
         # names mangled beyond recognition, a date wrong: the children at that postcode
         found.append(
@@ -143,10 +154,39 @@ def search(child: ChildRecord) -> tuple[Rows, dict[str, Any]] | None:
         params["near"] = [born, *swapped]
         params["variants"] = list(variants)
         params["year"] = str(born.year)
+    if family and given:
+        params |= _own_keys(child)
     if child.postcode:
         params["postcode"] = child.postcode
     shape = (born is not None, bool(keys), bool(family and given), bool(child.postcode))
     return _statement(*shape), params
+
+
+@cache
+def _fallback_statement() -> Rows:
+    variants = Pupil.dob_key.in_(_param("variants"))
+    own = (Pupil.family_key == bindparam("family_key"), Pupil.given_key == bindparam("given_key"))
+    return rows_query([select(Pupil.id).where(key, variants).limit(BLOCK_ROWS) for key in own])
+
+
+def fallback(session: Session, child: ChildRecord) -> list[PupilRow]:
+    """For a child the blocks found no one likely for: pupils sharing the child's own
+    family-name key or first-given-name key, and born on a likely corruption of the
+    recorded date (a typo in one name and a digit wrong in the date). Wider than the
+    blocks, so asked only then."""
+    if child.date_of_birth is None:
+        return []
+    params = {"variants": list(dob_variants(child.date_of_birth)), **_own_keys(child)}
+    return _rows(session, _fallback_statement(), params)
+
+
+def _own_keys(child: ChildRecord) -> dict[str, str]:
+    """The keys the directory holds for a pupil of the child's names: the sound of the
+    whole family name and of the formal form of the first given name."""
+    return {
+        "family_key": names.family_key(" ".join(child.family)),
+        "given_key": names.given_key(" ".join(child.given or child.known_as)),
+    }
 
 
 def rows_query(blocks: Sequence[Select[Any]]) -> Rows:
@@ -186,28 +226,41 @@ def hinted_schools(session: Session, hint: str, limit: int = 5) -> list[str]:
     if not words:
         return []
     word = max(words, key=len)
-    query = select(School.urn, School.name).where(func.lower(School.name).contains(word))
-    found = session.execute(query.limit(200)).all()
+    found = session.connection().execute(_schools_named(), {"word": word})
     return [urn for urn, name in found if compare_school(hint, name) == "same"][:limit]
 
 
-def hinted(session: Session, child: ChildRecord, urns: Iterable[str]) -> list[PupilRow]:
-    """Pupils at the hinted schools born within a year of the recorded date of birth and
-    sharing a name key, given or family."""
-    urns = list(urns)
+@cache
+def _schools_named() -> Select[str, str]:
+    named = func.lower(School.name).contains(bindparam("word"))
+    return select(School.urn, School.name).where(named).limit(200)
+
+
+def hinted(session: Session, child: ChildRecord) -> list[PupilRow]:
+    """Pupils at the schools the officer's hint names, born within a year of the recorded
+    date of birth and sharing a name key, given or family."""
+    urns = hinted_schools(session, child.school_hint) if child.school_hint else []
     if not urns:
         return []
     keys = set.union(*search_keys(child))
-    block = select(Pupil.id).where(Pupil.urn.in_(urns))
+    params: dict[str, Any] = {"urns": urns, "keys": sorted(keys)}
     if child.date_of_birth is not None:
-        born = child.date_of_birth
-        years = [str(y) for y in range(born.year - 1, born.year + 2)]
-        block = block.where(Pupil.birth_year_key.in_(years))
-    if keys:  # filters, not index lookups: the school and birth date index is the narrow one
+        born = child.date_of_birth.year
+        params["years"] = [str(y) for y in range(born - 1, born + 2)]
+    return _rows(session, _hinted_statement("years" in params, bool(keys)), params)
+
+
+@cache
+def _hinted_statement(dated: bool, keyed: bool) -> Rows:
+    block = select(Pupil.id).where(Pupil.urn.in_(_param("urns")))
+    if dated:
+        block = block.where(Pupil.birth_year_key.in_(_param("years")))
+    if keyed:  # filters, not index lookups: the school and birth date index is the narrow one
+        keys = _param("keys")
         block = block.where(
             or_(
                 type_coerce(Pupil.family_key.concat(""), BlindIndex()).in_(keys),
                 type_coerce(Pupil.given_key.concat(""), BlindIndex()).in_(keys),
             )
         )
-    return _rows(session, rows_query([block.limit(BLOCK_ROWS)]), {})
+    return rows_query([block.limit(BLOCK_ROWS)])

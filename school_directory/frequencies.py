@@ -63,7 +63,7 @@ def rarity(session: Session, child: ChildRecord) -> Rarity:
     params = {"family": wanted.get("family", ""), "given": wanted.get("given", "")}
     counts: dict[str, int] = {}
     roll = 0
-    for kind, _key, pupils in session.execute(_counts(), params):
+    for kind, _key, pupils in session.connection().execute(_counts(), params):
         if kind == ROLL[0]:
             roll = pupils
         elif kind in wanted:

@@ -229,17 +229,24 @@ def compare_given(
     child_given: tuple[str, ...], known_as: tuple[str, ...], pupil_given: tuple[str, ...],
     preferred: tuple[str, ...],
 ) -> str | None:  # fmt: skip
-    """The given-name level: names in any order, known-as, nicknames, typos."""
+    """The given-name level: names in any order, known-as, nicknames, typos. The first
+    names are compared before the rest: "Waleed Karim" for pupil "Walid Karim" is one
+    first name transliterated (``phonetic``), stronger evidence than the middle name
+    that a brother "Omar Karim" shares too (``exact_other``)."""
     theirs = child_given + known_as
     if not theirs or not (pupil_given or preferred):
         return None
-    firsts = {w for w in (child_given[:1] + known_as[:1])}
-    pupil_firsts = {w for w in (pupil_given[:1] + preferred[:1])}
+    first = child_given[:1] + known_as[:1]
+    pupil_first = pupil_given[:1] + preferred[:1]
     ours = set(pupil_given + preferred)
     if len(set(child_given)) > 1 and set(child_given) == set(pupil_given):
         return "exact_all"
-    if firsts & pupil_firsts or "".join(child_given) == "".join(pupil_given):
+    if set(first) & set(pupil_first) or "".join(child_given) == "".join(pupil_given):
         return "exact"
+    if _formal(first) & _formal(pupil_first):
+        return "nickname"
+    if _sounds(first) & _sounds(pupil_first):
+        return "phonetic"
     if set(theirs) & ours:
         return "exact_other"
     mine = pupil_given + preferred

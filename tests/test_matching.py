@@ -97,6 +97,13 @@ def test_given_names_agree_in_any_order_and_through_known_as() -> None:
     assert given("Amy", "Amelia Rose", preferred="Amy") == "exact"
 
 
+def test_a_first_name_spelt_another_way_outranks_a_shared_middle_name() -> None:
+    # a brother "Omar Karim" shares the middle name; only the child shares the first
+    assert given("Waleed Karim", "Walid Karim") == "phonetic"
+    assert given("Mohamed Ali", "Muhammad Ali") == "nickname"
+    assert given("Omar Karim", "Walid Karim") == "exact_other"
+
+
 def test_a_typo_in_a_name_is_close_but_not_equal() -> None:
     assert given("Jessicca", "Jessica") == "phonetic"
     assert compare_family(names.parts("Smiht"), names.parts("Smith")) == "phonetic"

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from broker.crypto import BlindIndex
 from school_directory import names
 from school_directory.matching import ChildRecord, PupilRow, compare_school
-from school_directory.store import OPEN_STATUSES, Pupil, School
+from school_directory.store import MATCH_RECORD, OPEN_STATUSES, Pupil, School
 
 Rows = Select[*tuple[Any, ...]]  # the candidate rows: pupil columns and school name, status
 MAX_ROWS = 500  # every row the blocks found, scored; a block that may be wide has its own
@@ -42,18 +42,18 @@ _GENERIC = frozenset({"primary", "school", "academy", "st", "saint", "c", "of", 
                       "rc", "free", "centre", "nursery", "va", "vc", "trust"})  # fmt: skip
 
 _COLUMNS = (
+    Pupil.id,
     Pupil.upn,
     Pupil.urn,
-    Pupil.given_names,
-    Pupil.family_name,
-    Pupil.preferred_name,
-    Pupil.date_of_birth,
-    Pupil.gender,
-    Pupil.postcode,
+    Pupil.match_record,  # the six personal fields, one decryption (MATCH_RECORD)
     Pupil.on_roll_from,
     Pupil.on_roll_until,
     School.name,
     School.status,
+)
+# A row imported before the match record existed: its fields one by one (MATCH_RECORD).
+_SEPARATE = select(Pupil.id, *(getattr(Pupil, f) for f in MATCH_RECORD)).where(
+    Pupil.id.in_(bindparam("ids", expanding=True))
 )
 
 
@@ -174,10 +174,16 @@ def fallback(session: Session, child: ChildRecord) -> list[PupilRow]:
     family-name key or first-given-name key, and born on a likely corruption of the
     recorded date (a typo in one name and a digit wrong in the date). Wider than the
     blocks, so asked only then."""
+    found = fallback_search(child)
+    return _rows(session, *found) if found else []
+
+
+def fallback_search(child: ChildRecord) -> tuple[Rows, dict[str, Any]] | None:
+    """The wider query for one child and its parameters; None without a date of birth."""
     if child.date_of_birth is None:
-        return []
+        return None
     params = {"variants": list(dob_variants(child.date_of_birth)), **_own_keys(child)}
-    return _rows(session, _fallback_statement(), params)
+    return _fallback_statement(), params
 
 
 def _own_keys(child: ChildRecord) -> dict[str, str]:
@@ -203,10 +209,16 @@ def rows_query(blocks: Sequence[Select[Any]]) -> Rows:
 
 
 def _rows(session: Session, query: Rows, params: dict[str, Any]) -> list[PupilRow]:
+    connection = session.connection()
+    rows = connection.execute(query, params).all()
+    older: dict[int, Any] = {}
+    if separate := [row[0] for row in rows if row[3] is None]:
+        older = {r[0]: r[1:] for r in connection.execute(_SEPARATE, {"ids": separate})}
     found = []
-    for row in session.connection().execute(query, params):
-        (upn, urn, given, family, preferred, born, gender, postcode, start, until, school,
-         status) = row  # fmt: skip
+    for pupil_id, upn, urn, record, start, until, school, status in rows:
+        given, family, preferred, born, gender, postcode = record or older[pupil_id]
+        if isinstance(born, str):
+            born = date.fromisoformat(born)
         found.append(
             PupilRow(upn, urn, given, family, preferred, born, gender, postcode, start, until,
                      school, status in OPEN_STATUSES)

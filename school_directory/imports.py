@@ -24,7 +24,13 @@ from sqlalchemy.orm import Session
 from broker.crypto import BlindIndex
 from broker.database import Base
 from school_directory import frequencies, names
-from school_directory.store import CalendarEntry, Pupil, SafeguardingContact, School
+from school_directory.store import (
+    MATCH_RECORD,
+    CalendarEntry,
+    Pupil,
+    SafeguardingContact,
+    School,
+)
 
 BATCH_SIZE = 5_000
 UPN_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
@@ -441,15 +447,19 @@ def import_pupils(session: Session, path: Path) -> ImportReport:
         on_until = _date(row["on_roll_until"], "on_roll_until", required=False)
         if on_from and on_until and on_until < on_from:
             raise _RowError("on_roll_until is before on_roll_from")
-        return {
-            "upn": upn,
-            "urn": urn,
+        personal = {
             "given_names": row["given_names"],
             "family_name": row["family_name"],
             "preferred_name": row["preferred_name"],
             "date_of_birth": born,
             "gender": row["gender"],
             "postcode": names.postcode(row["postcode"]),
+        }
+        return {
+            "upn": upn,
+            "urn": urn,
+            **personal,
+            "match_record": [str(personal[f]) for f in MATCH_RECORD],
             "on_roll_from": on_from,
             "on_roll_until": on_until,
             "dob_key": born.isoformat(),

@@ -7,7 +7,7 @@ from datetime import date
 from sqlalchemy import Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from broker.crypto import BlindIndex, EncryptedDate, EncryptedText
+from broker.crypto import BlindIndex, EncryptedDate, EncryptedJSON, EncryptedText
 from broker.database import Base
 
 OPEN_STATUSES = frozenset({"Open", "Open, but proposed to close"})
@@ -43,6 +43,11 @@ class SafeguardingContact(Base):
     phone: Mapped[str] = mapped_column(String(40), default="")
 
 
+# What ``Pupil.match_record`` holds, in order (the date of birth as ISO text).
+MATCH_RECORD = ("given_names", "family_name", "preferred_name", "date_of_birth", "gender",
+                "postcode")  # fmt: skip
+
+
 class Pupil(Base):
     """One pupil record on one school's roll. A dual-registered child has two."""
 
@@ -73,6 +78,9 @@ class Pupil(Base):
     date_of_birth: Mapped[date] = mapped_column(EncryptedDate)
     gender: Mapped[str] = mapped_column(EncryptedText, default="")
     postcode: Mapped[str] = mapped_column(EncryptedText, default="")
+    # The same six fields sealed as one value, in the order of MATCH_RECORD: the matcher
+    # decrypts one value per candidate, not six. None on rows imported before it existed.
+    match_record: Mapped[list[str] | None] = mapped_column(EncryptedJSON, nullable=True)
     on_roll_from: Mapped[date | None] = mapped_column(Date, nullable=True)
     on_roll_until: Mapped[date | None] = mapped_column(Date, nullable=True)
     # What the matcher looks up by, as blind indexes (see school_directory.names).

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from broker.database import transaction
@@ -335,6 +335,33 @@ def test_a_child_who_left_the_school_waits_for_a_person(directory: Any) -> None:
     assert found.candidates[0].upn == LEFT_UPN and "left the school" in found.reason
 
 
+def test_a_typo_in_one_name_and_a_digit_wrong_in_the_date_are_found_by_the_wider_search(
+    directory: Any,
+) -> None:
+    # "Snith" sounds unlike Smith and 7 March is not his birthday: no block finds him, so
+    # the wider search tries his given name with every likely corruption of the date
+    alfred = person("Alfred", "Snith", "2017-03-07")
+    record = child_record("Alfred", "Snith", date_of_birth=date(2017, 3, 7))
+    with transaction(directory) as session:
+        assert ALFRED_UPN not in {row.upn for row in blocking.candidates(session, record)}
+        assert ALFRED_UPN in {row.upn for row in blocking.fallback(session, record)}
+        found = match_child(session, alfred, DAY)
+    assert found.candidates[0].upn == ALFRED_UPN and not found.releasable
+    assert "date_of_birth:one_digit" in found.candidates[0].agreed
+
+
+def test_pupils_imported_before_the_match_record_are_read_field_by_field(
+    directory: Any,
+) -> None:
+    alfie = person("Alfie", "Smiht", "2017-03-02", address={"postcode": "so224bb"})
+    with transaction(directory) as session:
+        sealed = match_child(session, alfie, DAY)
+        assert session.execute(select(Pupil.match_record).limit(1)).scalar_one() is not None
+        session.execute(update(Pupil).values(match_record=None))  # as migration 0009 leaves them
+        separate = match_child(session, alfie, DAY)
+    assert separate == sealed and separate.releasable
+
+
 def test_the_pupil_import_counts_each_name_for_the_matcher(directory: Any) -> None:
     with transaction(directory) as session:
         counts = {(f.kind, f.key): f.pupils for f in session.scalars(select(NameFrequency))}
@@ -352,10 +379,11 @@ def test_the_pupil_import_counts_each_name_for_the_matcher(directory: Any) -> No
         assert frequencies.rarity(session, nobody).family_bits > 0
 
 
-def test_a_lookup_searches_indexes_and_never_scans_the_roll(directory: Any) -> None:
+@pytest.mark.parametrize("search", ["blocks", "wider"])
+def test_a_lookup_searches_indexes_and_never_scans_the_roll(directory: Any, search: str) -> None:
     record = child_record("Alfie", "Smith", date_of_birth=date(2017, 3, 2), postcode="SO22 4BB")
     with transaction(directory) as session:
-        found = blocking.search(record)
+        found = blocking.search(record) if search == "blocks" else blocking.fallback_search(record)
         assert found is not None
         query, params = found
         compiled = query.params(**params).compile(

@@ -24,23 +24,17 @@ from datetime import date
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, or_, select, type_coerce, union_all
+from sqlalchemy import Select, bindparam, or_, select, type_coerce, union_all
 from sqlalchemy.orm import Session
 
 from broker.crypto import BlindIndex
 from school_directory import names
 from school_directory.matching import ChildRecord, PupilRow, compare_school
-from school_directory.store import MATCH_RECORD, OPEN_STATUSES, Pupil, School
+from school_directory.store import MATCH_RECORD, OPEN_STATUSES, Pupil, School, SchoolNameWord
 
 Rows = Select[*tuple[Any, ...]]  # the candidate rows: pupil columns and school name, status
 MAX_ROWS = 500  # every row the blocks found, scored; a block that may be wide has its own
 BLOCK_ROWS = 100  # limit: the year-of-birth, no-date-of-birth, postcode and school blocks
-# Words in school names that say nothing about which school it is.
-_GENERIC = frozenset({"primary", "school", "academy", "st", "saint", "c", "of", "e", "ce",
-                      "infant", "infants", "junior", "juniors", "high", "church", "catholic",
-                      "the", "community", "college", "and", "england", "secondary",
-                      "rc", "free", "centre", "nursery", "va", "vc", "trust"})  # fmt: skip
-
 _COLUMNS = (
     Pupil.id,
     Pupil.upn,
@@ -233,19 +227,23 @@ def candidates(session: Session, child: ChildRecord) -> list[PupilRow]:
 
 
 def hinted_schools(session: Session, hint: str, limit: int = 5) -> list[str]:
-    """The URNs of schools whose name fits the officer's hint ("Example Primary")."""
-    words = [w for w in hint.split() if w not in _GENERIC and len(w) > 2]
+    """The URNs of schools whose name fits the officer's hint ("Example Primary"): those
+    sharing the hint's longest distinctive word (an index lookup), then compared whole."""
+    words = names.school_words(hint)
     if not words:
         return []
-    word = max(words, key=len)
-    found = session.connection().execute(_schools_named(), {"word": word})
+    found = session.connection().execute(_schools_named(), {"word": max(words, key=len)})
     return [urn for urn, name in found if compare_school(hint, name) == "same"][:limit]
 
 
 @cache
 def _schools_named() -> Select[str, str]:
-    named = func.lower(School.name).contains(bindparam("word"))
-    return select(School.urn, School.name).where(named).limit(200)
+    return (
+        select(School.urn, School.name)
+        .join(SchoolNameWord, SchoolNameWord.urn == School.urn)
+        .where(SchoolNameWord.word == bindparam("word"))
+        .limit(200)
+    )
 
 
 def hinted(session: Session, child: ChildRecord) -> list[PupilRow]:

@@ -18,7 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import String, insert, select, update
+from sqlalchemy import String, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from broker.crypto import BlindIndex
@@ -30,6 +30,7 @@ from school_directory.store import (
     Pupil,
     SafeguardingContact,
     School,
+    SchoolNameWord,
 )
 
 BATCH_SIZE = 5_000
@@ -347,7 +348,21 @@ def import_schools(session: Session, path: Path) -> ImportReport:
         return values
 
     upserter = _Upserter(session, report, School, ["urn"])
-    return _run(report, upserter, records, parse)
+    done = _run(report, upserter, records, parse)
+    index_school_names(session)  # in the same transaction as the names themselves
+    return done
+
+
+def index_school_names(session: Session) -> None:
+    """Every school's distinctive name words again, for the school-hint search."""
+    session.execute(delete(SchoolNameWord))
+    words = [
+        {"word": word, "urn": urn}
+        for urn, name in session.execute(select(School.urn, School.name))
+        for word in set(names.school_words(name))
+    ]
+    if words:
+        session.execute(insert(SchoolNameWord), words)
 
 
 def import_contacts(session: Session, path: Path) -> ImportReport:

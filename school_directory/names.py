@@ -195,3 +195,16 @@ def postcode_district(value: str) -> str:
 def postcode_sector(value: str) -> str:
     """The outward code and the first digit of the inward one: ``"SO23 8"``."""
     return value[:-2] if " " in value else ""
+
+
+# Words in school names that say nothing about which school it is.
+SCHOOL_GENERIC = frozenset({"primary", "school", "academy", "st", "saint", "c", "of", "e",
+    "ce", "infant", "infants", "junior", "juniors", "high", "church", "catholic", "the",
+    "community", "college", "and", "england", "secondary", "rc", "free", "centre",
+    "nursery", "va", "vc", "trust"})  # fmt: skip
+
+
+def school_words(name: str | None) -> tuple[str, ...]:
+    """The words of a school's name (or of an officer's hint) that tell one school from
+    another: "St Luke's C of E Primary" -> ("lukes",)."""
+    return tuple(w[:60] for w in parts(name) if w not in SCHOOL_GENERIC and len(w) > 2)

@@ -31,6 +31,17 @@ class School(Base):
         return self.status in OPEN_STATUSES
 
 
+class SchoolNameWord(Base):
+    """Each distinctive word of each school's name (``names.school_words``), rebuilt by the
+    schools import: the officer's school hint is an indexed lookup, not a scan of every
+    school's name (twenty-odd thousand in England)."""
+
+    __tablename__ = "school_name_words"
+
+    word: Mapped[str] = mapped_column(String(60), primary_key=True)
+    urn: Mapped[str] = mapped_column(ForeignKey("schools.urn"), primary_key=True)
+
+
 class SafeguardingContact(Base):
     __tablename__ = "safeguarding_contacts"
     __table_args__ = (UniqueConstraint("urn", "role", "email"),)

@@ -350,6 +350,26 @@ def test_a_typo_in_one_name_and_a_digit_wrong_in_the_date_are_found_by_the_wider
     assert "date_of_birth:one_digit" in found.candidates[0].agreed
 
 
+def test_the_officers_school_hint_is_looked_up_by_the_words_of_school_names(
+    directory: Any,
+) -> None:
+    with transaction(directory) as session:
+        assert blocking.hinted_schools(session, "st marys primary") == ["100002"]
+        assert blocking.hinted_schools(session, "example primary") == ["100001"]
+        assert blocking.hinted_schools(session, "the primary school") == []  # nothing distinctive
+        # a family name alone, with the year of birth, at the school the officer named
+        alfred = child_record(
+            "", "Smith", date_of_birth=date(2017, 11, 20), school_hint="St Mary's Primary"
+        )
+        assert ALFRED_UPN in {row.upn for row in blocking.hinted(session, alfred)}
+        statement = blocking._schools_named().params(word="marys")
+        compiled = statement.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+        if session.get_bind().dialect.name == "sqlite":
+            plan = session.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))
+            steps = " | ".join(str(row[-1]) for row in plan)
+            assert "SCAN" not in steps, steps  # no school name is read to find the word
+
+
 def test_pupils_imported_before_the_match_record_are_read_field_by_field(
     directory: Any, tmp_path: Path
 ) -> None:

@@ -322,7 +322,7 @@ def main() -> None:
         from matching_splink import run_splink
 
         ours = figures(rows)
-        run_splink(work, rows, ours["released"], ours["wrong_releases"])
+        run_splink(work, rows, ours["released"], ours["wrong_releases"], Thresholds().release)
 
 
 if __name__ == "__main__":

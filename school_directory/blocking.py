@@ -180,12 +180,13 @@ def fallback_search(child: ChildRecord) -> tuple[Rows, dict[str, Any]] | None:
     return _fallback_statement(), params
 
 
-def _own_keys(child: ChildRecord) -> dict[str, str]:
+def _own_keys(child: ChildRecord) -> dict[str, str | None]:
     """The keys the directory holds for a pupil of the child's names: the sound of the
-    whole family name and of the formal form of the first given name."""
+    whole family name and of the formal form of the first given name (None, which
+    matches no row, for a name not recorded)."""
     return {
-        "family_key": names.family_key(" ".join(child.family)),
-        "given_key": names.given_key(" ".join(child.given or child.known_as)),
+        "family_key": names.family_key(" ".join(child.family)) or None,
+        "given_key": names.given_key(" ".join(child.given or child.known_as)) or None,
     }
 
 

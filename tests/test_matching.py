@@ -370,6 +370,19 @@ def test_the_officers_school_hint_is_looked_up_by_the_words_of_school_names(
             assert "SCAN" not in steps, steps  # no school name is read to find the word
 
 
+def test_the_wider_search_never_looks_for_a_name_the_police_did_not_record(
+    directory: Any, tmp_path: Path
+) -> None:
+    # a pupil the school knows by family name only, born a digit away from the date
+    no_given = {"upn": upn("850200116020"), "given_names": "", "family_name": "Smith",
+                "date_of_birth": "2017-03-02", "urn": "100002"}  # fmt: skip
+    nameless = child_record("", "", date_of_birth=date(2017, 3, 7), postcode="SO22 4BB")
+    with transaction(directory) as session:
+        roll = write_files(tmp_path / "roll", [*extra_pupils(), no_given])["pupils"]
+        assert imports.import_pupils(session, roll).inserted == 1
+        assert blocking.fallback(session, nameless) == []
+
+
 def test_pupils_imported_before_the_match_record_are_read_field_by_field(
     directory: Any, tmp_path: Path
 ) -> None:

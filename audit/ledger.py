@@ -56,6 +56,14 @@ class AuditAction(StrEnum):
     SIGNED_IN = "signed_in"
     SIGN_IN_FAILED = "sign_in_failed"
     USER_ADDED = "user_added"
+    # Sessions, accounts and the second factor (console/sessions.py, console/mfa.py).
+    SIGNED_OUT = "signed_out"
+    SESSIONS_ENDED = "sessions_ended"  # every session of an account, and why
+    USER_DISABLED = "user_disabled"
+    USER_ENABLED = "user_enabled"
+    MFA_ENROLLED = "mfa_enrolled"
+    MFA_RESET = "mfa_reset"
+    MFA_RECOVERY_USED = "mfa_recovery_used"  # a recovery code spent, and how many are left
 
 
 class AuditEvent(Base):

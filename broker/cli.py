@@ -137,6 +137,58 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_users_list(args: argparse.Namespace) -> int:
+    """Every console account: role, on or off, second factor, open sessions."""
+    import json
+
+    from broker.database import utcnow
+    from console.accounts import list_users
+
+    with transaction(_sessions(_settings())) as session:
+        users = list_users(session, now=utcnow())
+    if args.json:
+        for u in users:
+            print(json.dumps(u.__dict__))
+        return 0
+    print(f"{'USERNAME':<32} {'ROLE':<9} {'STATE':<9} {'KIND':<6} {'2-STEP':<14} SESSIONS")
+    for u in users:
+        second = f"on ({u.recovery_codes_left} codes)" if u.mfa else "off"
+        state = "active" if u.active else "disabled"
+        print(f"{u.username:<32} {u.role:<9} {state:<9} {u.kind:<6} {second:<14} "
+              f"{u.open_sessions}")  # fmt: skip
+    return 0
+
+
+def cmd_users_change(args: argparse.Namespace) -> int:
+    """disable, enable, signout-all, reset-mfa: one account, audited; sessions end."""
+    from broker.database import utcnow
+    from console import mfa
+    from console.accounts import AccountError, set_active, sign_out_everywhere
+
+    name, actor, verb = args.username, _actor(args), args.users_command
+    try:
+        with transaction(_sessions(_settings())) as session:
+            if verb in ("disable", "enable"):
+                set_active(session, name, verb == "enable", actor=actor)
+                said = f"{name} is {verb}d" + ("; its sessions have ended." if verb == "disable"
+                                              else ".")  # fmt: skip
+            elif verb == "signout-all":
+                count = sign_out_everywhere(session, name, actor=actor, now=utcnow())
+                said = f"ended {count} session(s) of {name}."
+            else:
+                try:
+                    mfa.reset(session, name, actor=actor, now=utcnow())
+                except LookupError:
+                    raise AccountError(f"no account {name!r}") from None
+                said = (f"{name}'s second factor is reset; its sessions have ended. It must "
+                        "set up a new one at its next sign-in.")  # fmt: skip
+    except AccountError as exc:
+        print(f"encompass users {verb}: {exc}", file=sys.stderr)
+        return 2
+    print(said)
+    return 0
+
+
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
     from broker.crypto import add_key_to_file
     from broker.database import Base, keyring_for, make_engine
@@ -264,6 +316,19 @@ def parser() -> argparse.ArgumentParser:
     u_add.add_argument("--password-stdin", action="store_true", help="read it from stdin")
     _actor_option(u_add)
     u_add.set_defaults(func=cmd_users_add)
+    u_list = u_sub.add_parser("list", help="every account: role, state, second factor, sessions")
+    u_list.add_argument("--json", action="store_true", help="one JSON object a line")
+    u_list.set_defaults(func=cmd_users_list)
+    for verb, said in (
+        ("disable", "refuse sign-in to an account and end its sessions"),
+        ("enable", "let a disabled account sign in again"),
+        ("signout-all", "end every session of an account, on every device"),
+        ("reset-mfa", "forget an account's authenticator and recovery codes (a lost phone)"),
+    ):
+        u_verb = u_sub.add_parser(verb, help=said)
+        u_verb.add_argument("username")
+        _actor_option(u_verb)
+        u_verb.set_defaults(func=cmd_users_change)
 
     keys = sub.add_parser("keys", help="the data keys that encrypt personal data at rest")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)

@@ -111,10 +111,26 @@ class Settings(BaseSettings):
     console_claim_ttl_min: int = Field(default=15, ge=1, le=24 * 60)
     # Four eyes: edited or high-risk notifications need a second, different reviewer.
     four_eyes: bool = False
-    # Sign-in throttling: this many failures for one account (or address) within the
-    # window locks further attempts until the window has passed.
+    # Sign-ins end this long after they began, however busy (the idle timeout above ends
+    # them sooner). Each is a row in console_sessions (console/sessions.py).
+    console_session_max_hours: int = Field(default=12, ge=1, le=7 * 24)
+    # Multi-factor sign-in (TOTP): always for admins and auditors; for reviewers too when on.
+    console_mfa_reviewers: bool = False
+    # Sign-in throttling (console/throttle.py). By account: after this many failures in a
+    # row, each further attempt waits login_delay_base_s, doubling with every failure, at
+    # most login_delay_max_s; the count is forgotten after login_failures_kept_h without
+    # a failure. The second factor is throttled the same way.
     login_max_failures: int = Field(default=5, ge=1)
+    login_delay_base_s: int = Field(default=30, ge=1)
+    login_delay_max_s: int = Field(default=900, ge=1)
+    login_failures_kept_h: int = Field(default=24, ge=1)
+    # By client address, a second line: this many failures within the window refuse that
+    # address until the window has passed.
+    login_address_max_failures: int = Field(default=20, ge=1)
     login_window_min: int = Field(default=15, ge=1)
+    # Reverse proxies (addresses or CIDR ranges, comma separated) whose X-Forwarded-For
+    # names the client; from any other peer the header is ignored. Unset: none.
+    trusted_proxies: str = ""
     # OpenID Connect sign-in, for councils that have it (unset: local accounts only).
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
@@ -178,6 +194,22 @@ class Settings(BaseSettings):
                 f"loopback address, not for {self.smtp_host!r}: use starttls or implicit"
             )
         return self
+
+    @model_validator(mode="after")
+    def _trusted_proxies_are_addresses(self) -> Settings:
+        try:
+            self.trusted_proxy_networks  # noqa: B018  (parsed to be checked)
+        except ValueError as exc:
+            raise ValueError(f"ENCOMPASS_TRUSTED_PROXIES: {exc}") from None
+        return self
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(
+            ipaddress.ip_network(part.strip(), strict=False)
+            for part in self.trusted_proxies.split(",")
+            if part.strip()
+        )
 
     @property
     def data_key_path(self) -> Path:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from broker.database import transaction, utcnow
 from broker.settings import Settings
-from console import api, oidc, pages
+from console import api, oidc, pages, signin
 from console.auth import BadCsrf, Forbidden, NotSignedIn, SessionCookies
 from consumers.acknowledge import (
     AckClaim,
@@ -77,7 +77,7 @@ def create_app(
         response = await call_next(request)
         who = getattr(request.state, "principal", None)
         if who is not None and "set-cookie" not in response.headers:
-            cookies.issue(response, who.username, who.csrf)  # slides the idle timeout
+            cookies.issue(response, who.token, who.csrf)  # slides the idle timeout
         if request.url.path.startswith("/static/"):
             response.headers["Cache-Control"] = "public, max-age=3600"
             return response
@@ -104,6 +104,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     console = pages.Console(settings, sessions, templates, cookies, clock)
     pages.register(app, console)
+    signin.register(app, console)
     oidc.install(app, console, signer.secret)
     app.mount("/api", api.create_api(console))
 

@@ -21,9 +21,11 @@ from audit.ledger import AuditAction, record
 from broker.audit_cli import verify_all
 from broker.database import transaction
 from broker.settings import Settings
-from console import views
+from console import signin, views
 from console.accounts import Throttled, authenticate
 from console.auth import NotSignedIn, Principal, SessionCookies, check_csrf, require
+from console.signin import safe_next as _safe_next
+from console.throttle import client_address
 from consumers import review
 
 
@@ -36,7 +38,7 @@ class Console:
     clock: Any
 
     def who(self, request: Request, session: Session) -> Principal:
-        return self.cookies.principal(request, session)
+        return self.cookies.principal(request, session, self.clock())
 
     def page(self, request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
         values.setdefault("who", getattr(request.state, "principal", None))
@@ -48,12 +50,6 @@ NO_IDS = Form([])  # the bulk form with nothing ticked
 
 def _see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
-
-
-def _safe_next(target: str) -> str:
-    """Only a path on this site: never ``//host`` or ``/\\host`` (an open redirect)."""
-    ok = target.startswith("/") and not target.startswith(("//", "/\\")) and "\n" not in target
-    return target if ok else "/"
 
 
 def register(app: FastAPI, c: Console) -> None:
@@ -78,33 +74,37 @@ def register(app: FastAPI, c: Console) -> None:
         password: str = Form(""),
         next: str = Form("/"),
     ) -> Response:
-        address = request.client.host if request.client else "-"
-        error = ""
-        with transaction(c.sessions) as session:
-            try:
-                user = authenticate(
-                    session, c.settings, username, password, address=address, now=c.clock()
-                )
-                if user is None:
-                    error = "The username or password is not right."
-            except Throttled:
-                user, error = None, "Too many attempts. Wait 15 minutes and try again."
+        address = client_address(request, c.settings)
+        now, error, wait = c.clock(), "", None
+        try:
+            user = authenticate(c.sessions, c.settings, username, password, address=address,
+                                now=now)  # fmt: skip
+            if user is None:
+                error = "The username or password is not right."
+        except Throttled as throttled:
+            user, wait = None, throttled
+            error = f"Too many attempts. Wait {throttled.in_words} and try again."
         if user is None:
-            return c.page(
-                request, "login.html.j2", status=401 if "not right" in error else 429,
+            page = c.page(
+                request, "login.html.j2", status=429 if wait else 401,
                 next=_safe_next(next), error=error, who=None, oidc=bool(c.settings.oidc_issuer),
             )  # fmt: skip
-        response = _see_other(_safe_next(next))
-        c.cookies.issue(response, user.username)
+            if wait is not None:
+                page.headers["Retry-After"] = str(wait.wait_s)
+            return page
+        with transaction(c.sessions) as session:
+            token, target = signin.open_session(
+                session, c.settings, user, now=now, via="password", next_url=next
+            )
+        response = _see_other(target)
+        c.cookies.issue(response, token)
         return response
 
     @app.post("/logout")
     def logout(request: Request, csrf_token: str = Form("")) -> Response:
-        with transaction(c.sessions) as session:
-            check_csrf(c.who(request, session), csrf_token)
+        signin.sign_out(request, c.cookies, c.sessions, c.clock, csrf_token)
         response = _see_other("/login")
         c.cookies.clear(response)
-        request.state.principal = None
         return response
 
     @app.get("/queue", response_class=HTMLResponse)

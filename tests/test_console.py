@@ -27,6 +27,7 @@ from console.app import create_app
 from consumers import review
 from consumers.intake import parse_incident
 from consumers.pipeline import process_incident
+from tests.console_signin import finish
 from tests.factories import (
     TWIN_A_UPN,
     TWIN_B_UPN,
@@ -83,6 +84,7 @@ def client(directory: sessionmaker[Session], app_settings: Settings) -> Iterator
 def sign_in(client: TestClient, username: str) -> str:
     response = client.post("/login", data={"username": username, "password": PASSWORD})
     assert response.status_code == 303, response.text
+    finish(client, response, username)  # auditors and admins: the second factor too
     return csrf_of(client.get("/audit" if username in ("aud", "dana") else "/queue").text)
 
 

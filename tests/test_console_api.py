@@ -54,6 +54,9 @@ def test_the_api_keeps_to_its_openapi_document(
     }
     seen: dict[str, set[int]] = {}
     for operation in operations:
+        if operation.label == "DELETE /session":
+            continue  # signing out would end the session the rest is called with
+
 
         @given(case=operation.as_strategy())
         @hypothesis_settings(

@@ -68,8 +68,10 @@ def finish(client: Any, response: Any, username: str) -> Any:
         return done
     if where.startswith("/login/mfa"):
         page = client.get(where)
-        done = client.post("/login/mfa", data={"csrf_token": _csrf(page.text),
-                                               "code": APPS[username].code(), "next": "/"})  # fmt: skip
+        code = APPS[username].code()
+        done = client.post(
+            "/login/mfa", data={"csrf_token": _csrf(page.text), "code": code, "next": "/"}
+        )
         assert done.status_code == 303, done.text[:500]
         return done
     return response

@@ -83,6 +83,13 @@ def step_up(
     return token
 
 
+# The enrolment page's errors by key: no text from the address is ever shown.
+_ENROL_ERRORS = {
+    "wrong": "That code is not right. Enter the code your app shows now.",
+    "throttled": "Too many attempts. Wait {wait} and try again.",
+}
+
+
 def _see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
@@ -146,7 +153,7 @@ def register(app: FastAPI, c: Console) -> None:
         return found
 
     @app.get("/mfa/enrol", response_class=HTMLResponse)
-    def enrol_page(request: Request, next: str = "/", error: str = "") -> Response:
+    def enrol_page(request: Request, next: str = "/", error: str = "", wait: int = 0) -> Response:
         with transaction(c.sessions) as session:
             found = enrolling(request, session)
             if found is None:
@@ -159,8 +166,8 @@ def register(app: FastAPI, c: Console) -> None:
         return c.page(
             request, "mfa_enrol.html.j2", who=getattr(request.state, "principal", None),
             uri=mfa.otpauth_uri(secret, found.user.username), key=mfa.grouped(secret),
-            next=safe_next(next), csrf=found.csrf, error=error,
-            required=mfa.required(settings, found.user),
+            next=safe_next(next), csrf=found.csrf, required=mfa.required(settings, found.user),
+            error=_ENROL_ERRORS.get(error, "").format(wait=Throttled(wait).in_words),
         )  # fmt: skip
 
     @app.get("/mfa/enrol/qr.svg", include_in_schema=False)
@@ -192,10 +199,9 @@ def register(app: FastAPI, c: Console) -> None:
             with transaction(c.sessions) as session:
                 throttle.charge(session, settings, keys, now=now)
         except Throttled as wait:
-            target = f"/mfa/enrol?next={quote(safe_next(next))}&error=" + quote(
-                f"Too many attempts. Wait {wait.in_words} and try again."
+            return _see_other(
+                f"/mfa/enrol?next={quote(safe_next(next))}&error=throttled&wait={wait.wait_s}"
             )
-            return _see_other(target)
         with transaction(c.sessions) as session:
             row = session.get(type(found.row), found.row.id)
             secret = row.enrol_secret if row is not None else None
@@ -216,10 +222,7 @@ def register(app: FastAPI, c: Console) -> None:
                 else:
                     token = step_up(session, settings, found, mfa.Factor.TOTP, now=now)
         if codes is None:
-            return _see_other(
-                f"/mfa/enrol?next={quote(safe_next(next))}&error="
-                + quote("That code is not right. Enter the code your app shows now.")
-            )
+            return _see_other(f"/mfa/enrol?next={quote(safe_next(next))}&error=wrong")
         request.state.principal = None  # the cookie is set here, not by the middleware
         response = c.page(request, "mfa_codes.html.j2", who=None, codes=codes,
                           next=safe_next(next))  # fmt: skip

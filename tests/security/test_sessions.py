@@ -304,3 +304,23 @@ def test_the_users_commands_list_disable_enable_and_sign_out_everywhere(
         ]
     finally:
         engine.dispose()
+
+
+def test_session_rows_long_ended_and_quiet_throttle_counts_are_forgotten(
+    console: Callable[[], TestClient], accounts: sessionmaker[Session], tmp_path: Path
+) -> None:
+    from console import sessions as console_sessions
+    from console import throttle
+
+    rita = console()
+    token = sign_in(rita)
+    rita.post("/logout", data={"csrf_token": token})
+    rita.post("/login", data={"username": "rob", "password": "a wrong guess"})
+    settings = settings_for(tmp_path)
+    now = datetime.now(UTC)
+    with transaction(accounts) as s:
+        assert console_sessions.prune(s, now=now) == 0
+        assert throttle.prune(s, settings, now=now) == 0
+    with transaction(accounts) as s:
+        assert console_sessions.prune(s, now=now + timedelta(days=31)) == 1
+        assert throttle.prune(s, settings, now=now + timedelta(days=2)) == 3  # rita, rob, address

@@ -129,10 +129,16 @@ def enrol(
     """Set up TOTP once ``code`` proves the authenticator has ``secret``: returns the new
     recovery codes (to show once), or None if the code is not right."""
     step = matching_step(secret, code, now)
-    user = session.get(ConsoleUser, username)
-    if step is None or user is None:
+    if step is None:
         return None
-    user.totp_secret, user.totp_enrolled_at, user.totp_last_step = secret, now, step
+    done = session.execute(  # only once: two tabs confirming at once set up one secret
+        update(ConsoleUser)
+        .where(ConsoleUser.username == username, ConsoleUser.totp_secret.is_(None))
+        .values(totp_secret=secret, totp_enrolled_at=now, totp_last_step=step)
+        .execution_options(synchronize_session="fetch")
+    )
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        return None
     codes = new_recovery_codes(session, username, now=now)
     record(session, AuditAction.MFA_ENROLLED, actor=actor,
            details={"user": username, "factor": Factor.TOTP.value,

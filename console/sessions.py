@@ -108,7 +108,9 @@ def end_all(session: Session, username: str, *, why: Ended, now: datetime, actor
         .execution_options(synchronize_session=False)
     )
     count = int(done.rowcount or 0)  # type: ignore[attr-defined]
-    session.expire_all()  # rows already loaded must not keep their old state
+    for loaded in list(session.identity_map.values()):  # rows already loaded: reread them
+        if isinstance(loaded, ConsoleSession) and loaded.username == username:
+            session.expire(loaded)
     record(
         session,
         AuditAction.SESSIONS_ENDED,

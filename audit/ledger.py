@@ -56,6 +56,11 @@ class AuditAction(StrEnum):
     SIGNED_IN = "signed_in"
     SIGN_IN_FAILED = "sign_in_failed"
     USER_ADDED = "user_added"
+    # The residual check (consumers/residual.py, consumers/held_account.py).
+    ACCOUNT_HELD = "account_held"  # the officer's account waits for a person
+    ACCOUNT_RELEASED = "account_released"  # a person let it go (as read, or edited)
+    ACCOUNT_DISCARDED = "account_discarded"  # a person decided the school does not get it
+    FOLLOW_UP_SENT = "follow_up_sent"  # the officer's account, after the notification
 
 
 class AuditEvent(Base):

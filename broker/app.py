@@ -35,6 +35,7 @@ from broker.settings import Settings
 from broker.topics import Topics
 from console.app import create_app
 from console.server import ConsoleServer
+from consumers import residual
 from consumers.acknowledge import AckLinks
 from consumers.audit_publish import AuditCheckpointer, AuditPublisher
 from consumers.deliver import DeliveryWorker
@@ -265,6 +266,9 @@ class EncompassService:
         )
 
     async def start(self) -> None:
+        # The residual check's language model and word lists, loaded before the first
+        # incident; a missing model stops the start here, never lets an account through.
+        await asyncio.to_thread(residual.warm_up)
         await ensure_topics(
             self.bootstrap,
             self.topics.all(),

@@ -252,7 +252,16 @@ def parser() -> argparse.ArgumentParser:
     reject.add_argument("notification_id")
     reject.add_argument("reason_text", nargs="?", metavar="REASON", help="why (or --reason)")
     reject.add_argument("--reason", help="why it must not be sent")
-    for action in (approve, reject):
+    account = r_sub.add_parser(
+        "account", help="the officer's account held for a person: send it, edited, or discard it"
+    )
+    account.add_argument("notification_id")
+    what = account.add_mutually_exclusive_group(required=True)
+    what.add_argument("--send", action="store_true", help="send it as it is (nothing identifies)")
+    what.add_argument("--send-file", metavar="FILE", help="send the edited text in FILE instead")
+    what.add_argument("--discard", action="store_true", help="keep it back (needs --reason)")
+    account.add_argument("--reason", help="why it is discarded")
+    for action in (approve, reject, account):
         _actor_option(action)
     review.set_defaults(func=cmd_review)
 

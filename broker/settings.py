@@ -137,6 +137,10 @@ class Settings(BaseSettings):
 
     # Review and content.
     review_policy: ReviewPolicy = ReviewPolicy.ALL
+    # When the residual check holds the officer's account, a notification the policy
+    # releases still goes on time with the structured account, and the officer's account
+    # follows once a person has read it. Off: the whole notification waits for a person.
+    structured_account_fallback: bool = True
     first_response_name: str = "First Response"
     first_response_email: str = "first.response@council.example"
     first_response_phone: str = "0300 000 0000"

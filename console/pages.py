@@ -21,10 +21,11 @@ from audit.ledger import AuditAction, record
 from broker.audit_cli import verify_all
 from broker.database import transaction
 from broker.settings import Settings
+from broker.store import Notification
 from console import views
 from console.accounts import Throttled, authenticate
 from console.auth import NotSignedIn, Principal, SessionCookies, check_csrf, require
-from consumers import review
+from consumers import held_account, review
 
 
 @dataclass
@@ -116,8 +117,9 @@ def register(app: FastAPI, c: Console) -> None:
             rows, counts = views.queue_rows(
                 session, c.settings, c.clock(), la=la, urn=school, status=status
             )
+            held = views.held_rows(session, c.clock())
             return c.page(
-                request, "queue.html.j2", who=who, rows=rows, counts=counts,
+                request, "queue.html.j2", who=who, rows=rows, counts=counts, held=held,
                 filters={"la": la, "school": school, "status": status},
                 labels=views.STATUS_LABELS,
                 notice=request.query_params.get("notice", ""),
@@ -235,6 +237,44 @@ def register(app: FastAPI, c: Console) -> None:
             review.edit_account(session, nid, actor=who.actor, account=account)
 
         return act(request, nid, csrf_token, go)
+
+    def on_account(request: Request, nid: str, csrf_token: str, action: Any) -> Response:
+        """Release or discard the officer's held account (any status: most are sent)."""
+        try:
+            with transaction(c.sessions) as session:
+                who = require(c.who(request, session), review=True)
+                check_csrf(who, csrf_token)
+                message = action(session, who, review.get(session, nid))
+        except (review.ReviewError, held_account.AccountError) as exc:
+            return _see_other(f"/notifications/{quote(nid)}?error={quote(str(exc))}")
+        return _see_other("/queue?notice=" + quote(message))
+
+    @app.post("/notifications/{nid}/account/release")
+    def release_account(
+        request: Request,
+        nid: str,
+        csrf_token: str = Form(""),
+        account: str = Form(""),
+        as_read: str = Form(""),
+    ) -> Response:
+        def go(session: Session, who: Principal, n: Notification) -> str:
+            text = None if as_read else account
+            held_account.release(session, c.settings, n, actor=who.actor, account=text)
+            if n.account_status == "follow_up":
+                return f"{nid}: the officer's account will follow to the school now"
+            return f"{nid}: the officer's account is in the notification"
+
+        return on_account(request, nid, csrf_token, go)
+
+    @app.post("/notifications/{nid}/account/discard")
+    def discard_account(
+        request: Request, nid: str, csrf_token: str = Form(""), reason: str = Form("")
+    ) -> Response:
+        def go(session: Session, who: Principal, n: Notification) -> str:
+            held_account.discard(session, n, actor=who.actor, reason=reason)
+            return f"{nid}: the officer's account was discarded; the school keeps what it has"
+
+        return on_account(request, nid, csrf_token, go)
 
     @app.post("/notifications/{nid}/recall")
     def recall(

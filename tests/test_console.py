@@ -5,6 +5,7 @@ audit search. The actions are consumers.review's, as in the CLI."""
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import re
@@ -414,3 +415,47 @@ def test_input_that_no_database_can_store_gets_an_answer_not_an_error(
     assert client.post("/login", data={"username": "\x00", "password": "x"}).status_code == 401
     sign_in(client, "aud")
     assert "cannot be run" in client.get("/audit", params={"school": "\x00"}).text
+
+
+def test_a_held_account_is_shown_with_its_names_highlighted_and_sent_once_edited(
+    client: TestClient, directory: sessionmaker[Session]
+) -> None:
+    summary = "The child's mother's mum Victoria Harrison came round. The child hid upstairs."
+    nid = publish(directory, incident(summary=summary))
+    token = sign_in(client, "rita")
+    queue = client.get("/queue").text
+    assert "Officers&#39; accounts waiting to be read" in queue or "accounts waiting" in queue
+    assert "Account held: names found" in queue
+    page = client.get(f"/notifications/{nid}").text
+    assert re.search(r'<mark class="console-suspect"[^>]*>Victoria Harrison', page)
+    preview = page.split("What the school will read", 1)[1]
+    assert "Victoria" not in preview.split("</div>", 1)[0]  # the school gets the structured one
+    edited = "The child's grandmother came round. The child hid upstairs."
+    done = client.post(
+        f"/notifications/{nid}/account/release", data={"csrf_token": token, "account": edited}
+    )
+    assert done.status_code == 303 and "/queue?notice=" in done.headers["location"]
+    with transaction(directory) as s:
+        n = review.get(s, nid)
+        assert n.account_status == "released" and n.content is not None
+        assert n.content["account"] == edited
+    [released] = events(directory, "account_released")
+    assert released.details["edited"] is True and "grandmother" not in json.dumps(released.details)
+
+
+def test_review_show_marks_what_the_residual_check_found(
+    directory: sessionmaker[Session], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from broker import review_cli
+
+    summary = "Later Gaz and Victoria Harrison came round. The child hid upstairs."
+    nid = publish(directory, incident(summary=summary))
+    args = argparse.Namespace(notification_id=nid, json=False)
+    assert review_cli.show(Settings(), directory, args, "cli:test") == 0
+    shown = capsys.readouterr().out
+    assert "[[Victoria Harrison]]" in shown and "[[Gaz]]" in shown
+    args = argparse.Namespace(
+        notification_id=nid, send=False, send_file=None, discard=True, reason="nothing to add"
+    )
+    assert review_cli.account(Settings(), directory, args, "cli:test") == 0
+    assert events(directory, "account_discarded")

@@ -4,7 +4,8 @@ case systems, with an OpenAPI document at ``/api/openapi.json``.
 Authentication is the console's session: ``GET /api/session`` returns a sign-in CSRF token
 (and sets its cookie); ``POST /api/session`` with that token as ``X-CSRF-Token`` and a
 username and password sets the session cookie and returns the session's CSRF token, which
-every other POST sends as ``X-CSRF-Token``. The actions are ``consumers.review``'s, as on the pages and in the CLI.
+every other POST sends as ``X-CSRF-Token``. The actions are ``consumers.review``'s, as on
+the pages and in the CLI.
 """
 
 from __future__ import annotations

@@ -135,9 +135,7 @@ def test_a_wrong_password_is_refused_and_repeated_failures_are_throttled(
     client: TestClient, directory: sessionmaker[Session]
 ) -> None:
     for _ in range(5):
-        assert (
-            post_login(client, username="rita", password="nope").status_code == 401
-        )
+        assert post_login(client, username="rita", password="nope").status_code == 401
     right = post_login(client, username="rita", password=PASSWORD)
     assert right.status_code == 429 and "Too many attempts" in right.text
     failed = events(directory, "sign_in_failed")

@@ -24,7 +24,8 @@ from broker.settings import Settings
 from broker.store import Notification
 from console import views
 from console.accounts import Throttled, authenticate
-from console.auth import NotSignedIn, Principal, SessionCookies, check_csrf, require
+from console.auth import BadCsrf, NotSignedIn, Principal, SessionCookies, check_csrf, require
+from console.signin_csrf import SignInCsrf
 from consumers import held_account, review
 
 
@@ -35,6 +36,7 @@ class Console:
     templates: Jinja2Templates
     cookies: SessionCookies
     clock: Any
+    signin: SignInCsrf
 
     def who(self, request: Request, session: Session) -> Principal:
         return self.cookies.principal(request, session)
@@ -42,6 +44,18 @@ class Console:
     def page(self, request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
         values.setdefault("who", getattr(request.state, "principal", None))
         return self.templates.TemplateResponse(request, name, values, status_code=status)
+
+    def sign_in_page(
+        self, request: Request, *, status: int = 200, next: str = "/", error: str = ""
+    ) -> HTMLResponse:
+        """The sign-in form, with its own CSRF token (there is no session yet)."""
+        nonce, token = self.signin.issue(request)
+        response = self.page(
+            request, "login.html.j2", status=status, next=_safe_next(next), error=error,
+            who=None, oidc=bool(self.settings.oidc_issuer), csrf_token=token,
+        )  # fmt: skip
+        self.signin.set_cookie(response, nonce)
+        return response
 
 
 NO_IDS = Form([])  # the bulk form with nothing ticked
@@ -69,8 +83,7 @@ def register(app: FastAPI, c: Console) -> None:
 
     @app.get("/login", response_class=HTMLResponse)
     def login_page(request: Request, next: str = "/") -> HTMLResponse:
-        return c.page(request, "login.html.j2", next=_safe_next(next), error="", who=None,
-                      oidc=bool(c.settings.oidc_issuer))  # fmt: skip
+        return c.sign_in_page(request, next=next)
 
     @app.post("/login", response_class=HTMLResponse)
     def login(
@@ -78,7 +91,13 @@ def register(app: FastAPI, c: Console) -> None:
         username: str = Form(""),
         password: str = Form(""),
         next: str = Form("/"),
+        csrf_token: str = Form(""),
     ) -> Response:
+        try:
+            c.signin.check(request, csrf_token)
+        except BadCsrf:  # checked before any password: another site cannot sign anyone in
+            error = "The sign-in form had expired or came from another site. Please try again."
+            return c.sign_in_page(request, status=403, next=next, error=error)
         address = request.client.host if request.client else "-"
         error = ""
         with transaction(c.sessions) as session:
@@ -91,10 +110,8 @@ def register(app: FastAPI, c: Console) -> None:
             except Throttled:
                 user, error = None, "Too many attempts. Wait 15 minutes and try again."
         if user is None:
-            return c.page(
-                request, "login.html.j2", status=401 if "not right" in error else 429,
-                next=_safe_next(next), error=error, who=None, oidc=bool(c.settings.oidc_issuer),
-            )  # fmt: skip
+            status = 401 if "not right" in error else 429
+            return c.sign_in_page(request, status=status, next=next, error=error)
         response = _see_other(_safe_next(next))
         c.cookies.issue(response, user.username)
         return response

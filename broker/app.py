@@ -38,6 +38,7 @@ from consumers.escalate import EscalationScheduler
 from consumers.intake_batch import (
     BatchOutcome,
     IntakeBatches,
+    RetryLater,
     describe,
     raw_batch,
     tolerant_headers,
@@ -115,9 +116,10 @@ class EncompassService:
                 # Not committed: the offsets are rewound and the events come back. A short
                 # pause keeps an outage (database down) from becoming a busy loop. The
                 # error is described without the statement's parameters.
-                log.error("incidents_failed_will_retry", count=len(records), error=describe(exc))
+                why = describe(exc)
+                log.error("incidents_failed_will_retry", count=len(records), error=why)
                 await asyncio.sleep(1.0)
-                raise
+                raise RetryLater(why) from None
             self.delivery.wake.set()
 
     async def take_batch(self, records: tuple[ConsumerRecord[Any, Any], ...]) -> None:

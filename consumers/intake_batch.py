@@ -66,7 +66,8 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 LONGEST_WAIT_S = 30.0  # between two attempts of one event
 PROBE_TIMEOUT_S = 10.0  # for the database's SELECT 1
 REASON_MAX = 500  # characters of a reason in the x-error header
-_ROOT = Path(__file__).resolve().parents[1]
+_ROOT = Path(__file__).resolve().parents[1]  # the project, or site-packages when installed
+_OURS = {"audit", "broker", "consumers", "console", "schemas", "school_directory", "tests"}
 
 
 async def raw_batch(message: StreamMessage[Any]) -> list[bytes]:
@@ -155,6 +156,12 @@ def read(record: ConsumerRecord[Any, Any]) -> Event:
         return Event(value, record.key, source, refusal=f"not readable: {describe(exc)}")
 
 
+class RetryLater(Exception):
+    """Raised by the subscriber for a batch to be rewound and retried: its message is
+    ``describe``'s, since FastStream logs the exception (SQLAlchemy's own message would put
+    the statement's parameters in the log)."""
+
+
 @dataclasses.dataclass
 class BatchOutcome:
     taken: list[Taken] = dataclasses.field(default_factory=list)
@@ -169,7 +176,8 @@ def describe(exc: BaseException) -> str:
     what = type(exc).__name__
     orig = getattr(exc, "orig", None) if isinstance(exc, sa_exc.StatementError) else None
     if isinstance(orig, BaseException):
-        what = type(orig).__name__
+        if type(orig).__name__ != what:  # e.g. IntegrityError (CheckViolation)
+            what += f" ({type(orig).__name__})"
         diag = getattr(orig, "diag", None)
         primary = getattr(diag, "message_primary", None) if diag is not None else None
         sqlstate = getattr(orig, "sqlstate", None)
@@ -181,17 +189,23 @@ def describe(exc: BaseException) -> str:
     return f"{what} at {_where(exc)}"[:REASON_MAX]
 
 
+def _ours(filename: str) -> Path | None:
+    path = Path(filename)
+    if not path.is_relative_to(_ROOT):
+        return None
+    relative = path.relative_to(_ROOT)
+    return relative if relative.parts and relative.parts[0] in _OURS else None
+
+
 def _where(exc: BaseException) -> str:
+    """The innermost line of our code in the traceback (else the innermost line)."""
     frames = traceback.extract_tb(exc.__traceback__)
-    ours = [
-        f for f in frames if f.filename.startswith(str(_ROOT)) and "-packages" not in f.filename
-    ]
-    if not frames:
-        return "an unknown place"
-    frame = (ours or frames)[-1]
-    path = Path(frame.filename)
-    shown = path.relative_to(_ROOT) if path.is_relative_to(_ROOT) else path.name
-    return f"{shown}:{frame.lineno}"
+    ours = [(shown, f.lineno) for f in frames if (shown := _ours(f.filename)) is not None]
+    if ours:
+        return f"{ours[-1][0]}:{ours[-1][1]}"
+    if frames:
+        return f"{Path(frames[-1].filename).name}:{frames[-1].lineno}"
+    return "an unknown place"
 
 
 def _select_one(session: Session) -> None:

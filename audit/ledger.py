@@ -24,6 +24,7 @@ _POSTGRES_CHAIN_LOCK = 0x45_4E_43_4F  # "ENCO": one writer appends to the chain 
 class AuditAction(StrEnum):
     RECEIVED = "received"
     REFUSED = "refused"
+    DEAD_LETTERED = "dead_lettered"  # processing kept failing: on the dead-letter topic
     DUPLICATE = "duplicate"
     OUT_OF_SCOPE = "out_of_scope"
     STALE = "stale"

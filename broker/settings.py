@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000)
     # Events taken per database transaction and offset commit.
     intake_batch_size: int = Field(default=100, ge=1, le=1000)
+    # An event whose processing keeps failing for a reason that is not transient is tried
+    # this many times alone, the waits doubling from the backoff, then dead-lettered with
+    # its reason (consumers/intake_batch.py); a database that is away is waited for.
+    intake_max_attempts: int = Field(default=5, ge=1, le=10)
+    intake_retry_backoff_s: float = Field(default=0.5, gt=0, le=10)
     # Kafka in production (broker/kafka_security.py; docs/operations.md). TLS always
     # verifies the brokers' certificates and host names: the CA file, else the system store.
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL"] = "PLAINTEXT"

@@ -63,13 +63,14 @@ class Incident(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[str] = mapped_column(String(64), index=True)
     revision: Mapped[int] = mapped_column(Integer)
-    force_code: Mapped[str] = mapped_column(String(8))
+    force_code: Mapped[str] = mapped_column(String(16))  # schemas.incident.FORCE_CODE_MAX
     classification: Mapped[str] = mapped_column(String(64))
     reported_at: Mapped[datetime] = mapped_column(UtcDateTime)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     outcome: Mapped[str] = mapped_column(String(16))
     payload: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON)  # the police record
-    source: Mapped[str] = mapped_column(String(64), default="")  # topic/partition/offset
+    # topic/partition/offset: a Kafka topic name has up to 249 characters.
+    source: Mapped[str] = mapped_column(String(300), default="")
 
 
 def notification_id(incident_id: str, revision: int, person_id: str, urn: str | None) -> str:

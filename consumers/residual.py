@@ -71,9 +71,12 @@ _KIN = re.compile(
 _DIGITS = re.compile(r"\d+")
 _TIME = re.compile(
     r"(?<![\d/.:-])(?:[01]?\d|2[0-3])(?:[:.][0-5]\d(?:\s*(?:am|pm|hrs|hours|h))?"
-    r"|\s*(?:am|pm|o'?clock))(?![\w/:-])|(?<![\d/.:-])(?:[01]\d|2[0-3])[0-5]\d\s*(?:hrs|hours|h)\b",
+    r"|\s*(?:am|pm|o'?clock))(?![\w/]|[:.]\d)"
+    r"|(?<![\d/.:-])(?:[01]\d|2[0-3])[0-5]\d\s*(?:hrs|hours|h)\b",
     re.I,
 )
+# Numbers every account may carry: the emergency and non-emergency lines.
+_SERVICE_NUMBERS = r"(?<![\d/.:-])(?:999|112|111|101)(?![\d/.:-]?\d)"
 _DURATION = re.compile(
     r"(?<![\d/.:-])\d{1,2}\s*(?:-\s*)?(?:minutes?|mins?|hours?|hrs?|seconds?|secs?|days?"
     r"|nights?|weeks?|times)\b",
@@ -123,7 +126,17 @@ def names() -> frozenset[str]:
 
 @cache
 def allowlist() -> frozenset[str]:
-    return _lines("allowlist.txt")
+    return frozenset(w for w in _lines("allowlist.txt") if " " not in w)
+
+
+@cache
+def allowed_phrases() -> re.Pattern[str] | None:
+    """The allowlist's phrases ("universal credit", "body worn video"), as one pattern."""
+    phrases = sorted((w for w in _lines("allowlist.txt") if " " in w), key=len, reverse=True)
+    if not phrases:
+        return None
+    alts = "|".join(r"\s+".join(map(re.escape, p.split())) for p in phrases)
+    return re.compile(rf"(?<!\w)(?:{alts})(?:['’]s)?(?!\w)", re.I)
 
 
 @lru_cache(maxsize=65536)
@@ -150,8 +163,18 @@ def warm_up() -> None:
 
 
 def _masked(account: str) -> str:
-    """The redactor's own replacements blanked out, keeping every offset."""
-    return _PLACEHOLDER.sub(lambda m: " " * len(m.group(0)), account)
+    """The redactor's own replacements and the allowlist's phrases blanked out, keeping
+    every offset (a phrase is compared without accents, as every word is)."""
+    blank = _PLACEHOLDER.sub(lambda m: " " * len(m.group(0)), account)
+    phrases = allowed_phrases()
+    if phrases is None:
+        return blank
+    folded = "".join(fold(c)[:1] or c for c in blank)  # one character for one: offsets hold
+    spans = [m.span() for m in phrases.finditer(folded)]
+    chars = list(blank)
+    for a, b in spans:
+        chars[a:b] = " " * (b - a)
+    return "".join(chars)
 
 
 def _starts_sentence(text: str, start: int) -> bool:
@@ -188,14 +211,40 @@ def _word_suspects(text: str) -> Iterator[Suspect]:
                 reason = CAPITALISED
         elif frequency < 1.0 and len(key) >= 3:
             reason = NAME if is_name else UNKNOWN
-        elif is_name and frequency < 5.5 and _KIN.search(text[max(0, m.start() - 20) : m.start()]):
-            reason = NAME  # "her friend rose", "his nan pat"
+        elif is_name and frequency < COMMON_CAPITALISED and _after_kin(text, m.start()):
+            reason = NAME  # "her friend lesley", "his nan pat"
         elif is_name and frequency < RARE + 1:
             reason = NAME
         elif is_name and frequency < COMMON_CAPITALISED and _next_is_name(words, i, text):
             reason = NAME  # "victoria harrison" in lower case
         if reason:
             yield Suspect(m.start(), m.end(), word, reason)
+    yield from _capitalised_runs(text, words)
+
+
+def _capitalised_runs(text: str, words: list[re.Match[str]]) -> Iterator[Suspect]:
+    """Two or more capitalised words in a row inside a sentence are a proper name ("Kestrel
+    House", "Red Lion") unless every word is on the allowlist."""
+    allowed = allowlist()
+    run: list[re.Match[str]] = []
+    for m in [*words, None]:
+        joined = (
+            m is not None
+            and m.group(0)[0].isupper()
+            and (not run or text[run[-1].end() : m.start()] in (" ", "-"))
+        )
+        if joined and m is not None:
+            run.append(m)
+            continue
+        body = [w for w in run if not (w is run[0] and _starts_sentence(text, w.start()))]
+        if len(body) >= 2 and any(_core(w.group(0)) not in allowed for w in body):
+            start, end = body[0].start(), body[-1].end()
+            yield Suspect(start, end, text[start:end], CAPITALISED)
+        run = [m] if m is not None and m.group(0)[0].isupper() else []
+
+
+def _after_kin(text: str, start: int) -> bool:
+    return bool(_KIN.search(text[max(0, start - 20) : start]))
 
 
 def _next_is_name(words: list[re.Match[str]], i: int, text: str) -> bool:
@@ -213,7 +262,7 @@ def _allowed_numbers(incident: PoliceIncident, child: Person) -> re.Pattern[str]
     for moment in (incident.occurred_at, incident.reported_at):
         days.add(moment.astimezone(LONDON).date())
         days.add(moment.date())
-    alts = [_TIME.pattern, _DURATION.pattern]
+    alts = [_TIME.pattern, _DURATION.pattern, _SERVICE_NUMBERS]
     for d in days:
         month = _MONTHS[d.month - 1]
         names_ = rf"(?:{month}|{month[:3]}|{month[:4]})\.?"
@@ -264,7 +313,9 @@ def _entity_suspects(text: str) -> Iterator[Suspect]:
         telling = [
             w
             for w in words
-            if w[0].isupper() and _core(w) not in allowed and fold(w) not in allowed
+            if w[0].isupper()
+            and _core(w) not in allowed
+            and (_core(w) in names() or zipf(_core(w)) < COMMON_CAPITALISED)
         ]
         if not telling:
             continue  # "the child's mother", "Police", "MARAC": nothing that names anyone

@@ -3,6 +3,7 @@
 With a key file, rotation adds the new key to the file; with ``ENCOMPASS_DATA_KEY``, add the
 new ``id:key`` entry at the end yourself, then run this to re-encrypt. Old keys stay in the
 keyring until nothing is encrypted with them (``rotate`` reports what is left).
+The database's key canary (broker/identity.py) is re-encrypted with the rest.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, MetaData, Table, Text, cast, literal, select, update
 
 from broker.crypto import PREFIX, EncryptedDate, EncryptedJSON, EncryptedText, Keyring
+from broker.identity import rewrite_canary
 
 ENCRYPTED_TYPES = (EncryptedText, EncryptedJSON, EncryptedDate)
 
@@ -69,4 +71,5 @@ def reencrypt(engine: Engine, keyring: Keyring, metadata: MetaData, batch: int =
             if len(rows) < batch:
                 break
             last = rows[-1][0]
+    rewrite_canary(engine, keyring)
     return done

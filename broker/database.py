@@ -139,8 +139,23 @@ def engine_for(settings: Settings) -> Engine:
     """The engine every process uses: the configured database, with the data keys, refused
     (``StartupRefused``) when the keys are not this database's (broker/identity.py). The
     database must be migrated first."""
-    from broker.identity import check_data_key
+    from broker.identity import check_data_key, key_canary_written
+    from broker.startup import StartupRefused, embedded_database
 
+    missing = settings.data_key is None and not settings.data_key_path.exists()
+    if missing and embedded_database(settings):
+        # A key file would be made now: not for a database that already has a key.
+        probe = make_engine(settings.resolved_database_url)
+        try:
+            written = key_canary_written(probe)
+        finally:
+            probe.dispose()
+        if written:
+            raise StartupRefused(
+                f"the data key file {settings.data_key_path} is missing, but this database "
+                "was encrypted with a key: restore the key file from the backup (or give "
+                "the key in ENCOMPASS_DATA_KEY). A new key would read none of its data."
+            )
     keyring = keyring_for(settings)
     engine = make_engine(settings.resolved_database_url, keyring)
     try:
@@ -216,6 +231,9 @@ def upgrade(url: str) -> None:
     from alembic import command
     from alembic.config import Config
 
+    sa_url = make_url(sqlalchemy_url(url))
+    if sa_url.get_backend_name() == "sqlite" and sa_url.database not in (None, "", ":memory:"):
+        Path(sa_url.database).parent.mkdir(parents=True, exist_ok=True)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", sqlalchemy_url(url).replace("%", "%%"))

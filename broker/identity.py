@@ -54,6 +54,16 @@ def database_id(session: Session) -> str:
     return row.database_id
 
 
+def key_canary_written(engine: Engine) -> bool:
+    """Whether some key already owns this database (False too when not yet migrated)."""
+    try:
+        with Session(engine) as session:
+            row = session.get(DatabaseIdentity, IDENTITY_ROW)
+    except (OperationalError, ProgrammingError):
+        return False
+    return row is not None and row.key_canary is not None
+
+
 def canary_opens(keyring: Keyring, stored: str, db_id: str) -> bool:
     try:
         return keyring.decrypt(stored, _context(db_id)) == CANARY_PLAINTEXT

@@ -109,7 +109,8 @@ def unsafe_settings(settings: Settings, bootstrap: str | None = None) -> list[Un
         found.append(
             Unsafe(
                 "first_response_email",
-                f"ENCOMPASS_FIRST_RESPONSE_EMAIL is {problem}: First Response's alerts about "
+                f"ENCOMPASS_FIRST_RESPONSE_EMAIL {settings.first_response_email!r} is "
+                f"{problem}: First Response's alerts about "
                 "late and unacknowledged notifications would reach no one. Set the duty "
                 "inbox's real address.",
             )
@@ -120,7 +121,8 @@ def unsafe_settings(settings: Settings, bootstrap: str | None = None) -> list[Un
             found.append(
                 Unsafe(
                     "first_response_duty_email",
-                    f"ENCOMPASS_FIRST_RESPONSE_DUTY_EMAIL is {problem}: escalation alerts "
+                    "ENCOMPASS_FIRST_RESPONSE_DUTY_EMAIL "
+                    f"{settings.first_response_duty_email!r} is {problem}: escalation alerts "
                     "would reach no one. Set the duty inbox's real address, or leave it "
                     "unset to use ENCOMPASS_FIRST_RESPONSE_EMAIL.",
                 )

@@ -188,7 +188,7 @@ def test_the_embedded_database_still_starts_with_a_key_made_in_the_data_folder(
     # A copy of the database without its key file does not start with a new key, and
     # none is made.
     key_file.unlink()
-    with pytest.raises(StartupRefused, match="data key file .* is missing"):
+    with pytest.raises(StartupRefused, match=r"data key file .* is missing"):
         engine_for(settings)
     assert not key_file.exists()
     # Nor with another key file of its own.

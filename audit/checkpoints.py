@@ -143,13 +143,14 @@ def leaves(session: Session, upto: int | None = None) -> list[bytes]:
 
 
 def sign_head(session: Session, key: Ed25519PrivateKey, checkpoint_file: Path) -> TreeHead | None:
-    """Sign the current tree head if the trail grew since the last one."""
+    """Sign the current tree head if the trail grew since the last one (an empty trail
+    has nothing to sign)."""
     lock_chain(session)
     size = session.execute(select(func.count(AuditEvent.seq))).scalar_one()
     last = session.execute(
         select(Checkpoint).order_by(Checkpoint.number.desc()).limit(1)
     ).scalar_one_or_none()
-    if last is not None and last.tree_size == size:
+    if size == 0 or (last is not None and last.tree_size == size):
         return None
     head = TreeHead(
         number=(last.number + 1) if last else 1,

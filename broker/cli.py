@@ -185,6 +185,10 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
         f"re-encrypted {done.values} value(s) in {done.rows} row(s) with key "
         f"{keyring.current} ({done.plaintext_encrypted} were not yet encrypted)"
     )
+    if done.plaintext_refused:
+        print("every value is encrypted: a value in clear is refused from now on")
+    else:
+        print("values in clear were written meanwhile: run `encompass keys rotate` again")
     return 0
 
 

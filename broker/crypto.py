@@ -175,9 +175,26 @@ def attach(dialect: Dialect, keyring: Keyring | None) -> None:
     dialect.encompass_keyring = keyring  # type: ignore[attr-defined]
 
 
+def refuse_plaintext(dialect: Dialect) -> None:
+    """Every value in this database is encrypted (broker/identity.py says so): from now on
+    a value that is not is refused when read, not passed through. Someone who can write to
+    the database but does not hold the key cannot slip a forged value in as plaintext."""
+    dialect.encompass_refuse_plaintext = True  # type: ignore[attr-defined]
+
+
+class PlaintextRefused(KeyError_):
+    """A value in an encrypted column that is not encrypted, where none may be."""
+
+
 def _open(stored: str, dialect: Dialect) -> str:
-    """The plaintext of a stored value; a value from before encryption passes through."""
+    """The plaintext of a stored value; a value from before encryption passes through,
+    until the database records that every value is encrypted."""
     if not stored.startswith(PREFIX + "."):
+        if getattr(dialect, "encompass_refuse_plaintext", False):
+            raise PlaintextRefused(
+                "a value in an encrypted column is not encrypted: refused (written without "
+                "the data key, or forged)"
+            )
         return stored
     ring = _keyring(dialect)
     if ring is None:

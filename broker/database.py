@@ -27,6 +27,7 @@ from broker.crypto import (
     keyring_from_material,
     load_key_file,
     parse_key_spec,
+    refuse_plaintext,
 )
 
 if TYPE_CHECKING:
@@ -159,10 +160,12 @@ def engine_for(settings: Settings) -> Engine:
     keyring = keyring_for(settings)
     engine = make_engine(settings.resolved_database_url, keyring)
     try:
-        check_data_key(engine, keyring, keyring_source(settings))
+        checked = check_data_key(engine, keyring, keyring_source(settings))
     except BaseException:
         engine.dispose()
         raise
+    if checked.plaintext_refused:
+        refuse_plaintext(engine.dialect)
     return engine
 
 

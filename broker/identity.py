@@ -13,10 +13,11 @@ database it belongs to (audit/checkpoints.py).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography.exceptions import InvalidTag
-from sqlalchemy import Engine, Integer, String, Text, cast, select, update
+from sqlalchemy import Boolean, Engine, Integer, String, Text, cast, false, select, update
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -38,6 +39,10 @@ class DatabaseIdentity(Base):
     # ``enc1.<key id>.<…>``: CANARY_PLAINTEXT under the data key, bound to the database id.
     key_canary: Mapped[str | None] = mapped_column(Text, nullable=True)
     key_canary_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # True once every value in every encrypted column is encrypted (at migration 0013 when
+    # none was left in clear, else after `encompass keys rotate`): a value in clear is then
+    # refused when read instead of passed through (broker/crypto.py).
+    plaintext_refused: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 def _context(database_id: str) -> bytes:
@@ -94,9 +99,15 @@ def _sample_opens(conn_session: Session, keyring: Keyring) -> str | None:
     return None
 
 
-def check_data_key(engine: Engine, keyring: Keyring, source: str) -> str:
+@dataclass(frozen=True)
+class KeyCheck:
+    database_id: str
+    plaintext_refused: bool
+
+
+def check_data_key(engine: Engine, keyring: Keyring, source: str) -> KeyCheck:
     """Refuse (``StartupRefused``) a key that is not this database's; write the canary
-    the first time. ``source`` names the setting the key came from. Returns the database id."""
+    the first time. ``source`` names the setting the key came from."""
     try:
         with Session(engine) as session, session.begin():
             row = session.get(DatabaseIdentity, IDENTITY_ROW, with_for_update=True)
@@ -132,7 +143,7 @@ def check_data_key(engine: Engine, keyring: Keyring, source: str) -> str:
                     "ENCOMPASS_DATA_KEY_FILE); with another key it would write pupils the "
                     "others cannot read and find none of theirs."
                 )
-            return row.database_id
+            return KeyCheck(row.database_id, row.plaintext_refused)
     except (OperationalError, ProgrammingError) as exc:
         if "database_identity" in str(exc):
             raise StartupRefused(
@@ -140,6 +151,43 @@ def check_data_key(engine: Engine, keyring: Keyring, source: str) -> str:
                 "run `encompass db upgrade`"
             ) from exc
         raise
+
+
+def plaintext_left(engine: Engine) -> list[str]:
+    """The encrypted columns (``table.column``) that still hold a value in clear."""
+    import audit.checkpoints  # noqa: F401  (every table on Base.metadata)
+    import broker.store  # noqa: F401
+    import school_directory.store  # noqa: F401
+    from broker.keys import encrypted_columns
+
+    found = []
+    with engine.connect() as conn:
+        for table, columns in encrypted_columns(Base.metadata).items():
+            for name in columns:
+                column = cast(table.c[name], Text())
+                clear = conn.execute(
+                    select(column)
+                    .where(column.is_not(None))
+                    .where(column.not_like(PREFIX + ".%"))
+                    .limit(1)
+                ).first()
+                if clear is not None:
+                    found.append(f"{table.name}.{name}")
+    return found
+
+
+def refuse_plaintext_from_now(engine: Engine) -> bool:
+    """After a rotation: if no value is left in clear, record that none may be. Returns
+    whether values in clear are now refused."""
+    if plaintext_left(engine):
+        return False
+    with Session(engine) as session, session.begin():
+        session.execute(
+            update(DatabaseIdentity)
+            .where(DatabaseIdentity.id == IDENTITY_ROW)
+            .values(plaintext_refused=True)
+        )
+    return True
 
 
 def rewrite_canary(engine: Engine, keyring: Keyring) -> None:

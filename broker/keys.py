@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, MetaData, Table, Text, cast, literal, select, update
 
 from broker.crypto import PREFIX, EncryptedDate, EncryptedJSON, EncryptedText, Keyring
-from broker.identity import rewrite_canary
+from broker.identity import refuse_plaintext_from_now, rewrite_canary
 
 ENCRYPTED_TYPES = (EncryptedText, EncryptedJSON, EncryptedDate)
 
@@ -23,6 +23,7 @@ class Rotation:
     values: int = 0
     rows: int = 0
     plaintext_encrypted: int = 0
+    plaintext_refused: bool = False
 
 
 def encrypted_columns(metadata: MetaData) -> dict[Table, list[str]]:
@@ -72,4 +73,6 @@ def reencrypt(engine: Engine, keyring: Keyring, metadata: MetaData, batch: int =
                 break
             last = rows[-1][0]
     rewrite_canary(engine, keyring)
+    # Nothing left in clear: from now on a value in clear is refused, not passed through.
+    done.plaintext_refused = refuse_plaintext_from_now(engine)
     return done

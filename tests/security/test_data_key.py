@@ -12,12 +12,16 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import alembic.command
 import pytest
+from alembic.config import Config
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from broker.app import EncompassService
+from broker.crypto import PlaintextRefused
 from broker.database import (
+    MIGRATIONS_DIR,
     Base,
     engine_for,
     keyring_for,
@@ -31,6 +35,7 @@ from broker.keys import reencrypt
 from broker.mail_catcher import MailCatcher
 from broker.settings import Settings
 from broker.startup import StartupRefused, restrict_data_files
+from school_directory.store import Pupil
 from tests.conftest import _postgres_database
 from tests.factories import import_directory, isolated_settings, write_directory
 
@@ -223,6 +228,77 @@ def test_rotation_re_encrypts_the_canary(postgres_url: str, tmp_path: Path) -> N
     assert reencrypt(engine, keyring, Base.metadata).values == 0
     check_data_key(engine, keyring, "ENCOMPASS_DATA_KEY")
     engine.dispose()
+
+
+# --- values in clear (issue 13, item 10) -----------------------------------------------------
+
+
+def forge_a_family_name(url: str) -> None:
+    """What someone with write access to the database but not the key can do: put a value
+    in clear into an encrypted column."""
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE pupils SET family_name = 'Forged' WHERE id = (SELECT min(id) FROM pupils)")
+        )
+    engine.dispose()
+
+
+def family_names(settings: Settings) -> list[str]:
+    engine = engine_for(settings)
+    try:
+        with transaction(session_factory(engine)) as session:
+            return list(session.execute(select(Pupil.family_name)).scalars())
+    finally:
+        engine.dispose()
+
+
+def test_a_value_in_clear_is_refused_once_every_value_is_encrypted(
+    database_url: str, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path, database_url=database_url, data_key=KEY_A)
+    upgrade(database_url)
+    engine = engine_for(settings)
+    with transaction(session_factory(engine)) as session:
+        import_directory(session, write_directory(tmp_path / "directory"))
+    engine.dispose()
+    assert "Doe" in family_names(settings)
+    forge_a_family_name(database_url)
+    # A new database holds nothing in clear: a value in clear is a forgery, refused.
+    with pytest.raises(PlaintextRefused, match="not encrypted"):
+        family_names(settings)
+
+
+def test_after_an_upgrade_values_in_clear_are_refused_once_rotation_encrypted_them(
+    tmp_path: Path,
+) -> None:
+    """A database with values in clear from before encryption at rest reaches migration
+    0013: they are still read until `keys rotate` encrypts them; from then on, refused."""
+    settings = Settings(data_dir=tmp_path, data_key=KEY_A)
+    url = settings.resolved_database_url
+    upgrade(url)
+    engine = engine_for(settings)
+    with transaction(session_factory(engine)) as session:
+        import_directory(session, write_directory(tmp_path / "directory"))
+    engine.dispose()
+    forge_a_family_name(url)  # here: a value left in clear from before
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url)
+    alembic.command.downgrade(config, "0012")
+    upgrade(url)  # 0013 again: it finds the value in clear
+    assert "Forged" in family_names(settings)
+
+    done = encompass(
+        {"ENCOMPASS_DATA_DIR": str(tmp_path), "ENCOMPASS_DATA_KEY": KEY_A}, "keys", "rotate"
+    )
+    assert done.returncode == 0, done.stderr
+    assert "(1 were not yet encrypted)" in done.stdout
+    assert "refused from now on" in done.stdout
+    assert "Forged" in family_names(settings)  # encrypted now, and still read
+    forge_a_family_name(url)
+    with pytest.raises(PlaintextRefused):
+        family_names(settings)
 
 
 # --- files outside a container image ----------------------------------------------------------

@@ -28,6 +28,7 @@ from broker.kafka_security import kafka_broker
 from broker.mailer import Mailer, SmtpMailer
 from broker.metrics import Metrics, QueueCollector
 from broker.settings import Settings
+from broker.startup import refuse_unsafe_settings, restrict_data_files
 from broker.topics import Topics
 from console.app import create_app
 from console.server import ConsoleServer
@@ -62,9 +63,13 @@ class EncompassService:
         self.bootstrap = bootstrap or settings.kafka_bootstrap or "127.0.0.1:9092"
         self.topics = Topics.from_settings(settings)
         self.database_url = settings.resolved_database_url
+        # Refused before anything is opened: unsafe settings not allowed by name, then a
+        # data key that is missing or not this database's (broker/startup.py, identity.py).
+        refuse_unsafe_settings(settings, bootstrap=self.bootstrap)
         if migrate:
             upgrade(self.database_url)
         self.engine = engine_for(settings)
+        restrict_data_files(settings)
         self.sessions = session_factory(self.engine)
         self.mailer = mailer or SmtpMailer(settings)
         # Per-message access lines at DEBUG: our own log line per incident says more.

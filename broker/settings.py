@@ -27,6 +27,15 @@ class ReviewPolicy(StrEnum):
     AUTO_RELEASE_CONFIDENT = "auto_release_confident"
 
 
+# What ENCOMPASS_ALLOW_UNSAFE may name (broker/startup.py checks each at start).
+UNSAFE_ALLOWANCES = (
+    "first_response_email",
+    "first_response_duty_email",
+    "public_url",
+    "kafka_plaintext",
+)
+
+
 def default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "encompass"
 
@@ -162,6 +171,10 @@ class Settings(BaseSettings):
     data_key: SecretStr | None = None
     data_key_file: Path | None = None
 
+    # Settings refused at start as unsafe (broker/startup.py) that this installation
+    # accepts knowingly: comma-separated names from UNSAFE_ALLOWANCES. `up --demo` sets them.
+    allow_unsafe: str = ""
+
     # Retention of personal content (police records, what schools were sent), in days
     # after receipt; set by the local data-sharing agreement. The purge runs daily.
     retention_days: int = Field(default=400, ge=1)
@@ -187,6 +200,20 @@ class Settings(BaseSettings):
                 f"loopback address, not for {self.smtp_host!r}: use starttls or implicit"
             )
         return self
+
+    @model_validator(mode="after")
+    def _known_unsafe_allowances(self) -> Settings:
+        unknown = sorted(self.allowed_unsafe - set(UNSAFE_ALLOWANCES))
+        if unknown:
+            raise ValueError(
+                f"ENCOMPASS_ALLOW_UNSAFE: unknown name(s) {', '.join(unknown)}; "
+                f"known: {', '.join(UNSAFE_ALLOWANCES)}"
+            )
+        return self
+
+    @property
+    def allowed_unsafe(self) -> frozenset[str]:
+        return frozenset(n.strip() for n in self.allow_unsafe.split(",") if n.strip())
 
     @property
     def data_key_path(self) -> Path:

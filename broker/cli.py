@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -14,6 +15,7 @@ from pydantic import ValidationError
 
 from broker.database import engine_for, session_factory, transaction, upgrade
 from broker.settings import Settings
+from broker.startup import StartupRefused, restrict_data_files
 
 
 def _settings() -> Settings:
@@ -26,9 +28,13 @@ def _settings() -> Settings:
 
 
 def _sessions(settings: Settings) -> Any:
+    """Every command that opens the database: migrated, and refused unless the data key is
+    this database's (broker/identity.py)."""
     url = settings.resolved_database_url
     upgrade(url)
-    return session_factory(engine_for(settings))
+    sessions = session_factory(engine_for(settings))
+    restrict_data_files(settings)
+    return sessions
 
 
 def _actor(args: argparse.Namespace) -> str:
@@ -189,6 +195,23 @@ def cmd_users_change(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys_new(args: argparse.Namespace) -> int:
+    """A new random data key: printed as an ENCOMPASS_DATA_KEY value, or written to a new
+    key file (0600). Neither touches a database."""
+    from broker.crypto import KeyError_, new_key_file, new_key_spec
+
+    if args.file is None:
+        print(new_key_spec(args.id))
+        return 0
+    try:
+        new_key_file(Path(args.file), args.id)
+    except (FileExistsError, KeyError_) as exc:
+        print(f"encompass keys new: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote a new data key ({args.id}) to {args.file} (mode 0600)")
+    return 0
+
+
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
     from broker.crypto import add_key_to_file
     from broker.database import Base, keyring_for, make_engine
@@ -196,6 +219,9 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
 
     settings = _settings()
     upgrade(settings.resolved_database_url)
+    # The keys in hand must be this database's before one is added (a key file made here
+    # by mistake would otherwise start a second keyring).
+    engine_for(settings).dispose()
     if settings.data_key is None:
         new_id = add_key_to_file(settings.data_key_path)
         print(f"added data key {new_id} to {settings.data_key_path}")
@@ -211,6 +237,10 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
         f"re-encrypted {done.values} value(s) in {done.rows} row(s) with key "
         f"{keyring.current} ({done.plaintext_encrypted} were not yet encrypted)"
     )
+    if done.plaintext_refused:
+        print("every value is encrypted: a value in clear is refused from now on")
+    else:
+        print("values in clear were written meanwhile: run `encompass keys rotate` again")
     return 0
 
 
@@ -304,7 +334,16 @@ def parser() -> argparse.ArgumentParser:
     reject.add_argument("notification_id")
     reject.add_argument("reason_text", nargs="?", metavar="REASON", help="why (or --reason)")
     reject.add_argument("--reason", help="why it must not be sent")
-    for action in (approve, reject):
+    account = r_sub.add_parser(
+        "account", help="the officer's account held for a person: send it, edited, or discard it"
+    )
+    account.add_argument("notification_id")
+    what = account.add_mutually_exclusive_group(required=True)
+    what.add_argument("--send", action="store_true", help="send it as it is (nothing identifies)")
+    what.add_argument("--send-file", metavar="FILE", help="send the edited text in FILE instead")
+    what.add_argument("--discard", action="store_true", help="keep it back (needs --reason)")
+    account.add_argument("--reason", help="why it is discarded")
+    for action in (approve, reject, account):
         _actor_option(action)
     review.set_defaults(func=cmd_review)
 
@@ -335,6 +374,12 @@ def parser() -> argparse.ArgumentParser:
     keys_sub.add_parser(
         "rotate", help="a new data key; re-encrypt everything with it"
     ).set_defaults(func=cmd_keys_rotate)
+    new_key = keys_sub.add_parser(
+        "new", help="print a new ENCOMPASS_DATA_KEY value (or write a new key file)"
+    )
+    new_key.add_argument("--id", default="k1", help="the key's id (default k1)")
+    new_key.add_argument("--file", metavar="PATH", help="write a new key file (0600) instead")
+    new_key.set_defaults(func=cmd_keys_new)
 
     dlq = sub.add_parser("dlq", help="the dead-letter topic")
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
@@ -381,7 +426,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from broker.logging import configure_logging
 
     configure_logging("console", "WARNING")
-    result: int = args.func(args)
+    # What this process creates (database, WAL, keys, demo mail) is readable by its owner
+    # only; broker/startup.py tightens what was made before.
+    os.umask(0o077)
+    try:
+        result: int = args.func(args)
+    except StartupRefused as refused:
+        print(f"encompass: {refused}", file=sys.stderr)
+        return 2
     return result
 
 

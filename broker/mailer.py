@@ -54,8 +54,10 @@ def build_message(
     to: str,
     message_id: str,
     cc: str | None = None,
+    in_reply_to: str | None = None,
 ) -> EmailMessage:
-    """A multipart/alternative message (plain text, then HTML) with a fixed Message-ID."""
+    """A multipart/alternative message (plain text, then HTML) with a fixed Message-ID;
+    ``in_reply_to`` threads it under an earlier message (a follow-up, a retraction)."""
     message = EmailMessage()
     message["Subject"] = subject
     message["From"] = sender
@@ -64,6 +66,9 @@ def build_message(
         message["Cc"] = cc
     message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = message_id
+    if in_reply_to:
+        message["In-Reply-To"] = in_reply_to
+        message["References"] = in_reply_to
     message["Auto-Submitted"] = "auto-generated"
     message["X-Auto-Response-Suppress"] = "All"
     message.set_content(text)

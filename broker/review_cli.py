@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from broker.database import transaction
 from broker.settings import Settings
-from consumers import review
+from consumers import held_account, review
 from consumers.render import render_email
+from consumers.residual import highlighted
 from schemas.notification import SchoolNotification
 
 Sessions = sessionmaker[Session]
@@ -32,6 +33,16 @@ def list(settings: Settings, sessions: Sessions, args: argparse.Namespace, actor
         for row in rows:
             print(json.dumps(row))
         return 0
+    with transaction(sessions) as session:
+        held = [
+            (n.id, n.status, len(held_account.suspects_of(n)))
+            for n in review.held_accounts(session)
+        ]
+    if held:
+        print("Officers' accounts waiting to be read (review show ID, then review account ID):")
+        for nid, status, found in held:
+            print(f"  {nid:<24} notification {status:<15} {found} thing(s) found")
+        print()
     if not rows:
         print("Nothing waiting: every notification has been sent or closed.")
         return 0
@@ -59,9 +70,16 @@ def show(settings: Settings, sessions: Sessions, args: argparse.Namespace, actor
             return 1
         row = review.as_row(n)
         content = n.content
+        held = n.held_account if held_account.is_held(n) else None
+        suspects = held_account.suspects_of(n) if held else []
     preview = render_email(SchoolNotification.model_validate(content)) if content else None
     if args.json:
         row["preview"] = {"subject": preview.subject, "text": preview.text} if preview else None
+        if held:
+            row["held_account"] = {
+                "text": held.get("text", ""),
+                "suspects": [s.as_dict() for s in suspects],
+            }
         print(json.dumps(row, indent=2))
         return 0
     for key in (
@@ -80,6 +98,15 @@ def show(settings: Settings, sessions: Sessions, args: argparse.Namespace, actor
         print(
             f"                  upn {c['upn']} at {c['urn']}  score {c['score']:.2f}  "
             f"agreed: {', '.join(c.get('agreed', [])) or '-'}"
+        )
+    if held:
+        print("\n--- the officer's account, held for a person: [[ ]] marks what may identify ---")
+        print(highlighted(str(held.get("text", "")), suspects))
+        for s in suspects:
+            print(f"  [[{s.text}]]: {s.reason}")
+        print(
+            "Send it (encompass review account ID --send), edited (--send-file F), "
+            "or keep it back (--discard --reason R)."
         )
     if preview:
         print("\n--- what the school will read ---")
@@ -113,5 +140,29 @@ def reject(settings: Settings, sessions: Sessions, args: argparse.Namespace, act
             print(f"{n.id} rejected.")
     except review.ReviewError as exc:
         print(f"encompass review reject: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def account(settings: Settings, sessions: Sessions, args: argparse.Namespace, actor: str) -> int:
+    """Send the held officer's account (as read or edited) or discard it."""
+    try:
+        text = None
+        if args.send_file:
+            with open(args.send_file, encoding="utf-8") as f:
+                text = f.read()
+        with transaction(sessions) as session:
+            n = review.get(session, args.notification_id)
+            if args.discard:
+                held_account.discard(session, n, actor=actor, reason=args.reason or "")
+                print(f"{n.id}: the officer's account was discarded.")
+                return 0
+            held_account.release(session, settings, n, actor=actor, account=text)
+            if n.account_status == "follow_up":
+                print(f"{n.id}: the officer's account will follow to the school now.")
+            else:
+                print(f"{n.id}: the officer's account is now in the notification.")
+    except (review.ReviewError, held_account.AccountError, OSError) as exc:
+        print(f"encompass review account: {exc}", file=sys.stderr)
         return 1
     return 0

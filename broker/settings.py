@@ -27,6 +27,15 @@ class ReviewPolicy(StrEnum):
     AUTO_RELEASE_CONFIDENT = "auto_release_confident"
 
 
+# What ENCOMPASS_ALLOW_UNSAFE may name (broker/startup.py checks each at start).
+UNSAFE_ALLOWANCES = (
+    "first_response_email",
+    "first_response_duty_email",
+    "public_url",
+    "kafka_plaintext",
+)
+
+
 def default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "encompass"
 
@@ -55,6 +64,11 @@ class Settings(BaseSettings):
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000)
     # Events taken per database transaction and offset commit.
     intake_batch_size: int = Field(default=100, ge=1, le=1000)
+    # An event whose processing keeps failing for a reason that is not transient is tried
+    # this many times alone, the waits doubling from the backoff, then dead-lettered with
+    # its reason (consumers/intake_batch.py); a database that is away is waited for.
+    intake_max_attempts: int = Field(default=5, ge=1, le=10)
+    intake_retry_backoff_s: float = Field(default=0.5, gt=0, le=10)
     # Kafka in production (broker/kafka_security.py; docs/operations.md). TLS always
     # verifies the brokers' certificates and host names: the CA file, else the system store.
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL"] = "PLAINTEXT"
@@ -153,6 +167,10 @@ class Settings(BaseSettings):
 
     # Review and content.
     review_policy: ReviewPolicy = ReviewPolicy.ALL
+    # When the residual check holds the officer's account, a notification the policy
+    # releases still goes on time with the structured account, and the officer's account
+    # follows once a person has read it. Off: the whole notification waits for a person.
+    structured_account_fallback: bool = True
     first_response_name: str = "First Response"
     first_response_email: str = "first.response@council.example"
     first_response_phone: str = "0300 000 0000"
@@ -168,6 +186,10 @@ class Settings(BaseSettings):
     # file (default <data_dir>/data.key, made on first use with mode 0600).
     data_key: SecretStr | None = None
     data_key_file: Path | None = None
+
+    # Settings refused at start as unsafe (broker/startup.py) that this installation
+    # accepts knowingly: comma-separated names from UNSAFE_ALLOWANCES. `up --demo` sets them.
+    allow_unsafe: str = ""
 
     # Retention of personal content (police records, what schools were sent), in days
     # after receipt; set by the local data-sharing agreement. The purge runs daily.
@@ -210,6 +232,20 @@ class Settings(BaseSettings):
             for part in self.trusted_proxies.split(",")
             if part.strip()
         )
+
+    @model_validator(mode="after")
+    def _known_unsafe_allowances(self) -> Settings:
+        unknown = sorted(self.allowed_unsafe - set(UNSAFE_ALLOWANCES))
+        if unknown:
+            raise ValueError(
+                f"ENCOMPASS_ALLOW_UNSAFE: unknown name(s) {', '.join(unknown)}; "
+                f"known: {', '.join(UNSAFE_ALLOWANCES)}"
+            )
+        return self
+
+    @property
+    def allowed_unsafe(self) -> frozenset[str]:
+        return frozenset(n.strip() for n in self.allow_unsafe.split(",") if n.strip())
 
     @property
     def data_key_path(self) -> Path:

@@ -64,13 +64,14 @@ class Incident(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[str] = mapped_column(String(64), index=True)
     revision: Mapped[int] = mapped_column(Integer)
-    force_code: Mapped[str] = mapped_column(String(8))
+    force_code: Mapped[str] = mapped_column(String(16))  # schemas.incident.FORCE_CODE_MAX
     classification: Mapped[str] = mapped_column(String(64))
     reported_at: Mapped[datetime] = mapped_column(UtcDateTime)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     outcome: Mapped[str] = mapped_column(String(16))
     payload: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON)  # the police record
-    source: Mapped[str] = mapped_column(String(64), default="")  # topic/partition/offset
+    # topic/partition/offset: a Kafka topic name has up to 249 characters.
+    source: Mapped[str] = mapped_column(String(300), default="")
 
 
 def notification_id(incident_id: str, revision: int, person_id: str, urn: str | None) -> str:
@@ -121,8 +122,23 @@ class Notification(Base):
     review_claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     edited_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     first_approved_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # The officer's account held by the residual check: {"text", "suspects", "follow_up"}
+    # (encrypted), and where it stands (AccountStatus; None when nothing was held).
+    account_status: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
+    held_account: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class AccountStatus(StrEnum):
+    """The officer's account, when the residual check held it for a person
+    (``consumers.held_account``). Unset: nothing was held."""
+
+    HELD = "held"  # waiting for a person; the school has (or will get) the structured account
+    RELEASED = "released"  # a person let it go before the notification was sent: it is in it
+    FOLLOW_UP = "follow_up"  # a person let it go after sending: a follow-up e-mail is queued
+    SENT = "sent"  # the follow-up went to the school
+    DISCARDED = "discarded"  # a person decided the school does not get it
 
 
 class EscalationStatus(StrEnum):

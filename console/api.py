@@ -1,10 +1,12 @@
 """The JSON API under ``/api/``: the reviewer's actions for councils that integrate their
 case systems, with an OpenAPI document at ``/api/openapi.json``.
 
-Authentication is the console's session: ``POST /api/session`` with a username and password
-(and ``code``, the authenticator's code or a recovery code, for an account with a second
-factor) sets the cookie and returns the CSRF token, which every other POST sends as
-``X-CSRF-Token``. The actions are ``consumers.review``'s, as on the pages and in the CLI.
+Authentication is the console's session: ``GET /api/session`` returns a sign-in CSRF token
+(and sets its cookie); ``POST /api/session`` with that token as ``X-CSRF-Token`` and a
+username and password (and ``code``, the authenticator's code or a recovery code, for an
+account with a second factor) sets the session cookie and returns the session's CSRF token,
+which every other POST sends as ``X-CSRF-Token``. The actions are ``consumers.review``'s, as
+on the pages and in the CLI.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ class Credentials(BaseModel):
     password: str = Field(min_length=1, max_length=1000)
     # The second factor, for accounts that have one: a TOTP code or a recovery code.
     code: str | None = Field(default=None, max_length=64)
+
+
+class SignInToken(BaseModel):
+    csrf_token: str
 
 
 class SessionInfo(BaseModel):
@@ -143,8 +149,19 @@ def create_api(c: Console) -> FastAPI:
             "candidates": [{k: x[k] for k in ("upn", "urn", "score")} for x in row["candidates"]],
         }  # fmt: skip
 
+    @api.get("/session", response_model=SignInToken)
+    def sign_in_token(request: Request) -> Response:
+        """The token ``POST /api/session`` needs as ``X-CSRF-Token`` (with this cookie)."""
+        nonce, token = c.signin.issue(request)
+        response = JSONResponse({"csrf_token": token})
+        c.signin.set_cookie(response, nonce)
+        return response
+
     @api.post("/session", response_model=SessionInfo, responses=ERRORS)
-    def sign_in(request: Request, body: Credentials) -> Response:
+    def sign_in(
+        request: Request, body: Credentials, x_csrf_token: str | None = Header(None)
+    ) -> Response:
+        c.signin.check(request, x_csrf_token)  # before any password is checked
         address, now = client_address(request, c.settings), c.clock()
 
         def too_many(wait: Throttled) -> Response:

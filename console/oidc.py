@@ -105,8 +105,7 @@ def install(app: FastAPI, c: Console, secret: bytes) -> None:
     callback_url = settings.public_url.rstrip("/") + "/login/oidc/callback"
 
     def refused(request: Request, why: str, status: int) -> HTMLResponse:
-        return c.page(request, "login.html.j2", status=status, next="/", error=why, who=None,
-                      oidc=True)  # fmt: skip
+        return c.sign_in_page(request, status=status, error=why)
 
     @app.get("/login/oidc", include_in_schema=False)
     async def oidc_start(request: Request) -> Response:

@@ -21,12 +21,14 @@ from audit.ledger import AuditAction, record
 from broker.audit_cli import verify_all
 from broker.database import transaction
 from broker.settings import Settings
+from broker.store import Notification
 from console import signin, views
 from console.accounts import Throttled, authenticate
-from console.auth import NotSignedIn, Principal, SessionCookies, check_csrf, require
+from console.auth import BadCsrf, NotSignedIn, Principal, SessionCookies, check_csrf, require
 from console.signin import safe_next as _safe_next
+from console.signin_csrf import SignInCsrf
 from console.throttle import client_address
-from consumers import review
+from consumers import held_account, review
 
 
 @dataclass
@@ -36,6 +38,7 @@ class Console:
     templates: Jinja2Templates
     cookies: SessionCookies
     clock: Any
+    signin: SignInCsrf
 
     def who(self, request: Request, session: Session) -> Principal:
         return self.cookies.principal(request, session, self.clock())
@@ -43,6 +46,18 @@ class Console:
     def page(self, request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
         values.setdefault("who", getattr(request.state, "principal", None))
         return self.templates.TemplateResponse(request, name, values, status_code=status)
+
+    def sign_in_page(
+        self, request: Request, *, status: int = 200, next: str = "/", error: str = ""
+    ) -> HTMLResponse:
+        """The sign-in form, with its own CSRF token (there is no session yet)."""
+        nonce, token = self.signin.issue(request)
+        response = self.page(
+            request, "login.html.j2", status=status, next=_safe_next(next), error=error,
+            who=None, oidc=bool(self.settings.oidc_issuer), csrf_token=token,
+        )  # fmt: skip
+        self.signin.set_cookie(response, nonce)
+        return response
 
 
 NO_IDS = Form([])  # the bulk form with nothing ticked
@@ -64,8 +79,7 @@ def register(app: FastAPI, c: Console) -> None:
 
     @app.get("/login", response_class=HTMLResponse)
     def login_page(request: Request, next: str = "/") -> HTMLResponse:
-        return c.page(request, "login.html.j2", next=_safe_next(next), error="", who=None,
-                      oidc=bool(c.settings.oidc_issuer))  # fmt: skip
+        return c.sign_in_page(request, next=next)
 
     @app.post("/login", response_class=HTMLResponse)
     def login(
@@ -73,7 +87,13 @@ def register(app: FastAPI, c: Console) -> None:
         username: str = Form(""),
         password: str = Form(""),
         next: str = Form("/"),
+        csrf_token: str = Form(""),
     ) -> Response:
+        try:
+            c.signin.check(request, csrf_token)
+        except BadCsrf:  # checked before any password: another site cannot sign anyone in
+            error = "The sign-in form had expired or came from another site. Please try again."
+            return c.sign_in_page(request, status=403, next=next, error=error)
         address = client_address(request, c.settings)
         now, error, wait = c.clock(), "", None
         try:
@@ -85,10 +105,7 @@ def register(app: FastAPI, c: Console) -> None:
             user, wait = None, throttled
             error = f"Too many attempts. Wait {throttled.in_words} and try again."
         if user is None:
-            page = c.page(
-                request, "login.html.j2", status=429 if wait else 401,
-                next=_safe_next(next), error=error, who=None, oidc=bool(c.settings.oidc_issuer),
-            )  # fmt: skip
+            page = c.sign_in_page(request, status=429 if wait else 401, next=next, error=error)
             if wait is not None:
                 page.headers["Retry-After"] = str(wait.wait_s)
             return page
@@ -116,8 +133,9 @@ def register(app: FastAPI, c: Console) -> None:
             rows, counts = views.queue_rows(
                 session, c.settings, c.clock(), la=la, urn=school, status=status
             )
+            held = views.held_rows(session, c.clock())
             return c.page(
-                request, "queue.html.j2", who=who, rows=rows, counts=counts,
+                request, "queue.html.j2", who=who, rows=rows, counts=counts, held=held,
                 filters={"la": la, "school": school, "status": status},
                 labels=views.STATUS_LABELS,
                 notice=request.query_params.get("notice", ""),
@@ -235,6 +253,44 @@ def register(app: FastAPI, c: Console) -> None:
             review.edit_account(session, nid, actor=who.actor, account=account)
 
         return act(request, nid, csrf_token, go)
+
+    def on_account(request: Request, nid: str, csrf_token: str, action: Any) -> Response:
+        """Release or discard the officer's held account (any status: most are sent)."""
+        try:
+            with transaction(c.sessions) as session:
+                who = require(c.who(request, session), review=True)
+                check_csrf(who, csrf_token)
+                message = action(session, who, review.get(session, nid))
+        except (review.ReviewError, held_account.AccountError) as exc:
+            return _see_other(f"/notifications/{quote(nid)}?error={quote(str(exc))}")
+        return _see_other("/queue?notice=" + quote(message))
+
+    @app.post("/notifications/{nid}/account/release")
+    def release_account(
+        request: Request,
+        nid: str,
+        csrf_token: str = Form(""),
+        account: str = Form(""),
+        as_read: str = Form(""),
+    ) -> Response:
+        def go(session: Session, who: Principal, n: Notification) -> str:
+            text = None if as_read else account
+            held_account.release(session, c.settings, n, actor=who.actor, account=text)
+            if n.account_status == "follow_up":
+                return f"{nid}: the officer's account will follow to the school now"
+            return f"{nid}: the officer's account is in the notification"
+
+        return on_account(request, nid, csrf_token, go)
+
+    @app.post("/notifications/{nid}/account/discard")
+    def discard_account(
+        request: Request, nid: str, csrf_token: str = Form(""), reason: str = Form("")
+    ) -> Response:
+        def go(session: Session, who: Principal, n: Notification) -> str:
+            held_account.discard(session, n, actor=who.actor, reason=reason)
+            return f"{nid}: the officer's account was discarded; the school keeps what it has"
+
+        return on_account(request, nid, csrf_token, go)
 
     @app.post("/notifications/{nid}/recall")
     def recall(

@@ -17,7 +17,7 @@ from broker.store import (
     Notification,
     NotificationStatus,
 )
-from consumers import review
+from consumers import held_account, review
 from consumers.render import london_when, render_email
 from schemas.notification import SchoolNotification
 from school_directory.store import Pupil, School
@@ -92,9 +92,54 @@ def queue_rows(
                 "claimed_by": review.claim_holder(n, now),
                 "release_grade": review.release_grade(settings, n),
                 "first_approved_by": n.first_approved_by,
+                "account_held": held_account.is_held(n),
             }
         )
     return rows, counts
+
+
+def held_rows(session: Session, now: datetime) -> list[dict[str, Any]]:
+    """Officers' accounts waiting for a person, whatever became of their notification
+    (most are approved or sent already, with the structured account)."""
+    notes = review.held_accounts(session)
+    schools = school_names(session, {n.urn for n in notes if n.urn})
+    return [
+        {
+            "id": n.id,
+            "status_label": STATUS_LABELS.get(n.status, n.status),
+            "school": schools[n.urn].name if n.urn in schools else "No school yet",
+            "urn": n.urn or "",
+            "found": len(held_account.suspects_of(n)),
+            "deliver_by": london_when(n.deliver_by),
+            "left": time_left(n.deliver_by, now) if n.status != "sent" else "",
+        }
+        for n in notes
+    ]
+
+
+def held_view(n: Notification) -> dict[str, Any] | None:
+    """The held account as parts, each suspect span with its reason, for highlighting."""
+    if not n.held_account:
+        return None
+    text = str(n.held_account.get("text") or "")
+    parts: list[dict[str, str | None]] = []
+    at = 0
+    for s in held_account.suspects_of(n):
+        if s.start > at:
+            parts.append({"text": text[at : s.start], "reason": None})
+        parts.append({"text": text[s.start : s.end], "reason": s.reason})
+        at = s.end
+    parts.append({"text": text[at:], "reason": None})
+    return {
+        "status": n.account_status,
+        "held": held_account.is_held(n),
+        "text": text,
+        "parts": parts,
+        "found": len(held_account.suspects_of(n)),
+        "voice_of_child": n.held_account.get("voice_of_child"),
+        "follow_up": n.held_account.get("follow_up"),
+        "releasable": n.status != "sending",
+    }
 
 
 def _incident(session: Session, n: Notification) -> dict[str, Any]:
@@ -173,6 +218,7 @@ def detail(session: Session, settings: Settings, n: Notification, now: datetime)
         "claimed_by": review.claim_holder(n, now),
         "reviewable": n.status in {s.value for s in REVIEWABLE_STATUSES},
         "four_eyes": review.second_reviewer_needed(session, settings, n),
+        "held": held_view(n),
     }
 
 

@@ -21,6 +21,7 @@ from broker.mailer import TransientDeliveryError
 from broker.settings import Settings
 from broker.store import (
     REVIEWABLE_STATUSES,
+    AccountStatus,
     EscalationStatus,
     EscalationStep,
     Notification,
@@ -28,8 +29,9 @@ from broker.store import (
 )
 from consumers.acknowledge import AckLinks
 from consumers.deliver import message_id
+from consumers.held_account import follow_up_text
 from consumers.notify import first_response
-from consumers.render import EMAIL_ENV, RenderedEmail, content_sha256, london_by
+from consumers.render import EMAIL_ENV, RenderedEmail, content_sha256, london_by, paragraphs
 from schemas.notification import FirstResponseContact
 
 ACTOR = "broker:escalate"
@@ -45,6 +47,7 @@ class Step(StrEnum):
     REMIND_DEPUTY = "remind_deputy"
     UNACKNOWLEDGED = "unacknowledged"
     RECALL = "recall"  # a retraction to the school (consumers.review.recall)
+    FOLLOW_UP = "follow_up"  # the officer's account, once read (consumers.held_account)
 
 
 CHASING = frozenset({Step.REMIND_DSL, Step.REMIND_DEPUTY, Step.UNACKNOWLEDGED})
@@ -120,6 +123,7 @@ class AlertJob:
     attempt: int
     message_id: str
     rendered: RenderedEmail
+    in_reply_to: str | None = None  # the notification's own Message-ID, for the school's thread
 
 
 def render_step(
@@ -130,6 +134,11 @@ def render_step(
     n: Notification,
     now: datetime,
 ) -> RenderedEmail:
+    if row.step == Step.FOLLOW_UP.value:
+        subject = f"Operation Encompass notification {n.id}: the officer's account"
+        return _render("follow_up", subject, reference=n.id, sent_at=n.sent_at,
+                       paragraphs=paragraphs(follow_up_text(n)),
+                       first_response=first_response(settings))  # fmt: skip
     if row.step == Step.RECALL.value:
         subject = f"Operation Encompass notification {n.id} withdrawn: please delete it"
         return _render("retraction", subject, reference=n.id, sent_at=n.sent_at,
@@ -169,6 +178,8 @@ def render_step(
 def _no_longer_needed(row: EscalationStep, n: Notification) -> bool:
     if n.status == NotificationStatus.RECALLED.value:  # only the retraction still goes
         return row.step != Step.RECALL.value
+    if row.step == Step.FOLLOW_UP.value:
+        return n.account_status != AccountStatus.FOLLOW_UP.value
     if row.step in CHASING:
         return n.acknowledged_at is not None
     if row.step == Step.REVIEW_DUE.value:
@@ -202,9 +213,10 @@ def claim_alerts(
         row.attempts += 1
         row.message_id = message_id(f"{n.id}.{row.step}", settings)
         rendered = render_step(session, settings, links, row, n, now)
+        threaded = row.step in (Step.FOLLOW_UP.value, Step.RECALL.value)
         jobs.append(
             AlertJob(row.id, n.id, row.step, row.role, row.recipient, row.attempts,
-                     row.message_id, rendered)
+                     row.message_id, rendered, n.message_id if threaded else None)
         )  # fmt: skip
     return jobs
 
@@ -217,6 +229,9 @@ def mark_alert_sent(session: Session, job: AlertJob, now: datetime) -> None:
     row.claimed_until, row.last_error = None, ""
     if job.step == Step.RECALL.value:
         action = AuditAction.RETRACTION_SENT
+    elif job.step == Step.FOLLOW_UP.value:
+        action = AuditAction.FOLLOW_UP_SENT
+        n.account_status = AccountStatus.SENT.value
     else:
         action = AuditAction.ESCALATED if job.role == FIRST_RESPONSE else AuditAction.REMINDED
     record(

@@ -298,7 +298,11 @@ class EscalationScheduler:
 
     async def _send(self, job: AlertJob) -> None:
         message = as_message(
-            job.rendered, sender=self.settings.mail_from, to=job.to, message_id=job.message_id
+            job.rendered,
+            sender=self.settings.mail_from,
+            to=job.to,
+            message_id=job.message_id,
+            in_reply_to=job.in_reply_to,
         )
         bound = log.bind(notification_id=job.notification_id, step=job.step, attempt=job.attempt)
         try:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from audit.ledger import AuditAction, record
 from broker.settings import Settings
 from broker.store import UNSENT_STATUSES, Notification, NotificationStatus, notification_id
+from consumers import held_account
 from consumers.match import MatchResult
 from consumers.minimise import minimise
 from consumers.policy import initial_status
@@ -23,6 +24,7 @@ from school_directory.matching import Thresholds, decide
 from school_directory.store import Pupil, School
 
 ACTOR = "broker:notify"
+ACCOUNT_HELD_REASON = "the officer's account may name someone: a person must read it first"
 
 
 def _day_start(settings: Settings) -> time:
@@ -92,7 +94,8 @@ def build_content(
         notification_id=n.id,
         details={"profile": profile.name, "version": profile.version, "urn": pupil.urn},
     )
-    return content.model_dump(mode="json")
+    screened = held_account.screen(content.model_dump(mode="json"), incident, child, profile)
+    return held_account.apply(session, n, screened, actor=ACTOR)
 
 
 def create_for_child(
@@ -161,6 +164,13 @@ def create_for_child(
                 select(Pupil).where(Pupil.upn == upn, Pupil.urn == urn)
             ).scalar_one()
             n.content = build_content(session, settings, n, incident, child, pupil)
+        if (
+            status is NotificationStatus.APPROVED
+            and held_account.is_held(n)
+            and not settings.structured_account_fallback
+        ):
+            status, reason = NotificationStatus.PENDING_REVIEW, ACCOUNT_HELD_REASON
+            n.status, n.reason = status.value, reason
         if status is NotificationStatus.APPROVED:
             record(
                 session,

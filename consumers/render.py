@@ -133,7 +133,14 @@ def content_sha256(rendered: RenderedEmail) -> str:
     return digest.hexdigest()
 
 
-def as_message(rendered: RenderedEmail, *, sender: str, to: str, message_id: str) -> EmailMessage:
+def as_message(
+    rendered: RenderedEmail,
+    *,
+    sender: str,
+    to: str,
+    message_id: str,
+    in_reply_to: str | None = None,
+) -> EmailMessage:
     """The message that carries exactly this rendering (what ``content_sha256`` hashes)."""
     return build_message(
         subject=rendered.subject,
@@ -142,4 +149,5 @@ def as_message(rendered: RenderedEmail, *, sender: str, to: str, message_id: str
         sender=sender,
         to=to,
         message_id=message_id,
+        in_reply_to=in_reply_to,
     )

@@ -64,6 +64,7 @@ def purge(session: Session, *, now: datetime, keep_days: int, actor: str = ACTOR
             if n.content is not None:
                 n.content = None
                 notifications += 1
+            n.held_account = None  # the officer's account, if it was held for a person
         if notes:  # reviewers' edits hold the account too
             session.execute(
                 delete(NotificationEdit).where(

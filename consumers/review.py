@@ -21,6 +21,7 @@ from broker.settings import Settings
 from broker.store import (
     REVIEWABLE_STATUSES,
     UNSENT_STATUSES,
+    AccountStatus,
     EscalationStatus,
     EscalationStep,
     Incident,
@@ -44,6 +45,17 @@ def queue(session: Session) -> list[Notification]:
             select(Notification)
             .where(Notification.status.in_([s.value for s in UNSENT_STATUSES]))
             .order_by(Notification.deliver_by, Notification.created_at, Notification.id)
+        ).scalars()
+    )
+
+
+def held_accounts(session: Session) -> list[Notification]:
+    """Notifications whose officer's account waits for a person, most urgent first."""
+    return list(
+        session.execute(
+            select(Notification)
+            .where(Notification.account_status == AccountStatus.HELD.value)
+            .order_by(Notification.deliver_by, Notification.id)
         ).scalars()
     )
 
@@ -78,6 +90,7 @@ def as_row(n: Notification) -> dict[str, Any]:
         "deliver_by": n.deliver_by.isoformat(),
         "late_at": n.late_at.isoformat() if n.late_at else None,  # set by consumers.escalate
         "is_update": n.is_update,
+        "account_held": n.account_status == AccountStatus.HELD.value,
         "candidates": [
             {k: c[k] for k in ("upn", "urn", "score", "agreed", "disagreed") if k in c}
             for c in n.candidates
@@ -187,10 +200,14 @@ def _choose_pupil(
     child = next(p for p in incident.persons if p.person_id == n.person_id)
     n.upn, n.urn, n.urn_key = pupil.upn, pupil.urn, pupil.urn
     n.deliver_by = deadline(session, settings, pupil.urn, incident.reported_at)
-    edited = n.content.get("account") if n.content and n.edited_by else None
+    # A person's word on the account (an edit, a released account) survives a re-match.
+    decided = n.edited_by is not None or n.account_status == AccountStatus.RELEASED.value
+    edited = n.content.get("account") if n.content and decided else None
+    account_status, held = n.account_status, n.held_account
     n.content = build_content(session, settings, n, incident, child, pupil)
-    if edited is not None and n.content is not None:  # a reviewer's edit survives a re-match
+    if edited is not None and n.content is not None:
         n.content = {**n.content, "account": edited}
+        n.account_status, n.held_account = account_status, held
     n.first_approved_by = None  # four eyes: the second reviewer sees the new school
 
 

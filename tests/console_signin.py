@@ -56,22 +56,35 @@ def recovery_codes(page: str) -> list[str]:
 
 
 def finish(client: Any, response: Any, username: str) -> Any:
-    """Given the answer to the password, do the second factor if one is asked for."""
+    """Given the answer to the password (not followed), do the second factor if one is
+    asked for. Works with clients that follow redirects and with those that do not."""
     where = response.headers.get("location", "") if response.status_code == 303 else ""
     if where.startswith("/mfa/enrol"):
         page = client.get(where)
         assert page.status_code == 200, page.text[:500]
         app = APPS[username] = Authenticator(manual_key(page.text))
-        done = client.post("/mfa/enrol", data={"csrf_token": _csrf(page.text),
-                                               "code": app.code(), "next": "/"})  # fmt: skip
+        form = {"csrf_token": _csrf(page.text), "code": app.code(), "next": "/"}
+        done = client.post("/mfa/enrol", data=form, follow_redirects=False)
         assert done.status_code == 200 and "recovery codes" in done.text, done.text[:500]
         return done
     if where.startswith("/login/mfa"):
         page = client.get(where)
         code = APPS[username].code()
-        done = client.post(
-            "/login/mfa", data={"csrf_token": _csrf(page.text), "code": code, "next": "/"}
-        )
+        form = {"csrf_token": _csrf(page.text), "code": code, "next": "/"}
+        done = client.post("/login/mfa", data=form, follow_redirects=False)
         assert done.status_code == 303, done.text[:500]
         return done
     return response
+
+
+def post_login(client: Any, data: dict[str, str], **options: Any) -> Any:
+    """The sign-in form as a browser sends it: with the sign-in CSRF token from the form."""
+    form = {"csrf_token": _csrf(client.get("/login").text), **data}
+    return client.post("/login", data=form, **options)
+
+
+def api_session(client: Any, body: dict[str, Any], **options: Any) -> Any:
+    """``POST /api/session`` with the sign-in token from ``GET /api/session``."""
+    token = client.get("/api/session").json()["csrf_token"]
+    headers = {"X-CSRF-Token": token, **options.pop("headers", {})}
+    return client.post("/api/session", json=body, headers=headers, **options)

@@ -28,7 +28,15 @@ from console.accounts import add_user
 from console.app import create_app
 from console.server import ConsoleServer
 from tests.conftest import TEST_KEYRING, unavailable
-from tests.console_signin import APPS, Authenticator, finish, manual_key, recovery_codes
+from tests.console_signin import (
+    APPS,
+    Authenticator,
+    api_session,
+    finish,
+    manual_key,
+    post_login,
+    recovery_codes,
+)
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, accessible
 from tests.test_console import PASSWORD, csrf_of
 
@@ -184,7 +192,7 @@ def client(people: sessionmaker[Session], tmp_path: Path) -> Iterator[TestClient
 
 
 def password(client: TestClient, username: str) -> Any:
-    done = client.post("/login", data={"username": username, "password": PASSWORD})
+    done = post_login(client, {"username": username, "password": PASSWORD})
     assert done.status_code == 303, done.text
     return done
 
@@ -245,21 +253,21 @@ def test_a_reviewer_can_choose_to_set_it_up_and_is_then_asked_for_it(
 
 def test_the_api_session_needs_the_second_factor_too(client: TestClient) -> None:
     body = {"username": "ada", "password": PASSWORD}
-    first = client.post("/api/session", json=body)
+    first = api_session(client, body)
     assert first.status_code == 403 and "set up" in first.json()["detail"]
     codes = enrolled(client, "ada")
-    asked = client.post("/api/session", json=body)
+    asked = api_session(client, body)
     assert asked.status_code == 401 and "second factor" in asked.json()["detail"]
     assert client.get("/api/queue").status_code == 401
-    wrong = client.post("/api/session", json={**body, "code": not_a_code(APPS["ada"].secret)})
+    wrong = api_session(client, {**body, "code": not_a_code(APPS["ada"].secret)})
     assert wrong.status_code == 401 and client.get("/api/queue").status_code == 401
-    right = client.post("/api/session", json={**body, "code": APPS["ada"].code()})
+    right = api_session(client, {**body, "code": APPS["ada"].code()})
     assert right.status_code == 200 and client.get("/api/queue").status_code == 200
     client.cookies.clear()
-    spare = client.post("/api/session", json={**body, "code": codes[1].lower()})
+    spare = api_session(client, {**body, "code": codes[1].lower()})
     assert spare.status_code == 200  # a recovery code, however it is typed
     client.cookies.clear()
-    assert client.post("/api/session", json={**body, "code": codes[1]}).status_code == 401
+    assert api_session(client, {**body, "code": codes[1]}).status_code == 401
 
 
 def test_a_code_is_never_accepted_twice(client: TestClient) -> None:

@@ -27,6 +27,7 @@ from console.accounts import Throttled, add_user, authenticate
 from console.app import create_app
 from console.server import ConsoleServer
 from console.throttle import client_address
+from tests.console_signin import post_login
 from tests.test_console import PASSWORD
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -183,12 +184,12 @@ def test_behind_a_trusted_proxy_one_attacker_does_not_shut_out_everyone_else(
     with behind("10.0.0.2", app) as proxy:
         for i in range(3):
             bad = {"username": f"user{i}", "password": "a guess"}
-            assert proxy.post("/login", data=bad, headers=attacker).status_code == 401
-        stopped = proxy.post("/login", data={"username": "rita", "password": PASSWORD},
+            assert post_login(proxy, bad, headers=attacker).status_code == 401
+        stopped = post_login(proxy, {"username": "rita", "password": PASSWORD},
                              headers=attacker)  # fmt: skip
         assert stopped.status_code == 429 and "Too many attempts" in stopped.text
         assert int(stopped.headers["retry-after"]) > 0
-        rob = proxy.post("/login", data={"username": "rob", "password": PASSWORD},
+        rob = post_login(proxy, {"username": "rob", "password": PASSWORD},
                          headers={"X-Forwarded-For": "198.51.100.7"})  # fmt: skip
         assert rob.status_code == 303
 
@@ -205,9 +206,9 @@ def test_x_forwarded_for_from_anyone_else_is_ignored(
         for i in range(3):
             spoof = {"X-Forwarded-For": f"198.51.100.{i}"}
             bad = {"username": f"user{i}", "password": "a guess"}
-            assert direct.post("/login", data=bad, headers=spoof).status_code == 401
+            assert post_login(direct, bad, headers=spoof).status_code == 401
         spoof = {"X-Forwarded-For": "198.51.100.99"}
-        again = direct.post("/login", data={"username": "rita", "password": PASSWORD},
+        again = post_login(direct, {"username": "rita", "password": PASSWORD},
                             headers=spoof)  # fmt: skip
         assert again.status_code == 429
 

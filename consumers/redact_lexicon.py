@@ -107,6 +107,14 @@ def given_names() -> frozenset[str]:
 
 
 @cache
+def all_given_names() -> frozenset[str]:
+    """Given names and every nickname the lists know ("Dave", "Gaz"), reviewed words out."""
+    nicks, formals = _nickname_graph()
+    names = given_names() | set(formals)
+    return frozenset(names - nickname_exclusions() - word_names())
+
+
+@cache
 def family_names() -> frozenset[str]:
     """Common British family names (Faker's en_GB list)."""
     from faker.providers.person.en_GB import Provider
@@ -144,6 +152,6 @@ def word_like(word: str, *, derived: bool = False) -> bool:
 def warm() -> None:
     """Load every list now (a consumer may call this at start-up, off the hot path)."""
     nickname_variants("catherine")
-    given_names()
+    all_given_names()
     family_names()
     zipf("the")

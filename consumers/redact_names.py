@@ -27,8 +27,24 @@ from dataclasses import dataclass, field
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from consumers.redact_lexicon import common_word, fold, nickname_variants, word_like, word_names
-from consumers.redact_patterns import APOS, DASH, FUNCTION_WORDS, set_of
+from consumers.redact_lexicon import (
+    all_given_names,
+    common_word,
+    family_names,
+    fold,
+    given_names,
+    nickname_variants,
+    word_like,
+    word_names,
+)
+from consumers.redact_patterns import (
+    APOS,
+    DASH,
+    FUNCTION_WORDS,
+    STOP_CAPITALISED,
+    is_title,
+    set_of,
+)
 
 _A, _D = re.escape(APOS), re.escape(DASH)  # for character classes
 
@@ -73,6 +89,7 @@ QUALIFIERS = set_of("""
 lost losing lose regained restored renewed good bad false little great free ill blind
 strong real true deep sheer pure new whole full
 """)
+RELATION_QUALIFIERS = set_of("new ex former current old late own older younger")
 MODALS = frozenset({"will", "may", "can", "shall", "might", "must"})
 MODAL_NEXT = set_of("""
 not be have also never always only still just probably well soon then definitely need
@@ -106,6 +123,7 @@ class Entry:
     particle: bool = True  # only ever a particle ("van", "al"): not a name on its own
     word_like: bool = False  # also an ordinary word: the sentence decides
     short: bool = False  # a derived form of two letters: only when capitalised
+    family: bool = False  # a recorded family name (a stranger's given name may precede it)
 
 
 @dataclass
@@ -167,7 +185,7 @@ class NameIndex:
                     if len(key) < 2 and not (key and ord(key[0]) >= 0x2E80):
                         continue
                     is_particle = is_family and len(words) > 1 and key in PARTICLES
-                    self._add(key, i, listed=True, particle=is_particle)
+                    self._add(key, i, listed=True, particle=is_particle, family=is_family)
                     pieces = WORD.findall(part)
                     if len(pieces) > 1:
                         self.max_words = max(self.max_words, len(pieces))
@@ -204,7 +222,9 @@ class NameIndex:
         self.family_initial = family_initial
         self.given_initial = given_initial
 
-    def _add(self, key: str, owner: int, *, listed: bool, particle: bool) -> None:
+    def _add(
+        self, key: str, owner: int, *, listed: bool, particle: bool, family: bool = False
+    ) -> None:
         entry = self.exact.get(key)
         if entry is None:
             entry = self.exact[key] = Entry(set(), listed)
@@ -212,6 +232,7 @@ class NameIndex:
             entry.short = not listed and len(key) <= 2
         entry.owners.add(owner)
         entry.particle = entry.particle and particle
+        entry.family = entry.family or family
         if listed and not entry.listed:
             entry.listed, entry.word_like, entry.short = True, word_like(key), False
 
@@ -261,6 +282,7 @@ class _Unit:
     entry: Entry | None  # None: initials
     weak: bool = False  # a one-edit form that is also a common word
     title: bool = False
+    stranger: bool = False  # a name nobody listed, after a relationship word
 
 
 @dataclass
@@ -407,7 +429,44 @@ def _scan_unit(c: _Call, i: int) -> _Unit | None:
                 return None
             weak = common_word(key)
             return _Unit(i, i + 1, start, words[i][1], set(owners), None, weak=weak)
-    return None
+    return _stranger(c, i)
+
+
+def _name_shaped(c: _Call, i: int, *, surname: bool = False, any_word: bool = False) -> bool:
+    """A capitalised word that reads as a name nobody listed (Victoria, Jake, Okafor);
+    with ``any_word``, any capitalised word that is not a function word or a title
+    ("her friend Sue": after a relationship word a capital is a name)."""
+    word = c.words[i][2]
+    if not word[:1].isupper() or len(word) < 2:
+        return False
+    key = fold(word)
+    if key in NAME_TITLES or key in REL_NOUNS or is_title(word):
+        return False
+    if any_word and word[1:].islower() and (word not in STOP_CAPITALISED or key in word_names()):
+        return True  # "her brother Will", "her friend Sue"
+    if word in STOP_CAPITALISED or key in FUNCTION_WORDS:
+        return False
+    known = all_given_names() | family_names() if surname else all_given_names()
+    return key in known or key in c.index.exact or not common_word(key)
+
+
+def _stranger(c: _Call, i: int) -> _Unit | None:
+    """"her mum Victoria Harrison", "his new partner Dave": a name after a relationship
+    word, listed or not, goes with the relationship word kept."""
+    if not i or not _name_shaped(c, i, any_word=True):
+        return None
+    rel = c.low(i - 1)
+    if rel not in REL_NOUNS or not re.fullmatch(r"[ \t]+|,[ \t]+", c.before(i)):
+        return None
+    lead = c.prev_word(i - 1)
+    if not (lead in DETERMINERS or lead in RELATION_QUALIFIERS or lead == "'s"):
+        return None
+    j = i + 1
+    while j < len(c.words) and j < i + 3 and re.fullmatch(r"[ \t]+", c.before(j)):
+        if not _name_shaped(c, j, surname=True):
+            break
+        j += 1
+    return _Unit(i, j, c.words[i][0], c.words[j - 1][1], set(), None, stranger=True)
 
 
 def _decide(c: _Call, run: list[_Unit]) -> bool:
@@ -416,7 +475,7 @@ def _decide(c: _Call, run: list[_Unit]) -> bool:
     for u in run:
         e = u.entry
         if e is None:
-            definite = definite or not u.weak
+            definite = definite or not u.weak or u.stranger
         elif e.particle:
             continue
         elif e.word_like:
@@ -532,7 +591,17 @@ def name_spans(
         if not _decide(c, run):
             continue
         start, end = run[0].start, run[-1].end
-        first = run[0].i
+        first, last = run[0].i, run[-1].j - 1
+        stranger = False
+        head = run[0].entry
+        if head and head.family and first and re.fullmatch(r" ", c.before(first)):
+            if not c.at_start(first - 1) or fold(words[first - 1][2]) in given_names():
+                if _name_shaped(c, first - 1) and fold(words[first - 1][2]) not in index.exact:
+                    first, start, stranger = first - 1, words[first - 1][0], True  # "Victoria Harrison"
+        tail = run[-1].entry
+        if tail and not tail.family and last + 1 < len(words) and c.after(last) == " ":
+            if _name_shaped(c, last + 1, surname=True) and fold(words[last + 1][2]) not in index.exact:
+                end, stranger = words[last + 1][1], True  # "Catherine Smith"
         title = False
         if first and fold(words[first - 1][2]) in NAME_TITLES:
             if re.fullmatch(r"\.?\s+", c.before(first)):
@@ -546,7 +615,8 @@ def name_spans(
                              run[0].owners & given, run[0].entry), *run[1:]]  # fmt: skip
                 if first and fold(words[first - 1][2]) in NAME_TITLES:
                     title, first, start = True, first - 1, words[first - 1][0]
-        value = _label_run(c, run, title, ambiguous)
+        stranger = stranger or any(u.stranger for u in run)
+        value = ambiguous if stranger else _label_run(c, run, title, ambiguous)
         poss = _POSSESSIVE.match(text, end)
         suffix = ""
         if poss:

@@ -151,7 +151,9 @@ def _address_lines(address: Address | None) -> list[str]:
     """Each line, the line without its house or flat number, and each comma part."""
     out: list[str] = []
     for line in address.lines if address else []:
-        bare = re.sub(rf"^(?:{p.FLAT}\s*,?\s*)?\d+[a-z]?(?:\s*-\s*\d+)?\s*,?\s*", "", line, flags=_I)
+        bare = re.sub(
+            rf"^(?:{p.FLAT}\s*,?\s*)?\d+[a-z]?(?:\s*-\s*\d+)?\s*,?\s*", "", line, flags=_I
+        )
         out += [line, bare, *line.split(",")]
     return [v.strip() for v in out if re.search(r"[^\W\d_]", v)]
 
@@ -220,7 +222,9 @@ def labelled(incident: PoliceIncident, child: Person) -> list[tuple[Person, str]
         else:
             out.append((person, relationship_label(person, incident)))
     for rel, (_, _, neutral) in _KIN.items():
-        kin = [i for i, (q, _) in enumerate(out) if q.role is not Role.CHILD and q.relationship is rel]
+        kin = [
+            i for i, (q, _) in enumerate(out) if q.role is not Role.CHILD and q.relationship is rel
+        ]
         unknown = [i for i in kin if out[i][1] == f"the child's {neutral}"]
         if len(kin) > 1 and len(unknown) == 1:
             i = unknown[0]

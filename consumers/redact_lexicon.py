@@ -109,7 +109,7 @@ def given_names() -> frozenset[str]:
 @cache
 def all_given_names() -> frozenset[str]:
     """Given names and every nickname the lists know ("Dave", "Gaz"), reviewed words out."""
-    nicks, formals = _nickname_graph()
+    _, formals = _nickname_graph()
     names = given_names() | set(formals)
     return frozenset(names - nickname_exclusions() - word_names())
 
@@ -131,8 +131,7 @@ def zipf(word: str) -> float:
 
 @lru_cache(maxsize=65536)
 def common_word(word: str) -> bool:
-    """A frequent English word that is not a given name ("brain", "crown"; not "katherine").
-    """
+    """A frequent English word that is not a given name ("brain", "crown"; not "katherine")."""
     key = fold(word)
     return key not in given_names() and zipf(key) >= COMMON_ZIPF
 

@@ -110,7 +110,9 @@ _COMMA_GAP = re.compile(r",\s+\Z")
 _START_GAP = re.compile(r"(?:[.!?:;][\"'’”)\]]*\s*|\n\s*)\Z")
 _POSSESSIVE = re.compile(rf"[{_A}][sS](?!\w)|(?<=[sSzZxX])[{_A}](?!\w)")
 _ARTICLE = re.compile(r"(?<![\w\ue001])(?:a|an|the)\s+\Z", re.IGNORECASE)
-_SPLIT = re.compile(r"(?P<a>[^\W\d_]{2,})(?P<gap>-[ \t]*\r?\n[ \t]*|[ \t]*\r?\n[ \t]*|-)(?P<b>[^\W\d_]{2,})")
+_SPLIT = re.compile(
+    r"(?P<a>[^\W\d_]{2,})(?P<gap>-[ \t]*\r?\n[ \t]*|[ \t]*\r?\n[ \t]*|-)(?P<b>[^\W\d_]{2,})"
+)
 NAME, ORDINARY, UNKNOWN = "name", "ordinary", "unknown"
 
 
@@ -205,8 +207,8 @@ class NameIndex:
             for letter in first[:1]:
                 given_initial.setdefault(letter, set()).add(i)
             if first and last:
-                for combo in {first[0] + last[0], "".join(first) + last[0],
-                              first[0] + "".join(last), "".join(first) + "".join(last)}:  # fmt: skip
+                g, f = "".join(first), "".join(last)
+                for combo in {first[0] + last[0], g + last[0], first[0] + f, g + f}:
                     if 2 <= len(combo) <= 4 and combo.isalpha():
                         initials.setdefault(combo, set()).add(i)
         for variant, i in derived:
@@ -249,7 +251,7 @@ class NameIndex:
         return self.fuzzy_owners[found[0]] if found else None
 
     def join_split_names(self, text: str) -> str:
-        """"Cath-\\nerine" -> "Catherine" where the joined word is a listed name."""
+        """ "Cath-\\nerine" -> "Catherine" where the joined word is a listed name."""
 
         def join(m: re.Match[str]) -> str:
             a, b = m.group("a"), m.group("b")
@@ -350,9 +352,14 @@ def _context(c: _Call, u: _Unit) -> str:
         return ORDINARY  # "he rose", "it will", "they rob"
     if prev in DETERMINERS or prev == "'s" or prev in QUALIFIERS:
         return ORDINARY  # "the rose", "a mark", "her hope", "lost faith", "good grace"
-    if i >= 2 and prev is not None and c.prev_word(i - 1) in DETERMINERS and prev not in REL_NOUNS:
-        if c.words[i - 1][2].islower():
-            return ORDINARY  # "the window rose", "a red mark"
+    if (
+        i >= 2
+        and prev is not None
+        and prev not in REL_NOUNS
+        and c.prev_word(i - 1) in DETERMINERS
+        and c.words[i - 1][2].islower()
+    ):
+        return ORDINARY  # "the window rose", "a red mark"
     if key in MODALS:
         if nxt in MODAL_NEXT:
             return ORDINARY  # "will not", "may be"
@@ -408,7 +415,11 @@ def _scan_unit(c: _Call, i: int) -> _Unit | None:
         if any(not _SEP_INSIDE.match(c.gap(a, a + 1)) or "\n\n" in c.gap(a, a + 1)
                for a in range(i, last)):  # fmt: skip
             continue
-        if k > 1 and words[last][2] in {"s", "S"} and re.fullmatch(f"[{_A}]", c.gap(last - 1, last)):
+        if (
+            k > 1
+            and words[last][2] in {"s", "S"}
+            and re.fullmatch(f"[{_A}]", c.gap(last - 1, last))
+        ):
             continue
         key = first_key if k == 1 else "".join(fold(words[a][2]) for a in range(i, last + 1))
         entry = idx.exact.get(key)
@@ -451,7 +462,7 @@ def _name_shaped(c: _Call, i: int, *, surname: bool = False, any_word: bool = Fa
 
 
 def _stranger(c: _Call, i: int) -> _Unit | None:
-    """"her mum Victoria Harrison", "his new partner Dave": a name after a relationship
+    """ "her mum Victoria Harrison", "his new partner Dave": a name after a relationship
     word, listed or not, goes with the relationship word kept."""
     if not i or not _name_shaped(c, i, any_word=True):
         return None
@@ -578,9 +589,26 @@ def _label_run(c: _Call, run: list[_Unit], title: bool, ambiguous: str) -> str:
     return " ".join(labels)
 
 
-def name_spans(
-    index: NameIndex, text: str, *, ambiguous: str
-) -> list[tuple[int, int, str]]:
+def _stranger_before(c: _Call, first: int) -> bool:
+    """An unlisted given name just before a listed family name ("Victoria Harrison")."""
+    if c.before(first) != " ":
+        return False
+    key = fold(c.words[first - 1][2])
+    if c.at_start(first - 1) and key not in given_names():
+        return False  # "Later Harrison said"
+    return _name_shaped(c, first - 1) and key not in c.index.exact
+
+
+def _stranger_after(c: _Call, last: int) -> bool:
+    """An unlisted family name just after a listed given name ("Catherine Smith")."""
+    if last + 1 >= len(c.words) or c.after(last) != " ":
+        return False
+    return (
+        _name_shaped(c, last + 1, surname=True) and fold(c.words[last + 1][2]) not in c.index.exact
+    )
+
+
+def name_spans(index: NameIndex, text: str, *, ambiguous: str) -> list[tuple[int, int, str]]:
     """(start, end, replacement) for every name in ``text``, left to right."""
     words = [(m.start(), m.end(), m.group(0)) for m in WORD.finditer(text)]
     upper, lower = sum(map(str.isupper, text)), sum(map(str.islower, text))
@@ -593,19 +621,18 @@ def name_spans(
         start, end = run[0].start, run[-1].end
         first, last = run[0].i, run[-1].j - 1
         stranger = False
-        head = run[0].entry
-        if head and head.family and first and re.fullmatch(r" ", c.before(first)):
-            if not c.at_start(first - 1) or fold(words[first - 1][2]) in given_names():
-                if _name_shaped(c, first - 1) and fold(words[first - 1][2]) not in index.exact:
-                    first, start, stranger = first - 1, words[first - 1][0], True  # "Victoria Harrison"
-        tail = run[-1].entry
-        if tail and not tail.family and last + 1 < len(words) and c.after(last) == " ":
-            if _name_shaped(c, last + 1, surname=True) and fold(words[last + 1][2]) not in index.exact:
-                end, stranger = words[last + 1][1], True  # "Catherine Smith"
+        head, tail = run[0].entry, run[-1].entry
+        if head and head.family and first and _stranger_before(c, first):
+            first, start, stranger = first - 1, words[first - 1][0], True  # "Victoria Harrison"
+        if tail and not tail.family and _stranger_after(c, last):
+            end, stranger = words[last + 1][1], True  # "Catherine Smith"
         title = False
-        if first and fold(words[first - 1][2]) in NAME_TITLES:
-            if re.fullmatch(r"\.?\s+", c.before(first)):
-                title, first, start = True, first - 1, words[first - 1][0]
+        if (
+            first
+            and fold(words[first - 1][2]) in NAME_TITLES
+            and re.fullmatch(r"\.?\s+", c.before(first))
+        ):
+            title, first, start = True, first - 1, words[first - 1][0]
         if first and len(words[first - 1][2]) == 1 and words[first - 1][2].isupper():
             letter = fold(words[first - 1][2]).upper()
             given = index.given_initial.get(letter, set())
@@ -614,7 +641,7 @@ def name_spans(
                 run = [_Unit(run[0].i, run[0].j, run[0].start, run[0].end,
                              run[0].owners & given, run[0].entry), *run[1:]]  # fmt: skip
                 if first and fold(words[first - 1][2]) in NAME_TITLES:
-                    title, first, start = True, first - 1, words[first - 1][0]
+                    title, first, start = True, first - 1, words[first - 1][0]  # "Mrs J. Doe"
         stranger = stranger or any(u.stranger for u in run)
         value = ambiguous if stranger else _label_run(c, run, title, ambiguous)
         poss = _POSSESSIVE.match(text, end)
@@ -669,7 +696,7 @@ def people_from(
 
 
 def _noun(label: str) -> str:
-    """"the child's parent" -> "parent"; "another adult" -> "adult"."""
+    """ "the child's parent" -> "parent"; "another adult" -> "adult"."""
     return re.sub(r"^(?:the\s+[\w-]+'s|an?|another)\s+", "", label)
 
 

@@ -22,6 +22,7 @@ def set_of(words: str) -> frozenset[str]:
     """The words of a reviewed list written as text."""
     return frozenset(words.split())
 
+
 ADDRESS = "[address removed]"
 PHONE = "[phone number removed]"
 EMAIL = "[e-mail address removed]"
@@ -69,7 +70,10 @@ def _stop(word: str) -> bool:
 
 # -- links, e-mail addresses, handles ----------------------------------------------------
 
-URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"]+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|co\.uk|org|net|uk|io|me|ly)/[^\s<>\"]*", I)
+URL = re.compile(
+    r"\b(?:https?://|www\.)[^\s<>\"]+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|co\.uk|org|net|uk|io|me|ly)/[^\s<>\"]*",
+    I,
+)
 EMAIL_ADDRESS = re.compile(r"[\w.+'’-]+@[\w-]+(?:\.[\w-]+)+")
 _AT = r"(?:\s*[\[({<]\s*(?:at|@)\s*[\])}>]\s*|\s+at\s+|\s*@\s*)"
 _DOT = r"(?:\s*[\[({<]\s*(?:dot|\.)\s*[\])}>]\s*|\s+dot\s+|\.)"
@@ -99,7 +103,7 @@ HANDLE_PLATFORM = re.compile(
 
 
 def handle_on_platform(m: re.Match[str]) -> str:
-    """"snap: xyz", "insta jdoe_99", "on TikTok as Jane Smith": the name goes, not the app."""
+    """ "snap: xyz", "insta jdoe_99", "on TikTok as Jane Smith": the name goes, not the app."""
     handle, sep = m.group("handle"), m.group("sep").strip().casefold()
     first = handle.split()[0]
     explicit = sep in {":", "=", "as", "called", "named", "under"}
@@ -156,7 +160,7 @@ VEHICLE_OLDER = re.compile(
     r"""(?<![A-Za-z0-9&])(?:
         [A-Z]\d{1,3}\s?[A-Z]{3}                    # prefix, 1983-2001: A123 BCD
       | [A-Z]{3}\s?\d{1,3}\s?[A-Z]                 # suffix, 1963-1983: ABC 123D
-      | (?P<l1>[A-Z]{2,3})\s?\d{1,4}               # dateless and Northern Ireland: ABC 123, AIZ 1234
+      | (?P<l1>[A-Z]{2,3})\s?\d{1,4}               # dateless, Northern Ireland: AIZ 1234
       | \d{1,4}\s?(?P<l2>[A-Z]{2,3})               # dateless reversed: 1234 AB
     )(?![A-Za-z0-9&])""",
     X,
@@ -191,7 +195,8 @@ DATES = re.compile(
           (?P<d4>\d{{1,2}}){_ORD}(?:,?\s*(?P<y4>(?:19|20)\d{{2}}))?(?![\w:])
       | (?P<mon5>january|february|march|april|may|june|july|august|september|october|november
           |december|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?,?\s+(?P<y5>(?:19|20)\d{{2}})(?!\d)
-      | (?P<lead6>\b(?:on|since|from|until|till|by|dated|date|before|after)\s+)(?P<d6>\d{{1,2}})/(?P<m6>\d{{1,2}})(?![\w/.:-]?\d)
+      | (?P<lead6>\b(?:on|since|from|until|till|by|dated|date|before|after)\s+)
+          (?P<d6>\d{{1,2}})/(?P<m6>\d{{1,2}})(?![\w/.:-]?\d)
     )""",
     I | X,
 )
@@ -334,7 +339,7 @@ def named_place(
 
 
 def lower_street(is_name: Callable[[str], bool]) -> Callable[[re.Match[str]], str]:
-    """"elson nook", "12 park road": a street in lower case; not "the road", "left side"."""
+    """ "elson nook", "12 park road": a street in lower case; not "the road", "left side"."""
     strong = re.compile(rf"(?:{_STREET_STRONG})\Z", I)
 
     def replace(m: re.Match[str]) -> str:
@@ -377,7 +382,7 @@ SCHOOL_LOWER = re.compile(
 
 
 def named_school(is_name: Callable[[str], bool]) -> Callable[[re.Match[str]], str]:
-    """"Westgate Academy", "St Mary's C of E Primary": not "the High School"."""
+    """ "Westgate Academy", "St Mary's C of E Primary": not "the High School"."""
 
     def drop(word: str) -> bool:
         return _leading_stop(word) or word in _GENERIC_SCHOOL_WORDS
@@ -433,11 +438,13 @@ _RANK_WORDS = (
     r"|police\s+(?:constable|sergeant|officer)|special\s+constable|superintendent|pcso|sergeant|sgt"
     r"|inspector|insp|supt|constable|officer"
 )
-_RANK_SHORT = r"(?i:pcso|dci|dsi|dsu|dcs|pc|dc|ds|ps)|DI|[TA]/(?:Sgt|Insp|DS|PS|DI)|Ch\.?\s*Insp|Ch\.?\s*Supt"
+_RANK_SHORT = (
+    r"(?i:pcso|dci|dsi|dsu|dcs|pc|dc|ds|ps)|DI|[TA]/(?:Sgt|Insp|DS|PS|DI)|Ch\.?\s*Insp|Ch\.?\s*Supt"
+)
 RANK = rf"(?:(?i:{_RANK_WORDS})|{_RANK_SHORT})"
-_TITLE_WORDS = frozenset(
+_TITLE_WORDS = set_of(
     "detective chief superintendent inspector constable sergeant police officer special pcso"
-    " sgt insp supt pc dc ds di ps dci dsi dsu dcs".split()
+    " sgt insp supt pc dc ds di ps dci dsi dsu dcs"
 )
 _ITEM_WORD = rf"\s+(?!(?i:{_FUNC})\b)(?!{RANK}\b)[^\W\d_][\w'’-]*"
 OFFICER_ANY_ORDER = re.compile(
@@ -493,7 +500,7 @@ def officer(is_name: Callable[[str], bool]) -> Callable[[re.Match[str]], str]:
 
 
 def officer_name_first(m: re.Match[str]) -> str:
-    """"Smith (PC 1234)", "Palmer, Insp 930"; "Later, PC 1234" keeps "Later"."""
+    """ "Smith (PC 1234)", "Palmer, Insp 930"; "Later, PC 1234" keeps "Later"."""
     pre, text = m.group("pre"), m.group(0)
     close = ")" if text.endswith(")") else ""
     bracketed = "(" in text[len(pre) : m.start("rank") - m.start()]

@@ -217,10 +217,9 @@ DETECTORS = {
         "They met at Elson Nook, then elson nook and 12 park road, Market Wynd, Ackroyd Fold, "
         "Kirk Garth, Mill Loke, Dene Vale, Top Row and Church Brow. She stood on the left side "
         "of the road and ran down the lane.",
-        ["Elson", "park road", "Wynd", "Ackroyd", "Garth", "Loke", "Dene Vale", "Top Row",
-         "Brow"],
+        ["Elson", "park road", "Wynd", "Ackroyd", "Garth", "Loke", "Dene Vale", "Top Row", "Brow"],
         ["They met at", "She stood on the left side of the road and ran down the lane."],
-    ),  # fmt: skip
+    ),
     "workplaces": (
         "He works at Tesco in Basingstoke and was on shift. She is employed by Smith Brothers "
         "Ltd. At his work, Smith's Garage, he was arrested. She works at the weekend.",

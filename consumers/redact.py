@@ -406,6 +406,8 @@ def redact(text: str, incident: PoliceIncident, child: Person) -> str:
     if vocab & p.SCHOOL_HINTS:
         t.sub(p.SCHOOL_NAMED, plan.schools)
         t.sub(p.SCHOOL_LOWER, p.lower_school)
+    if vocab & p.INSTITUTION_HINTS:
+        t.sub(p.INSTITUTION, p.institution)
     if vocab & p.HOUSE_HINTS:
         t.sub(p.HOUSE_NAME, plan.places)
     if vocab & p.STREET_HINTS:

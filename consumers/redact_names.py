@@ -201,6 +201,9 @@ class NameIndex:
                         derived += [(v, i) for v in nickname_variants(key)]
             first = [fold(w)[:1].upper() for w in _given_words(person)]
             last = [fold(w)[:1].upper() for w in _family_words(person)]
+            every = [
+                fold(w)[:1].upper() for v in person.family for w in re.split(r"[\s'’-]+", v) if w
+            ]
             for letter in last[:1]:
                 if person.adult:
                     family_initial.setdefault(letter, set()).add(i)
@@ -208,11 +211,12 @@ class NameIndex:
                 given_initial.setdefault(letter, set()).add(i)
             if first and last:
                 g, f = "".join(first), "".join(last)
-                for combo in {first[0] + last[0], g + last[0], first[0] + f, g + f}:
+                for combo in {first[0] + last[0], g + last[0], first[0] + f, g + f,
+                              first[0] + every[0], first[0] + "".join(every)}:  # fmt: skip
                     if 2 <= len(combo) <= 4 and combo.isalpha():
                         initials.setdefault(combo, set()).add(i)
         for variant, i in derived:
-            if variant in self.exact and self.exact[variant].listed:
+            if variant in self.exact and self.exact[variant].listed or not variant.isalpha():
                 continue
             if variant in FUNCTION_WORDS and variant not in word_names():
                 continue
@@ -432,7 +436,8 @@ def _scan_unit(c: _Call, i: int) -> _Unit | None:
             return None
         return _Unit(i, last + 1, start, words[last][1], set(entry.owners), entry)
     key = fold(word)
-    if len(key) >= 4 and key not in FUNCTION_WORDS:
+    capital_mid = word[:1].isupper() and not word.isupper() and not c.at_start(i)
+    if len(key) >= 4 and (key not in FUNCTION_WORDS or capital_mid):  # "Later More left"
         owners = idx.fuzzy(key)
         if owners:
             after = c.after(i)
@@ -509,14 +514,27 @@ def _runs(c: _Call) -> Iterable[list[_Unit]]:
         for k, u in enumerate(run):
             if u.weak:
                 near = [v for v in run[max(0, k - 1) : k + 2] if v is not u and not v.weak]
-                if not any(v.owners & u.owners for v in near):
+                if not any(v.owners & u.owners for v in near) and not _weak_is_name(c, u):
                     if piece:
                         yield piece
                     piece = []
                     continue
+                u = _Unit(u.i, u.j, u.start, u.end, u.owners, u.entry)  # a name after all
             piece.append(u)
         if piece:
             yield piece
+
+
+def _weak_is_name(c: _Call, u: _Unit) -> bool:
+    """A misspelling that is also a word ("Start" for Stuart) is a name where the sentence
+    says so ("Later Start left", "Seven said"), but not inside a proper noun ("Crown Court"
+    for Brown)."""
+    nxt = u.j if u.j < len(c.words) else None
+    if nxt is not None and re.fullmatch(r"[ \t]+", c.before(nxt)):
+        word = c.words[nxt][2]
+        if word[:1].isupper() and fold(word) not in c.index.exact:
+            return False
+    return _context(c, u) == NAME
 
 
 def _raw_runs(c: _Call) -> Iterable[list[_Unit]]:

@@ -297,6 +297,31 @@ _HOUSE = (
 HOUSE_NAME = re.compile(
     rf"(?<!\w)(?P<words>(?:[^\W\d_a-z][\w'’-]*\s+){{1,3}})(?P<suffix>{_HOUSE})(?!\w)"
 )
+_INSTITUTION = (
+    r"Police\s+Station|Custody\s+Suite|(?:General\s+|Community\s+|Children's\s+|Royal\s+)?Hospital"
+    r"|Medical\s+Centre|Health\s+Centre|Surgery|Children's\s+Centre|Family\s+Centre"
+    r"|Leisure\s+Centre|Community\s+Centre|Sports\s+Centre|Shopping\s+Centre|Retail\s+Park"
+    r"|Train\s+Station|Railway\s+Station|Bus\s+Station|Refuge|Hostel|Hotel|Pub|Inn|Arms"
+)
+INSTITUTION = re.compile(
+    rf"(?<!\w)(?P<words>(?:[^\W\d_a-z][\w'’-]*\s+){{1,3}})(?P<suffix>{_INSTITUTION})(?!\w)"
+)
+
+
+def institution(m: re.Match[str]) -> str:
+    """ "Basingstoke Police Station" -> "the police station": the kind of place stays."""
+    at = _kept_from(m, "words", _leading_stop)
+    if at is None:
+        return m.group(0)
+    kind = re.sub(r"\s+", " ", m.group("suffix")).casefold()
+    kind = re.sub(r"^(?:general|community|royal) ", "", kind)
+    kind = "pub" if kind in {"inn", "arms"} else kind
+    lead = m.group(0)[:at]
+    before = m.string[max(0, m.start() - 8) : m.start()] + lead
+    article = "" if re.search(r"\b(?:the|a|an)\s+\Z", before, I) else "the "
+    return lead + article + kind
+
+
 _COURTS = frozenset({"Crown", "Magistrates", "Magistrates'", "Family", "County", "Youth", "High"})
 FLAT_ONLY = re.compile(rf"(?<!\w){FLAT}(?!\w)")
 POSTCODE = re.compile(
@@ -547,6 +572,9 @@ RANK_HINTS = set_of(
 COLLAR_HINTS = frozenset({"collar", "shoulder", "warrant"})
 STREET_HINTS = _words_of(_SUFFIX)
 HOUSE_HINTS = _words_of(_HOUSE)
+INSTITUTION_HINTS = set_of(
+    "station suite hospital centre surgery park refuge hostel hotel pub inn arms"
+)
 SCHOOL_HINTS = set_of(
     """school schools academy primary secondary college high infant infants junior juniors
     nursery pre preschool grammar comprehensive sixth university montessori prep

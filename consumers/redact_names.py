@@ -216,7 +216,7 @@ class NameIndex:
                     if 2 <= len(combo) <= 4 and combo.isalpha():
                         initials.setdefault(combo, set()).add(i)
         for variant, i in derived:
-            if variant in self.exact and self.exact[variant].listed or not variant.isalpha():
+            if (variant in self.exact and self.exact[variant].listed) or not variant.isalpha():
                 continue
             if variant in FUNCTION_WORDS and variant not in word_names():
                 continue

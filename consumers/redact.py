@@ -53,7 +53,7 @@ _SEPS = _DASH + _APOS
 _PRIVATE = re.compile("[\ue000-\uf8ff]")
 _INVISIBLE = re.compile("[\u00ad\u200b-\u200d\u2060\ufeff]")
 _HOLD = re.compile("\ue000([\ue100-\ue109]+)\ue001")
-_SENTENCE_START = re.compile(r"(?:^|[.!?][\"'’”)]*\s+|\n\s*)\Z")
+_SENTENCE_START = re.compile(r"(?:[.!?][\"'’”)]*\s+|\n\s*)\Z")
 _REPEATS = re.compile(r"(\[[a-z -]+ removed\])(?:[\s,;/]*\1)+")
 _I = re.IGNORECASE
 _VOCAB = re.compile(r"[^\W\d_]+")
@@ -266,7 +266,8 @@ class _Text:
     def result(self) -> str:
         def put(m: re.Match[str]) -> str:
             value = self.held[int("".join(str(ord(c) - 0xE100) for c in m.group(1)))]
-            if _SENTENCE_START.search(m.string[: m.start()]):
+            before = m.string[max(0, m.start() - 16) : m.start()]
+            if (m.start() <= 16 and not before.strip()) or _SENTENCE_START.search(before):
                 value = value[:1].upper() + value[1:]
             return value
 

@@ -113,6 +113,12 @@ _ARTICLE = re.compile(r"(?<![\w\ue001])(?:a|an|the)\s+\Z", re.IGNORECASE)
 _SPLIT = re.compile(
     r"(?P<a>[^\W\d_]{2,})(?P<gap>-[ \t]*\r?\n[ \t]*|[ \t]*\r?\n[ \t]*|-)(?P<b>[^\W\d_]{2,})"
 )
+_SPACES = re.compile(r"[ \t]+")
+_REL_GAP = re.compile(r"[ \t]+|,[ \t]+")
+_APOSTROPHE = re.compile(f"[{_A}]")
+_DOT_SPACE = re.compile(r"\.?\s+")
+_DIGIT_AFTER = re.compile(r"\s*\d")
+_DIGIT_BEFORE = re.compile(r"\d(?:st|nd|rd|th)?\s*\Z")
 NAME, ORDINARY, UNKNOWN = "name", "ordinary", "unknown"
 
 
@@ -318,14 +324,14 @@ class _Call:
 
     def prev_word(self, i: int) -> str | None:
         """The word before ``i`` when only spaces separate them."""
-        if i and re.fullmatch(r"[ \t]+", self.before(i)):
+        if i and _SPACES.fullmatch(self.before(i)):
             return self.low(i - 1)
-        if i >= 2 and re.fullmatch(rf"[{_A}]", self.before(i)) and self.low(i - 1) == "s":
+        if i >= 2 and _APOSTROPHE.fullmatch(self.before(i)) and self.low(i - 1) == "s":
             return "'s"  # "Jane's partner John": a possessive acts as a determiner
         return None
 
     def next_word(self, i: int) -> str | None:
-        if i + 1 < len(self.words) and re.fullmatch(r"[ \t]+", self.after(i)):
+        if i + 1 < len(self.words) and _SPACES.fullmatch(self.after(i)):
             return self.low(i + 1)
         return None
 
@@ -343,8 +349,8 @@ def _context(c: _Call, u: _Unit) -> str:
     shouting = w.isupper() and len(w) > 1 and not c.caps_style
     key = fold(w)
     prev, nxt = c.prev_word(i), c.next_word(u.j - 1)
-    digits_near = bool(re.match(r"\s*\d", c.text[u.end :])) or bool(
-        re.search(r"\d(?:st|nd|rd|th)?\s*\Z", c.text[: u.start])
+    digits_near = bool(_DIGIT_AFTER.match(c.text, u.end)) or bool(
+        _DIGIT_BEFORE.search(c.text[max(0, u.start - 8) : u.start])
     )
     if key in MONTH_WORDS and (prev in MONTH_BEFORE or digits_near):
         return ORDINARY  # "in May", "May 2025", "25 May"
@@ -387,7 +393,7 @@ def _scan_unit(c: _Call, i: int) -> _Unit | None:
     # Initials: "J.D.", "L. J.", and "LJ" (not every capital pair: not "PC" or "TV").
     if len(word) == 1 and word.isupper():
         prev = c.low(i - 1) if i else None
-        if prev and fold(prev) in NAME_TITLES and re.fullmatch(r"\.?\s+", c.before(i)):
+        if prev and fold(prev) in NAME_TITLES and _DOT_SPACE.fullmatch(c.before(i)):
             owners = idx.family_initial.get(fold(word).upper())
             if owners:  # "Mrs H", "Mr O'N"
                 tail = re.match(rf"[{_A}][^\W\d_]+", text[words[i][1] :])
@@ -412,36 +418,27 @@ def _scan_unit(c: _Call, i: int) -> _Unit | None:
         ordinary = low in TWO_LETTER_WORDS if len(low) == 2 else common_word(low)  # "DO", "ME"
         if key in idx.initials and low not in idx.exact and not ordinary:
             return _Unit(i, i + 1, start, words[i][1], set(idx.initials[key]), None)
-    first_key = fold(word)
-    longest = min(idx.max_words, len(words) - i) if first_key in idx.starts else 1
-    for k in range(longest, 0, -1):
-        last = i + k - 1
-        if any(not _SEP_INSIDE.match(c.gap(a, a + 1)) or "\n\n" in c.gap(a, a + 1)
-               for a in range(i, last)):  # fmt: skip
-            continue
-        if (
-            k > 1
-            and words[last][2] in {"s", "S"}
-            and re.fullmatch(f"[{_A}]", c.gap(last - 1, last))
-        ):
-            continue
-        key = first_key if k == 1 else "".join(fold(words[a][2]) for a in range(i, last + 1))
-        entry = idx.exact.get(key)
-        if entry is None:
-            continue
-        after = c.after(last)
-        if re.fullmatch(f"[{_A}]", after) and c.low(last + 1) in CONTRACTIONS:
-            return None  # "Don't", "Will'll"
-        if entry.short and not words[i][2][:1].isupper():
-            return None
-        return _Unit(i, last + 1, start, words[last][1], set(entry.owners), entry)
     key = fold(word)
-    capital_mid = word[:1].isupper() and not word.isupper() and not c.at_start(i)
-    if len(key) >= 4 and (key not in FUNCTION_WORDS or capital_mid):  # "Later More left"
-        owners = idx.fuzzy(key)
-        if owners:
+    if key in idx.starts:  # a name written as several words: "O Neill", "Mac Donald"
+        for k in range(min(idx.max_words, len(words) - i), 1, -1):
+            last = i + k - 1
+            gaps = [c.gap(a, a + 1) for a in range(i, last)]
+            if any(not _SEP_INSIDE.match(g) or "\n\n" in g for g in gaps):
+                continue
+            if words[last][2] in {"s", "S"} and _APOSTROPHE.fullmatch(gaps[-1]):
+                continue  # "Jane's"
+            entry = idx.exact.get("".join(fold(words[a][2]) for a in range(i, last + 1)))
+            if entry is not None:
+                return _found(c, i, last, entry)
+    entry = idx.exact.get(key)
+    if entry is not None:
+        return _found(c, i, i, entry)
+    if len(key) >= 4 and len(key) in idx.fuzzy_lengths:
+        capital_mid = word[:1].isupper() and not word.isupper() and not c.at_start(i)
+        owners = idx.fuzzy(key) if key not in FUNCTION_WORDS or capital_mid else None
+        if owners:  # "Cahterine"; "Later More left" for Moore
             after = c.after(i)
-            if re.fullmatch(f"[{_A}]", after) and c.low(i + 1) in CONTRACTIONS:
+            if _APOSTROPHE.fullmatch(after) and c.low(i + 1) in CONTRACTIONS:
                 return None
             weak = common_word(key)
             return _Unit(i, i + 1, start, words[i][1], set(owners), None, weak=weak)
@@ -469,20 +466,27 @@ def _name_shaped(c: _Call, i: int, *, surname: bool = False, any_word: bool = Fa
 def _stranger(c: _Call, i: int) -> _Unit | None:
     """ "her mum Victoria Harrison", "his new partner Dave": a name after a relationship
     word, listed or not, goes with the relationship word kept."""
-    if not i or not _name_shaped(c, i, any_word=True):
+    if not i or c.low(i - 1) not in REL_NOUNS or not c.words[i][2][:1].isupper():
         return None
-    rel = c.low(i - 1)
-    if rel not in REL_NOUNS or not re.fullmatch(r"[ \t]+|,[ \t]+", c.before(i)):
+    if not _REL_GAP.fullmatch(c.before(i)) or not _name_shaped(c, i, any_word=True):
         return None
     lead = c.prev_word(i - 1)
     if not (lead in DETERMINERS or lead in RELATION_QUALIFIERS or lead == "'s"):
         return None
     j = i + 1
-    while j < len(c.words) and j < i + 3 and re.fullmatch(r"[ \t]+", c.before(j)):
+    while j < len(c.words) and j < i + 3 and _SPACES.fullmatch(c.before(j)):
         if not _name_shaped(c, j, surname=True):
             break
         j += 1
     return _Unit(i, j, c.words[i][0], c.words[j - 1][1], set(), None, stranger=True)
+
+
+def _found(c: _Call, i: int, last: int, entry: Entry) -> _Unit | None:
+    if _APOSTROPHE.fullmatch(c.after(last)) and c.low(last + 1) in CONTRACTIONS:
+        return None  # "Don't", "Will'll"
+    if entry.short and not c.words[i][2][:1].isupper():
+        return None
+    return _Unit(i, last + 1, c.words[i][0], c.words[last][1], set(entry.owners), entry)
 
 
 def _decide(c: _Call, run: list[_Unit]) -> bool:
@@ -530,7 +534,7 @@ def _weak_is_name(c: _Call, u: _Unit) -> bool:
     says so ("Later Start left", "Seven said"), but not inside a proper noun ("Crown Court"
     for Brown)."""
     nxt = u.j if u.j < len(c.words) else None
-    if nxt is not None and re.fullmatch(r"[ \t]+", c.before(nxt)):
+    if nxt is not None and _SPACES.fullmatch(c.before(nxt)):
         word = c.words[nxt][2]
         if word[:1].isupper() and fold(word) not in c.index.exact:
             return False
@@ -648,13 +652,13 @@ def name_spans(index: NameIndex, text: str, *, ambiguous: str) -> list[tuple[int
         if (
             first
             and fold(words[first - 1][2]) in NAME_TITLES
-            and re.fullmatch(r"\.?\s+", c.before(first))
+            and _DOT_SPACE.fullmatch(c.before(first))
         ):
             title, first, start = True, first - 1, words[first - 1][0]
         if first and len(words[first - 1][2]) == 1 and words[first - 1][2].isupper():
             letter = fold(words[first - 1][2]).upper()
             given = index.given_initial.get(letter, set())
-            if given & run[0].owners and re.fullmatch(r"\.?\s+", c.before(first)):
+            if given & run[0].owners and _DOT_SPACE.fullmatch(c.before(first)):
                 first, start = first - 1, words[first - 1][0]  # "J. Doe"
                 run = [_Unit(run[0].i, run[0].j, run[0].start, run[0].end,
                              run[0].owners & given, run[0].entry), *run[1:]]  # fmt: skip

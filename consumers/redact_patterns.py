@@ -255,7 +255,8 @@ def year_replacer(keep: frozenset[date]) -> Callable[[re.Match[str]], str]:
         if value in years or _TIME_AFTER.match(m.string, m.end()):
             return m.group(0)
         hh, mm = divmod(value, 100)
-        if hh <= 23 and mm <= 59 and _TIME_BEFORE.search(m.string, 0, m.start()):
+        before = m.string[max(0, m.start() - 24) : m.start()]
+        if hh <= 23 and mm <= 59 and _TIME_BEFORE.search(before):
             return m.group(0)  # "at 1930": a time
         return DATE
 
@@ -338,8 +339,20 @@ def _kept_from(m: re.Match[str], group: str, drop: Callable[[str], bool]) -> int
     return None
 
 
+_PLACE_LEAD = set_of("""
+the a an his her their my our your its this that these those on in at to of by for from with
+and but or into onto near via past towards toward round around outside inside behind beside
+opposite off i he she we they it who when where while then also later after before
+""")
+
+
 def _leading_stop(word: str) -> bool:
-    return word in STOP_CAPITALISED or _stop(word)
+    """A word a place name cannot start with ("the", "on", "Police"); "Back Lane", "High
+    Street", "Old Road" are place names."""
+    key = word.casefold().strip(APOS + ".")
+    if key in _PLACE_LEAD:
+        return True
+    return word in STOP_CAPITALISED and key not in FUNCTION_WORDS
 
 
 def named_place(
@@ -472,9 +485,10 @@ _TITLE_WORDS = set_of(
     " sgt insp supt pc dc ds di ps dci dsi dsu dcs"
 )
 _ITEM_WORD = rf"\s+(?!(?i:{_FUNC})\b)(?!{RANK}\b)[^\W\d_][\w'’-]*"
+_HELD = "\ue000[\ue100-\ue109]+\ue001"  # a detail already replaced (the listed collar number)
 OFFICER_ANY_ORDER = re.compile(
     rf"(?<![\w/])(?P<rank>{RANK})\.?(?P<items>(?:\s*(?:(?i:no)\.?\s*)?\d{{2,7}}(?!\d)"
-    rf"|{_ITEM_WORD}){{0,3}})"
+    rf"|\s*{_HELD}|{_ITEM_WORD}){{0,3}})"
 )
 OFFICER_NAME_FIRST = re.compile(
     rf"(?<!\w)(?P<pre>[^\W\d_a-z][\w'’-]+)\s*(?:,\s*|\(\s*)(?P<rank>{RANK})\.?\s*"
@@ -501,7 +515,7 @@ def _name_like(word: str, is_name: Callable[[str], bool]) -> bool:
 def officer(is_name: Callable[[str], bool]) -> Callable[[re.Match[str]], str]:
     """Rank, number and name in any order ("Insp 930 Palmer", "PS Jones 1234"): all of it
     goes, leaving "an officer"; a rank alone ("the sergeant said") stays."""
-    item = re.compile(r"\s*(?:(?i:no)\.?\s*)?\d{2,7}(?!\d)|\s+[^\W\d_][\w'’-]*")
+    item = re.compile(rf"\s*(?:(?i:no)\.?\s*)?\d{{2,7}}(?!\d)|\s*{_HELD}|\s+[^\W\d_][\w'’-]*")
 
     def replace(m: re.Match[str]) -> str:
         end = m.end("rank")
@@ -510,7 +524,7 @@ def officer(is_name: Callable[[str], bool]) -> Callable[[re.Match[str]], str]:
         taken = False
         for it in item.finditer(m.group("items")):
             text = it.group(0)
-            if re.search(r"\d", text) or _name_like(text.strip(), is_name):
+            if re.search(r"\d|\ue000", text) or _name_like(text.strip(), is_name):
                 taken, end = True, m.start("items") + it.end()
             else:
                 break

@@ -195,8 +195,7 @@ DATES = re.compile(
           (?P<d4>\d{{1,2}}){_ORD}(?:,?\s*(?P<y4>(?:19|20)\d{{2}}))?(?![\w:])
       | (?P<mon5>january|february|march|april|may|june|july|august|september|october|november
           |december|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?,?\s+(?P<y5>(?:19|20)\d{{2}})(?!\d)
-      | (?P<lead6>\b(?:on|since|from|until|till|by|dated|date|before|after)\s+)
-          (?P<d6>\d{{1,2}})/(?P<m6>\d{{1,2}})(?![\w/.:-]?\d)
+      | (?P<lead6>)(?<![\d/.,:])(?!24/7\b)(?P<d6>\d{{1,2}})/(?P<m6>\d{{1,2}})(?![\w/.:%-]?\d|%)
     )""",
     I | X,
 )

@@ -336,7 +336,7 @@ def _build(incident: PoliceIncident, child: Person) -> _Plan:
         places=p.named_place(names.is_name),
         lower_streets=p.lower_street(names.is_name),
         schools=p.named_school(names.is_name),
-        officers=p.officer(names.is_name),
+        officers=p.officer(names.is_name, names.is_someone_else),
     )
 
 

@@ -41,6 +41,7 @@ from consumers.redact_patterns import (
     APOS,
     DASH,
     FUNCTION_WORDS,
+    OFFICER,
     STOP_CAPITALISED,
     is_title,
     set_of,
@@ -253,6 +254,14 @@ class NameIndex:
         entry = self.exact.get(_key(word))
         return entry is not None and entry.listed and not entry.particle
 
+    def is_someone_else(self, word: str) -> bool:
+        """Whether ``word`` names a listed person other than the officer ("told the officer
+        Catherine had left": Catherine is not the officer's name)."""
+        entry = self.exact.get(_key(word))
+        if entry is None or entry.particle:
+            return False
+        return any(self.people[o].label != OFFICER for o in entry.owners)
+
     def fuzzy(self, key: str) -> set[int] | None:
         """The owners of a listed name one edit away from ``key`` (five letters or more)."""
         if len(key) not in self.fuzzy_lengths:
@@ -294,7 +303,8 @@ class _Unit:
     entry: Entry | None  # None: initials
     weak: bool = False  # a one-edit form that is also a common word
     title: bool = False
-    stranger: bool = False  # a name nobody listed, after a relationship word
+    stranger: bool = False  # a name nobody listed, after a relationship word or a title
+    titled: bool = False  # after "Mr", "Mrs": another adult
 
 
 @dataclass
@@ -465,8 +475,21 @@ def _name_shaped(c: _Call, i: int, *, surname: bool = False, any_word: bool = Fa
 
 def _stranger(c: _Call, i: int) -> _Unit | None:
     """ "her mum Victoria Harrison", "his new partner Dave": a name after a relationship
-    word, listed or not, goes with the relationship word kept."""
-    if not i or c.low(i - 1) not in REL_NOUNS or not c.words[i][2][:1].isupper():
+    word, listed or not, goes with the relationship word kept; "Mrs Green" (nobody
+    listed) becomes "another adult"."""
+    if not i or not c.words[i][2][:1].isupper():
+        return None
+    if fold(c.words[i - 1][2]) in NAME_TITLES and _DOT_SPACE.fullmatch(c.before(i)):
+        if not _name_shaped(c, i, any_word=True):
+            return None
+        j = i + 1
+        while j < len(c.words) and j < i + 3 and _SPACES.fullmatch(c.before(j)):
+            if not _name_shaped(c, j, surname=True):
+                break
+            j += 1
+        end = c.words[j - 1][1]
+        return _Unit(i, j, c.words[i][0], end, set(), None, stranger=True, titled=True)
+    if c.low(i - 1) not in REL_NOUNS:
         return None
     if not _REL_GAP.fullmatch(c.before(i)) or not _name_shaped(c, i, any_word=True):
         return None
@@ -666,6 +689,8 @@ def name_spans(index: NameIndex, text: str, *, ambiguous: str) -> list[tuple[int
                     title, first, start = True, first - 1, words[first - 1][0]  # "Mrs J. Doe"
         stranger = stranger or any(u.stranger for u in run)
         value = ambiguous if stranger else _label_run(c, run, title, ambiguous)
+        if all(u.titled for u in run):
+            value = "another adult"  # "Mrs Green next door", whom the incident does not list
         poss = _POSSESSIVE.match(text, end)
         suffix = ""
         if poss:

@@ -342,6 +342,7 @@ _PLACE_LEAD = set_of("""
 the a an his her their my our your its this that these those on in at to of by for from with
 and but or into onto near via past towards toward round around outside inside behind beside
 opposite off i he she we they it who when where while then also later after before
+mr mrs ms miss mx dr master mister sir dame madam
 """)
 
 
@@ -511,7 +512,9 @@ def _name_like(word: str, is_name: Callable[[str], bool]) -> bool:
     return is_name(bare) or key in family_names() or key in given_names() or not common_word(bare)
 
 
-def officer(is_name: Callable[[str], bool]) -> Callable[[re.Match[str]], str]:
+def officer(
+    is_name: Callable[[str], bool], someone_else: Callable[[str], bool] = lambda _: False
+) -> Callable[[re.Match[str]], str]:
     """Rank, number and name in any order ("Insp 930 Palmer", "PS Jones 1234"): all of it
     goes, leaving "an officer"; a rank alone ("the sergeant said") stays."""
     item = re.compile(rf"\s*(?:(?i:no)\.?\s*)?\d{{2,7}}(?!\d)|\s*{_HELD}|\s+[^\W\d_][\w'’-]*")
@@ -523,6 +526,8 @@ def officer(is_name: Callable[[str], bool]) -> Callable[[re.Match[str]], str]:
         taken = False
         for it in item.finditer(m.group("items")):
             text = it.group(0)
+            if someone_else(text.strip()):
+                break  # "told the officer Catherine had left"
             if re.search(r"\d|\ue000", text) or _name_like(text.strip(), is_name):
                 taken, end = True, m.start("items") + it.end()
             else:

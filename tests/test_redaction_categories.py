@@ -175,6 +175,26 @@ def test_a_compound_name_across_a_line_stays_one_name() -> None:
     assert text == "The child's father was there."
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The child's mother's mum Victoria Harrison came round.",
+         "The child's mother's mum came round."),
+        ("Victoria Harrison came round.", "A family member came round."),
+        ("Her new partner Dave Okafor and his friend Gaz were there.",
+         "Her new partner and his friend were there."),
+        ("Her son Jake (14) was not present.", "Her son (14) was not present."),
+        ("Mrs Green next door called.", "Another adult next door called."),
+        ("She told the officer Catherine had left.",
+         "She told the officer the child's mother had left."),
+    ],
+)  # fmt: skip
+def test_names_nobody_listed_beside_a_relationship_a_title_or_a_listed_name(
+    text: str, expected: str
+) -> None:
+    assert account(text) == expected
+
+
 # -- 3. detectors ------------------------------------------------------------------------
 
 DETECTORS = {
@@ -206,6 +226,12 @@ DETECTORS = {
         "reg X1 ABC. The car was blue. At 2240 hrs, 24 hrs later.",
         ["AB12", "ab12cde", "A123", "ABC 123D", "1234 AB", "ABC 123", "AIZ", "Q123", "X1 ABC"],
         ["The car was blue.", "At 2240 hrs, 24 hrs later."],
+    ),
+    "institutions keep only their kind": (
+        "He was taken to Basingstoke Police Station, then the Royal Hampshire County Hospital. "
+        "They had been at the Kings Arms.",
+        ["Basingstoke", "Royal Hampshire", "Kings"],
+        ["He was taken to the police station, then the hospital.", "at the pub."],
     ),
     "house and block names": (
         "She lives at Owlpen Barn; her sister at Falcon Heights, then Rose Cottage and Flat 3 "

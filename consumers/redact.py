@@ -13,6 +13,7 @@ depends on nothing (the detectors, the name lists) once per process.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -344,17 +345,23 @@ _PLANS: OrderedDict[tuple[int, str], tuple[PoliceIncident, Person, _Plan]] = Ord
 _PLANS_KEPT = 64
 
 
+_PLANS_LOCK = threading.Lock()
+
+
 def _plan(incident: PoliceIncident, child: Person) -> _Plan:
-    """The incident's plan, from the cache when this very incident was seen last."""
+    """The incident's plan, from the cache when this very incident was seen recently (the
+    account, the child's voice and the police actions of one notification share it)."""
     key = (id(incident), child.person_id)
-    hit = _PLANS.get(key)
-    if hit is not None and hit[0] is incident and hit[1] == child:
-        _PLANS.move_to_end(key)
-        return hit[2]
+    with _PLANS_LOCK:
+        hit = _PLANS.get(key)
+        if hit is not None and hit[0] is incident and hit[1] == child:
+            _PLANS.move_to_end(key)
+            return hit[2]
     plan = _build(incident, child)
-    _PLANS[key] = (incident, child, plan)
-    while len(_PLANS) > _PLANS_KEPT:
-        _PLANS.popitem(last=False)
+    with _PLANS_LOCK:
+        _PLANS[key] = (incident, child, plan)
+        while len(_PLANS) > _PLANS_KEPT:
+            _PLANS.popitem(last=False)
     return plan
 
 

@@ -377,7 +377,7 @@ def _context(c: _Call, u: _Unit) -> str:
         and prev is not None
         and prev not in REL_NOUNS
         and c.prev_word(i - 1) in DETERMINERS
-        and c.words[i - 1][2].islower()
+        and (c.words[i - 1][2].islower() or c.caps_style)
     ):
         return ORDINARY  # "the window rose", "a red mark"
     if key in MODALS:

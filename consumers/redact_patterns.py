@@ -174,7 +174,9 @@ VEHICLE_WORD = re.compile(
 
 def older_plate(m: re.Match[str]) -> str:
     letters = m.group("l1") or m.group("l2")
-    return m.group(0) if letters and letters in _NOT_PLATE else VEHICLE
+    if letters and (letters in _NOT_PLATE or letters.casefold() in FUNCTION_WORDS):
+        return m.group(0)  # "24 HRS", "AT 2240"
+    return VEHICLE
 
 
 # -- dates -----------------------------------------------------------------------------
@@ -282,9 +284,21 @@ STREET_NUMBERED = re.compile(
     rf"(?<!\w)(?:{FLAT}\s*,?\s*)?\d{{1,4}}[A-Za-z]?(?:\s*[-–]\s*\d{{1,4}})?\s*,?\s+"
     rf"(?:(?!(?i:{_FUNC})\b)[^\W\d_][\w'’-]*\s+){{1,4}}(?i:{_SUFFIX})(?!\w)"
 )
+
+
+def _or_capitals(pattern: str) -> str:
+    """``pattern`` (written in title case) or the same in capitals, for accounts written in
+    capitals ("MILL LANE"); escapes such as ``\\s`` are left as they are."""
+    out, escaped = [], False
+    for ch in pattern:
+        out.append(ch if escaped else ch.upper())
+        escaped = ch == "\\" and not escaped
+    return f"(?:{pattern}|{''.join(out)})"
+
+
+_NAMED_SUFFIX = _or_capitals("|".join(s.capitalize() for s in _SUFFIX.split("|") if len(s) > 2))
 STREET_NAMED = re.compile(  # "Church Road", "Elson Nook": capitalised words and a suffix
-    r"(?<!\w)(?P<words>(?:[^\W\d_a-z][\w'’-]*\s+){1,3})"
-    rf"(?P<suffix>{'|'.join(s.capitalize() for s in _SUFFIX.split('|') if len(s) > 2)})(?!\w)"
+    rf"(?<!\w)(?P<words>(?:[^\W\d_a-z][\w'’-]*\s+){{1,3}})(?P<suffix>{_NAMED_SUFFIX})(?!\w)"
 )
 STREET_LOWER = re.compile(
     rf"(?<![\w'’-])(?P<words>(?:[a-z][a-z'’-]+\s+){{1,2}})(?P<suffix>{_SUFFIX})(?![\w'’-])"
@@ -295,7 +309,7 @@ _HOUSE = (
     "|Chambers|Rectory|Vicarage|Oast|Granary|Stables|Coach House|Gatehouse|Croft"
 )
 HOUSE_NAME = re.compile(
-    rf"(?<!\w)(?P<words>(?:[^\W\d_a-z][\w'’-]*\s+){{1,3}})(?P<suffix>{_HOUSE})(?!\w)"
+    rf"(?<!\w)(?P<words>(?:[^\W\d_a-z][\w'’-]*\s+){{1,3}})(?P<suffix>{_or_capitals(_HOUSE)})(?!\w)"
 )
 _INSTITUTION = (
     r"Police\s+Station|Custody\s+Suite|(?:General\s+|Community\s+|Children's\s+|Royal\s+)?Hospital"
@@ -304,7 +318,8 @@ _INSTITUTION = (
     r"|Train\s+Station|Railway\s+Station|Bus\s+Station|Refuge|Hostel|Hotel|Pub|Inn|Arms"
 )
 INSTITUTION = re.compile(
-    rf"(?<!\w)(?P<words>(?:[^\W\d_a-z][\w'’-]*\s+){{1,3}})(?P<suffix>{_INSTITUTION})(?!\w)"
+    rf"(?<!\w)(?P<words>(?:[^\W\d_a-z][\w'’-]*\s+){{1,3}})"
+    rf"(?P<suffix>{_or_capitals(_INSTITUTION)})(?!\w)"
 )
 
 
@@ -331,10 +346,20 @@ OUTWARD = re.compile(r"(?<![A-Za-z0-9])[A-Z]{1,2}\d[A-Z\d]?(?![A-Za-z0-9])")
 
 
 def _kept_from(m: re.Match[str], group: str, drop: Callable[[str], bool]) -> int | None:
-    """Offset in the match of the first word of ``group`` that ``drop`` does not strip."""
-    for w in re.finditer(r"\S+", m.group(group)):
-        if not drop(w.group(0)):
-            return m.start(group) - m.start() + w.start()
+    """Offset in the match of the first word of ``group`` that ``drop`` does not strip.
+
+    In an account written in capitals a capital says nothing: there, common words are
+    stripped too, but the word next to the suffix stays ("WALKED DOWN [MILL LANE]")."""
+    found = list(re.finditer(r"\S+", m.group(group)))
+    shouting = all(w.group(0).isupper() for w in found) and m.group(0).isupper()
+    for k, w in enumerate(found):
+        word = w.group(0)
+        if drop(word):
+            continue
+        bare = word.strip(APOS + ".-")
+        if shouting and (_stop(bare) or (k < len(found) - 1 and common_word(bare))):
+            continue
+        return m.start(group) - m.start() + w.start()
     return None
 
 
@@ -367,8 +392,8 @@ def named_place(
         if at is None:
             return text
         words = text[at : m.start("suffix") - m.start()].split()
-        if is_name(suffix) or all(is_name(w) for w in words):
-            return text
+        if is_name(suffix):
+            return text  # "Jane Green", where Green is a listed family name
         if suffix == "Court" and words[-1] in _COURTS:
             return text if len(words) == 1 else text[:at] + f"the {words[-1]} Court"
         return text[:at] + label
@@ -401,11 +426,15 @@ _SCHOOL_KIND = (
     r"School|Academy|Primary|Secondary|College|High|Infants?|Juniors?|Nursery|Pre-?[Ss]chool"
     r"|Grammar|Comprehensive|Sixth\s+Form|University|Montessori|Prep(?:aratory)?|UTC"
 )
-SCHOOL_NAMED = re.compile(
-    r"(?<!\w)(?P<words>(?:(?:St\.?|Saint|Our|Lady|Holy|of|the|and|C|E|&)\s+|[^\W\d_a-z][\w'’.-]*\s+){1,5})"
-    r"(?P<suffix>(?:(?:C\s*of\s*E|CofE|CE|RC|Catholic|Church|Methodist|Community|Infant|Junior"
+_SCHOOL_SUFFIX = (
+    r"(?:(?:C\s*of\s*E|CofE|CE|RC|Catholic|Church|Methodist|Community|Infant|Junior"
     rf"|Primary|Secondary|High|Grammar|Free|Special|Foundation)\s+)*(?:{_SCHOOL_KIND})"
-    r"(?:\s+(?:School|Academy|Infants?|Juniors?|College))?)(?!\w)"
+    r"(?:\s+(?:School|Academy|Infants?|Juniors?|College))?"
+)
+SCHOOL_NAMED = re.compile(
+    r"(?<!\w)(?P<words>(?:(?:St\.?|Saint|Our|Lady|Holy|of|the|and|C|E|&)\s+"
+    r"|[^\W\d_a-z][\w'’.-]*\s+){1,5})"
+    rf"(?P<suffix>{_or_capitals(_SCHOOL_SUFFIX)})(?!\w)"
 )
 _GENERIC_SCHOOL_WORDS = set_of(
     """High Primary Secondary Junior Juniors Infant Infants Nursery Grammar Special Sixth
@@ -449,12 +478,14 @@ _WORK_LEAD = r"""
 """
 _WORK_STOP = (
     r"and|but|so|because|when|while|where|who|which|that|as|then|until|since|although|though"
-    r"|if|after|before|he|she|they|it|was|is|were|had|has|on|for|from|to|with|during|this|last"
+    r"|if|after|before|he|she|they|it|her|his|their|was|is|were|had|has|on|for|from|to|with"
+    r"|during|this|last"
     r"|yesterday|today|tonight|at|the\s+(?:weekend|time)|weekends|nights|home"
 )
+_WORK_TOKEN = r"[\w&'’-]+(?:\.[\w&'’-]+)*"  # noqa: S105 ("Smith's", "B&Q"; not a full stop)
 WORKPLACE_PHRASE = re.compile(
     rf"(?P<lead>\b(?:{_WORK_LEAD})\s*:?\s*)"
-    rf"(?P<place>(?!(?:{_WORK_STOP})\b)[\w&'’.-]+(?:\s+(?!(?:{_WORK_STOP})\b)[\w&'’.-]+){{0,5}})",
+    rf"(?P<place>(?!(?:{_WORK_STOP})\b){_WORK_TOKEN}(?:\s+(?!(?:{_WORK_STOP})\b){_WORK_TOKEN}){{0,5}})",
     I | X,
 )
 _NOT_WORKPLACE = re.compile(r"(?:the\s+)?(?:weekends?|night|nights|home|the\s+moment)\b", I)
@@ -506,9 +537,9 @@ def _name_like(word: str, is_name: Callable[[str], bool]) -> bool:
     bare = word.strip(".'’-")
     if not bare or _stop(bare) or bare in STOP_CAPITALISED:
         return False
-    if bare[:1].isupper():
-        return True
     key = fold(bare)
+    if bare[:1].isupper() and not (len(bare) > 1 and bare.isupper()):
+        return True  # "Palmer"; but "ATTENDED" in an account written in capitals is a word
     return is_name(bare) or key in family_names() or key in given_names() or not common_word(bare)
 
 

@@ -557,8 +557,8 @@ def officer(
         taken = False
         for it in item.finditer(m.group("items")):
             text = it.group(0)
-            if someone_else(text.strip()):
-                break  # "told the officer Catherine had left"
+            if m.group("rank").islower() and someone_else(text.strip()):
+                break  # "told the officer Catherine had left"; "PC Smith" is the officer
             if re.search(r"\d|\ue000", text) or _name_like(text.strip(), is_name):
                 taken, end = True, m.start("items") + it.end()
             else:

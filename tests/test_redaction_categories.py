@@ -282,6 +282,12 @@ def test_detectors(category: str) -> None:
     assert_redacted(account(text), gone, kept)
 
 
+def test_an_officer_who_shares_a_listed_family_name_is_still_an_officer() -> None:
+    smith = {**FATHER, "family_name": "Smith"}
+    text = account("DC Smith and PS Smith 1234 spoke to Desmond Smith.", MOTHER, smith)
+    assert text == "An officer and an officer spoke to the child's father."
+
+
 # -- 4. substitution that reads the sentence -------------------------------------------
 
 ROSE = {"given_names": "Rose", "family_name": "Wood", "gender": "female",

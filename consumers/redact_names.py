@@ -36,6 +36,7 @@ from consumers.redact_lexicon import (
     nickname_variants,
     word_like,
     word_names,
+    zipf,
 )
 from consumers.redact_patterns import (
     APOS,
@@ -121,6 +122,7 @@ _DOT_SPACE = re.compile(r"\.?\s+")
 _DIGIT_AFTER = re.compile(r"\s*\d")
 _DIGIT_BEFORE = re.compile(r"\d(?:st|nd|rd|th)?\s*\Z")
 NAME, ORDINARY, UNKNOWN = "name", "ordinary", "unknown"
+VERY_COMMON_ZIPF = 4.5  # "house", "drinking": about once in 30,000 words or more often
 
 
 @dataclass
@@ -443,7 +445,7 @@ def _scan_unit(c: _Call, i: int) -> _Unit | None:
     entry = idx.exact.get(key)
     if entry is not None:
         return _found(c, i, i, entry)
-    if len(key) >= 4 and len(key) in idx.fuzzy_lengths:
+    if len(key) >= 4 and len(key) in idx.fuzzy_lengths and not _very_common(word, key):
         capital_mid = word[:1].isupper() and not word.isupper() and not c.at_start(i)
         owners = idx.fuzzy(key) if key not in FUNCTION_WORDS or capital_mid else None
         if owners:  # "Cahterine"; "Later More left" for Moore
@@ -502,6 +504,12 @@ def _stranger(c: _Call, i: int) -> _Unit | None:
             break
         j += 1
     return _Unit(i, j, c.words[i][0], c.words[j - 1][1], set(), None, stranger=True)
+
+
+def _very_common(word: str, key: str) -> bool:
+    """A lower-case word so frequent ("house", "shouting") that a misspelt name written
+    as it would go unread anyway: no need to compare it with every name."""
+    return word.islower() and zipf(key) >= VERY_COMMON_ZIPF and key not in given_names()
 
 
 def _found(c: _Call, i: int, last: int, entry: Entry) -> _Unit | None:

@@ -6,7 +6,9 @@ any case, with or without accents (Björn/Bjorn, Łukasz/Lukasz), spacing, apost
 particles (DaSilva, Da Silva, O Neill); their nicknames and diminutives in both directions
 (Desmond/Des, Kaśka/Katarzyna, Bob/Robert/Rob); initials (J.D., LJ, Mrs D); one-edit
 misspellings of names of five letters or more (Cahterine); names broken by a hyphen or a
-line break (Cath-\\nerine).
+line break (Cath-\\nerine). Names nobody listed are taken where the sentence marks them:
+after a relationship word ("her mum Victoria" -> "her mum"), after a title ("Mrs Green"
+-> "another adult"), or beside a listed name ("Victoria Harrison" -> "a family member").
 
 How a name reads (item 4): a name that is also an ordinary word (Rose, Will, Mark) is
 replaced only where the sentence uses it as a name; an article before a name is absorbed
@@ -21,7 +23,7 @@ the words of the text once, with dictionary look-ups, not one regex per name.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from rapidfuzz import process
@@ -304,7 +306,6 @@ class _Unit:
     owners: set[int]
     entry: Entry | None  # None: initials
     weak: bool = False  # a one-edit form that is also a common word
-    title: bool = False
     stranger: bool = False  # a name nobody listed, after a relationship word or a title
     titled: bool = False  # after "Mr", "Mrs": another adult
 
@@ -753,7 +754,3 @@ def people_from(
 def _noun(label: str) -> str:
     """ "the child's parent" -> "parent"; "another adult" -> "adult"."""
     return re.sub(r"^(?:the\s+[\w-]+'s|an?|another)\s+", "", label)
-
-
-def fn_is_name(index: NameIndex) -> Callable[[str], bool]:
-    return index.is_name

@@ -258,8 +258,17 @@ class _Text:
         self.text = pattern.sub(hold, self.text)
 
     def spans(self, spans: list[tuple[int, int, str]]) -> None:
+        """Replace these (start, end, value) spans; one that overlaps the one before is
+        swallowed by it, so that no part of either is left."""
+        merged: list[tuple[int, int, str]] = []
+        for start, end, value in sorted(spans):
+            if merged and start < merged[-1][1]:
+                last = merged[-1]
+                merged[-1] = (last[0], max(last[1], end), last[2])
+            else:
+                merged.append((start, end, value))
         out, at = [], 0
-        for start, end, value in spans:
+        for start, end, value in merged:
             out += [self.text[at:start], self._mark(value)]
             at = end
         self.text = "".join(out) + self.text[at:]
@@ -343,8 +352,6 @@ def _build(incident: PoliceIncident, child: Person) -> _Plan:
 
 _PLANS: OrderedDict[tuple[int, str], tuple[PoliceIncident, Person, _Plan]] = OrderedDict()
 _PLANS_KEPT = 64
-
-
 _PLANS_LOCK = threading.Lock()
 
 

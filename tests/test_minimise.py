@@ -338,6 +338,10 @@ LABELS = [
     m.OFFICER, m.OFFICER_DETAILS, m.ADDRESS, m.PHONE, m.EMAIL, m.REFERENCE, m.DATE, m.NUMBER,
     m.LINK, "[date of birth removed]", "[vehicle registration removed]", m.NO_ACCOUNT,
     "at the home of", "at an address other", "Mrs", "Mr", "'s",
+    # the redactor's other placeholders, and how two adults of one relationship are told apart
+    *m.PLACEHOLDERS, "the child's other parent", "one parent", "the other parent",
+    "the first parent", "a second", "a third", "the second", "the third", "one adult",
+    "the other adult", "the first adult",
 ]  # fmt: skip
 
 

@@ -60,7 +60,8 @@ _ENTITY_LABELS = {
 # Below this Zipf frequency (log10 of uses per billion words) a word is not common English.
 RARE = 3.0  # lower-case words
 RARE_START = 3.5  # a capitalised word that starts a sentence, when it is not a name
-COMMON_SHOUTED = 5.5  # a word in capitals passes only when it is this common ("STOP")
+RARE_PLACE = 4.0  # the word before a kind of place ("sovereign mansions")
+COMMON_SHOUTED = 6.0  # a word in capitals passes only when it is this common ("GET OUT")
 COMMON_CAPITALISED = 4.5  # a capitalised word inside a sentence must be at least this common
 COMMON_NAME = 5.0  # a name that starts a sentence passes only when it is this common a word
 _PLACEHOLDER = re.compile(r"\[[a-z -]{3,40} removed\]")
@@ -85,7 +86,9 @@ PLACE_WORDS = frozenset({
     "house", "heights", "tower", "towers", "barn", "farm", "manor", "hall", "mill", "villas",
     "school", "academy", "college", "primary", "nursery", "surgery", "centre", "hotel", "pub",
     "inn", "arms", "garage", "store", "stores", "works", "ltd", "limited", "plc", "church",
-    "mosque", "temple", "hospital", "station",
+    "mosque", "temple", "hospital", "station", "plaza", "point", "quarter", "reach", "riggs",
+    "keep", "wood", "woods", "field", "fields", "moor", "common", "heath", "end",
+    "cross", "bridge", "precinct", "arcade", "parkway", "retreat", "terraces",
 })
 _STOPWORDS = frozenset({
     "the", "a", "an", "his", "her", "their", "its", "my", "our", "your", "this", "that", "at",
@@ -148,7 +151,14 @@ def _lines(name: str) -> frozenset[str]:
 
 @cache
 def names() -> frozenset[str]:
+    """Given and family names (115,000: many family names are also ordinary words)."""
     return _lines("names.txt")
+
+
+@cache
+def given_names() -> frozenset[str]:
+    """Given names and nicknames only."""
+    return _lines("given_names.txt")
 
 
 @cache
@@ -185,7 +195,7 @@ def language_model() -> Any:
 
 def warm_up() -> None:
     """Load the model and the word lists now (at start), not inside the first incident."""
-    names(), allowlist(), zipf("the")
+    names(), given_names(), allowlist(), zipf("the")
     language_model()("Warm up.")
 
 
@@ -230,7 +240,7 @@ def _word_suspects(text: str) -> Iterator[Suspect]:
                 reason = INITIALS if len(word) <= 3 else CAPITALISED
         elif word[0].isupper():
             if _starts_sentence(text, m.start()):
-                if (is_name and frequency < COMMON_NAME) or frequency < RARE_START:
+                if (key in given_names() and frequency < COMMON_NAME) or frequency < RARE_START:
                     reason = NAME if is_name else CAPITALISED
             else:  # inside a sentence, a capitalised word that is not on the allowlist
                 reason = NAME if is_name else CAPITALISED
@@ -238,7 +248,7 @@ def _word_suspects(text: str) -> Iterator[Suspect]:
             reason = NAME if is_name else UNKNOWN
         elif is_name and frequency < COMMON_CAPITALISED and _after_kin(text, m.start()):
             reason = NAME  # "her friend lesley", "his nan pat"
-        elif is_name and frequency < RARE + 1:
+        elif is_name and frequency < RARE:
             reason = NAME
         elif is_name and frequency < COMMON_CAPITALISED and _next_is_name(words, i, text):
             reason = NAME  # "victoria harrison" in lower case
@@ -271,10 +281,12 @@ def _places(text: str, words: list[re.Match[str]]) -> Iterator[Suspect]:
         if _core(m.group(0)) not in PLACE_WORDS:
             continue
         for j in range(i - 1, max(-1, i - 4), -1):
-            key = _core(words[j].group(0))
+            word, key = words[j].group(0), _core(words[j].group(0))
             if key in allowlist() or key in _STOPWORDS:
                 break
-            if zipf(key) < RARE or key in names():
+            if key != fold(word) and key not in given_names() and zipf(key) >= RARE:
+                break  # "her neighbour's house": whose, not which
+            if zipf(key) < RARE_PLACE or key in given_names():
                 yield Suspect(words[j].start(), m.end(), text[words[j].start() : m.end()], PLACE)
                 break
 
@@ -305,10 +317,16 @@ def _after_kin(text: str, start: int) -> bool:
 
 
 def _next_is_name(words: list[re.Match[str]], i: int, text: str) -> bool:
+    """Beside another name, one of the two a given name: "victoria harrison" in lower case."""
+    mine = _core(words[i].group(0))
     for j in (i - 1, i + 1):
         if 0 <= j < len(words):
             a, b = sorted((words[i], words[j]), key=lambda w: w.start())
-            if text[a.end() : b.start()].strip() == "" and _core(words[j].group(0)) in names():
+            other = _core(words[j].group(0))
+            if text[a.end() : b.start()].strip() or other not in names():
+                continue
+            given = [w for w in (mine, other) if w in given_names()]
+            if any(zipf(w) < COMMON_CAPITALISED for w in given):
                 return True
     return False
 

@@ -60,6 +60,7 @@ _ENTITY_LABELS = {
 # Below this Zipf frequency (log10 of uses per billion words) a word is not common English.
 RARE = 3.0  # lower-case words
 RARE_START = 3.5  # a capitalised word that starts a sentence, when it is not a name
+RARE_LOWER = 2.0  # a word in lower case this rare is not ordinary English ("coldharbour")
 RARE_PLACE = 4.0  # the word before a kind of place ("sovereign mansions")
 COMMON_SHOUTED = 6.0  # a word in capitals passes only when it is this common ("GET OUT")
 COMMON_CAPITALISED = 4.5  # a capitalised word inside a sentence must be at least this common
@@ -88,7 +89,11 @@ PLACE_WORDS = frozenset({
     "inn", "arms", "garage", "store", "stores", "works", "ltd", "limited", "plc", "church",
     "mosque", "temple", "hospital", "station", "plaza", "point", "quarter", "reach", "riggs",
     "keep", "wood", "woods", "field", "fields", "moor", "common", "heath", "end",
-    "cross", "bridge", "precinct", "arcade", "parkway", "retreat", "terraces",
+    "cross", "bridge", "precinct", "arcade", "parkway", "retreat", "terraces", "coppice",
+    "spinney", "vennel", "snicket", "twitten", "chare", "mead", "dale", "hey", "mount",
+    "ridge", "hollow", "orchard", "pasture", "pastures", "broadway", "causeway", "esplanade",
+    "promenade", "embankment", "crossing", "circle", "hurst", "bottom", "top", "ley", "grange",
+    "ings", "path", "dell", "glade", "knoll", "links", "pleasance", "steps",
 })
 _STOPWORDS = frozenset({
     "the", "a", "an", "his", "her", "their", "its", "my", "our", "your", "this", "that", "at",
@@ -244,7 +249,7 @@ def _word_suspects(text: str) -> Iterator[Suspect]:
                     reason = NAME if is_name else CAPITALISED
             else:  # inside a sentence, a capitalised word that is not on the allowlist
                 reason = NAME if is_name else CAPITALISED
-        elif frequency < 1.0 and len(key) >= 3:
+        elif frequency < RARE_LOWER and len(key) >= 3:
             reason = NAME if is_name else UNKNOWN
         elif is_name and frequency < COMMON_CAPITALISED and _after_kin(text, m.start()):
             reason = NAME  # "her friend lesley", "his nan pat"

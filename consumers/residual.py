@@ -8,7 +8,10 @@ When it finds anything, the officer's account waits for a person (``consumers.no
 
 Five readers, each cheap, each blind to the others:
 
-- named-entity recognition with spaCy's English pipeline (loaded once per process);
+- named-entity recognition with spaCy's English pipeline (loaded once per process), on the
+  sentences the word readers cannot judge: those opening with a name that is also a common
+  word ("Mark shouted", "Will said"); inside a sentence every capitalised word is already
+  held unless it is on the allowlist;
 - capitalised and all-capitals words that are neither common English (``wordfreq``) nor on
   the reviewed allowlist (``data/allowlist.txt``);
 - given and family names, nicknames included (``data/names.txt``), compared without case
@@ -62,6 +65,7 @@ RARE = 3.0  # lower-case words
 RARE_START = 3.5  # a capitalised word that starts a sentence, when it is not a name
 RARE_LOWER = 2.0  # a word in lower case this rare is not ordinary English ("coldharbour")
 RARE_PLACE = 4.0  # the word before a kind of place ("sovereign mansions")
+EVERYDAY = 6.0  # "the", "she", "said": too common for anyone to be called by them
 COMMON_SHOUTED = 6.0  # a word in capitals passes only when it is this common ("GET OUT")
 COMMON_CAPITALISED = 4.5  # a capitalised word inside a sentence must be at least this common
 COMMON_NAME = 5.0  # a name that starts a sentence passes only when it is this common a word
@@ -211,7 +215,10 @@ def _masked(account: str) -> str:
     phrases = allowed_phrases()
     if phrases is None:
         return blank
-    folded = "".join(fold(c)[:1] or c for c in blank)  # one character for one: offsets hold
+    if blank.isascii():  # lower() keeps every offset for ASCII
+        folded = blank.lower()
+    else:  # one character for one: offsets hold
+        folded = "".join(c.lower() if c.isascii() else (fold(c)[:1] or c) for c in blank)
     spans = [m.span() for m in phrases.finditer(folded)]
     chars = list(blank)
     for a, b in spans:
@@ -223,6 +230,7 @@ def _starts_sentence(text: str, start: int) -> bool:
     return bool(_SENTENCE_START.search(text[max(0, start - 8) : start]))
 
 
+@lru_cache(maxsize=65536)
 def _core(word: str) -> str:
     return re.sub(r"['’]s\Z", "", fold(word))
 
@@ -336,40 +344,83 @@ def _next_is_name(words: list[re.Match[str]], i: int, text: str) -> bool:
     return False
 
 
-def _allowed_numbers(incident: PoliceIncident, child: Person) -> re.Pattern[str]:
-    """Times, durations, the incident's date in the usual ways of writing it, the child's age."""
-    days: set[date] = set()
-    for moment in (incident.occurred_at, incident.reported_at):
-        days.add(moment.astimezone(LONDON).date())
-        days.add(moment.date())
-    alts = [_TIME.pattern, _DURATION.pattern, _SERVICE_NUMBERS]
-    for d in days:
-        month = _MONTHS[d.month - 1]
-        names_ = rf"(?:{month}|{month[:3]}|{month[:4]})\.?"
-        alts += [
-            rf"(?<!\d)0?{d.day}\s*[/.-]\s*0?{d.month}"
-            rf"(?:\s*[/.-]\s*(?:{d.year}|{d.year % 100:02d}))?(?![\d/.-]?\d)",
-            rf"(?<!\d){d.year}-{d.month:02d}-{d.day:02d}(?!\d)",
-            rf"(?<!\d)0?{d.day}(?:st|nd|rd|th)?\s+(?:of\s+)?{names_}(?:,?\s+{d.year})?(?!\d)",
-            rf"\b{names_}\s+0?{d.day}(?:st|nd|rd|th)?(?:,?\s+{d.year})?(?!\d)",
-            rf"(?<!\d){d.year}(?!\d)",
+_MONTH = (
+    r"(?P<{g}>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+_NUMBERS = re.compile(
+    "|".join(
+        f"(?:{p})"
+        for p in [
+            _TIME.pattern,
+            _DURATION.pattern,
+            _SERVICE_NUMBERS,
+            r"(?<!\d)(?P<d1>\d{1,2})\s*[/.-]\s*(?P<m1>\d{1,2})"
+            r"(?:\s*[/.-]\s*(?P<y1>\d{4}|\d{2}))?(?![\d/.-]?\d)",
+            r"(?<!\d)(?P<y2>\d{4})-(?P<m2>\d{2})-(?P<d2>\d{2})(?!\d)",
+            r"(?<!\d)(?P<d3>\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?"
+            + _MONTH.format(g="n3")
+            + r"(?:,?\s+(?P<y3>\d{4}))?(?!\d)",
+            r"\b" + _MONTH.format(g="n4") + r"\s+(?P<d4>\d{1,2})(?:st|nd|rd|th)?"
+            r"(?:,?\s+(?P<y4>\d{4}))?(?!\d)",
+            r"(?<![\d/.:-])(?P<y5>(?:19|20)\d\d)(?![\d/.:-]?\d)",
+            r"\b(?:aged?|is|was)\s+(?P<a1>\d{1,2})\b(?!\s*[/.:-]\d)",
+            r"(?<![\d/.:-])(?P<a2>\d{1,2})\s*-?\s*(?:years?|yrs?|y/?o)\b",
         ]
-    if child.date_of_birth is not None:
-        on = incident.occurred_at.astimezone(LONDON).date()
-        born = child.date_of_birth
-        age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
-        if 0 <= age < 25:
-            alts += [
-                rf"\b(?:aged?|is|was)\s+{age}\b(?!\s*[/.:-]\d)",
-                rf"(?<![\d/.:-]){age}\s*-?\s*(?:years?|yrs?|y/?o)\b",
-            ]
-    return re.compile("|".join(f"(?:{a})" for a in alts), re.I)
+    ),
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class _Allowed:
+    """The dates and the age an account may carry: the incident's, the child's."""
+
+    days: frozenset[date]
+    age: int | None
+
+    @classmethod
+    def of(cls, incident: PoliceIncident, child: Person) -> _Allowed:
+        days: set[date] = set()
+        for moment in (incident.occurred_at, incident.reported_at):
+            days |= {moment.astimezone(LONDON).date(), moment.date()}
+        age = None
+        if child.date_of_birth is not None:
+            on, born = incident.occurred_at.astimezone(LONDON).date(), child.date_of_birth
+            age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+        return cls(frozenset(days), age)
+
+    def date(self, day: str, month: str, year: str | None) -> bool:
+        m = int(month) if month.isdigit() else _month_number(month)
+        return any(
+            (int(day), m) == (d.day, d.month)
+            and (year is None or int(year) in (d.year, d.year % 100))
+            for d in self.days
+        )
+
+    def allows(self, m: re.Match[str]) -> bool:
+        g = m.groupdict()
+        if g["a1"] or g["a2"]:
+            return self.age is not None and int(g["a1"] or g["a2"]) == self.age
+        if g["y5"]:
+            return int(g["y5"]) in {d.year for d in self.days}
+        for i in "1234":
+            day, month = g[f"d{i}"], g.get(f"m{i}") or g.get(f"n{i}")
+            if day and month:
+                return self.date(day, month, g[f"y{i}"])
+        return True  # a time, a duration, a service number
+
+
+def _month_number(name: str) -> int:
+    key = name.strip(".").casefold()[:3]
+    return next(i for i, m in enumerate(_MONTHS, 1) if m.startswith(key))
 
 
 def _number_suspects(text: str, incident: PoliceIncident, child: Person) -> Iterator[Suspect]:
-    allowed = [(m.start(), m.end()) for m in _allowed_numbers(incident, child).finditer(text)]
+    allowed = _Allowed.of(incident, child)
+    spans = [(m.start(), m.end()) for m in _NUMBERS.finditer(text) if allowed.allows(m)]
     for m in _DIGITS.finditer(text):
-        if not any(a <= m.start() and m.end() <= b for a, b in allowed):
+        if not any(a <= m.start() and m.end() <= b for a, b in spans):
             start, end = m.start(), m.end()
             while start > 0 and (text[start - 1].isalnum() or text[start - 1] in "/-"):
                 start -= 1
@@ -383,27 +434,50 @@ def _contact_suspects(text: str) -> Iterator[Suspect]:
         yield Suspect(m.start(), m.end(), m.group(0), CONTACT)
 
 
-def _entity_suspects(text: str) -> Iterator[Suspect]:
-    allowed = allowlist()
-    for ent in language_model()(text).ents:
-        kind = _ENTITY_LABELS.get(ent.label_)
-        if kind is None:
+_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|\n|\Z)")
+
+
+def _uncertain_sentences(text: str, found: list[Suspect]) -> list[tuple[int, str]]:
+    """The sentences only the language model can judge: those that open with a name that is
+    also a common word ("Mark shouted", "Will said", "Young was"), which the word readers
+    let through. Every other capitalised word is already held unless it is allowlisted."""
+    out: list[tuple[int, str]] = []
+    for sentence in _SENTENCE.finditer(text):
+        first = _WORD.search(sentence.group(0))
+        if first is None or not first.group(0)[:1].isupper():
             continue
-        words = [w for w in _WORD.findall(ent.text)]
-        telling = [
-            w
-            for w in words
-            if w[0].isupper()
-            and _core(w) not in allowed
-            and (_core(w) in names() or zipf(_core(w)) < COMMON_CAPITALISED)
-        ]
-        if not telling:
-            continue  # "the child's mother", "Police", "MARAC": nothing that names anyone
-        start = ent.start_char
-        lone = len(telling) == 1 and len(words) == 1 and _starts_sentence(text, start)
-        if lone and zipf(_core(telling[0])) >= COMMON_NAME and _core(telling[0]) not in names():
-            continue  # "Later", "Afterwards": ordinary words the model took for names
-        yield Suspect(start, ent.end_char, ent.text, f"{ENTITY} {kind}")
+        start = sentence.start() + first.start()
+        key = _core(first.group(0))
+        if key in allowlist() or key not in names() or zipf(key) >= EVERYDAY:
+            continue  # "The", "She", "They": words no one is called in an account
+        if any(s.start <= start < s.end for s in found):
+            continue
+        out.append((sentence.start(), sentence.group(0)))
+    return out
+
+
+def _entity_suspects(text: str, found: list[Suspect]) -> Iterator[Suspect]:
+    allowed = allowlist()
+    sentences = _uncertain_sentences(text, found)
+    if not sentences:
+        return
+    docs = language_model().pipe(s for _, s in sentences)
+    for (offset, _), doc in zip(sentences, docs, strict=True):
+        for ent in doc.ents:
+            kind = _ENTITY_LABELS.get(ent.label_)
+            if kind is None:
+                continue
+            words = _WORD.findall(ent.text)
+            telling = [
+                w
+                for w in words
+                if w[0].isupper()
+                and _core(w) not in allowed
+                and (_core(w) in names() or zipf(_core(w)) < COMMON_CAPITALISED)
+            ]
+            if telling:  # not "the child's mother", "Police", "MARAC"
+                start, end = offset + ent.start_char, offset + ent.end_char
+                yield Suspect(start, end, text[start:end], f"{ENTITY} {kind}")
 
 
 def _merged(found: list[Suspect], text: str) -> list[Suspect]:
@@ -428,8 +502,8 @@ def residual_check(account: str, incident: PoliceIncident, child: Person) -> lis
         *_contact_suspects(text),
         *_number_suspects(text, incident, child),
         *_word_suspects(text),
-        *_entity_suspects(text),
     ]
+    found += _entity_suspects(text, found)
     return _merged(found, text)
 
 

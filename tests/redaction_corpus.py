@@ -884,6 +884,9 @@ class _Builder:
         ]
         known = fold(known)
         forbidden = [s for s in forbidden if _keepable(s, known)]
+        # A name that is also a word ("Hope") is never forbidden bare, whichever planter put
+        # it in (as in _listed): "no hope he would change" must survive. Its name uses are.
+        forbidden = [s for s in forbidden if s not in WORD_NAMES]
         # The category's own details that the account spells out as they stand.
         written = fold(summary)
         planted = [s for s in dict.fromkeys(self.planted) if s in forbidden and _in(s, written)]

@@ -135,3 +135,11 @@ def test_the_redactors_own_replacements_are_not_suspects(
 ) -> None:
     text = "[address removed] [phone number removed] The child's mother and an officer."
     assert found(text, spec) == []
+
+
+def test_the_language_model_judges_a_name_that_is_also_a_common_word(
+    spec: tuple[PoliceIncident, Person],
+) -> None:
+    [suspect] = residual_check("Mark shouted at the child's mother.", *spec)
+    assert suspect.text == "Mark" and "language model" in suspect.reason
+    assert residual_check("Will he come back? The window rose.", *spec) == []

@@ -23,26 +23,15 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import Integer, String, func, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from audit import merkle
-from audit.ledger import AuditEvent, hash_of, lock_chain
-from broker.database import Base, UtcDateTime, utcnow
-from broker.identity import database_id
-
-
-class Checkpoint(Base):
-    __tablename__ = "audit_checkpoints"
-
-    number: Mapped[int] = mapped_column(Integer, primary_key=True)
-    tree_size: Mapped[int] = mapped_column(Integer)
-    root: Mapped[str] = mapped_column(String(64))
-    signed_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    key_id: Mapped[str] = mapped_column(String(16))
-    signature: Mapped[str] = mapped_column(String(100))
-    # The database signed (broker/identity.py); None for heads from before migration 0013.
-    database_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+from audit.ledger import hash_of, lock_chain
+from foundations.clock import utcnow
+from foundations.identity import database_id
+from foundations.models import AuditEvent
+from foundations.models.audit import Checkpoint
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Integer, String, select, text
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
-from broker.database import Base, UtcDateTime, utcnow
+from foundations.clock import utcnow
+from foundations.models.audit import AuditEvent
 
 GENESIS = "0" * 64
 _POSTGRES_CHAIN_LOCK = 0x45_4E_43_4F  # "ENCO": one writer appends to the chain at a time
@@ -70,44 +71,6 @@ class AuditAction(StrEnum):
     ACCOUNT_RELEASED = "account_released"  # a person let it go (as read, or edited)
     ACCOUNT_DISCARDED = "account_discarded"  # a person decided the school does not get it
     FOLLOW_UP_SENT = "follow_up_sent"  # the officer's account, after the notification
-
-
-class AuditEvent(Base):
-    __tablename__ = "audit_events"
-
-    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    at: Mapped[datetime] = mapped_column(UtcDateTime)
-    action: Mapped[str] = mapped_column(String(32), index=True)
-    actor: Mapped[str] = mapped_column(String(100))
-    incident_id: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
-    notification_id: Mapped[str | None] = mapped_column(String(32), index=True, nullable=True)
-    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    content_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
-
-    def as_message(self) -> dict[str, Any]:
-        return {
-            "seq": self.seq,
-            "at": self.at.isoformat(),
-            "action": self.action,
-            "actor": self.actor,
-            "incident_id": self.incident_id,
-            "notification_id": self.notification_id,
-            "details": self.details,
-            "content_sha256": self.content_sha256,
-            "prev_hash": self.prev_hash,
-            "hash": self.hash,
-        }
-
-
-class RelayCursor(Base):
-    """How far the audit rows have been published to ``encompass.audit.v1``."""
-
-    __tablename__ = "audit_relay_cursor"
-
-    name: Mapped[str] = mapped_column(String(32), primary_key=True)
-    last_seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
 
 
 def sha256_hex(data: bytes | str) -> str:

@@ -13,9 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from audit.ledger import AuditEvent
-from broker.store import Incident, Notification
-from school_directory.store import Pupil, School
+from foundations.models import AuditEvent, Incident, Notification, Pupil, School
 
 LONDON = ZoneInfo("Europe/London")
 COLUMNS = (

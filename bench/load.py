@@ -23,16 +23,15 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine, select, text
 
 from broker.app import EncompassService
-from broker.crypto import new_key_spec
-from broker.database import transaction
 from broker.demo import PupilSeed, incident_stream
 from broker.embedded import EmbeddedKafka, free_port
 from broker.kafka_admin import ensure_topics
-from broker.logging import configure_logging
-from broker.settings import ReviewPolicy, Settings, SmtpTls
-from broker.store import Notification
+from foundations.crypto import new_key_spec
+from foundations.database import transaction
+from foundations.logging import configure_logging
+from foundations.models import Notification, Pupil
+from foundations.settings import ReviewPolicy, Settings, SmtpTls
 from school_directory import imports
-from school_directory.store import Pupil
 from school_directory.synthetic import write_directory
 
 POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

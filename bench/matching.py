@@ -43,12 +43,12 @@ from matching_data import (
 )
 from sqlalchemy import text
 
-from broker.crypto import keyring_from_material
-from broker.database import make_engine, session_factory, transaction, upgrade
-from broker.settings import ReviewPolicy
-from broker.store import NotificationStatus
 from consumers.match import match_child
 from consumers.policy import initial_status
+from foundations.crypto import keyring_from_material
+from foundations.database import make_engine, session_factory, transaction, upgrade
+from foundations.models import NotificationStatus
+from foundations.settings import ReviewPolicy
 from schemas.incident import Person
 from school_directory import imports
 from school_directory.matching import Thresholds

@@ -23,17 +23,16 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import func, select
 
 from broker.app import EncompassService
-from broker.crypto import new_key_spec
-from broker.database import transaction
 from broker.demo import PupilSeed, incident_stream
 from broker.embedded import EmbeddedKafka
 from broker.kafka_admin import ensure_topics
-from broker.logging import configure_logging
-from broker.mailer import MemoryMailer
-from broker.settings import Settings
-from broker.store import Notification
+from foundations.crypto import new_key_spec
+from foundations.database import transaction
+from foundations.logging import configure_logging
+from foundations.mailer import MemoryMailer
+from foundations.models import Notification, Pupil
+from foundations.settings import Settings
 from school_directory import imports
-from school_directory.store import Pupil
 from school_directory.synthetic import write_directory
 
 

@@ -22,14 +22,11 @@ from faststream.middlewares import AckPolicy
 from prometheus_client import make_asgi_app
 from sqlalchemy import text
 
-from broker.database import engine_for, run_in_session, session_factory, upgrade
 from broker.kafka_admin import ensure_topics
 from broker.kafka_security import kafka_broker
-from broker.mailer import Mailer, SmtpMailer
 from broker.metrics import Metrics, QueueCollector
-from broker.settings import Settings
-from broker.startup import refuse_unsafe_settings, restrict_data_files
 from broker.topics import Topics
+from console import sessions as console_sessions
 from console.app import create_app
 from console.server import ConsoleServer
 from consumers import residual
@@ -46,6 +43,10 @@ from consumers.intake_batch import (
     tolerant_headers,
 )
 from consumers.retention import RetentionJob
+from foundations.database import engine_for, run_in_session, session_factory, upgrade
+from foundations.mailer import Mailer, SmtpMailer
+from foundations.settings import Settings
+from foundations.startup import refuse_unsafe_settings, restrict_data_files
 
 log = structlog.get_logger(__name__)
 
@@ -64,7 +65,7 @@ class EncompassService:
         self.topics = Topics.from_settings(settings)
         self.database_url = settings.resolved_database_url
         # Refused before anything is opened: unsafe settings not allowed by name, then a
-        # data key that is missing or not this database's (broker/startup.py, identity.py).
+        # data key that is missing or not this database's (foundations/startup.py, identity.py).
         refuse_unsafe_settings(settings, bootstrap=self.bootstrap)
         if migrate:
             upgrade(self.database_url)
@@ -92,7 +93,9 @@ class EncompassService:
         self._console_task: asyncio.Task[None] | None = None
         self.audit_publisher = AuditPublisher(self.sessions, self._publish_audit)
         self.checkpointer = AuditCheckpointer(settings, self.sessions, self._publish_audit)
-        self.retention = RetentionJob(settings, self.sessions)
+        self.retention = RetentionJob(
+            settings, self.sessions, forget_sign_ins=console_sessions.forget_old_sign_ins
+        )
         self.intake = IntakeBatches(settings, self.sessions, self.dead_letter)
         self._tasks: list[asyncio.Task[None]] = []
         self._register()

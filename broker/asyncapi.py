@@ -31,8 +31,8 @@ from faststream.specification import AsyncAPI
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from broker.kafka_security import topic_configs
-from broker.settings import Settings
 from broker.topics import DEFAULT_TOPICS
+from foundations.settings import Settings
 from schemas import incident
 from schemas.incident import incident_json_schema
 

@@ -13,9 +13,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from broker.database import engine_for, session_factory, transaction, upgrade
-from broker.settings import Settings
-from broker.startup import StartupRefused, restrict_data_files
+from foundations.database import engine_for, session_factory, transaction, upgrade
+from foundations.settings import Settings
+from foundations.startup import StartupRefused, restrict_data_files
 
 
 def _settings() -> Settings:
@@ -29,7 +29,7 @@ def _settings() -> Settings:
 
 def _sessions(settings: Settings) -> Any:
     """Every command that opens the database: migrated, and refused unless the data key is
-    this database's (broker/identity.py)."""
+    this database's (foundations/identity.py)."""
     url = settings.resolved_database_url
     upgrade(url)
     sessions = session_factory(engine_for(settings))
@@ -69,7 +69,7 @@ def cmd_directory_import(args: argparse.Namespace) -> int:
 
 
 def cmd_calendar_bank_holidays(args: argparse.Namespace) -> int:
-    from broker.database import transaction
+    from foundations.database import transaction
     from school_directory.bank_holidays import BankHolidayFileError, import_file
 
     try:
@@ -147,8 +147,8 @@ def cmd_users_list(args: argparse.Namespace) -> int:
     """Every console account: role, on or off, second factor, open sessions."""
     import json
 
-    from broker.database import utcnow
     from console.accounts import list_users
+    from foundations.clock import utcnow
 
     with transaction(_sessions(_settings())) as session:
         users = list_users(session, now=utcnow())
@@ -167,9 +167,9 @@ def cmd_users_list(args: argparse.Namespace) -> int:
 
 def cmd_users_change(args: argparse.Namespace) -> int:
     """disable, enable, signout-all, reset-mfa: one account, audited; sessions end."""
-    from broker.database import utcnow
     from console import mfa
     from console.accounts import AccountError, set_active, sign_out_everywhere
+    from foundations.clock import utcnow
 
     name, actor, verb = args.username, _actor(args), args.users_command
     try:
@@ -198,7 +198,7 @@ def cmd_users_change(args: argparse.Namespace) -> int:
 def cmd_keys_new(args: argparse.Namespace) -> int:
     """A new random data key: printed as an ENCOMPASS_DATA_KEY value, or written to a new
     key file (0600). Neither touches a database."""
-    from broker.crypto import KeyError_, new_key_file, new_key_spec
+    from foundations.crypto import KeyError_, new_key_file, new_key_spec
 
     if args.file is None:
         print(new_key_spec(args.id))
@@ -213,9 +213,9 @@ def cmd_keys_new(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
-    from broker.crypto import add_key_to_file
-    from broker.database import Base, keyring_for, make_engine
-    from broker.keys import reencrypt
+    from foundations.crypto import add_key_to_file
+    from foundations.database import keyring_for, make_engine
+    from foundations.keys import reencrypt
 
     settings = _settings()
     upgrade(settings.resolved_database_url)
@@ -227,11 +227,9 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
         print(f"added data key {new_id} to {settings.data_key_path}")
     keyring = keyring_for(settings)
     engine = make_engine(settings.resolved_database_url, keyring)
-    import audit.checkpoints  # noqa: F401  (every table on Base.metadata)
-    import broker.store  # noqa: F401
-    import school_directory.store  # noqa: F401
+    from foundations.models import metadata
 
-    done = reencrypt(engine, keyring, Base.metadata)
+    done = reencrypt(engine, keyring, metadata)
     engine.dispose()
     print(
         f"re-encrypted {done.values} value(s) in {done.rows} row(s) with key "
@@ -251,8 +249,8 @@ def cmd_dlq_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_retention_run(args: argparse.Namespace) -> int:
-    from broker.database import utcnow
     from consumers.retention import purge
+    from foundations.clock import utcnow
 
     settings = _settings()
     days = args.days or settings.retention_days
@@ -423,11 +421,11 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    from broker.logging import configure_logging
+    from foundations.logging import configure_logging
 
     configure_logging("console", "WARNING")
     # What this process creates (database, WAL, keys, demo mail) is readable by its owner
-    # only; broker/startup.py tightens what was made before.
+    # only; foundations/startup.py tightens what was made before.
     os.umask(0o077)
     try:
         result: int = args.func(args)

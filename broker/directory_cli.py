@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from audit.ledger import AuditAction, record
-from broker.database import transaction
+from foundations.database import transaction
 from school_directory import imports
 
 IMPORTERS: dict[str, Callable[[Session, Path], imports.ImportReport]] = {

@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from broker.kafka_security import client_kwargs
 from broker.runtime import bootstrap_for_clients
-from broker.settings import Settings
+from foundations.settings import Settings
 
 REPLAY_GROUP = "encompass-dlq-replay"
 

@@ -11,7 +11,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
 from broker.kafka_security import client_kwargs, topic_configs
-from broker.settings import Settings
+from foundations.settings import Settings
 
 
 async def ensure_topics(

@@ -37,8 +37,8 @@ from faststream.kafka.security import parse_security
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from typing_extensions import override
 
-from broker.settings import Settings
 from broker.topics import Topics
+from foundations.settings import Settings
 
 log = structlog.get_logger(__name__)
 

@@ -16,8 +16,9 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from broker.database import transaction, utcnow
-from broker.store import UNSENT_STATUSES, Notification, NotificationStatus
+from foundations.clock import utcnow
+from foundations.database import transaction
+from foundations.models import UNSENT_STATUSES, Notification, NotificationStatus
 
 
 class Metrics:

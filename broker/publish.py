@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaProducer
 
 from broker.kafka_security import client_kwargs
 from broker.runtime import bootstrap_for_clients
-from broker.settings import Settings
+from foundations.settings import Settings
 
 
 def key_of(line: bytes) -> bytes | None:

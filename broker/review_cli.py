@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from broker.database import transaction
-from broker.settings import Settings
 from consumers import held_account, review
 from consumers.render import render_email
 from consumers.residual import highlighted
+from foundations.database import transaction
+from foundations.settings import Settings
 from schemas.notification import SchoolNotification
 
 Sessions = sessionmaker[Session]

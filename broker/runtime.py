@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from broker.settings import Settings
+from foundations.settings import Settings
 
 
 def runtime_file(settings: Settings) -> Path:

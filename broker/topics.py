@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from broker.settings import Settings
+from foundations.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -14,16 +14,16 @@ import structlog
 from sqlalchemy import func, select
 
 from broker.app import EncompassService
-from broker.database import transaction
 from broker.demo import PupilSeed, incident_stream
 from broker.embedded import EmbeddedKafka
-from broker.logging import configure_logging
 from broker.mail_catcher import MailCatcher
 from broker.runtime import clear_runtime, write_runtime
-from broker.settings import ReviewPolicy, Settings, SmtpTls
-from broker.startup import refuse_unsafe_settings
+from foundations.database import transaction
+from foundations.logging import configure_logging
+from foundations.models import Pupil
+from foundations.settings import ReviewPolicy, Settings, SmtpTls
+from foundations.startup import refuse_unsafe_settings
 from school_directory import imports
-from school_directory.store import Pupil
 from school_directory.synthetic import write_directory
 
 log = structlog.get_logger(__name__)
@@ -65,7 +65,7 @@ def _report_failure(task: asyncio.Task[None]) -> None:
         log.error("demo_feed_failed", error=repr(task.exception()))
 
 
-# What the demo needs and would otherwise be refused (broker/startup.py): its First
+# What the demo needs and would otherwise be refused (foundations/startup.py): its First
 # Response address is a placeholder and its links point at this machine.
 DEMO_ALLOWS = ("first_response_email", "public_url")
 

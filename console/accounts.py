@@ -15,12 +15,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from audit.ledger import AuditAction, record
-from broker.database import transaction, utcnow
-from broker.settings import Settings
-from broker.store import ConsoleSession, ConsoleUser, RecoveryCode
 from console import sessions as console_sessions
 from console import throttle
 from console.throttle import Kind, Throttled
+from foundations.clock import utcnow
+from foundations.database import transaction
+from foundations.models import ConsoleSession, ConsoleUser, RecoveryCode
+from foundations.settings import Settings
 
 __all__ = ["MIN_PASSWORD", "AccountError", "Role", "Throttled", "add_user", "authenticate"]
 

@@ -18,13 +18,13 @@ from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from broker.database import transaction
 from console import mfa, signin, views
 from console.accounts import Throttled, authenticate
 from console.auth import BadCsrf, Forbidden, NotSignedIn, Principal, check_csrf, require
 from console.pages import Console
 from console.throttle import client_address
 from consumers import review
+from foundations.database import transaction
 
 
 class Credentials(BaseModel):

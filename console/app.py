@@ -20,8 +20,6 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 from sqlalchemy.orm import Session, sessionmaker
 
-from broker.database import transaction, utcnow
-from broker.settings import Settings
 from console import api, oidc, pages, signin
 from console.auth import BadCsrf, Forbidden, NotSignedIn, SessionCookies
 from console.signin_csrf import SignInCsrf
@@ -36,6 +34,9 @@ from consumers.acknowledge import (
     acknowledge,
 )
 from consumers.render import london_when
+from foundations.clock import utcnow
+from foundations.database import transaction
+from foundations.settings import Settings
 
 TEMPLATES = Path(__file__).with_name("templates")
 STATIC = Path(__file__).with_name("static")

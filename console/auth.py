@@ -25,11 +25,11 @@ from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
-from broker.settings import Settings, is_loopback
-from broker.store import ConsoleSession, ConsoleUser
 from console import mfa
 from console import sessions as console_sessions
 from console.accounts import Role
+from foundations.models import ConsoleSession, ConsoleUser
+from foundations.settings import Settings, is_loopback
 
 
 @dataclass(frozen=True)

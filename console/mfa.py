@@ -28,12 +28,12 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from audit.ledger import AuditAction, record
-from broker.database import transaction
-from broker.settings import Settings
-from broker.store import ConsoleUser, RecoveryCode
 from console import sessions as console_sessions
 from console import throttle
 from console.throttle import Kind
+from foundations.database import transaction
+from foundations.models import ConsoleUser, RecoveryCode
+from foundations.settings import Settings
 
 ISSUER = "Operation Encompass"
 RECOVERY_CODES = 10

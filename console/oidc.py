@@ -25,12 +25,12 @@ from sqlalchemy.orm import Session
 from starlette.middleware.sessions import SessionMiddleware
 
 from audit.ledger import AuditAction, record
-from broker.database import transaction
-from broker.store import ConsoleUser
 from console import signin
 from console.accounts import Role
 from console.mfa import Factor
 from console.pages import Console
+from foundations.database import transaction
+from foundations.models import ConsoleUser
 
 # The strongest role a provider grants wins.
 _PRIORITY = (Role.ADMIN, Role.REVIEWER, Role.AUDITOR)

@@ -11,6 +11,7 @@ from email.parser import BytesParser
 from typing import Any
 from urllib.parse import quote
 
+from audit.verify import verify_all
 from fastapi import FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -18,10 +19,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from audit import reports
 from audit.ledger import AuditAction, record
-from broker.audit_cli import verify_all
-from broker.database import transaction
-from broker.settings import Settings
-from broker.store import Notification
 from console import signin, views
 from console.accounts import Throttled, authenticate
 from console.auth import BadCsrf, NotSignedIn, Principal, SessionCookies, check_csrf, require
@@ -29,6 +26,9 @@ from console.signin import safe_next as _safe_next
 from console.signin_csrf import SignInCsrf
 from console.throttle import client_address
 from consumers import held_account, review
+from foundations.database import transaction
+from foundations.models import Notification
+from foundations.settings import Settings
 
 
 @dataclass

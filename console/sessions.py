@@ -17,8 +17,9 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from audit.ledger import AuditAction, record
-from broker.settings import Settings
-from broker.store import ConsoleSession
+from console import throttle
+from foundations.models import ConsoleSession
+from foundations.settings import Settings
 
 # A sign-in waiting for its second factor (or for the account to set one up) lasts this
 # long at most.
@@ -142,3 +143,9 @@ def prune(session: Session, *, now: datetime, keep_days: int = 30) -> int:
         )
     )
     return int(done.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def forget_old_sign_ins(session: Session, settings: Settings, now: datetime) -> tuple[int, int]:
+    """The console's housekeeping, run by the retention job: session rows long ended,
+    throttle counts long quiet."""
+    return prune(session, now=now), throttle.prune(session, settings, now=now)

@@ -20,14 +20,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from audit.ledger import AuditAction, record
-from broker.database import transaction
-from broker.settings import Settings
-from broker.store import ConsoleUser
 from console import mfa, throttle
 from console import sessions as console_sessions
 from console.auth import BadCsrf, Current, NotSignedIn, check_csrf
 from console.sessions import Ended, Level
 from console.throttle import Throttled, client_address
+from foundations.database import transaction
+from foundations.models import ConsoleUser
+from foundations.settings import Settings
 
 if TYPE_CHECKING:
     from console.pages import Console

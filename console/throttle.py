@@ -33,8 +33,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 
-from broker.settings import Settings
-from broker.store import SignInThrottle
+from foundations.models import SignInThrottle
+from foundations.settings import Settings
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 

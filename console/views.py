@@ -9,18 +9,19 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from broker.settings import Settings
-from broker.store import (
+from consumers import held_account, review
+from consumers.render import london_when, render_email
+from foundations.models import (
     REVIEWABLE_STATUSES,
     EscalationStep,
     Incident,
     Notification,
     NotificationStatus,
+    Pupil,
+    School,
 )
-from consumers import held_account, review
-from consumers.render import london_when, render_email
+from foundations.settings import Settings
 from schemas.notification import SchoolNotification
-from school_directory.store import Pupil, School
 
 STATUS_LABELS = {
     "pending_review": "Waiting for review",

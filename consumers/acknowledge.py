@@ -30,8 +30,8 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from audit.ledger import AuditAction, record
-from broker.settings import Settings
-from broker.store import Notification, NotificationStatus
+from foundations.models import Notification, NotificationStatus
+from foundations.settings import Settings
 
 SECRET_FILE = "secret.key"  # noqa: S105 - a file name, not a secret
 MIN_SECRET_CHARS = 32

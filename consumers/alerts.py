@@ -17,9 +17,13 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from audit.ledger import AuditAction, record
-from broker.mailer import TransientDeliveryError
-from broker.settings import Settings
-from broker.store import (
+from consumers.acknowledge import AckLinks
+from consumers.deliver import message_id
+from consumers.held_account import follow_up_text
+from consumers.notify import first_response
+from consumers.render import EMAIL_ENV, RenderedEmail, content_sha256, london_by, paragraphs
+from foundations.mailer import TransientDeliveryError
+from foundations.models import (
     REVIEWABLE_STATUSES,
     AccountStatus,
     EscalationStatus,
@@ -27,11 +31,7 @@ from broker.store import (
     Notification,
     NotificationStatus,
 )
-from consumers.acknowledge import AckLinks
-from consumers.deliver import message_id
-from consumers.held_account import follow_up_text
-from consumers.notify import first_response
-from consumers.render import EMAIL_ENV, RenderedEmail, content_sha256, london_by, paragraphs
+from foundations.settings import Settings
 from schemas.notification import FirstResponseContact
 
 ACTOR = "broker:escalate"

@@ -16,9 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from audit import checkpoints
-from audit.ledger import AuditEvent, RelayCursor
-from broker.database import run_in_session
-from broker.settings import Settings
+from foundations.database import run_in_session
+from foundations.models import AuditEvent, RelayCursor
+from foundations.settings import Settings
 
 CURSOR = "audit-topic"
 log = structlog.get_logger(__name__)

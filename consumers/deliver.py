@@ -19,14 +19,14 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from audit.ledger import AuditAction, record
-from broker.database import run_in_session, utcnow
-from broker.mailer import Mailer, PermanentDeliveryError, TransientDeliveryError
-from broker.settings import Settings
-from broker.store import Notification, NotificationStatus
 from consumers.acknowledge import AckLinks
 from consumers.render import RenderedEmail, as_message, content_sha256, render_email
+from foundations.clock import utcnow
+from foundations.database import run_in_session
+from foundations.mailer import Mailer, PermanentDeliveryError, TransientDeliveryError
+from foundations.models import Notification, NotificationStatus, SafeguardingContact
+from foundations.settings import Settings
 from schemas.notification import SchoolNotification
-from school_directory.store import SafeguardingContact
 
 ACTOR = "broker:deliver"
 log = structlog.get_logger(__name__)

@@ -34,16 +34,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.expression import Exists
 
 from audit.ledger import AuditAction, record
-from broker.database import run_in_session, utcnow
-from broker.mailer import Mailer, PermanentDeliveryError, TransientDeliveryError
-from broker.settings import Settings
-from broker.store import (
-    REVIEWABLE_STATUSES,
-    EscalationStatus,
-    EscalationStep,
-    Notification,
-    NotificationStatus,
-)
 from consumers.acknowledge import AckLinks
 from consumers.alerts import (
     FIRST_RESPONSE,
@@ -56,7 +46,18 @@ from consumers.alerts import (
 )
 from consumers.deliver import recipient
 from consumers.render import as_message
-from school_directory.store import SafeguardingContact
+from foundations.clock import utcnow
+from foundations.database import run_in_session
+from foundations.mailer import Mailer, PermanentDeliveryError, TransientDeliveryError
+from foundations.models import (
+    REVIEWABLE_STATUSES,
+    EscalationStatus,
+    EscalationStep,
+    Notification,
+    NotificationStatus,
+    SafeguardingContact,
+)
+from foundations.settings import Settings
 
 ACTOR = "broker:escalate"
 log = structlog.get_logger(__name__)

@@ -22,9 +22,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from audit.ledger import AuditAction, record
-from broker.database import utcnow
-from broker.settings import Settings
-from broker.store import (
+from consumers.minimise import NO_ACCOUNT, POLICE_ACTIONS
+from consumers.residual import Suspect, residual_check
+from consumers.structured import structured_account
+from foundations.clock import utcnow
+from foundations.models import (
     UNSENT_STATUSES,
     AccountStatus,
     EscalationStatus,
@@ -33,9 +35,7 @@ from broker.store import (
     NotificationEdit,
     NotificationStatus,
 )
-from consumers.minimise import NO_ACCOUNT, POLICE_ACTIONS
-from consumers.residual import Suspect, residual_check
-from consumers.structured import structured_account
+from foundations.settings import Settings
 from schemas.incident import Person, PoliceIncident
 from schemas.notification import MinimisationProfile
 

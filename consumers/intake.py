@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from audit.ledger import AuditAction, record
-from broker.store import Incident, IncidentOutcome
+from foundations.models import Incident, IncidentOutcome
 from schemas.incident import ID_MAX, ONE_LINE, SCHEMA_ID, PoliceIncident
 
 ACTOR = "broker:intake"

@@ -44,10 +44,10 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from broker.database import run_in_session
-from broker.settings import Settings
 from consumers.intake import Refused, parse_incident, record_dead_letter, record_refusal
 from consumers.pipeline import process_incident
+from foundations.database import run_in_session
+from foundations.settings import Settings
 from schemas.incident import PoliceIncident
 
 log = structlog.get_logger(__name__)

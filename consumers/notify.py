@@ -10,18 +10,24 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from audit.ledger import AuditAction, record
-from broker.settings import Settings
-from broker.store import UNSENT_STATUSES, Notification, NotificationStatus, notification_id
 from consumers import held_account
 from consumers.match import MatchResult
 from consumers.minimise import minimise
 from consumers.policy import initial_status
 from consumers.profiles import profiles_for
+from foundations.models import (
+    UNSENT_STATUSES,
+    Notification,
+    NotificationStatus,
+    Pupil,
+    School,
+    notification_id,
+)
+from foundations.settings import Settings
 from schemas.incident import Person, PoliceIncident
 from schemas.notification import FirstResponseContact, MinimisationProfile
 from school_directory.calendar import deliver_by_for_school
 from school_directory.matching import Thresholds, decide
-from school_directory.store import Pupil, School
 
 ACTOR = "broker:notify"
 ACCOUNT_HELD_REASON = "the officer's account may name someone: a person must read it first"

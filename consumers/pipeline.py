@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from broker.settings import Settings
 from consumers.intake import Intake, IntakeOutcome, receive
 from consumers.match import match_child
 from consumers.notify import create_for_child, supersede_earlier
+from foundations.settings import Settings
 from schemas.incident import PoliceIncident
 
 LONDON = ZoneInfo("Europe/London")

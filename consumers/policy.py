@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from broker.settings import ReviewPolicy
-from broker.store import NotificationStatus
 from consumers.match import MatchOutcome, MatchResult
+from foundations.models import NotificationStatus
+from foundations.settings import ReviewPolicy
 
 
 def initial_status(

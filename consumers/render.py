@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from broker.mailer import build_message
+from foundations.mailer import build_message
 from schemas.notification import SchoolNotification
 
 LONDON = ZoneInfo("Europe/London")

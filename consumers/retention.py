@@ -9,6 +9,7 @@ an auditor can still prove what was shared. Notifications not yet closed are nev
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,9 +18,13 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from audit.ledger import AuditAction, record
-from broker.database import run_in_session, utcnow
-from broker.settings import Settings
-from broker.store import UNSENT_STATUSES, Incident, Notification, NotificationEdit
+from foundations.clock import utcnow
+from foundations.database import run_in_session
+from foundations.models import UNSENT_STATUSES, Incident, Notification, NotificationEdit
+from foundations.settings import Settings
+
+# (session, settings, now) -> (session rows deleted, throttle keys forgotten)
+SignInHousekeeping = Callable[[Session, Settings, datetime], tuple[int, int]]
 
 ACTOR = "broker:retention"
 log = structlog.get_logger(__name__)
@@ -89,9 +94,17 @@ def purge(session: Session, *, now: datetime, keep_days: int, actor: str = ACTOR
 class RetentionJob:
     """Runs the purge in the broker process, once a day by default."""
 
-    def __init__(self, settings: Settings, sessions: sessionmaker[Session]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+        forget_sign_ins: SignInHousekeeping | None = None,
+    ) -> None:
         self.settings = settings
         self.sessions = sessions
+        # The console's own housekeeping (console.sessions.forget_old_sign_ins), passed in
+        # by the wiring: the pipeline does not import the console.
+        self.forget_sign_ins = forget_sign_ins
 
     async def run_once(self) -> PurgeResult:
         return await run_in_session(
@@ -100,16 +113,10 @@ class RetentionJob:
 
     async def forget_old_sign_ins(self) -> tuple[int, int]:
         """Console housekeeping: session rows long ended, throttle counts long quiet."""
-        from console import sessions, throttle
-
-        def work(session: Session) -> tuple[int, int]:
-            now = utcnow()
-            return (
-                sessions.prune(session, now=now),
-                throttle.prune(session, self.settings, now=now),
-            )
-
-        return await run_in_session(self.sessions, work)
+        forget = self.forget_sign_ins
+        if forget is None:
+            return (0, 0)
+        return await run_in_session(self.sessions, lambda s: forget(s, self.settings, utcnow()))
 
     async def run(self) -> None:
         while True:

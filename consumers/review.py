@@ -16,9 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from audit.ledger import AuditAction, record
-from broker.database import utcnow
-from broker.settings import Settings
-from broker.store import (
+from consumers.notify import build_content, deadline
+from foundations.clock import utcnow
+from foundations.models import (
     REVIEWABLE_STATUSES,
     UNSENT_STATUSES,
     AccountStatus,
@@ -28,10 +28,11 @@ from broker.store import (
     Notification,
     NotificationEdit,
     NotificationStatus,
+    Pupil,
+    School,
 )
-from consumers.notify import build_content, deadline
+from foundations.settings import Settings
 from schemas.incident import PoliceIncident
-from school_directory.store import Pupil, School
 
 
 class ReviewError(ValueError):

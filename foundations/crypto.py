@@ -176,7 +176,7 @@ def attach(dialect: Dialect, keyring: Keyring | None) -> None:
 
 
 def refuse_plaintext(dialect: Dialect) -> None:
-    """Every value in this database is encrypted (broker/identity.py says so): from now on
+    """Every value in this database is encrypted (foundations/identity.py says so): from now on
     a value that is not is refused when read, not passed through. Someone who can write to
     the database but does not hold the key cannot slip a forged value in as plaintext."""
     dialect.encompass_refuse_plaintext = True  # type: ignore[attr-defined]

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-from broker.crypto import (
+from foundations.crypto import (
     KeyError_,
     Keyring,
     attach,
@@ -31,11 +31,13 @@ from broker.crypto import (
 )
 
 if TYPE_CHECKING:
-    from broker.settings import Settings
+    from foundations.settings import Settings
 
 T = TypeVar("T")
 
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# The Alembic scripts stay where their history is, beside the wiring (broker/migrations);
+# a path read by Alembic, not an import.
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "broker" / "migrations"
 
 
 class Base(DeclarativeBase):
@@ -59,10 +61,6 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -100,7 +98,7 @@ def keyring_for(settings: Settings) -> Keyring:
     A key is made silently only for the embedded database (a SQLite file inside the data
     folder, the key file beside it). Any other database may be shared by other processes,
     which must all hold the same key: without one given explicitly, refuse to start."""
-    from broker.startup import StartupRefused, embedded_database
+    from foundations.startup import StartupRefused, embedded_database
 
     if settings.data_key is not None:
         spec = settings.data_key.get_secret_value()
@@ -138,10 +136,10 @@ def keyring_for(settings: Settings) -> Keyring:
 
 def engine_for(settings: Settings) -> Engine:
     """The engine every process uses: the configured database, with the data keys, refused
-    (``StartupRefused``) when the keys are not this database's (broker/identity.py). The
+    (``StartupRefused``) when the keys are not this database's (foundations/identity.py). The
     database must be migrated first."""
-    from broker.identity import check_data_key, key_canary_written
-    from broker.startup import StartupRefused, embedded_database
+    from foundations.identity import check_data_key, key_canary_written
+    from foundations.startup import StartupRefused, embedded_database
 
     missing = settings.data_key is None and not settings.data_key_path.exists()
     if missing and embedded_database(settings):

@@ -14,35 +14,19 @@ database it belongs to (audit/checkpoints.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from cryptography.exceptions import InvalidTag
-from sqlalchemy import Boolean, Engine, Integer, String, Text, cast, false, select, update
+from sqlalchemy import Engine, Text, cast, select, update
 from sqlalchemy.exc import OperationalError, ProgrammingError
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
-from broker.crypto import PREFIX, KeyError_, Keyring
-from broker.database import Base, UtcDateTime, utcnow
-from broker.startup import StartupRefused
+from foundations.clock import utcnow
+from foundations.crypto import PREFIX, KeyError_, Keyring
+from foundations.models.identity import DatabaseIdentity
+from foundations.startup import StartupRefused
 
 IDENTITY_ROW = 1
 CANARY_PLAINTEXT = b"Operation Encompass data key canary"
-
-
-class DatabaseIdentity(Base):
-    __tablename__ = "database_identity"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    # 32 hex characters, made by migration 0013; never changes, never reused.
-    database_id: Mapped[str] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    # ``enc1.<key id>.<…>``: CANARY_PLAINTEXT under the data key, bound to the database id.
-    key_canary: Mapped[str | None] = mapped_column(Text, nullable=True)
-    key_canary_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
-    # True once every value in every encrypted column is encrypted (at migration 0013 when
-    # none was left in clear, else after `encompass keys rotate`): a value in clear is then
-    # refused when read instead of passed through (broker/crypto.py).
-    plaintext_refused: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 def _context(database_id: str) -> bytes:
@@ -79,12 +63,10 @@ def canary_opens(keyring: Keyring, stored: str, db_id: str) -> bool:
 def _sample_opens(conn_session: Session, keyring: Keyring) -> str | None:
     """Before the first canary: does the key open the encrypted values already stored (a
     database from before migration 0013)? The key id of one that does not, else None."""
-    import audit.checkpoints  # noqa: F401  (every table on Base.metadata)
-    import broker.store  # noqa: F401
-    import school_directory.store  # noqa: F401
-    from broker.keys import encrypted_columns
+    from foundations.keys import encrypted_columns
+    from foundations.models import metadata
 
-    for table, columns in encrypted_columns(Base.metadata).items():
+    for table, columns in encrypted_columns(metadata).items():
         for name in columns:
             column = cast(table.c[name], Text())
             value = conn_session.execute(
@@ -155,14 +137,12 @@ def check_data_key(engine: Engine, keyring: Keyring, source: str) -> KeyCheck:
 
 def plaintext_left(engine: Engine) -> list[str]:
     """The encrypted columns (``table.column``) that still hold a value in clear."""
-    import audit.checkpoints  # noqa: F401  (every table on Base.metadata)
-    import broker.store  # noqa: F401
-    import school_directory.store  # noqa: F401
-    from broker.keys import encrypted_columns
+    from foundations.keys import encrypted_columns
+    from foundations.models import metadata
 
     found = []
     with engine.connect() as conn:
-        for table, columns in encrypted_columns(Base.metadata).items():
+        for table, columns in encrypted_columns(metadata).items():
             for name in columns:
                 column = cast(table.c[name], Text())
                 clear = conn.execute(

@@ -3,7 +3,7 @@
 With a key file, rotation adds the new key to the file; with ``ENCOMPASS_DATA_KEY``, add the
 new ``id:key`` entry at the end yourself, then run this to re-encrypt. Old keys stay in the
 keyring until nothing is encrypted with them (``rotate`` reports what is left).
-The database's key canary (broker/identity.py) is re-encrypted with the rest.
+The database's key canary (foundations/identity.py) is re-encrypted with the rest.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, MetaData, Table, Text, cast, literal, select, update
 
-from broker.crypto import PREFIX, EncryptedDate, EncryptedJSON, EncryptedText, Keyring
-from broker.identity import refuse_plaintext_from_now, rewrite_canary
+from foundations.crypto import PREFIX, EncryptedDate, EncryptedJSON, EncryptedText, Keyring
+from foundations.identity import refuse_plaintext_from_now, rewrite_canary
 
 ENCRYPTED_TYPES = (EncryptedText, EncryptedJSON, EncryptedDate)
 

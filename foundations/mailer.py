@@ -18,7 +18,7 @@ from typing import Protocol, runtime_checkable
 import aiosmtplib
 import structlog
 
-from broker.settings import Settings, SmtpTls, is_loopback
+from foundations.settings import Settings, SmtpTls, is_loopback
 
 log = structlog.get_logger(__name__)
 

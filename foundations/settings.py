@@ -27,7 +27,7 @@ class ReviewPolicy(StrEnum):
     AUTO_RELEASE_CONFIDENT = "auto_release_confident"
 
 
-# What ENCOMPASS_ALLOW_UNSAFE may name (broker/startup.py checks each at start).
+# What ENCOMPASS_ALLOW_UNSAFE may name (foundations/startup.py checks each at start).
 UNSAFE_ALLOWANCES = (
     "first_response_email",
     "first_response_duty_email",
@@ -182,12 +182,12 @@ class Settings(BaseSettings):
     match_review_threshold: float = Field(default=0.01, gt=0, le=1)
     match_margin_bits: float = Field(default=10.0, ge=0)
 
-    # Encryption at rest (broker/crypto.py): ``id:base64key`` entries, newest last, or a key
+    # Encryption at rest (foundations/crypto.py): ``id:base64key`` entries, newest last, or a key
     # file (default <data_dir>/data.key, made on first use with mode 0600).
     data_key: SecretStr | None = None
     data_key_file: Path | None = None
 
-    # Settings refused at start as unsafe (broker/startup.py) that this installation
+    # Settings refused at start as unsafe (foundations/startup.py) that this installation
     # accepts knowingly: comma-separated names from UNSAFE_ALLOWANCES. `up --demo` sets them.
     allow_unsafe: str = ""
 

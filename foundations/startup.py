@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import structlog
 from sqlalchemy.engine import make_url
 
-from broker.settings import Settings, is_loopback
+from foundations.settings import Settings, is_loopback
 
 log = structlog.get_logger(__name__)
 

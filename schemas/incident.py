@@ -4,7 +4,7 @@ This model is the contract police system suppliers build against: its JSON Schem
 generated into ``schemas/police.incident.1.json`` and a test keeps the copy current.
 
 Every string has a maximum length, and every value kept in a column of its own fits that
-column (``broker/store.py``, migration 0014): an event the schema accepts must never be
+column (``foundations/models/``, migration 0014): an event the schema accepts must never be
 one the database refuses, or it would be retried instead of dead-lettered with its reason.
 """
 

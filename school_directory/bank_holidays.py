@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from audit.ledger import AuditAction, record
-from broker.store import BankHoliday
+from foundations.models import BankHoliday
 
 DIVISION = "england-and-wales"
 

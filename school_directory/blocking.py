@@ -27,10 +27,10 @@ from typing import Any
 from sqlalchemy import Select, bindparam, or_, select, type_coerce, union_all
 from sqlalchemy.orm import Session
 
-from broker.crypto import BlindIndex
+from foundations.crypto import BlindIndex
+from foundations.models import MATCH_RECORD, OPEN_STATUSES, Pupil, School, SchoolNameWord
 from school_directory import names
 from school_directory.matching import ChildRecord, PupilRow, compare_school
-from school_directory.store import MATCH_RECORD, OPEN_STATUSES, Pupil, School, SchoolNameWord
 
 Rows = Select[*tuple[Any, ...]]  # the candidate rows: pupil columns and school name, status
 MAX_ROWS = 500  # every row the blocks found, scored; a block that may be wide has its own

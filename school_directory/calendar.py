@@ -22,8 +22,7 @@ import holidays
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from broker.store import BankHoliday
-from school_directory.store import CalendarEntry, School
+from foundations.models import BankHoliday, CalendarEntry, School
 
 LONDON = ZoneInfo("Europe/London")
 DEFAULT_DAY_START = time(8, 30)

@@ -13,8 +13,8 @@ from functools import cache
 from sqlalchemy import Select, and_, bindparam, delete, func, insert, literal, or_, select
 from sqlalchemy.orm import Session
 
+from foundations.models import NameFrequency, Pupil
 from school_directory.matching import ChildRecord, Rarity, load_weights, rarity_bits
-from school_directory.store import NameFrequency, Pupil
 
 ROLL = ("roll", "")  # the row holding the roll's size
 

@@ -21,10 +21,9 @@ from typing import Any
 from sqlalchemy import String, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from broker.crypto import BlindIndex
-from broker.database import Base
-from school_directory import frequencies, names
-from school_directory.store import (
+from foundations.crypto import BlindIndex
+from foundations.database import Base
+from foundations.models import (
     MATCH_RECORD,
     CalendarEntry,
     Pupil,
@@ -32,6 +31,7 @@ from school_directory.store import (
     School,
     SchoolNameWord,
 )
+from school_directory import frequencies, names
 
 BATCH_SIZE = 5_000
 UPN_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"

@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from broker.crypto import keyring_from_material
-from broker.database import make_engine, session_factory, upgrade
 from broker.embedded import EmbeddedKafka
+from foundations.crypto import keyring_from_material
+from foundations.database import make_engine, session_factory, upgrade
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 # Database tests run with personal data encrypted at rest, as every process does.

@@ -9,10 +9,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from broker.database import transaction
-from broker.store import Notification
+from foundations.database import transaction
+from foundations.models import Notification, SafeguardingContact, School
 from schemas.notification import FirstResponseContact, SchoolNotification
-from school_directory.store import SafeguardingContact, School
 
 LONDON = ZoneInfo("Europe/London")
 DSL = "dsl@100001.school.example"

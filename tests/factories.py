@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from broker.settings import Settings
+from foundations.settings import Settings
 
 CHECK_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
 # ENCOMPASS_DATA_KEY for tests: the material of tests.conftest.TEST_KEYRING.
@@ -215,7 +215,7 @@ def isolated_settings(**overrides: Any) -> Settings:
         "http_port": 0,
         # Every service a test starts holds the tests' data key (the key of TEST_KEYRING), as
         # every process sharing a database must; and accepts the placeholder First Response
-        # address and loopback links, which broker/startup.py refuses outside tests and demo.
+        # address and loopback links, which foundations/startup.py refuses outside tests and demo.
         "data_key": TEST_DATA_KEY,
         "allow_unsafe": "first_response_email,public_url",
     }

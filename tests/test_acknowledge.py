@@ -19,14 +19,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from audit.ledger import AuditEvent, verify
+from audit.ledger import verify
 from broker.app import EncompassService
-from broker.database import transaction
-from broker.settings import ReviewPolicy, Settings
-from broker.store import Notification
 from console.app import create_app
 from consumers.acknowledge import AckLinks, BadLink, LinkProblem, load_secret_key
 from consumers.deliver import claim_due
+from foundations.database import transaction
+from foundations.models import AuditEvent, Notification
+from foundations.settings import ReviewPolicy, Settings
 from school_directory import imports
 from tests.deadlines import CHILD, DSL, Clock, add_notification, add_schools, london
 from tests.factories import incident, isolated_settings, write_directory

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from audit.ledger import AuditEvent
 from broker import asyncapi
 from broker.kafka_security import topic_configs
 from broker.topics import DEFAULT_TOPICS
+from foundations.models import AuditEvent
 from schemas.incident import PoliceIncident
 from tests.conftest import unavailable
 

@@ -7,14 +7,15 @@ import json
 from pathlib import Path
 
 import pytest
+from audit.verify import verify_all
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from audit import checkpoints
-from audit.ledger import GENESIS, AuditAction, AuditEvent, hash_of, record
-from broker.audit_cli import verify_all
-from broker.database import transaction
-from broker.settings import Settings
+from audit.ledger import GENESIS, AuditAction, hash_of, record
+from foundations.database import transaction
+from foundations.models import AuditEvent
+from foundations.settings import Settings
 from tests.conftest import disable_audit_protection
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from audit.ledger import GENESIS, AuditAction, record, verify
-from broker.database import transaction
+from foundations.database import transaction
 from tests.conftest import disable_audit_protection
 
 

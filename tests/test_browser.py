@@ -18,11 +18,11 @@ import pytest
 from sqlalchemy import select
 
 from broker.app import EncompassService
-from broker.database import transaction
-from broker.settings import ReviewPolicy
-from broker.store import Notification
 from console import mfa
 from console.accounts import add_user
+from foundations.database import transaction
+from foundations.models import Notification
+from foundations.settings import ReviewPolicy
 from school_directory import imports
 from tests.conftest import unavailable
 from tests.console_signin import Authenticator

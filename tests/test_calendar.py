@@ -21,9 +21,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from audit.ledger import AuditEvent
-from broker.database import make_engine, session_factory, transaction, upgrade
 from consumers.render import render_email
+from foundations.database import make_engine, session_factory, transaction, upgrade
+from foundations.models import AuditEvent, CalendarEntry, School
 from schemas.notification import SchoolNotification
 from school_directory.bank_holidays import BankHolidayFileError, parse_govuk
 from school_directory.calendar import (
@@ -38,7 +38,6 @@ from school_directory.calendar import (
     is_school_day,
     resolve_entries,
 )
-from school_directory.store import CalendarEntry, School
 from tests.deadlines import content
 
 

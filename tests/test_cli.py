@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from broker.database import engine_for, session_factory, transaction, upgrade
-from broker.settings import Settings
 from consumers.intake import parse_incident
 from consumers.pipeline import process_incident
+from foundations.database import engine_for, session_factory, transaction, upgrade
+from foundations.settings import Settings
 from tests.factories import AMY_UPN, TWIN_A_UPN, child, incident, write_directory
 
 

@@ -19,15 +19,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from structlog.testing import capture_logs
 
-from audit.ledger import AuditEvent, verify
-from broker.database import transaction
-from broker.settings import Settings
-from broker.store import ConsoleUser, Notification, NotificationEdit
+from audit.ledger import verify
 from console.accounts import add_user
 from console.app import create_app
 from consumers import review
 from consumers.intake import parse_incident
 from consumers.pipeline import process_incident
+from foundations.database import transaction
+from foundations.models import AuditEvent, ConsoleUser, Notification, NotificationEdit
+from foundations.settings import Settings
 from tests.console_signin import finish
 from tests.factories import (
     TWIN_A_UPN,
@@ -333,7 +333,7 @@ def test_encompass_users_add_makes_an_account_that_signs_in(tmp_path: Path) -> N
     import subprocess
     import sys
 
-    from broker.database import make_engine, session_factory
+    from foundations.database import make_engine, session_factory
 
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("ENCOMPASS_")}

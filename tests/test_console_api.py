@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy.orm import Session, sessionmaker
 
-from broker.database import transaction
-from broker.settings import Settings
 from console.accounts import add_user
 from console.app import create_app
+from foundations.database import transaction
+from foundations.settings import Settings
 from tests.conftest import unavailable
 from tests.factories import incident
 from tests.test_console import PASSWORD, api_sign_in, publish

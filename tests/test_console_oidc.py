@@ -19,10 +19,10 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from broker.database import transaction
-from broker.settings import Settings
-from broker.store import ConsoleUser
 from console.app import create_app
+from foundations.database import transaction
+from foundations.models import ConsoleUser
+from foundations.settings import Settings
 from tests.conftest import unavailable
 from tests.smtp_server import free_port
 

@@ -20,11 +20,11 @@ from typing import Any
 
 import pytest
 
-from broker.database import keyring_for
 from broker.kafka_security import DAY_MS, topic_configs
-from broker.settings import Settings
-from broker.startup import StartupRefused, refuse_unsafe_settings
 from broker.topics import DEFAULT_TOPICS
+from foundations.database import keyring_for
+from foundations.settings import Settings
+from foundations.startup import StartupRefused, refuse_unsafe_settings
 from tests.conftest import unavailable
 
 ROOT = Path(__file__).resolve().parent.parent

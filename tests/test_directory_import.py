@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from broker.database import make_engine, session_factory, transaction, upgrade
+from foundations.database import make_engine, session_factory, transaction, upgrade
+from foundations.models import CalendarEntry, Pupil, SafeguardingContact, School
 from school_directory.imports import (
     DirectoryImportError,
     ImportReport,
@@ -23,7 +24,6 @@ from school_directory.imports import (
     upn_check_letter,
     upn_is_valid,
 )
-from school_directory.store import CalendarEntry, Pupil, SafeguardingContact, School
 from school_directory.synthetic import write_directory
 
 DATA = Path(__file__).parent / "data"

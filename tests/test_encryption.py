@@ -12,14 +12,20 @@ from cryptography.exceptions import InvalidTag
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-import broker.store
-import school_directory.store  # noqa: F401  (every table on Base.metadata)
-from broker.crypto import KeyError_, keyring_from_material
-from broker.database import Base, engine_for, make_engine, session_factory, transaction, upgrade
-from broker.keys import reencrypt
-from broker.settings import Settings
+import foundations.models
 from consumers.intake import parse_incident
 from consumers.pipeline import process_incident
+from foundations.crypto import KeyError_, keyring_from_material
+from foundations.database import (
+    Base,
+    engine_for,
+    make_engine,
+    session_factory,
+    transaction,
+    upgrade,
+)
+from foundations.keys import reencrypt
+from foundations.settings import Settings
 from tests.factories import import_directory, incident, write_directory
 
 K1 = keyring_from_material([("k1", b"\x01" * 32)])
@@ -75,7 +81,7 @@ def test_rotation_re_encrypts_everything_and_nothing_is_lost(tmp_path: Path) -> 
         stored = conn.execute(text("SELECT payload FROM incidents")).scalar_one()
     assert stored.startswith("enc1.k2.")
     with transaction(session_factory(engine)) as session:
-        payload = session.execute(broker.store.Incident.__table__.select()).one().payload
+        payload = session.execute(foundations.models.Incident.__table__.select()).one().payload
     assert payload["persons"][0]["given_names"] == "Jane"
     assert reencrypt(engine, K1_K2, Base.metadata).values == 0
 

@@ -15,10 +15,11 @@ import structlog.testing
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import select
 
-from audit.ledger import AuditEvent, verify
+from audit.ledger import verify
 from broker.app import EncompassService
-from broker.database import transaction
-from broker.settings import ReviewPolicy, Settings
+from foundations.database import transaction
+from foundations.models import AuditEvent
+from foundations.settings import ReviewPolicy, Settings
 from tests.factories import import_directory, incident, isolated_settings, write_directory
 from tests.smtp_server import PASSWORD, USERNAME, RecordingSmtpServer, make_test_ca
 

@@ -15,11 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from audit.ledger import AuditEvent, verify
-from broker.database import transaction
-from broker.mailer import MemoryMailer
-from broker.settings import Settings
-from broker.store import EscalationStatus, EscalationStep, Notification
+from audit.ledger import verify
 from consumers.acknowledge import AckClaim, AckLinks, acknowledge
 from consumers.alerts import claim_alerts
 from consumers.escalate import (
@@ -29,6 +25,10 @@ from consumers.escalate import (
     due_now,
     raise_due,
 )
+from foundations.database import transaction
+from foundations.mailer import MemoryMailer
+from foundations.models import AuditEvent, EscalationStatus, EscalationStep, Notification
+from foundations.settings import Settings
 from tests.deadlines import (
     CHILD,
     DEPUTY,

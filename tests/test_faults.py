@@ -12,11 +12,11 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import create_engine, select, text
 
-from audit.ledger import AuditEvent
 from broker.app import EncompassService
-from broker.database import transaction
 from broker.embedded import EmbeddedKafka, free_port
-from broker.settings import ReviewPolicy, Settings
+from foundations.database import transaction
+from foundations.models import AuditEvent
+from foundations.settings import ReviewPolicy, Settings
 from tests.conftest import POSTGRES_ADMIN_URL, _postgres_database
 from tests.factories import import_directory, incident, isolated_settings, write_directory
 from tests.smtp_server import RecordingSmtpServer

@@ -16,15 +16,15 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from audit.ledger import AuditEvent, verify
-from broker.database import transaction
-from broker.settings import ReviewPolicy, Settings
-from broker.store import EscalationStep, Notification, NotificationEdit
+from audit.ledger import verify
 from consumers import held_account
 from consumers.acknowledge import AckLinks
 from consumers.alerts import claim_alerts, mark_alert_sent
 from consumers.intake import parse_incident
 from consumers.pipeline import process_incident
+from foundations.database import transaction
+from foundations.models import AuditEvent, EscalationStep, Notification, NotificationEdit
+from foundations.settings import ReviewPolicy, Settings
 from tests.factories import import_directory, incident, write_directory
 
 NAMING_A_GRANDMOTHER = (

@@ -19,13 +19,13 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import select
 
-from audit.ledger import AuditEvent, verify
+from audit.ledger import verify
 from broker.app import EncompassService
-from broker.database import transaction
-from broker.settings import ReviewPolicy, Settings
-from broker.store import Notification
 from consumers import held_account
 from consumers.residual import highlighted
+from foundations.database import transaction
+from foundations.models import AuditEvent, Notification
+from foundations.settings import ReviewPolicy, Settings
 from tests.factories import import_directory, incident, isolated_settings, write_directory
 from tests.smtp_server import PASSWORD, USERNAME, RecordingSmtpServer, make_test_ca
 

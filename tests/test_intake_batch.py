@@ -16,10 +16,9 @@ from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from audit.ledger import AuditEvent
-from broker.database import make_engine, session_factory, transaction, upgrade
-from broker.store import Incident
 from consumers.intake_batch import IntakeBatches
+from foundations.database import make_engine, session_factory, transaction, upgrade
+from foundations.models import AuditEvent, Incident
 from tests.conftest import TEST_KEYRING
 from tests.factories import incident, isolated_settings
 

@@ -43,8 +43,8 @@ from broker.kafka_security import (
     ssl_context,
     topic_configs,
 )
-from broker.settings import Settings
 from broker.topics import Topics
+from foundations.settings import Settings
 from tests.factories import isolated_settings
 
 # --- a small PKI: a CA, a server certificate for localhost, a client certificate ----------

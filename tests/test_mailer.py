@@ -13,7 +13,7 @@ import pytest
 from pydantic import ValidationError
 
 from broker.mail_catcher import MailCatcher, eml_name
-from broker.mailer import (
+from foundations.mailer import (
     Mailer,
     MemoryMailer,
     PermanentDeliveryError,
@@ -21,7 +21,7 @@ from broker.mailer import (
     TransientDeliveryError,
     build_message,
 )
-from broker.settings import Settings, SmtpTls
+from foundations.settings import Settings, SmtpTls
 from tests.smtp_server import (
     PASSWORD,
     USERNAME,

@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from broker.database import transaction
-from broker.settings import ReviewPolicy, Settings
-from broker.store import Notification
 from consumers.intake import parse_incident
 from consumers.match import match_child
 from consumers.pipeline import process_incident
+from foundations.database import transaction
+from foundations.models import NameFrequency, Notification, Pupil
+from foundations.settings import ReviewPolicy, Settings
 from schemas.incident import Person
 from school_directory import blocking, frequencies, imports, names
 from school_directory.matching import (
@@ -39,7 +39,6 @@ from school_directory.matching import (
     rarity_bits,
     score,
 )
-from school_directory.store import NameFrequency, Pupil
 from tests.factories import TWIN_A_UPN, TWIN_B_UPN, child, default_pupils, incident, upn
 from tests.factories import write_directory as write_files
 
@@ -469,7 +468,7 @@ def test_migration_0002_fills_the_keys_of_pupils_already_imported(sqlite_url: st
     from alembic.config import Config
     from sqlalchemy import create_engine
 
-    from broker.database import MIGRATIONS_DIR, sqlalchemy_url
+    from foundations.database import MIGRATIONS_DIR, sqlalchemy_url
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))

@@ -10,15 +10,15 @@ from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session, sessionmaker
 
-import school_directory.store  # noqa: F401  (all tables on Base.metadata)
 from audit.ledger import AuditAction, record
-from broker.database import Base, transaction
+from foundations.database import transaction
+from foundations.models import metadata
 
 
 def test_migrations_match_the_models(sessions: sessionmaker[Session]) -> None:
     with sessions() as session:
         context = MigrationContext.configure(session.connection())
-        differences = compare_metadata(context, Base.metadata)
+        differences = compare_metadata(context, metadata)
     assert differences == []
 
 

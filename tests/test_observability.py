@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from broker.app import EncompassService
-from broker.database import transaction
-from broker.settings import ReviewPolicy
+from foundations.database import transaction
+from foundations.settings import ReviewPolicy
 from tests.factories import import_directory, incident, isolated_settings, write_directory
 from tests.smtp_server import RecordingSmtpServer
 from tests.test_end_to_end import publish

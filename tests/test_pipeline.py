@@ -11,13 +11,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from audit.ledger import AuditEvent, verify
-from broker.database import transaction
-from broker.settings import ReviewPolicy, Settings
-from broker.store import Incident, Notification
+from audit.ledger import verify
 from consumers import review
 from consumers.intake import IntakeOutcome, parse_incident
 from consumers.pipeline import process_incident
+from foundations.database import transaction
+from foundations.models import AuditEvent, Incident, Notification
+from foundations.settings import ReviewPolicy, Settings
 from tests.factories import (
     AMY_UPN,
     DUAL_UPN,

@@ -10,13 +10,14 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from audit.ledger import AuditEvent, verify
-from broker.database import transaction, utcnow
-from broker.settings import Settings
-from broker.store import Incident, Notification
+from audit.ledger import verify
 from consumers.intake import parse_incident
 from consumers.pipeline import process_incident
 from consumers.retention import purge
+from foundations.clock import utcnow
+from foundations.database import transaction
+from foundations.models import AuditEvent, Incident, Notification
+from foundations.settings import Settings
 from school_directory import imports
 from tests.factories import incident, write_directory
 

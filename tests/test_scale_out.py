@@ -14,8 +14,8 @@ from aiokafka import AIOKafkaProducer
 
 from audit.ledger import verify
 from broker.app import EncompassService
-from broker.database import transaction
-from broker.settings import ReviewPolicy
+from foundations.database import transaction
+from foundations.settings import ReviewPolicy
 from tests.factories import (
     child,
     import_directory,

@@ -5,16 +5,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-# Importing the model modules registers their tables on Base.metadata.
-import audit.checkpoints
-import audit.ledger  # noqa: F401
-import broker.identity
-import broker.store  # noqa: F401
-import school_directory.store  # noqa: F401
-from broker.database import Base
+from foundations.models import metadata
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def run_migrations_offline() -> None:

@@ -8,7 +8,7 @@ from alembic import op
 import sqlalchemy as sa
 ${imports if imports else ""}
 
-import broker.database
+import foundations.database
 
 revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}

@@ -22,14 +22,14 @@ from urllib.parse import quote, urlencode
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from broker.database import transaction
-from broker.settings import Settings
-from broker.store import Notification
 from console import mfa
 from console.accounts import add_user
 from consumers import review
 from consumers.intake import parse_incident
 from consumers.pipeline import process_incident
+from foundations.database import transaction
+from foundations.models import Notification
+from foundations.settings import Settings
 from tests.console_signin import APPS, Authenticator
 from tests.factories import import_directory, incident, upn, write_directory
 

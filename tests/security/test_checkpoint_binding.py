@@ -14,16 +14,16 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from audit.verify import verify_all
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from audit import checkpoints, merkle
 from audit.ledger import AuditAction, record
-from broker import identity
-from broker.audit_cli import verify_all
-from broker.database import engine_for, session_factory, transaction, upgrade
-from broker.settings import Settings
 from consumers.audit_publish import AuditCheckpointer
+from foundations import identity
+from foundations.database import engine_for, session_factory, transaction, upgrade
+from foundations.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

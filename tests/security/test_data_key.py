@@ -19,8 +19,9 @@ from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from broker.app import EncompassService
-from broker.crypto import PlaintextRefused
-from broker.database import (
+from broker.mail_catcher import MailCatcher
+from foundations.crypto import PlaintextRefused
+from foundations.database import (
     MIGRATIONS_DIR,
     Base,
     engine_for,
@@ -30,12 +31,11 @@ from broker.database import (
     transaction,
     upgrade,
 )
-from broker.identity import DatabaseIdentity, check_data_key
-from broker.keys import reencrypt
-from broker.mail_catcher import MailCatcher
-from broker.settings import Settings
-from broker.startup import StartupRefused, restrict_data_files
-from school_directory.store import Pupil
+from foundations.identity import check_data_key
+from foundations.keys import reencrypt
+from foundations.models import DatabaseIdentity, Pupil
+from foundations.settings import Settings
+from foundations.startup import StartupRefused, restrict_data_files
 from tests.conftest import _postgres_database
 from tests.factories import import_directory, isolated_settings, write_directory
 

@@ -24,10 +24,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from broker.database import make_engine, session_factory, transaction, upgrade
 from console.app import console_templates, create_app
 from consumers import review
 from consumers.render import EMAIL_ENV, render_email
+from foundations.database import make_engine, session_factory, transaction, upgrade
 from schemas.notification import SchoolNotification
 from tests.conftest import TEST_KEYRING, unavailable
 from tests.console_signin import APPS, finish

@@ -9,9 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from broker.database import make_engine, session_factory, upgrade
-from broker.settings import Settings
 from console.app import create_app
+from foundations.database import make_engine, session_factory, upgrade
+from foundations.settings import Settings
 from tests.conftest import TEST_KEYRING
 
 PATHS = ("/login", "/queue", "/api/session", "/healthz", "/static/console.css",

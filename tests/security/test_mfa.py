@@ -20,13 +20,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from audit.ledger import AuditEvent
-from broker.database import make_engine, session_factory, transaction, upgrade
-from broker.settings import Settings
 from console import mfa
 from console.accounts import add_user
 from console.app import create_app
 from console.server import ConsoleServer
+from foundations.database import make_engine, session_factory, transaction, upgrade
+from foundations.models import AuditEvent
+from foundations.settings import Settings
 from tests.conftest import TEST_KEYRING, unavailable
 from tests.console_signin import (
     APPS,
@@ -367,6 +367,6 @@ def test_a_reset_second_factor_must_be_set_up_again_and_ends_the_sessions(
 
 
 def mfa_now() -> Any:
-    from broker.database import utcnow
+    from foundations.clock import utcnow
 
     return utcnow()

@@ -16,10 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from broker.database import transaction
-from broker.settings import Settings
-from broker.store import ConsoleUser
 from console.app import create_app
+from foundations.database import transaction
+from foundations.models import ConsoleUser
+from foundations.settings import Settings
 from tests.test_console_oidc import CLIENT_ID, CLIENT_SECRET, Provider, provider, sign_in_with
 
 __all__ = ["provider"]  # the fixture, used by name

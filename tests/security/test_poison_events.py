@@ -22,15 +22,14 @@ from sqlalchemy import String, create_engine, select, text
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 
-from audit.ledger import AuditEvent
 from broker.app import EncompassService
-from broker.database import make_engine, session_factory, transaction, upgrade
-from broker.settings import Settings
-from broker.store import Incident, Notification
 from consumers import intake_batch
 from consumers.intake import Refused, parse_incident, record_refusal
 from consumers.intake_batch import IntakeBatches, describe, take_all
 from consumers.pipeline import process_incident
+from foundations.database import make_engine, session_factory, transaction, upgrade
+from foundations.models import AuditEvent, Incident, Notification
+from foundations.settings import Settings
 from schemas import incident as schema
 from schemas.incident import incident_json_schema
 from tests.conftest import POSTGRES_ADMIN_URL, TEST_KEYRING, _postgres_database

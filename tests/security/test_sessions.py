@@ -20,12 +20,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from audit.ledger import AuditEvent
-from broker.database import make_engine, session_factory, transaction, upgrade
-from broker.settings import Settings
 from console.accounts import add_user, set_active
 from console.app import create_app
 from consumers import review
+from foundations.database import make_engine, session_factory, transaction, upgrade
+from foundations.models import AuditEvent
+from foundations.settings import Settings
 from tests.conftest import TEST_KEYRING
 from tests.console_signin import api_session, post_login
 from tests.factories import incident

@@ -17,11 +17,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from audit.ledger import AuditEvent
-from broker.database import transaction
-from broker.settings import Settings
 from console.accounts import add_user
 from console.app import create_app
+from foundations.database import transaction
+from foundations.models import AuditEvent
+from foundations.settings import Settings
 
 PASSWORD = "correct horse battery"
 

@@ -20,13 +20,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
 
 import console.accounts
-from audit.ledger import AuditEvent
-from broker.database import transaction
-from broker.settings import Settings
 from console.accounts import Throttled, add_user, authenticate
 from console.app import create_app
 from console.server import ConsoleServer
 from console.throttle import client_address
+from foundations.database import transaction
+from foundations.models import AuditEvent
+from foundations.settings import Settings
 from tests.console_signin import post_login
 from tests.test_console import PASSWORD
 

@@ -16,8 +16,8 @@ import pytest
 from pydantic import ValidationError
 
 from broker.app import EncompassService
-from broker.settings import Settings
-from broker.startup import StartupRefused, refuse_unsafe_settings, unsafe_settings
+from foundations.settings import Settings
+from foundations.startup import StartupRefused, refuse_unsafe_settings, unsafe_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SAFE = {

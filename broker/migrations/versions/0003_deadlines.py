@@ -7,7 +7,7 @@ Revises: 0002
 import sqlalchemy as sa
 from alembic import op
 
-import broker.database
+import foundations.database
 
 revision = "0003"
 down_revision = "0002"
@@ -17,9 +17,9 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("notifications", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("late_at", broker.database.UtcDateTime(), nullable=True))
+        batch_op.add_column(sa.Column("late_at", foundations.database.UtcDateTime(), nullable=True))
         batch_op.add_column(
-            sa.Column("acknowledged_at", broker.database.UtcDateTime(), nullable=True)
+            sa.Column("acknowledged_at", foundations.database.UtcDateTime(), nullable=True)
         )
         batch_op.add_column(sa.Column("acknowledged_by", sa.String(length=100), nullable=True))
 
@@ -28,16 +28,16 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("notification_id", sa.String(length=32), nullable=False),
         sa.Column("step", sa.String(length=32), nullable=False),
-        sa.Column("due_at", broker.database.UtcDateTime(), nullable=False),
-        sa.Column("raised_at", broker.database.UtcDateTime(), nullable=False),
+        sa.Column("due_at", foundations.database.UtcDateTime(), nullable=False),
+        sa.Column("raised_at", foundations.database.UtcDateTime(), nullable=False),
         sa.Column("role", sa.String(length=32), nullable=False),
         sa.Column("recipient", sa.String(length=254), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("next_attempt_at", broker.database.UtcDateTime(), nullable=True),
-        sa.Column("claimed_until", broker.database.UtcDateTime(), nullable=True),
+        sa.Column("next_attempt_at", foundations.database.UtcDateTime(), nullable=True),
+        sa.Column("claimed_until", foundations.database.UtcDateTime(), nullable=True),
         sa.Column("message_id", sa.String(length=200), nullable=True),
-        sa.Column("sent_at", broker.database.UtcDateTime(), nullable=True),
+        sa.Column("sent_at", foundations.database.UtcDateTime(), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(["notification_id"], ["notifications.id"]),
         sa.PrimaryKeyConstraint("id"),

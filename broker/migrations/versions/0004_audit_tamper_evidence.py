@@ -7,7 +7,7 @@ Revises: 0003
 import sqlalchemy as sa
 from alembic import op
 
-import broker.database
+import foundations.database
 
 revision = "0004"
 down_revision = "0003"
@@ -23,7 +23,7 @@ def upgrade() -> None:
         sa.Column("number", sa.Integer(), nullable=False),
         sa.Column("tree_size", sa.Integer(), nullable=False),
         sa.Column("root", sa.String(length=64), nullable=False),
-        sa.Column("signed_at", broker.database.UtcDateTime(), nullable=False),
+        sa.Column("signed_at", foundations.database.UtcDateTime(), nullable=False),
         sa.Column("key_id", sa.String(length=16), nullable=False),
         sa.Column("signature", sa.String(length=100), nullable=False),
         sa.PrimaryKeyConstraint("number"),

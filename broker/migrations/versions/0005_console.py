@@ -8,7 +8,7 @@ Revises: 0004
 import sqlalchemy as sa
 from alembic import op
 
-import broker.database
+import foundations.database
 
 revision = "0005"
 down_revision = "0004"
@@ -20,7 +20,7 @@ def upgrade() -> None:
     with op.batch_alter_table("notifications", schema=None) as batch_op:
         batch_op.add_column(sa.Column("review_claimed_by", sa.String(length=100), nullable=True))
         batch_op.add_column(
-            sa.Column("review_claimed_until", broker.database.UtcDateTime(), nullable=True)
+            sa.Column("review_claimed_until", foundations.database.UtcDateTime(), nullable=True)
         )
         batch_op.add_column(sa.Column("edited_by", sa.String(length=100), nullable=True))
         batch_op.add_column(sa.Column("first_approved_by", sa.String(length=100), nullable=True))
@@ -31,14 +31,14 @@ def upgrade() -> None:
         sa.Column("role", sa.String(length=16), nullable=False),
         sa.Column("password_hash", sa.String(length=200), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", broker.database.UtcDateTime(), nullable=False),
+        sa.Column("created_at", foundations.database.UtcDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("username"),
     )
     op.create_table(
         "console_sign_in_failures",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("key", sa.String(length=64), nullable=False),
-        sa.Column("at", broker.database.UtcDateTime(), nullable=False),
+        sa.Column("at", foundations.database.UtcDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("console_sign_in_failures", schema=None) as batch_op:

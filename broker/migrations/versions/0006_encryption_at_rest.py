@@ -10,7 +10,7 @@ Revises: 0005
 import sqlalchemy as sa
 from alembic import op
 
-import broker.database
+import foundations.database
 
 revision = "0006"
 down_revision = "0005"

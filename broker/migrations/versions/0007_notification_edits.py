@@ -7,7 +7,7 @@ Revises: 0006
 import sqlalchemy as sa
 from alembic import op
 
-import broker.database
+import foundations.database
 
 revision = "0007"
 down_revision = "0006"
@@ -24,7 +24,7 @@ def upgrade() -> None:
         sa.Column("before", sa.Text(), nullable=False),
         sa.Column("after", sa.Text(), nullable=False),
         sa.Column("actor", sa.String(length=100), nullable=False),
-        sa.Column("at", broker.database.UtcDateTime(), nullable=False),
+        sa.Column("at", foundations.database.UtcDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("notification_edits") as batch:

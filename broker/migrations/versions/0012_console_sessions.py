@@ -14,7 +14,7 @@ Revises: 0011
 import sqlalchemy as sa
 from alembic import op
 
-import broker.database
+import foundations.database
 
 revision = "0012"
 down_revision = "0011"
@@ -28,7 +28,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("oidc_subject", sa.String(length=255), nullable=True))
         batch_op.add_column(sa.Column("totp_secret", sa.Text(), nullable=True))
         batch_op.add_column(
-            sa.Column("totp_enrolled_at", broker.database.UtcDateTime(), nullable=True)
+            sa.Column("totp_enrolled_at", foundations.database.UtcDateTime(), nullable=True)
         )
         batch_op.add_column(sa.Column("totp_last_step", sa.BigInteger(), nullable=True))
         batch_op.create_unique_constraint(
@@ -41,10 +41,10 @@ def upgrade() -> None:
         sa.Column("username", sa.String(length=100), nullable=False),
         sa.Column("level", sa.String(length=8), nullable=False),
         sa.Column("mfa", sa.String(length=16), nullable=True),
-        sa.Column("created_at", broker.database.UtcDateTime(), nullable=False),
-        sa.Column("last_seen_at", broker.database.UtcDateTime(), nullable=False),
-        sa.Column("expires_at", broker.database.UtcDateTime(), nullable=False),
-        sa.Column("ended_at", broker.database.UtcDateTime(), nullable=True),
+        sa.Column("created_at", foundations.database.UtcDateTime(), nullable=False),
+        sa.Column("last_seen_at", foundations.database.UtcDateTime(), nullable=False),
+        sa.Column("expires_at", foundations.database.UtcDateTime(), nullable=False),
+        sa.Column("ended_at", foundations.database.UtcDateTime(), nullable=True),
         sa.Column("ended_why", sa.String(length=32), nullable=True),
         sa.Column("enrol_secret", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(["username"], ["console_users.username"]),
@@ -58,10 +58,10 @@ def upgrade() -> None:
         "console_sign_in_throttle",
         sa.Column("key", sa.String(length=64), nullable=False),
         sa.Column("failures", sa.Integer(), nullable=False),
-        sa.Column("window_start", broker.database.UtcDateTime(), nullable=False),
-        sa.Column("last_failure_at", broker.database.UtcDateTime(), nullable=True),
-        sa.Column("blocked_until", broker.database.UtcDateTime(), nullable=True),
-        sa.Column("updated_at", broker.database.UtcDateTime(), nullable=False),
+        sa.Column("window_start", foundations.database.UtcDateTime(), nullable=False),
+        sa.Column("last_failure_at", foundations.database.UtcDateTime(), nullable=True),
+        sa.Column("blocked_until", foundations.database.UtcDateTime(), nullable=True),
+        sa.Column("updated_at", foundations.database.UtcDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("key"),
     )
     with op.batch_alter_table("console_sign_in_throttle", schema=None) as batch_op:
@@ -72,8 +72,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("username", sa.String(length=100), nullable=False),
         sa.Column("code_sha256", sa.String(length=64), nullable=False),
-        sa.Column("created_at", broker.database.UtcDateTime(), nullable=False),
-        sa.Column("used_at", broker.database.UtcDateTime(), nullable=True),
+        sa.Column("created_at", foundations.database.UtcDateTime(), nullable=False),
+        sa.Column("used_at", foundations.database.UtcDateTime(), nullable=True),
         sa.ForeignKeyConstraint(["username"], ["console_users.username"]),
         sa.PrimaryKeyConstraint("id"),
     )
@@ -91,7 +91,7 @@ def downgrade() -> None:
         "console_sign_in_failures",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("key", sa.String(length=64), nullable=False),
-        sa.Column("at", broker.database.UtcDateTime(), nullable=False),
+        sa.Column("at", foundations.database.UtcDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("console_sign_in_failures", schema=None) as batch_op:

@@ -1,7 +1,7 @@
 """keys: a canary value the data key must decrypt, and the database's own id
 
 The table ``database_identity`` holds one row: the database's id, made here once; a
-key canary that the first process started with a data key writes (broker/identity.py),
+key canary that the first process started with a data key writes (foundations/identity.py),
 after which a process with another key is refused at start; and whether values in clear
 are refused (true here when none is left in clear, else set by `encompass keys rotate`). Signed audit tree heads name
 the database id they sign (``audit_checkpoints.database_id``; empty for heads signed
@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-import broker.database
+import foundations.database
 
 revision = "0013"
 down_revision = "0012"
@@ -64,9 +64,9 @@ def upgrade() -> None:
         "database_identity",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("database_id", sa.String(length=32), nullable=False),
-        sa.Column("created_at", broker.database.UtcDateTime(), nullable=False),
+        sa.Column("created_at", foundations.database.UtcDateTime(), nullable=False),
         sa.Column("key_canary", sa.Text(), nullable=True),
-        sa.Column("key_canary_at", broker.database.UtcDateTime(), nullable=True),
+        sa.Column("key_canary_at", foundations.database.UtcDateTime(), nullable=True),
         sa.Column("plaintext_refused", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )

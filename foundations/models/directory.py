@@ -1,4 +1,4 @@
-"""Directory tables: schools (GIAS), safeguarding contacts, pupils, calendars."""
+"""Directory tables: schools (GIAS), safeguarding contacts, pupils, name frequencies."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from datetime import date
 from sqlalchemy import Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from broker.crypto import BlindIndex, EncryptedDate, EncryptedJSON, EncryptedText
-from broker.database import Base
+from foundations.crypto import BlindIndex, EncryptedDate, EncryptedJSON, EncryptedText
+from foundations.database import Base
 
 OPEN_STATUSES = frozenset({"Open", "Open, but proposed to close"})
 
@@ -67,7 +67,7 @@ class Pupil(Base):
         UniqueConstraint("upn", "urn"),
         # Blocking keys of the scored matcher (school_directory.blocking): every candidate
         # search is one of these index lookups, never a scan of the roll. Each key is a
-        # blind index (broker.crypto.BlindIndex): equal values stay equal, nothing readable.
+        # blind index (foundations.crypto.BlindIndex): equal values stay equal, nothing readable.
         Index("ix_pupils_family_key_dob", "family_key", "dob_key"),
         Index("ix_pupils_given_key_dob", "given_key", "dob_key"),
         Index("ix_pupils_keys_dob", "family_key", "given_key", "dob_key"),
@@ -111,17 +111,6 @@ class Pupil(Base):
         return not (self.on_roll_until and day > self.on_roll_until)
 
 
-class CalendarEntry(Base):
-    __tablename__ = "calendar_entries"
-    __table_args__ = (UniqueConstraint("scope", "first_day", "last_day", "kind"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    scope: Mapped[str] = mapped_column(String(24), index=True)  # la:<code> | urn:<urn>
-    first_day: Mapped[date] = mapped_column(Date)
-    last_day: Mapped[date] = mapped_column(Date)
-    kind: Mapped[str] = mapped_column(String(16))  # term | holiday | inset | closure
-
-
 class NameFrequency(Base):
     """How many pupils on the roll share a name (a family name, a first given name), by
     its blind index; kind ``roll`` with an empty key holds the roll's size. The matcher
@@ -133,3 +122,4 @@ class NameFrequency(Base):
     kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # family | given | roll
     key: Mapped[str] = mapped_column(BlindIndex, primary_key=True)
     pupils: Mapped[int] = mapped_column(Integer)
+

@@ -1,0 +1,64 @@
+"""Every table of the broker, grouped by aggregate. Importing this package registers them all on
+``Base.metadata`` (foundations.database); ``metadata`` is that, full, for the migrations, the
+key rotation and the key canary."""
+
+from foundations.database import Base
+from foundations.models.audit import AuditEvent, Checkpoint, RelayCursor
+from foundations.models.calendar import BankHoliday, CalendarEntry
+from foundations.models.console import ConsoleSession, ConsoleUser, RecoveryCode, SignInThrottle
+from foundations.models.directory import (
+    MATCH_RECORD,
+    OPEN_STATUSES,
+    NameFrequency,
+    Pupil,
+    SafeguardingContact,
+    School,
+    SchoolNameWord,
+)
+from foundations.models.identity import DatabaseIdentity
+from foundations.models.incidents import Incident, IncidentOutcome
+from foundations.models.notifications import (
+    REVIEWABLE_STATUSES,
+    UNSENT_STATUSES,
+    AccountStatus,
+    EscalationStatus,
+    EscalationStep,
+    Notification,
+    NotificationEdit,
+    NotificationStatus,
+    notification_id,
+)
+
+metadata = Base.metadata
+
+__all__ = [
+    "MATCH_RECORD",
+    "OPEN_STATUSES",
+    "REVIEWABLE_STATUSES",
+    "UNSENT_STATUSES",
+    "AccountStatus",
+    "AuditEvent",
+    "BankHoliday",
+    "CalendarEntry",
+    "Checkpoint",
+    "ConsoleSession",
+    "ConsoleUser",
+    "DatabaseIdentity",
+    "EscalationStatus",
+    "EscalationStep",
+    "Incident",
+    "IncidentOutcome",
+    "NameFrequency",
+    "Notification",
+    "NotificationEdit",
+    "NotificationStatus",
+    "Pupil",
+    "RecoveryCode",
+    "RelayCursor",
+    "SafeguardingContact",
+    "School",
+    "SchoolNameWord",
+    "SignInThrottle",
+    "metadata",
+    "notification_id",
+]

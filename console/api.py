@@ -145,7 +145,7 @@ def create_api(c: Console) -> FastAPI:
             **{k: row[k] for k in ("notification_id", "incident_id", "person_id", "status",
                                    "deliver_by", "urn", "upn")},
             "claimed_by": review.claim_holder(n, now),
-            "release_grade": review.release_grade(c.settings, n),
+            "release_grade": review.release_grade(n),
             "candidates": [{k: x[k] for k in ("upn", "urn", "score")} for x in row["candidates"]],
         }  # fmt: skip
 

@@ -91,7 +91,7 @@ def queue_rows(
                 "urn": n.urn or "",
                 "score": n.match_score if n.match_score is not None else best,
                 "claimed_by": review.claim_holder(n, now),
-                "release_grade": review.release_grade(settings, n),
+                "release_grade": review.release_grade(n),
                 "first_approved_by": n.first_approved_by,
                 "account_held": held_account.is_held(n),
             }

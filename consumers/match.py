@@ -14,6 +14,7 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
+from foundations.settings import Settings
 from schemas.incident import Person
 from school_directory import blocking, frequencies
 from school_directory.matching import (
@@ -30,7 +31,8 @@ from school_directory.matching import (
     score,
 )
 
-__all__ = ["Candidate", "MatchOutcome", "MatchResult", "Thresholds", "match_child", "record_of"]
+__all__ = ["Candidate", "MatchOutcome", "MatchResult", "Thresholds", "match_child",
+           "match_thresholds", "record_of"]
 
 
 def record_of(child: Person) -> ChildRecord:
@@ -46,18 +48,28 @@ def record_of(child: Person) -> ChildRecord:
     )
 
 
+def match_thresholds(settings: Settings) -> Thresholds:
+    """The configured thresholds (``ENCOMPASS_MATCH_*``): built here, once per event, and
+    used by the wider-search gate and the verdict alike."""
+    return Thresholds(
+        release=settings.match_release_threshold,
+        review=settings.match_review_threshold,
+        margin_bits=settings.match_margin_bits,
+    )
+
+
 def match_child(
     session: Session,
     child: Person,
     on_date: date,
-    thresholds: Thresholds | None = None,
+    thresholds: Thresholds,
     weights: Weights | None = None,
 ) -> MatchResult:
     """Score the pupils that share a blocking key with the child; never scan the roll.
 
     Wider searches (one name and a likely corruption of the date, then the officer's
-    school hint) are made only while the blocks have found no one likely."""
-    thresholds = thresholds or Thresholds()
+    school hint) are made only while the blocks have found no one likely. ``thresholds``
+    are the configured ones (``match_thresholds``): the same decide the gate and the verdict."""
     weights = weights or load_weights()
     record = record_of(child)
     if not (record.given or record.family or record.date_of_birth or record.postcode):

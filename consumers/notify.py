@@ -27,7 +27,6 @@ from foundations.settings import Settings
 from schemas.incident import Person, PoliceIncident
 from schemas.notification import FirstResponseContact, MinimisationProfile
 from school_directory.calendar import deliver_by_for_school
-from school_directory.matching import Thresholds, decide
 
 ACTOR = "broker:notify"
 ACCOUNT_HELD_REASON = "the officer's account may name someone: a person must read it first"
@@ -41,14 +40,6 @@ def deadline(
     session: Session, settings: Settings, urn: str | None, reported_at: datetime
 ) -> datetime:
     return deliver_by_for_school(session, urn, reported_at, _day_start(settings))
-
-
-def match_thresholds(settings: Settings) -> Thresholds:
-    return Thresholds(
-        release=settings.match_release_threshold,
-        review=settings.match_review_threshold,
-        margin_bits=settings.match_margin_bits,
-    )
 
 
 def chosen_profile(settings: Settings, la_code: str | None, force_code: str) -> MinimisationProfile:
@@ -114,9 +105,9 @@ def create_for_child(
     sent_before: set[str],
 ) -> list[Notification]:
     """Create this child's notifications; ``sent_before`` holds URNs already told of an
-    earlier revision, whose new notification is an update that a person must see."""
-    if match.candidates:  # the configured thresholds decide, not the matcher's defaults
-        match = decide(list(match.candidates), match_thresholds(settings))
+    earlier revision, whose new notification is an update that a person must see.
+    ``match`` was decided once, with the configured thresholds (``consumers.match``); its
+    verdict is kept on each notification as ``releasable``."""
     candidates = [c.as_dict() for c in match.candidates]
     schools = match.exact_schools
     created: list[Notification] = []
@@ -146,6 +137,9 @@ def create_for_child(
             reason=reason,
             candidates=candidates,
             match_score=score,
+            # The matcher's verdict, kept: release-grade for bulk approval
+            # (``consumers.review.release_grade``) is read from here, never derived again.
+            releasable=match.releasable and urn is not None and not is_update,
             is_update=is_update,
             deliver_by=due,
         )

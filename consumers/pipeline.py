@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from consumers.intake import Intake, IntakeOutcome, receive
-from consumers.match import match_child
+from consumers.match import match_child, match_thresholds
 from consumers.notify import create_for_child, supersede_earlier
 from foundations.settings import Settings
 from schemas.incident import PoliceIncident
@@ -28,8 +28,9 @@ def process_incident(
         return intake
     sent_before = supersede_earlier(session, incident)
     on_date = incident.occurred_at.astimezone(LONDON).date()
+    thresholds = match_thresholds(settings)  # decided once, with the configured ones
     for child in incident.children:
-        match = match_child(session, child, on_date)
+        match = match_child(session, child, on_date, thresholds)
         intake.match_outcomes.append(match.outcome.value)
         create_for_child(
             session,

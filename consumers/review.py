@@ -318,23 +318,14 @@ def edit_account(
     return n
 
 
-def release_grade(settings: Settings, n: Notification) -> bool:
+def release_grade(n: Notification) -> bool:
     """What the matcher would have released under ``auto_release_confident``: a school,
     a score above the release threshold, clear of every other child by the margin, not an
-    update. Only these may be approved several at once."""
+    update. Only these may be approved several at once. The matcher's verdict is stored
+    on the notification when it is made (``releasable``), with the configured thresholds."""
     if n.status != NotificationStatus.PENDING_REVIEW.value or n.is_update or n.urn is None:
         return False
-    if n.content is None or n.match_score is None:
-        return False
-    if n.match_score < settings.match_release_threshold:
-        return False
-    mine = [c for c in n.candidates if c.get("upn") == n.upn]
-    others = [c for c in n.candidates if c.get("upn") != n.upn]
-    if not others:
-        return True
-    best_mine = max(float(c.get("weight", 0.0)) for c in mine) if mine else 0.0
-    best_other = max(float(c.get("weight", 0.0)) for c in others)
-    return best_mine - best_other >= settings.match_margin_bits
+    return n.content is not None and n.releasable
 
 
 def bulk_approve(
@@ -346,7 +337,7 @@ def bulk_approve(
     for nid in dict.fromkeys(notification_ids):
         try:
             n = get(session, nid)
-            if not release_grade(settings, n):
+            if not release_grade(n):
                 raise ReviewError("not release-grade: open it and review it on its own")
             if second_reviewer_needed(session, settings, n):
                 raise ReviewError("needs two reviewers: open it and review it on its own")

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from consumers import review
 from consumers.intake import parse_incident
 from consumers.match import match_child
 from consumers.pipeline import process_incident
@@ -304,7 +305,7 @@ def person(given_names: str, family: str, dob: str | None, **extra: Any) -> Pers
 def test_a_nickname_and_a_typo_find_alfred_at_his_school(directory: Any) -> None:
     alfie = person("Alfie", "Smiht", "2017-03-02", address={"postcode": "so224bb"})
     with transaction(directory) as session:
-        found = match_child(session, alfie, DAY)
+        found = match_child(session, alfie, DAY, Thresholds())
     assert found.candidates[0].upn == ALFRED_UPN
     assert found.outcome is MatchOutcome.CONFIDENT and [c.urn for c in found.chosen] == ["100002"]
     assert {"given_name:nickname", "family_name:phonetic"} <= set(found.candidates[0].agreed)
@@ -313,7 +314,7 @@ def test_a_nickname_and_a_typo_find_alfred_at_his_school(directory: Any) -> None
 def test_with_the_date_swapped_and_no_address_alfred_is_first_but_waits(directory: Any) -> None:
     alfie = person("Alfie", "Smiht", "2017-02-03")
     with transaction(directory) as session:
-        found = match_child(session, alfie, DAY)
+        found = match_child(session, alfie, DAY, Thresholds())
     assert found.candidates[0].upn == ALFRED_UPN and not found.releasable
     assert "date_of_birth:day_month_swapped" in found.candidates[0].agreed
 
@@ -321,7 +322,7 @@ def test_with_the_date_swapped_and_no_address_alfred_is_first_but_waits(director
 def test_a_child_who_moved_school_is_found_at_the_new_school_only(directory: Any) -> None:
     maisie = person("Maisy", "Okafor", "2015-06-30", address={"postcode": "SO23 9ZZ"})
     with transaction(directory) as session:
-        found = match_child(session, maisie, DAY)
+        found = match_child(session, maisie, DAY, Thresholds())
     assert {(c.urn, c.live) for c in found.candidates} == {("100001", False), ("100002", True)}
     assert found.releasable and [c.urn for c in found.chosen] == ["100002"]
 
@@ -329,7 +330,7 @@ def test_a_child_who_moved_school_is_found_at_the_new_school_only(directory: Any
 def test_a_child_who_left_the_school_waits_for_a_person(directory: Any) -> None:
     bilal = person("Bilal", "Hussain", "2014-02-11", address={"postcode": "SO23 7AA"})
     with transaction(directory) as session:
-        found = match_child(session, bilal, DAY)
+        found = match_child(session, bilal, DAY, Thresholds())
     assert found.outcome is MatchOutcome.PARTIAL and not found.chosen
     assert found.candidates[0].upn == LEFT_UPN and "left the school" in found.reason
 
@@ -344,7 +345,7 @@ def test_a_typo_in_one_name_and_a_digit_wrong_in_the_date_are_found_by_the_wider
     with transaction(directory) as session:
         assert ALFRED_UPN not in {row.upn for row in blocking.candidates(session, record)}
         assert ALFRED_UPN in {row.upn for row in blocking.fallback(session, record)}
-        found = match_child(session, alfred, DAY)
+        found = match_child(session, alfred, DAY, Thresholds())
     assert found.candidates[0].upn == ALFRED_UPN and not found.releasable
     assert "date_of_birth:one_digit" in found.candidates[0].agreed
 
@@ -388,10 +389,10 @@ def test_pupils_imported_before_the_match_record_are_read_field_by_field(
     alfie = person("Alfie", "Smiht", "2017-03-02", address={"postcode": "so224bb"})
     records = select(Pupil.match_record)
     with transaction(directory) as session:
-        sealed = match_child(session, alfie, DAY)
+        sealed = match_child(session, alfie, DAY, Thresholds())
         assert None not in session.scalars(records).all()
         session.execute(update(Pupil).values(match_record=None))  # as migration 0009 leaves them
-        separate = match_child(session, alfie, DAY)
+        separate = match_child(session, alfie, DAY, Thresholds())
         assert separate == sealed and separate.releasable
         # the next import of the same roll fills the match records in
         imports.import_pupils(session, write_files(tmp_path / "again", extra_pupils())["pupils"])
@@ -494,3 +495,59 @@ def test_migration_0002_fills_the_keys_of_pupils_already_imported(sqlite_url: st
     assert tuple(row) == (names.family_key("Alhassan"), names.given_key("Alfred"), "SO23 8UJ")
     command.downgrade(config, "0001")
     engine.dispose()
+
+
+def test_a_changed_review_threshold_reaches_the_wider_search_gate(
+    directory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Alfie with his birthday's day and month swapped and no address: the blocks find
+    # Alfred at about 0.08, likely enough under the default review threshold (0.01), so
+    # no wider search is made; under a configured 0.5 no one is likely, and it is.
+    searched: list[object] = []
+    real = blocking.fallback
+    def fallback(session: Session, record: Any) -> Any:
+        searched.append(record)
+        return real(session, record)
+
+    monkeypatch.setattr(blocking, "fallback", fallback)
+    for n, (threshold, widened) in enumerate([(0.01, False), (0.5, True)]):
+        searched.clear()
+        data = incident(
+            incident_id=f"44-20261121-00091{n}",
+            persons=[*incident()["persons"][:2], child("c1", "Alfie", "Smiht", "2017-02-03")],
+        )
+        with transaction(directory) as session:
+            process_incident(
+                session,
+                Settings(match_review_threshold=threshold),
+                parse_incident(json.dumps(data).encode()),
+                f"t/0/{n}",
+            )
+            [made] = session.scalars(
+                select(Notification).where(Notification.incident_id == data["incident_id"])
+            ).all()
+        assert bool(searched) is widened, threshold
+        assert made.urn is None and not made.releasable
+    assert "no pupil scores above the review threshold" in made.reason
+
+
+def test_the_matchers_verdict_is_kept_on_the_notification_with_the_configured_thresholds(
+    directory: Any,
+) -> None:
+    alfie = child("c1", "Alfie", "Smiht", "2017-03-02", address={"postcode": "SO22 4BB"})
+    persons = [*incident()["persons"][:2], alfie]
+    for n, (release, kept) in enumerate([(0.999, True), (1.0, False)]):
+        data = incident(incident_id=f"44-20261121-00092{n}", persons=persons)
+        with transaction(directory) as session:
+            process_incident(
+                session,
+                Settings(match_release_threshold=release),
+                parse_incident(json.dumps(data).encode()),
+                f"t/1/{n}",
+            )
+            [made] = session.scalars(
+                select(Notification).where(Notification.incident_id == data["incident_id"])
+            ).all()
+            # above a release threshold of 1.0 no one is sure: a person chooses the school
+            assert made.status == "pending_review" and (made.urn == "100002") is kept
+            assert made.releasable is kept and review.release_grade(made) is kept, release

@@ -7,7 +7,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from foundations.clock import utcnow
@@ -69,6 +79,9 @@ class Notification(Base):
     candidates: Mapped[list[dict[str, Any]]] = mapped_column(EncryptedJSON, default=list)
     match_score: Mapped[float | None] = mapped_column(Float, nullable=True)
     is_update: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The matcher's verdict when the row was made (consumers.match, configured thresholds):
+    # a school, above the release threshold, clear of every other child by the margin.
+    releasable: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     deliver_by: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     content: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON, nullable=True)
     content_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -98,7 +98,7 @@ class RetentionJob:
         self,
         settings: Settings,
         sessions: sessionmaker[Session],
-        forget_sign_ins: SignInHousekeeping | None = None,
+        forget_sign_ins: SignInHousekeeping,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
@@ -113,10 +113,9 @@ class RetentionJob:
 
     async def forget_old_sign_ins(self) -> tuple[int, int]:
         """Console housekeeping: session rows long ended, throttle counts long quiet."""
-        forget = self.forget_sign_ins
-        if forget is None:
-            return (0, 0)
-        return await run_in_session(self.sessions, lambda s: forget(s, self.settings, utcnow()))
+        return await run_in_session(
+            self.sessions, lambda s: self.forget_sign_ins(s, self.settings, utcnow())
+        )
 
     async def run(self) -> None:
         while True:

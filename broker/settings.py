@@ -101,6 +101,11 @@ class Settings(BaseSettings):
     # data_dir/secret.key (0600). Every broker and console process must share it.
     secret_key: SecretStr | None = None
     ack_link_ttl_days: int = Field(default=14, ge=1, le=365)
+    # The internal listener: /metrics, /readyz and the API's OpenAPI document, never on the
+    # public console port (0: any free port). Keep it off the internet: loopback by default;
+    # in Kubernetes the pod address, reached only by the probes and Prometheus.
+    internal_http_host: str = "127.0.0.1"
+    internal_http_port: int = Field(default=9464, ge=0, le=65535)
     # Serve the console (acknowledgement pages) inside the broker process.
     console_enabled: bool = True
     # The First Response console (console/): sign-in sessions end after this long idle;

@@ -210,6 +210,7 @@ def isolated_settings(**overrides: Any) -> Settings:
         "delivery_backoff_s": 0.2,
         # The console on a port of its own (0: any free one), never another run's 8080.
         "http_port": 0,
+        "internal_http_port": 0,  # /metrics and /readyz, likewise
     }
     values.update(overrides)
     return Settings(**values)

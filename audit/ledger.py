@@ -50,6 +50,9 @@ class AuditAction(StrEnum):
     CLAIMED = "claimed"
     EDITED = "edited"  # the account changed, with before and after
     REMATCHED = "rematched"  # a reviewer chose another pupil record (school)
+    # A reviewer searched the pupil directory to re-match: the terms are in
+    # directory_searches (encrypted); the row has their salted SHA-256 and the result count.
+    DIRECTORY_SEARCHED = "directory_searched"
     RECALLED = "recalled"  # sent in error: withdrawn, a retraction is on its way
     RETRACTION_SENT = "retraction_sent"  # the school was asked to delete it
     FIRST_APPROVAL = "first_approval"  # four eyes: waits for a second reviewer

@@ -162,7 +162,8 @@ def register(app: FastAPI, c: Console) -> None:
                     {"upn": p.upn, "urn": p.urn, "school": s.name, "dob": p.date_of_birth,
                      "name": f"{p.given_names} {p.family_name}"}
                     for p, s in review.search_pupils(
-                        session, upn=upn or None, date_of_birth=born, family_name=family or None
+                        session, n, actor=who.actor, upn=upn or None, date_of_birth=born,
+                        family_name=family or None,
                     )
                 ]  # fmt: skip
             return c.page(

@@ -19,7 +19,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from audit.ledger import AuditAction, record
 from broker.database import run_in_session, utcnow
 from broker.settings import Settings
-from broker.store import UNSENT_STATUSES, Incident, Notification, NotificationEdit
+from broker.store import (
+    UNSENT_STATUSES,
+    DirectorySearch,
+    Incident,
+    Notification,
+    NotificationEdit,
+)
 
 ACTOR = "broker:retention"
 log = structlog.get_logger(__name__)
@@ -65,12 +71,11 @@ def purge(session: Session, *, now: datetime, keep_days: int, actor: str = ACTOR
                 n.content = None
                 notifications += 1
             n.held_account = None  # the officer's account, if it was held for a person
-        if notes:  # reviewers' edits hold the account too
-            session.execute(
-                delete(NotificationEdit).where(
-                    NotificationEdit.notification_id.in_([n.id for n in notes])
+        if notes:  # reviewers' edits hold the account too; their searches, the child's details
+            for table in (NotificationEdit, DirectorySearch):
+                session.execute(
+                    delete(table).where(table.notification_id.in_([n.id for n in notes]))
                 )
-            )
         incidents += 1
         record(
             session,

@@ -1,0 +1,34 @@
+"""directory searches (their terms, encrypted) and the audit page's incremental check
+
+Revision ID: 0015
+Revises: 0014
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+import broker.database
+
+revision = "0015"
+down_revision = "0014"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "directory_searches",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("notification_id", sa.String(length=32), nullable=False),
+        sa.Column("terms", sa.Text(), nullable=False),
+        sa.Column("results", sa.Integer(), nullable=False),
+        sa.Column("actor", sa.String(length=100), nullable=False),
+        sa.Column("at", broker.database.UtcDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("directory_searches") as batch:
+        batch.create_index("ix_directory_searches_notification_id", ["notification_id"])
+
+
+def downgrade() -> None:
+    op.drop_table("directory_searches")

@@ -104,6 +104,25 @@ class RelayCursor(Base):
     last_seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
 
 
+class ChainCheck(Base):
+    """How far the /audit page's incremental check (``audit/incremental.py``) has verified
+    the chain and the signed tree heads: the last row checked and its hash, the Merkle
+    subtree roots of the rows so far, and the signed heads checked. A shortcut for the page
+    only: ``encompass audit verify`` ignores it and checks everything, every time."""
+
+    __tablename__ = "audit_chain_checks"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    rows: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    frontier: Mapped[list[str]] = mapped_column(JSON, default=list)  # hex, largest first
+    heads: Mapped[int] = mapped_column(Integer, default=0)  # signed heads 1..heads checked
+    head_size: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    heads_digest: Mapped[str] = mapped_column(String(64))  # SHA-256 of those heads
+    checked_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    full_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
 def sha256_hex(data: bytes | str) -> str:
     return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
 
@@ -209,9 +228,13 @@ class Verification:
     last_hash: str = GENESIS
 
 
-def verify_rows(rows: Iterable[AuditEvent]) -> Verification:
-    """Recompute the chain; stop at the first row that does not follow from the one before."""
-    prev_hash, expected_seq, count = GENESIS, 1, 0
+def verify_rows(
+    rows: Iterable[AuditEvent], *, after: tuple[int, str] = (0, GENESIS)
+) -> Verification:
+    """Recompute the chain; stop at the first row that does not follow from the one before.
+    ``after``: the (seq, hash) of a row already verified, when the rows given follow it."""
+    (done, prev_hash), count = after, 0
+    expected_seq = done + 1
     for row in rows:
         if row.seq != expected_seq:
             return Verification(

@@ -28,7 +28,22 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("directory_searches") as batch:
         batch.create_index("ix_directory_searches_notification_id", ["notification_id"])
+    big = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+    op.create_table(
+        "audit_chain_checks",
+        sa.Column("name", sa.String(length=32), nullable=False),
+        sa.Column("rows", big, nullable=False),
+        sa.Column("last_hash", sa.String(length=64), nullable=False),
+        sa.Column("frontier", sa.JSON(), nullable=False),
+        sa.Column("heads", sa.Integer(), nullable=False),
+        sa.Column("head_size", big, nullable=False),
+        sa.Column("heads_digest", sa.String(length=64), nullable=False),
+        sa.Column("checked_at", broker.database.UtcDateTime(), nullable=False),
+        sa.Column("full_at", broker.database.UtcDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("name"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("audit_chain_checks")
     op.drop_table("directory_searches")

@@ -32,6 +32,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from audit import checkpoints, merkle
@@ -167,16 +168,26 @@ def extend(session: Session, settings: Settings, start: Progress) -> Extended:
 
 def _save(session: Session, state: ChainCheck | None, p: Progress, *, full: bool) -> None:
     now = utcnow()
-    if state is None:
-        state = ChainCheck(name=STATE)
-        session.add(state)
-    state.rows, state.last_hash = p.rows, p.last_hash
-    state.frontier = [h.hex() for h in p.frontier]
-    state.heads, state.head_size, state.heads_digest = p.heads, p.head_size, p.heads_digest
-    state.checked_at = now
-    if full:
-        state.full_at = now
-    session.flush()
+    values = {
+        "rows": p.rows,
+        "last_hash": p.last_hash,
+        "frontier": [h.hex() for h in p.frontier],
+        "heads": p.heads,
+        "head_size": p.head_size,
+        "heads_digest": p.heads_digest,
+        "checked_at": now,
+        **({"full_at": now} if full else {}),
+    }
+    if state is not None:
+        for name, value in values.items():
+            setattr(state, name, value)
+        session.flush()
+        return
+    try:
+        with session.begin_nested():  # two first loads at once: one remembers, both show
+            session.add(ChainCheck(name=STATE, **values))
+    except IntegrityError:
+        pass
 
 
 def _full(session: Session, settings: Settings, state: ChainCheck | None) -> dict[str, Any]:

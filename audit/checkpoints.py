@@ -10,6 +10,7 @@ still be the root of a prefix of the rows.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -28,6 +29,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from audit import merkle
 from audit.ledger import AuditEvent, hash_of, lock_chain
 from broker.database import Base, UtcDateTime, utcnow
+from broker.identity import database_id
 
 
 class Checkpoint(Base):
@@ -39,6 +41,8 @@ class Checkpoint(Base):
     signed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     key_id: Mapped[str] = mapped_column(String(16))
     signature: Mapped[str] = mapped_column(String(100))
+    # The database signed (broker/identity.py); None for heads from before migration 0013.
+    database_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 @dataclass(frozen=True)
@@ -49,19 +53,24 @@ class TreeHead:
     signed_at: str
     key_id: str
     signature: str = ""
+    # The id of the database whose rows these are, under the signature; "" only in heads
+    # signed before databases had ids (their payload stays as it was signed).
+    database_id: str = ""
 
     def payload(self) -> bytes:
-        body = {
+        body: dict[str, Any] = {
             "number": self.number,
             "tree_size": self.tree_size,
             "root": self.root,
             "signed_at": self.signed_at,
             "key_id": self.key_id,
         }
+        if self.database_id:
+            body["database_id"] = self.database_id
         return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "type": "tree_head",
             "number": self.number,
             "tree_size": self.tree_size,
@@ -70,6 +79,9 @@ class TreeHead:
             "key_id": self.key_id,
             "signature": self.signature,
         }
+        if self.database_id:
+            data["database_id"] = self.database_id
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TreeHead:
@@ -80,6 +92,7 @@ class TreeHead:
             str(data["signed_at"]),
             str(data["key_id"]),
             str(data["signature"]),
+            str(data.get("database_id") or ""),
         )
 
 
@@ -130,13 +143,14 @@ def leaves(session: Session, upto: int | None = None) -> list[bytes]:
 
 
 def sign_head(session: Session, key: Ed25519PrivateKey, checkpoint_file: Path) -> TreeHead | None:
-    """Sign the current tree head if the trail grew since the last one."""
+    """Sign the current tree head if the trail grew since the last one (an empty trail
+    has nothing to sign)."""
     lock_chain(session)
     size = session.execute(select(func.count(AuditEvent.seq))).scalar_one()
     last = session.execute(
         select(Checkpoint).order_by(Checkpoint.number.desc()).limit(1)
     ).scalar_one_or_none()
-    if last is not None and last.tree_size == size:
+    if size == 0 or (last is not None and last.tree_size == size):
         return None
     head = TreeHead(
         number=(last.number + 1) if last else 1,
@@ -144,9 +158,10 @@ def sign_head(session: Session, key: Ed25519PrivateKey, checkpoint_file: Path) -
         root=merkle.root(leaves(session)).hex(),
         signed_at=utcnow().isoformat(timespec="seconds"),
         key_id=key_id(key.public_key()),
+        database_id=database_id(session),
     )
     signature = base64.b64encode(key.sign(head.payload())).decode()
-    head = TreeHead(head.number, head.tree_size, head.root, head.signed_at, head.key_id, signature)
+    head = dataclasses.replace(head, signature=signature)
     session.add(
         Checkpoint(
             number=head.number,
@@ -155,6 +170,7 @@ def sign_head(session: Session, key: Ed25519PrivateKey, checkpoint_file: Path) -
             signed_at=datetime.fromisoformat(head.signed_at),
             key_id=head.key_id,
             signature=signature,
+            database_id=head.database_id,
         )
     )
     session.flush()
@@ -193,14 +209,52 @@ def signature_ok(head: TreeHead, public: Ed25519PublicKey) -> bool:
     return True
 
 
+def _short(database: str) -> str:
+    return database[:12]
+
+
+def foreign_heads(
+    heads: list[TreeHead], this_database: str | None, public: Ed25519PublicKey, where: str
+) -> tuple[list[TreeHead], list[str]]:
+    """This database's heads (and unnamed ones from before database ids), and a plain
+    sentence for each other database whose heads are here. The database id is under the
+    signature: a head whose signature fails is not believed, and is checked as this
+    database's (where it fails as a forgery)."""
+    if not this_database:
+        return heads, []
+    own: list[TreeHead] = []
+    others: dict[str, list[int]] = {}
+    for h in heads:
+        if h.database_id and h.database_id != this_database and signature_ok(h, public):
+            others.setdefault(h.database_id, []).append(h.number)
+        else:
+            own.append(h)
+    problems = [
+        f"{where} holds {len(numbers)} signed tree head(s) (number(s) "
+        f"{', '.join(map(str, sorted(numbers)))}) of another database (id {_short(other)}), "
+        f"not of this one (id {_short(this_database)}): they say nothing about this trail. "
+        "The checkpoint file (ENCOMPASS_AUDIT_CHECKPOINT_FILE) and the database "
+        "(ENCOMPASS_DATABASE_URL) do not belong together: a new or another database beside "
+        "an older checkpoint file?"
+        for other, numbers in sorted(others.items())
+    ]
+    return own, problems
+
+
 def check_heads(
     all_leaves: list[bytes],
     file_heads: list[TreeHead],
     db_heads: list[TreeHead],
     public: Ed25519PublicKey,
+    this_database: str | None = None,
 ) -> list[str]:
-    """Every head signed, none missing, each the root of a prefix of the rows."""
+    """Every head signed, none missing, each the root of a prefix of the rows. Heads that
+    name another database are reported as such, and not checked against these rows."""
     problems: list[str] = []
+    file_heads, foreign = foreign_heads(file_heads, this_database, public, "the checkpoint file")
+    problems += foreign
+    db_heads, foreign = foreign_heads(db_heads, this_database, public, "the database's own table")
+    problems += foreign
     by_number = {h.number: h for h in file_heads}
     for h in db_heads:
         if h.number not in by_number:
@@ -243,6 +297,7 @@ def db_heads(session: Session) -> list[TreeHead]:
             c.signed_at.isoformat(timespec="seconds"),
             c.key_id,
             c.signature,
+            c.database_id or "",
         )
         for c in rows
     ]

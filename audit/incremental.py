@@ -31,15 +31,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from audit import checkpoints, merkle
 from audit.ledger import GENESIS, AuditEvent, ChainCheck, verify_rows
+from broker import identity
 from broker.audit_cli import verify_all
 from broker.database import utcnow
 from broker.settings import Settings
+from broker.startup import StartupRefused
 
 STATE = "console"
 
@@ -76,6 +79,7 @@ class Extended:
     progress: Progress
     new_rows: int
     new_heads: int
+    database_id: str
 
 
 def heads_digest(heads: Iterable[checkpoints.TreeHead]) -> str:
@@ -85,13 +89,27 @@ def heads_digest(heads: Iterable[checkpoints.TreeHead]) -> str:
     return digest.hexdigest()
 
 
-def _all_heads(session: Session, settings: Settings) -> list[checkpoints.TreeHead]:
+def _all_heads(
+    session: Session, settings: Settings, this_database: str
+) -> tuple[list[checkpoints.TreeHead], Ed25519PublicKey | None]:
     """Every signed head, the file's copy where both have one (as ``check_heads`` reads
-    them). Listing and hashing them is cheap; only new ones are verified."""
+    them), and the public key when there are heads. Listing and hashing them is cheap; only
+    new ones are verified. A head that names another database (``checkpoints.foreign_heads``,
+    the rule ``verify_all`` applies) sends the page to the full check, which says so."""
     file_heads, file_problems = checkpoints.read_file(settings.checkpoint_path)
     if file_problems:
         raise Recheck("; ".join(file_problems))
     stored = checkpoints.db_heads(session)
+    public: Ed25519PublicKey | None = None
+    if file_heads or stored:
+        public_path = checkpoints.public_path(settings.signing_key_path)
+        if not public_path.exists():
+            raise Recheck(f"signed tree heads exist but no public key at {public_path}")
+        public = checkpoints.load_public_key(public_path)
+        for heads, where in ((file_heads, "the checkpoint file"), (stored, "the database")):
+            _, foreign = checkpoints.foreign_heads(heads, this_database, public, where)
+            if foreign:
+                raise Recheck(foreign[0])
     in_file = {h.number for h in file_heads}
     if any(h.number not in in_file for h in stored):
         raise Recheck("a signed head in the database is not in the checkpoint file")
@@ -99,7 +117,7 @@ def _all_heads(session: Session, settings: Settings) -> list[checkpoints.TreeHea
     heads = sorted(merged.values(), key=lambda h: h.number)
     if [h.number for h in heads] != list(range(1, len(heads) + 1)):
         raise Recheck("signed heads are missing")
-    return heads
+    return heads, public
 
 
 def extend(session: Session, settings: Settings, start: Progress) -> Extended:
@@ -108,15 +126,17 @@ def extend(session: Session, settings: Settings, start: Progress) -> Extended:
         stop = session.get(AuditEvent, start.rows)
         if stop is None or stop.hash != start.last_hash:
             raise Recheck(f"row {start.rows}, checked before, is not as it was")
-    heads = _all_heads(session, settings)
+    try:  # the full check counts a database without its identity row as a problem too
+        this_database = identity.database_id(session)
+    except StartupRefused as exc:
+        raise Recheck(str(exc)) from exc
+    heads, public = _all_heads(session, settings, this_database)
     checked, pending = heads[: start.heads], heads[start.heads :]
     if len(checked) != start.heads or heads_digest(checked) != start.heads_digest:
         raise Recheck("signed heads checked before are not as they were")
     if pending:
-        public_path = checkpoints.public_path(settings.signing_key_path)
-        if not public_path.exists():
-            raise Recheck(f"signed tree heads exist but no public key at {public_path}")
-        public = checkpoints.load_public_key(public_path)
+        if public is None:  # _all_heads loads it whenever there are heads
+            raise Recheck("signed tree heads exist but no public key was read")
         size = start.head_size
         for head in pending:
             if not checkpoints.signature_ok(head, public) or head.tree_size < size:
@@ -163,7 +183,7 @@ def extend(session: Session, settings: Settings, start: Progress) -> Extended:
         pending[-1].tree_size if pending else start.head_size,
         heads_digest(heads),
     )
-    return Extended(progress, chain.rows, len(pending))
+    return Extended(progress, chain.rows, len(pending), this_database)
 
 
 def _save(session: Session, state: ChainCheck | None, p: Progress, *, full: bool) -> None:
@@ -229,6 +249,8 @@ def check(session: Session, settings: Settings, *, full: bool = False) -> dict[s
         "head": p.last_hash,
         "signed_heads": p.heads,
         "latest_signed_head": p.heads or None,
+        "misplaced_heads": [],
+        "database_id": done.database_id,
         "new_rows": done.new_rows,
         "new_heads": done.new_heads,
         "full_at": full_at if state is not None else utcnow(),

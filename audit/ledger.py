@@ -24,6 +24,7 @@ _POSTGRES_CHAIN_LOCK = 0x45_4E_43_4F  # "ENCO": one writer appends to the chain 
 class AuditAction(StrEnum):
     RECEIVED = "received"
     REFUSED = "refused"
+    DEAD_LETTERED = "dead_lettered"  # processing kept failing: on the dead-letter topic
     DUPLICATE = "duplicate"
     OUT_OF_SCOPE = "out_of_scope"
     STALE = "stale"
@@ -59,6 +60,14 @@ class AuditAction(StrEnum):
     SIGNED_IN = "signed_in"
     SIGN_IN_FAILED = "sign_in_failed"
     USER_ADDED = "user_added"
+    # Sessions, accounts and the second factor (console/sessions.py, console/mfa.py).
+    SIGNED_OUT = "signed_out"
+    SESSIONS_ENDED = "sessions_ended"  # every session of an account, and why
+    USER_DISABLED = "user_disabled"
+    USER_ENABLED = "user_enabled"
+    MFA_ENROLLED = "mfa_enrolled"
+    MFA_RESET = "mfa_reset"
+    MFA_RECOVERY_USED = "mfa_recovery_used"  # a recovery code spent, and how many are left
     # The residual check (consumers/residual.py, consumers/held_account.py).
     ACCOUNT_HELD = "account_held"  # the officer's account waits for a person
     ACCOUNT_RELEASED = "account_released"  # a person let it go (as read, or edited)

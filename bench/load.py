@@ -23,6 +23,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine, select, text
 
 from broker.app import EncompassService
+from broker.crypto import new_key_spec
 from broker.database import transaction
 from broker.demo import PupilSeed, incident_stream
 from broker.embedded import EmbeddedKafka, free_port
@@ -87,6 +88,10 @@ async def run_one(
         delivery_poll_s=0.2,
         console_enabled=False,
         escalation_poll_s=3600,
+        # One fresh data key for both services (required for a shared database), and the
+        # placeholder First Response address and loopback links a benchmark runs with.
+        data_key=new_key_spec(),
+        allow_unsafe="first_response_email,public_url",
     )
     first = EncompassService(settings, bootstrap=kafka.bootstrap)
     second = EncompassService(settings, bootstrap=kafka.bootstrap, migrate=False)

@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import func, select
 
 from broker.app import EncompassService
+from broker.crypto import new_key_spec
 from broker.database import transaction
 from broker.demo import PupilSeed, incident_stream
 from broker.embedded import EmbeddedKafka
@@ -85,6 +86,8 @@ async def main(args: argparse.Namespace) -> None:
         consumer_group=f"bench-{tag}",
         kafka_session_timeout_ms=6000,
         topic_partitions=3,
+        data_key=new_key_spec(),  # required when --database-url is PostgreSQL
+        allow_unsafe="first_response_email,public_url",
     )
     with EmbeddedKafka(log_file=work / "kafka.log") as kafka:
         service = EncompassService(settings, bootstrap=kafka.bootstrap, mailer=MemoryMailer())

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,10 +18,8 @@ from fastapi import FastAPI
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
 from sqlalchemy import text
-from sqlalchemy.orm import Session
 
 from broker.database import engine_for, run_in_session, session_factory, upgrade
 from broker.internal import create_internal_app
@@ -32,6 +28,7 @@ from broker.kafka_security import kafka_broker
 from broker.mailer import Mailer, SmtpMailer
 from broker.metrics import Metrics, QueueCollector
 from broker.settings import Settings
+from broker.startup import refuse_unsafe_settings, restrict_data_files
 from broker.topics import Topics
 from console.app import create_app
 from console.server import ConsoleServer
@@ -40,64 +37,17 @@ from consumers.acknowledge import AckLinks
 from consumers.audit_publish import AuditCheckpointer, AuditPublisher
 from consumers.deliver import DeliveryWorker
 from consumers.escalate import EscalationScheduler
-from consumers.intake import Refused, parse_incident, record_refusal
-from consumers.pipeline import process_incident
+from consumers.intake_batch import (
+    BatchOutcome,
+    IntakeBatches,
+    RetryLater,
+    describe,
+    raw_batch,
+    tolerant_headers,
+)
 from consumers.retention import RetentionJob
-from schemas.incident import PoliceIncident
 
 log = structlog.get_logger(__name__)
-
-
-async def raw_batch(message: StreamMessage[Any]) -> list[bytes]:
-    """Intake validates the bytes itself, so that refused input can be dead-lettered as is."""
-    return [bytes(b) for b in message.body]
-
-
-async def tolerant_headers(
-    records: tuple[ConsumerRecord[Any, Any], ...],
-    original: Callable[[tuple[ConsumerRecord[Any, Any], ...]], Awaitable[StreamMessage[Any]]],
-) -> StreamMessage[Any]:
-    """FastStream decodes header values as UTF-8 and would fail on anything else, before
-    our handler could dead-letter the event: make undecodable header values harmless."""
-    safe = tuple(
-        dataclasses.replace(
-            r, headers=[(k, v.decode("utf-8", "replace").encode()) for k, v in r.headers]
-        )
-        for r in records
-    )
-    return await original(safe)
-
-
-@dataclasses.dataclass(frozen=True)
-class Taken:
-    incident_id: str
-    revision: int
-    outcome: str
-    source: str
-    matches: tuple[str, ...]
-
-
-def take_all(
-    session: Session,
-    settings: Settings,
-    accepted: list[tuple[PoliceIncident, str]],
-    refused: list[tuple[str, str, str | None]],
-) -> list[Taken]:
-    for reason, source, key in refused:
-        record_refusal(session, reason, source, key)
-    taken = []
-    for incident, source in accepted:
-        intake = process_incident(session, settings, incident, source)
-        taken.append(
-            Taken(
-                incident.incident_id,
-                incident.revision,
-                intake.outcome.value,
-                source,
-                tuple(intake.match_outcomes),
-            )
-        )
-    return taken
 
 
 class EncompassService:
@@ -113,9 +63,13 @@ class EncompassService:
         self.bootstrap = bootstrap or settings.kafka_bootstrap or "127.0.0.1:9092"
         self.topics = Topics.from_settings(settings)
         self.database_url = settings.resolved_database_url
+        # Refused before anything is opened: unsafe settings not allowed by name, then a
+        # data key that is missing or not this database's (broker/startup.py, identity.py).
+        refuse_unsafe_settings(settings, bootstrap=self.bootstrap)
         if migrate:
             upgrade(self.database_url)
         self.engine = engine_for(settings)
+        restrict_data_files(settings)
         self.sessions = session_factory(self.engine)
         self.mailer = mailer or SmtpMailer(settings)
         # Per-message access lines at DEBUG: our own log line per incident says more.
@@ -142,6 +96,7 @@ class EncompassService:
         self.audit_publisher = AuditPublisher(self.sessions, self._publish_audit)
         self.checkpointer = AuditCheckpointer(settings, self.sessions, self._publish_audit)
         self.retention = RetentionJob(settings, self.sessions)
+        self.intake = IntakeBatches(settings, self.sessions, self.dead_letter)
         self._tasks: list[asyncio.Task[None]] = []
         self._register()
 
@@ -166,47 +121,22 @@ class EncompassService:
             assert isinstance(records, tuple)
             try:
                 await self.take_batch(records)
-            except Exception:
+            except Exception as exc:
                 # Not committed: the offsets are rewound and the events come back. A short
-                # pause keeps an outage (database down) from becoming a busy loop.
-                log.exception("incidents_failed_will_retry", count=len(records))
+                # pause keeps an outage (database down) from becoming a busy loop. The
+                # error is described without the statement's parameters.
+                why = describe(exc)
+                log.error("incidents_failed_will_retry", count=len(records), error=why)
                 await asyncio.sleep(1.0)
-                raise
+                raise RetryLater(why) from None
             self.delivery.wake.set()
 
     async def take_batch(self, records: tuple[ConsumerRecord[Any, Any], ...]) -> None:
-        """Dead-letter what is refused, then record the rest in one transaction; the offsets
-        are committed by FastStream only after this returns."""
-        accepted: list[tuple[PoliceIncident, str]] = []
-        refused: list[tuple[str, str, str | None]] = []
-        for record in records:
-            source = f"{record.topic}/{record.partition}/{record.offset}"
-            key = record.key.decode("utf-8", "replace") if record.key else None
-            try:
-                accepted.append((parse_incident(record.value or b""), source))
-            except Refused as why:
-                await self.dead_letter(record.value or b"", record.key, why.reason, source)
-                refused.append((why.reason, source, key))
-                log.warning("incident_refused", source=source, reason=why.reason)
-        try:
-            outcomes = await run_in_session(
-                self.sessions, take_all, self.settings, accepted, refused
-            )
-        except Exception:
-            if len(accepted) + len(refused) <= 1:
-                raise
-            # One event the batch cannot take must not hold the others back: one by one,
-            # so that the failing one is retried alone.
-            log.warning("batch_failed_one_by_one", count=len(accepted) + len(refused))
-            outcomes = []
-            for item in refused:
-                outcomes += await run_in_session(self.sessions, take_all, self.settings, [], [item])
-            for incident in accepted:
-                outcomes += await run_in_session(
-                    self.sessions, take_all, self.settings, [incident], []
-                )
-        self._note_progress(records, refused=len(refused), outcomes=outcomes)
-        for t in outcomes:
+        """Record or dead-letter every event of the batch (consumers/intake_batch.py); the
+        offsets are committed by FastStream only after this returns."""
+        outcome = await self.intake.take_batch(records)
+        self._note_progress(records, outcome)
+        for t in outcome.taken:
             log.info(
                 "incident_processed",
                 incident_id=t.incident_id,
@@ -216,15 +146,13 @@ class EncompassService:
             )
 
     def _note_progress(
-        self,
-        records: tuple[ConsumerRecord[Any, Any], ...],
-        *,
-        refused: int,
-        outcomes: list[Taken],
+        self, records: tuple[ConsumerRecord[Any, Any], ...], outcome: BatchOutcome
     ) -> None:
-        if refused:
-            self.metrics.events.labels("refused").inc(refused)
-        for t in outcomes:
+        if outcome.refused:
+            self.metrics.events.labels("refused").inc(outcome.refused)
+        if outcome.dead_lettered:
+            self.metrics.events.labels("dead_lettered").inc(outcome.dead_lettered)
+        for t in outcome.taken:
             self.metrics.events.labels(t.outcome).inc()
             for match in t.matches:
                 self.metrics.matches.labels(match).inc()

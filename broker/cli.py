@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -14,6 +15,7 @@ from pydantic import ValidationError
 
 from broker.database import engine_for, session_factory, transaction, upgrade
 from broker.settings import Settings
+from broker.startup import StartupRefused, restrict_data_files
 
 
 def _settings() -> Settings:
@@ -26,9 +28,13 @@ def _settings() -> Settings:
 
 
 def _sessions(settings: Settings) -> Any:
+    """Every command that opens the database: migrated, and refused unless the data key is
+    this database's (broker/identity.py)."""
     url = settings.resolved_database_url
     upgrade(url)
-    return session_factory(engine_for(settings))
+    sessions = session_factory(engine_for(settings))
+    restrict_data_files(settings)
+    return sessions
 
 
 def _actor(args: argparse.Namespace) -> str:
@@ -137,6 +143,75 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_users_list(args: argparse.Namespace) -> int:
+    """Every console account: role, on or off, second factor, open sessions."""
+    import json
+
+    from broker.database import utcnow
+    from console.accounts import list_users
+
+    with transaction(_sessions(_settings())) as session:
+        users = list_users(session, now=utcnow())
+    if args.json:
+        for u in users:
+            print(json.dumps(u.__dict__))
+        return 0
+    print(f"{'USERNAME':<32} {'ROLE':<9} {'STATE':<9} {'KIND':<6} {'2-STEP':<14} SESSIONS")
+    for u in users:
+        second = f"on ({u.recovery_codes_left} codes)" if u.mfa else "off"
+        state = "active" if u.active else "disabled"
+        print(f"{u.username:<32} {u.role:<9} {state:<9} {u.kind:<6} {second:<14} "
+              f"{u.open_sessions}")  # fmt: skip
+    return 0
+
+
+def cmd_users_change(args: argparse.Namespace) -> int:
+    """disable, enable, signout-all, reset-mfa: one account, audited; sessions end."""
+    from broker.database import utcnow
+    from console import mfa
+    from console.accounts import AccountError, set_active, sign_out_everywhere
+
+    name, actor, verb = args.username, _actor(args), args.users_command
+    try:
+        with transaction(_sessions(_settings())) as session:
+            if verb in ("disable", "enable"):
+                set_active(session, name, verb == "enable", actor=actor)
+                said = f"{name} is {verb}d" + ("; its sessions have ended." if verb == "disable"
+                                              else ".")  # fmt: skip
+            elif verb == "signout-all":
+                count = sign_out_everywhere(session, name, actor=actor, now=utcnow())
+                said = f"ended {count} session(s) of {name}."
+            else:
+                try:
+                    mfa.reset(session, name, actor=actor, now=utcnow())
+                except LookupError:
+                    raise AccountError(f"no account {name!r}") from None
+                said = (f"{name}'s second factor is reset; its sessions have ended. It must "
+                        "set up a new one at its next sign-in.")  # fmt: skip
+    except AccountError as exc:
+        print(f"encompass users {verb}: {exc}", file=sys.stderr)
+        return 2
+    print(said)
+    return 0
+
+
+def cmd_keys_new(args: argparse.Namespace) -> int:
+    """A new random data key: printed as an ENCOMPASS_DATA_KEY value, or written to a new
+    key file (0600). Neither touches a database."""
+    from broker.crypto import KeyError_, new_key_file, new_key_spec
+
+    if args.file is None:
+        print(new_key_spec(args.id))
+        return 0
+    try:
+        new_key_file(Path(args.file), args.id)
+    except (FileExistsError, KeyError_) as exc:
+        print(f"encompass keys new: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote a new data key ({args.id}) to {args.file} (mode 0600)")
+    return 0
+
+
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
     from broker.crypto import add_key_to_file
     from broker.database import Base, keyring_for, make_engine
@@ -144,6 +219,9 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
 
     settings = _settings()
     upgrade(settings.resolved_database_url)
+    # The keys in hand must be this database's before one is added (a key file made here
+    # by mistake would otherwise start a second keyring).
+    engine_for(settings).dispose()
     if settings.data_key is None:
         new_id = add_key_to_file(settings.data_key_path)
         print(f"added data key {new_id} to {settings.data_key_path}")
@@ -159,6 +237,10 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
         f"re-encrypted {done.values} value(s) in {done.rows} row(s) with key "
         f"{keyring.current} ({done.plaintext_encrypted} were not yet encrypted)"
     )
+    if done.plaintext_refused:
+        print("every value is encrypted: a value in clear is refused from now on")
+    else:
+        print("values in clear were written meanwhile: run `encompass keys rotate` again")
     return 0
 
 
@@ -273,12 +355,31 @@ def parser() -> argparse.ArgumentParser:
     u_add.add_argument("--password-stdin", action="store_true", help="read it from stdin")
     _actor_option(u_add)
     u_add.set_defaults(func=cmd_users_add)
+    u_list = u_sub.add_parser("list", help="every account: role, state, second factor, sessions")
+    u_list.add_argument("--json", action="store_true", help="one JSON object a line")
+    u_list.set_defaults(func=cmd_users_list)
+    for verb, said in (
+        ("disable", "refuse sign-in to an account and end its sessions"),
+        ("enable", "let a disabled account sign in again"),
+        ("signout-all", "end every session of an account, on every device"),
+        ("reset-mfa", "forget an account's authenticator and recovery codes (a lost phone)"),
+    ):
+        u_verb = u_sub.add_parser(verb, help=said)
+        u_verb.add_argument("username")
+        _actor_option(u_verb)
+        u_verb.set_defaults(func=cmd_users_change)
 
     keys = sub.add_parser("keys", help="the data keys that encrypt personal data at rest")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     keys_sub.add_parser(
         "rotate", help="a new data key; re-encrypt everything with it"
     ).set_defaults(func=cmd_keys_rotate)
+    new_key = keys_sub.add_parser(
+        "new", help="print a new ENCOMPASS_DATA_KEY value (or write a new key file)"
+    )
+    new_key.add_argument("--id", default="k1", help="the key's id (default k1)")
+    new_key.add_argument("--file", metavar="PATH", help="write a new key file (0600) instead")
+    new_key.set_defaults(func=cmd_keys_new)
 
     dlq = sub.add_parser("dlq", help="the dead-letter topic")
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
@@ -330,7 +431,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from broker.logging import configure_logging
 
     configure_logging("console", "WARNING")
-    result: int = args.func(args)
+    # What this process creates (database, WAL, keys, demo mail) is readable by its owner
+    # only; broker/startup.py tightens what was made before.
+    os.umask(0o077)
+    try:
+        result: int = args.func(args)
+    except StartupRefused as refused:
+        print(f"encompass: {refused}", file=sys.stderr)
+        return 2
     return result
 
 

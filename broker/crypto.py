@@ -12,6 +12,7 @@ Stored form of an encrypted value: ``enc1.<key id>.<base64url(nonce || ciphertex
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -111,7 +112,10 @@ def parse_key_spec(spec: str) -> list[tuple[str, bytes]]:
         kid, _, material = part.partition(":")
         if not kid or not material:
             raise KeyError_("ENCOMPASS_DATA_KEY entries are id:base64key, newest last")
-        raw = base64.b64decode(material + "=" * (-len(material) % 4))
+        try:
+            raw = base64.b64decode(material + "=" * (-len(material) % 4), validate=True)
+        except binascii.Error as exc:
+            raise KeyError_(f"data key {kid!r} is not base64") from exc
         if len(raw) < 32:
             raise KeyError_(f"data key {kid!r} is shorter than 32 bytes")
         entries.append((kid, raw))
@@ -132,6 +136,22 @@ def load_key_file(path: Path) -> list[tuple[str, bytes]]:
                 json.dump(first, out)
     data = json.loads(path.read_text())
     return [(str(e["id"]), base64.b64decode(e["key"])) for e in data]
+
+
+def new_key_spec(key_id: str = "k1") -> str:
+    """A new random key as an ``ENCOMPASS_DATA_KEY`` entry: ``id:base64``."""
+    if not key_id or any(c in key_id for c in ":,. "):
+        raise KeyError_("a key id is a short word without ':', ',', '.' or spaces")
+    return f"{key_id}:{base64.b64encode(secrets.token_bytes(32)).decode()}"
+
+
+def new_key_file(path: Path, key_id: str = "k1") -> None:
+    """A new key file (0600); an existing one is never overwritten."""
+    kid, _, material = new_key_spec(key_id).partition(":")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump([{"id": kid, "key": material}], out)
 
 
 def add_key_to_file(path: Path) -> str:
@@ -155,9 +175,26 @@ def attach(dialect: Dialect, keyring: Keyring | None) -> None:
     dialect.encompass_keyring = keyring  # type: ignore[attr-defined]
 
 
+def refuse_plaintext(dialect: Dialect) -> None:
+    """Every value in this database is encrypted (broker/identity.py says so): from now on
+    a value that is not is refused when read, not passed through. Someone who can write to
+    the database but does not hold the key cannot slip a forged value in as plaintext."""
+    dialect.encompass_refuse_plaintext = True  # type: ignore[attr-defined]
+
+
+class PlaintextRefused(KeyError_):
+    """A value in an encrypted column that is not encrypted, where none may be."""
+
+
 def _open(stored: str, dialect: Dialect) -> str:
-    """The plaintext of a stored value; a value from before encryption passes through."""
+    """The plaintext of a stored value; a value from before encryption passes through,
+    until the database records that every value is encrypted."""
     if not stored.startswith(PREFIX + "."):
+        if getattr(dialect, "encompass_refuse_plaintext", False):
+            raise PlaintextRefused(
+                "a value in an encrypted column is not encrypted: refused (written without "
+                "the data key, or forged)"
+            )
         return stored
     ring = _keyring(dialect)
     if ring is None:

@@ -20,7 +20,15 @@ from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-from broker.crypto import Keyring, attach, keyring_from_material, load_key_file, parse_key_spec
+from broker.crypto import (
+    KeyError_,
+    Keyring,
+    attach,
+    keyring_from_material,
+    load_key_file,
+    parse_key_spec,
+    refuse_plaintext,
+)
 
 if TYPE_CHECKING:
     from broker.settings import Settings
@@ -74,15 +82,91 @@ def make_engine(url: str, keyring: Keyring | None = None) -> Engine:
     return engine
 
 
-def keyring_for(settings: Settings) -> Keyring:
+PLACEHOLDER_KEY_ID = "placeholder"
+
+
+def keyring_source(settings: Settings) -> str:
+    """Where the data key comes from, for messages (the setting's name, never the key)."""
     if settings.data_key is not None:
-        return keyring_from_material(parse_key_spec(settings.data_key.get_secret_value()))
-    return keyring_from_material(load_key_file(settings.data_key_path))
+        return "ENCOMPASS_DATA_KEY"
+    if settings.data_key_file is not None:
+        return f"ENCOMPASS_DATA_KEY_FILE ({settings.data_key_file})"
+    return f"the key file made for the embedded database ({settings.data_key_path})"
+
+
+def keyring_for(settings: Settings) -> Keyring:
+    """The data keys, from ``ENCOMPASS_DATA_KEY`` or ``ENCOMPASS_DATA_KEY_FILE``.
+
+    A key is made silently only for the embedded database (a SQLite file inside the data
+    folder, the key file beside it). Any other database may be shared by other processes,
+    which must all hold the same key: without one given explicitly, refuse to start."""
+    from broker.startup import StartupRefused, embedded_database
+
+    if settings.data_key is not None:
+        spec = settings.data_key.get_secret_value()
+        if any(p.strip().partition(":")[0] == PLACEHOLDER_KEY_ID for p in spec.split(",")):
+            raise StartupRefused(
+                "ENCOMPASS_DATA_KEY is still the placeholder from the deployment files: "
+                "put the installation's own key in the Secret (make one with "
+                "`encompass keys new`; docs/security.md, 'Keys')"
+            )
+        try:
+            return keyring_from_material(parse_key_spec(spec))
+        except KeyError_ as exc:
+            raise StartupRefused(f"ENCOMPASS_DATA_KEY: {exc}") from exc
+    embedded = embedded_database(settings)
+    if settings.data_key_file is not None and not settings.data_key_file.exists() and not embedded:
+        raise StartupRefused(
+            f"ENCOMPASS_DATA_KEY_FILE {settings.data_key_file} does not exist. The database "
+            "is not the embedded one, so a new key made here would not be the key of the "
+            "data already there: give the key file the other processes use (or make the "
+            "first one with `encompass keys new --file PATH`)"
+        )
+    if settings.data_key_file is None and not embedded:
+        raise StartupRefused(
+            "no data key: ENCOMPASS_DATABASE_URL names a database outside the data folder, "
+            "which other processes may share, and each must hold the same key. Set "
+            "ENCOMPASS_DATA_KEY (make one with `encompass keys new`) or "
+            "ENCOMPASS_DATA_KEY_FILE; a key is made silently only for the embedded SQLite "
+            "database in ENCOMPASS_DATA_DIR"
+        )
+    try:
+        return keyring_from_material(load_key_file(settings.data_key_path))
+    except (KeyError_, ValueError, KeyError, TypeError) as exc:
+        raise StartupRefused(f"{keyring_source(settings)} is not a data key file: {exc}") from exc
 
 
 def engine_for(settings: Settings) -> Engine:
-    """The engine every process uses: the configured database, with the data keys."""
-    return make_engine(settings.resolved_database_url, keyring_for(settings))
+    """The engine every process uses: the configured database, with the data keys, refused
+    (``StartupRefused``) when the keys are not this database's (broker/identity.py). The
+    database must be migrated first."""
+    from broker.identity import check_data_key, key_canary_written
+    from broker.startup import StartupRefused, embedded_database
+
+    missing = settings.data_key is None and not settings.data_key_path.exists()
+    if missing and embedded_database(settings):
+        # A key file would be made now: not for a database that already has a key.
+        probe = make_engine(settings.resolved_database_url)
+        try:
+            written = key_canary_written(probe)
+        finally:
+            probe.dispose()
+        if written:
+            raise StartupRefused(
+                f"the data key file {settings.data_key_path} is missing, but this database "
+                "was encrypted with a key: restore the key file from the backup (or give "
+                "the key in ENCOMPASS_DATA_KEY). A new key would read none of its data."
+            )
+    keyring = keyring_for(settings)
+    engine = make_engine(settings.resolved_database_url, keyring)
+    try:
+        checked = check_data_key(engine, keyring, keyring_source(settings))
+    except BaseException:
+        engine.dispose()
+        raise
+    if checked.plaintext_refused:
+        refuse_plaintext(engine.dialect)
+    return engine
 
 
 def _make_engine(url: str) -> Engine:
@@ -150,6 +234,9 @@ def upgrade(url: str) -> None:
     from alembic import command
     from alembic.config import Config
 
+    sa_url = make_url(sqlalchemy_url(url))
+    if sa_url.get_backend_name() == "sqlite" and sa_url.database not in (None, "", ":memory:"):
+        Path(sa_url.database).parent.mkdir(parents=True, exist_ok=True)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", sqlalchemy_url(url).replace("%", "%%"))

@@ -3,6 +3,7 @@
 With a key file, rotation adds the new key to the file; with ``ENCOMPASS_DATA_KEY``, add the
 new ``id:key`` entry at the end yourself, then run this to re-encrypt. Old keys stay in the
 keyring until nothing is encrypted with them (``rotate`` reports what is left).
+The database's key canary (broker/identity.py) is re-encrypted with the rest.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, MetaData, Table, Text, cast, literal, select, update
 
 from broker.crypto import PREFIX, EncryptedDate, EncryptedJSON, EncryptedText, Keyring
+from broker.identity import refuse_plaintext_from_now, rewrite_canary
 
 ENCRYPTED_TYPES = (EncryptedText, EncryptedJSON, EncryptedDate)
 
@@ -21,6 +23,7 @@ class Rotation:
     values: int = 0
     rows: int = 0
     plaintext_encrypted: int = 0
+    plaintext_refused: bool = False
 
 
 def encrypted_columns(metadata: MetaData) -> dict[Table, list[str]]:
@@ -69,4 +72,7 @@ def reencrypt(engine: Engine, keyring: Keyring, metadata: MetaData, batch: int =
             if len(rows) < batch:
                 break
             last = rows[-1][0]
+    rewrite_canary(engine, keyring)
+    # Nothing left in clear: from now on a value in clear is refused, not passed through.
+    done.plaintext_refused = refuse_plaintext_from_now(engine)
     return done

@@ -61,7 +61,10 @@ class _SaveHandler:
                     break
                 path = path.with_name(f"{path.stem}-{n}.eml")
             partial = path.with_suffix(".part")
-            partial.write_bytes(raw)
+            # Readable by this user only: the demo's e-mails name (synthetic) children.
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(raw)
             os.replace(partial, path)
             self.received += 1
         return "250 2.0.0 Message accepted for delivery"
@@ -83,7 +86,7 @@ class MailCatcher:
         """Bind and start serving in a background thread; returns when it is ready."""
         if self._controller is not None:
             raise RuntimeError("mail catcher already running")
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         controller = LoopbackController(
             self._handler,
             hostname=self._hostname,

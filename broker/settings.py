@@ -27,6 +27,15 @@ class ReviewPolicy(StrEnum):
     AUTO_RELEASE_CONFIDENT = "auto_release_confident"
 
 
+# What ENCOMPASS_ALLOW_UNSAFE may name (broker/startup.py checks each at start).
+UNSAFE_ALLOWANCES = (
+    "first_response_email",
+    "first_response_duty_email",
+    "public_url",
+    "kafka_plaintext",
+)
+
+
 def default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "encompass"
 
@@ -55,6 +64,11 @@ class Settings(BaseSettings):
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000)
     # Events taken per database transaction and offset commit.
     intake_batch_size: int = Field(default=100, ge=1, le=1000)
+    # An event whose processing keeps failing for a reason that is not transient is tried
+    # this many times alone, the waits doubling from the backoff, then dead-lettered with
+    # its reason (consumers/intake_batch.py); a database that is away is waited for.
+    intake_max_attempts: int = Field(default=5, ge=1, le=10)
+    intake_retry_backoff_s: float = Field(default=0.5, gt=0, le=10)
     # Kafka in production (broker/kafka_security.py; docs/operations.md). TLS always
     # verifies the brokers' certificates and host names: the CA file, else the system store.
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL"] = "PLAINTEXT"
@@ -118,10 +132,26 @@ class Settings(BaseSettings):
     console_claim_ttl_min: int = Field(default=15, ge=1, le=24 * 60)
     # Four eyes: edited or high-risk notifications need a second, different reviewer.
     four_eyes: bool = False
-    # Sign-in throttling: this many failures for one account (or address) within the
-    # window locks further attempts until the window has passed.
+    # Sign-ins end this long after they began, however busy (the idle timeout above ends
+    # them sooner). Each is a row in console_sessions (console/sessions.py).
+    console_session_max_hours: int = Field(default=12, ge=1, le=7 * 24)
+    # Multi-factor sign-in (TOTP): always for admins and auditors; for reviewers too when on.
+    console_mfa_reviewers: bool = False
+    # Sign-in throttling (console/throttle.py). By account: after this many failures in a
+    # row, each further attempt waits login_delay_base_s, doubling with every failure, at
+    # most login_delay_max_s; the count is forgotten after login_failures_kept_h without
+    # a failure. The second factor is throttled the same way.
     login_max_failures: int = Field(default=5, ge=1)
+    login_delay_base_s: int = Field(default=30, ge=1)
+    login_delay_max_s: int = Field(default=900, ge=1)
+    login_failures_kept_h: int = Field(default=24, ge=1)
+    # By client address, a second line: this many failures within the window refuse that
+    # address until the window has passed.
+    login_address_max_failures: int = Field(default=20, ge=1)
     login_window_min: int = Field(default=15, ge=1)
+    # Reverse proxies (addresses or CIDR ranges, comma separated) whose X-Forwarded-For
+    # names the client; from any other peer the header is ignored. Unset: none.
+    trusted_proxies: str = ""
     # OpenID Connect sign-in, for councils that have it (unset: local accounts only).
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
@@ -164,6 +194,10 @@ class Settings(BaseSettings):
     data_key: SecretStr | None = None
     data_key_file: Path | None = None
 
+    # Settings refused at start as unsafe (broker/startup.py) that this installation
+    # accepts knowingly: comma-separated names from UNSAFE_ALLOWANCES. `up --demo` sets them.
+    allow_unsafe: str = ""
+
     # Retention of personal content (police records, what schools were sent), in days
     # after receipt; set by the local data-sharing agreement. The purge runs daily.
     retention_days: int = Field(default=400, ge=1)
@@ -189,6 +223,36 @@ class Settings(BaseSettings):
                 f"loopback address, not for {self.smtp_host!r}: use starttls or implicit"
             )
         return self
+
+    @model_validator(mode="after")
+    def _trusted_proxies_are_addresses(self) -> Settings:
+        try:
+            self.trusted_proxy_networks  # noqa: B018  (parsed to be checked)
+        except ValueError as exc:
+            raise ValueError(f"ENCOMPASS_TRUSTED_PROXIES: {exc}") from None
+        return self
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(
+            ipaddress.ip_network(part.strip(), strict=False)
+            for part in self.trusted_proxies.split(",")
+            if part.strip()
+        )
+
+    @model_validator(mode="after")
+    def _known_unsafe_allowances(self) -> Settings:
+        unknown = sorted(self.allowed_unsafe - set(UNSAFE_ALLOWANCES))
+        if unknown:
+            raise ValueError(
+                f"ENCOMPASS_ALLOW_UNSAFE: unknown name(s) {', '.join(unknown)}; "
+                f"known: {', '.join(UNSAFE_ALLOWANCES)}"
+            )
+        return self
+
+    @property
+    def allowed_unsafe(self) -> frozenset[str]:
+        return frozenset(n.strip() for n in self.allow_unsafe.split(",") if n.strip())
 
     @property
     def data_key_path(self) -> Path:

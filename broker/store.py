@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
     Float,
@@ -63,13 +64,14 @@ class Incident(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[str] = mapped_column(String(64), index=True)
     revision: Mapped[int] = mapped_column(Integer)
-    force_code: Mapped[str] = mapped_column(String(8))
+    force_code: Mapped[str] = mapped_column(String(16))  # schemas.incident.FORCE_CODE_MAX
     classification: Mapped[str] = mapped_column(String(64))
     reported_at: Mapped[datetime] = mapped_column(UtcDateTime)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     outcome: Mapped[str] = mapped_column(String(16))
     payload: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON)  # the police record
-    source: Mapped[str] = mapped_column(String(64), default="")  # topic/partition/offset
+    # topic/partition/offset: a Kafka topic name has up to 249 characters.
+    source: Mapped[str] = mapped_column(String(300), default="")
 
 
 def notification_id(incident_id: str, revision: int, person_id: str, urn: str | None) -> str:
@@ -183,26 +185,78 @@ class BankHoliday(Base):
 
 class ConsoleUser(Base):
     """A local account of the console (``encompass users add``): argon2 hash, one role.
-    Accounts signed in by OpenID Connect have no password hash."""
+    Accounts signed in by OpenID Connect have no password hash; they are named by their
+    provider's issuer and subject identifier (``sub``), never by a name the provider may
+    give to someone else later."""
 
     __tablename__ = "console_users"
+    __table_args__ = (
+        UniqueConstraint("oidc_issuer", "oidc_subject", name="uq_console_users_oidc"),
+    )
 
     username: Mapped[str] = mapped_column(String(100), primary_key=True)
     role: Mapped[str] = mapped_column(String(16))  # reviewer | auditor | admin
     password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    oidc_issuer: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    oidc_subject: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # Multi-factor sign-in (console/mfa.py): the TOTP secret, encrypted at rest, and the
+    # last time step accepted, so that no code is accepted twice.
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
+    totp_enrolled_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
-class SignInFailure(Base):
-    """One failed sign-in, by account name or address (a hash of it): the throttle counts
-    these within a window. Never the password tried."""
+class ConsoleSession(Base):
+    """One sign-in to the console (console/sessions.py). The cookie carries a random token;
+    only its SHA-256 is kept here, so a copy of the database opens no session. A session
+    ends at sign-out, on "sign out everywhere", a password change or a disabled account,
+    after the idle timeout, and at its absolute expiry, whichever comes first."""
 
-    __tablename__ = "console_sign_in_failures"
+    __tablename__ = "console_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the token
+    username: Mapped[str] = mapped_column(ForeignKey("console_users.username"), index=True)
+    # full | mfa (the password was right, the second factor is due) | enrol (the account
+    # must set up a second factor before anything else)
+    level: Mapped[str] = mapped_column(String(8))
+    mfa: Mapped[str | None] = mapped_column(String(16), nullable=True)  # how, when done
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    ended_why: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # A TOTP secret offered during enrolment, until its first code is confirmed.
+    enrol_secret: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
+
+
+class SignInThrottle(Base):
+    """Failed sign-ins by account, by address and by second factor, one row per key (a hash
+    of it): the row is locked while an attempt is counted, so concurrent guesses cannot
+    read the same count (console/throttle.py). Never the password tried."""
+
+    __tablename__ = "console_sign_in_throttle"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_failure_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    blocked_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class RecoveryCode(Base):
+    """A single-use recovery code for when the authenticator is lost: SHA-256 only (each
+    code has 80 random bits), never the code."""
+
+    __tablename__ = "console_recovery_codes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(String(64), index=True)
-    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    username: Mapped[str] = mapped_column(ForeignKey("console_users.username"), index=True)
+    code_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class NotificationEdit(Base):

@@ -21,6 +21,7 @@ from broker.logging import configure_logging
 from broker.mail_catcher import MailCatcher
 from broker.runtime import clear_runtime, write_runtime
 from broker.settings import ReviewPolicy, Settings, SmtpTls
+from broker.startup import refuse_unsafe_settings
 from school_directory import imports
 from school_directory.store import Pupil
 from school_directory.synthetic import write_directory
@@ -64,8 +65,18 @@ def _report_failure(task: asyncio.Task[None]) -> None:
         log.error("demo_feed_failed", error=repr(task.exception()))
 
 
+# What the demo needs and would otherwise be refused (broker/startup.py): its First
+# Response address is a placeholder and its links point at this machine.
+DEMO_ALLOWS = ("first_response_email", "public_url")
+
+
 def run_up(settings: Settings, *, demo: bool, incidents: int, interval_s: float) -> int:
     configure_logging(settings.log_format, settings.log_level)
+    if demo:
+        allowed = ",".join(sorted(settings.allowed_unsafe | set(DEMO_ALLOWS)))
+        settings = settings.model_copy(update={"allow_unsafe": allowed})
+    # Before the embedded broker starts: the service checks again with its address.
+    refuse_unsafe_settings(settings)
     return asyncio.run(_up(settings, demo=demo, incidents=incidents, interval_s=interval_s))
 
 

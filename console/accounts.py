@@ -1,20 +1,28 @@
-"""Console accounts: local users with argon2 password hashes and one role each, and the
-sign-in throttle. ``encompass users add`` and the sign-in page both come through here."""
+"""Console accounts: local users with argon2 password hashes and one role each, checked
+through the sign-in throttle (``console.throttle``). ``encompass users ...`` and the
+sign-in page both come through here. Whatever changes who may sign in (a new password,
+a new role, disabling) ends the account's sessions at once."""
 
 from __future__ import annotations
 
-import hashlib
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from audit.ledger import AuditAction, record
+from broker.database import transaction, utcnow
 from broker.settings import Settings
-from broker.store import ConsoleUser, SignInFailure
+from broker.store import ConsoleSession, ConsoleUser, RecoveryCode
+from console import sessions as console_sessions
+from console import throttle
+from console.throttle import Kind, Throttled
+
+__all__ = ["MIN_PASSWORD", "AccountError", "Role", "Throttled", "add_user", "authenticate"]
 
 _HASHER = PasswordHasher()  # argon2id, the library's current recommended parameters
 # Verified against when the account does not exist, so both cases take as long.
@@ -36,10 +44,6 @@ class AccountError(ValueError):
     """An account that cannot be added, in plain words."""
 
 
-class Throttled(Exception):
-    """Too many failed sign-ins for this account or address: wait for the window."""
-
-
 def add_user(
     session: Session, username: str, role: str, password: str | None, *, actor: str
 ) -> ConsoleUser:
@@ -54,6 +58,7 @@ def add_user(
     if password is not None and len(password) < MIN_PASSWORD:
         raise AccountError(f"a password needs at least {MIN_PASSWORD} characters")
     user = session.get(ConsoleUser, name)
+    existed = user is not None
     if user is None:
         user = ConsoleUser(username=name, role=chosen.value, active=True)
         session.add(user)
@@ -61,24 +66,86 @@ def add_user(
     user.password_hash = _HASHER.hash(password) if password is not None else None
     session.flush()
     record(session, AuditAction.USER_ADDED, actor=actor, details={"user": name, "role": role})
+    if existed:  # a reset: sessions opened with the old password (or role) end now
+        console_sessions.end_all(
+            session, name, why=console_sessions.Ended.PASSWORD_CHANGED, now=utcnow(), actor=actor
+        )
     return user
 
 
-def _key(kind: str, value: str) -> str:
-    return hashlib.sha256(f"{kind}\x1f{value.casefold()}".encode()).hexdigest()
+def set_active(session: Session, username: str, active: bool, *, actor: str) -> ConsoleUser:
+    """Disable an account (its sessions end at once) or enable it again; audited."""
+    user = session.get(ConsoleUser, username)
+    if user is None:
+        raise AccountError(f"no account {username!r}")
+    user.active = active
+    action = AuditAction.USER_ENABLED if active else AuditAction.USER_DISABLED
+    record(session, action, actor=actor, details={"user": username})
+    if not active:
+        console_sessions.end_all(
+            session, username, why=console_sessions.Ended.DISABLED, now=utcnow(), actor=actor
+        )
+    return user
 
 
-def _failures(session: Session, key: str, since: datetime) -> int:
-    found = session.execute(
-        select(func.count())
-        .select_from(SignInFailure)
-        .where(SignInFailure.key == key, SignInFailure.at >= since)
-    ).scalar_one()
-    return int(found)
+def sign_out_everywhere(session: Session, username: str, *, actor: str, now: datetime) -> int:
+    if session.get(ConsoleUser, username) is None:
+        raise AccountError(f"no account {username!r}")
+    return console_sessions.end_all(
+        session, username, why=console_sessions.Ended.EVERYWHERE, now=now, actor=actor
+    )
+
+
+@dataclass(frozen=True)
+class AccountSummary:
+    username: str
+    role: str
+    active: bool
+    kind: str  # local | oidc
+    mfa: bool
+    recovery_codes_left: int
+    open_sessions: int
+
+
+def list_users(session: Session, *, now: datetime) -> list[AccountSummary]:
+    users = session.execute(select(ConsoleUser).order_by(ConsoleUser.username)).scalars()
+    live = dict(
+        session.execute(
+            select(ConsoleSession.username, func.count())
+            .where(ConsoleSession.ended_at.is_(None), ConsoleSession.expires_at > now)
+            .group_by(ConsoleSession.username)
+        ).all()
+    )
+    codes = dict(
+        session.execute(
+            select(RecoveryCode.username, func.count())
+            .where(RecoveryCode.used_at.is_(None))
+            .group_by(RecoveryCode.username)
+        ).all()
+    )
+    return [
+        AccountSummary(
+            username=u.username,
+            role=u.role,
+            active=u.active,
+            kind="oidc" if u.oidc_subject or u.username.startswith("oidc:") else "local",
+            mfa=u.totp_secret is not None,
+            recovery_codes_left=int(codes.get(u.username, 0)),
+            open_sessions=int(live.get(u.username, 0)),
+        )
+        for u in users
+    ]
+
+
+def _name(username: str) -> str:
+    name = username.strip()
+    if "\x00" in name or len(name) > 100:  # cannot be an account: fail like a wrong password
+        return "-"
+    return name
 
 
 def authenticate(
-    session: Session,
+    sessions: sessionmaker[Session],
     settings: Settings,
     username: str,
     password: str,
@@ -86,33 +153,36 @@ def authenticate(
     address: str,
     now: datetime,
 ) -> ConsoleUser | None:
-    """The account, if the password is right and neither the account nor the address has
-    failed too often within the window (then ``Throttled``, before any hash is checked).
+    """The account, if the password is right; None if not. ``Throttled`` (before any hash
+    is checked) when the account must still wait or the address has failed too often.
+
+    The attempt is counted first, in a transaction of its own committed before the hash is
+    checked (``throttle.charge``), so concurrent guesses cannot all read the same count.
     Each outcome is audited; the password never is."""
-    name = username.strip()
-    if "\x00" in name or len(name) > 100:  # cannot be an account: fail like a wrong password
-        name = "-"
-    keys = (_key("user", name), _key("addr", address))
-    since = now - timedelta(minutes=settings.login_window_min)
-    if any(_failures(session, k, since) >= settings.login_max_failures for k in keys):
-        raise Throttled
-    user = session.get(ConsoleUser, name) if name else None
+    name = _name(username)
+    keys = [throttle.Key(Kind.ACCOUNT, name), throttle.Key(Kind.ADDRESS, address)]
+    with transaction(sessions) as session:
+        throttle.charge(session, settings, keys, now=now)
+        user = session.get(ConsoleUser, name) if name else None
+        stored = user.password_hash if user is not None else None
     try:
-        _HASHER.verify(user.password_hash if user and user.password_hash else _DUMMY_HASH, password)
-        ok = user is not None and user.active and user.password_hash is not None
+        _HASHER.verify(stored or _DUMMY_HASH, password)
+        ok = user is not None and user.active and stored is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         ok = False
-    if not ok or user is None:
-        session.add_all([SignInFailure(key=k, at=now) for k in keys])
-        record(
-            session,
-            AuditAction.SIGN_IN_FAILED,
-            actor=f"console:{name[:60] or '-'}",
-            details={"known_account": user is not None},
-        )
-        return None
-    session.execute(delete(SignInFailure).where(SignInFailure.key == keys[0]))
-    if user.password_hash and _HASHER.check_needs_rehash(user.password_hash):
-        user.password_hash = _HASHER.hash(password)
-    record(session, AuditAction.SIGNED_IN, actor=f"console:{name}", details={"role": user.role})
-    return user
+    with transaction(sessions) as session:
+        if not ok or user is None:
+            record(
+                session,
+                AuditAction.SIGN_IN_FAILED,
+                actor=f"console:{name[:60] or '-'}",
+                details={"known_account": user is not None},
+            )
+            return None
+        throttle.succeeded(session, keys, now=now)
+        user = session.get(ConsoleUser, name)
+        if user is None or not user.active:  # disabled while the hash was checked
+            return None
+        if user.password_hash and _HASHER.check_needs_rehash(user.password_hash):
+            user.password_hash = _HASHER.hash(password)
+        return user

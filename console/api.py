@@ -2,9 +2,12 @@
 case systems, with an OpenAPI document at ``/api/openapi.json`` for signed-in users (and
 at ``/openapi.json`` on the internal listener, broker/internal.py).
 
-Authentication is the console's session: ``POST /api/session`` with a username and password
-sets the cookie and returns the CSRF token, which every other POST sends as
-``X-CSRF-Token``. The actions are ``consumers.review``'s, as on the pages and in the CLI.
+Authentication is the console's session: ``GET /api/session`` returns a sign-in CSRF token
+(and sets its cookie); ``POST /api/session`` with that token as ``X-CSRF-Token`` and a
+username and password (and ``code``, the authenticator's code or a recovery code, for an
+account with a second factor) sets the session cookie and returns the session's CSRF token,
+which every other POST sends as ``X-CSRF-Token``. The actions are ``consumers.review``'s, as
+on the pages and in the CLI.
 """
 
 from __future__ import annotations
@@ -17,16 +20,23 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from broker.database import transaction
-from console import views
+from console import mfa, signin, views
 from console.accounts import Throttled, authenticate
 from console.auth import BadCsrf, Forbidden, NotSignedIn, Principal, check_csrf, require
 from console.pages import Console
+from console.throttle import client_address
 from consumers import review
 
 
 class Credentials(BaseModel):
     username: str = Field(min_length=1, max_length=100)
     password: str = Field(min_length=1, max_length=1000)
+    # The second factor, for accounts that have one: a TOTP code or a recovery code.
+    code: str | None = Field(default=None, max_length=64)
+
+
+class SignInToken(BaseModel):
+    csrf_token: str
 
 
 class SessionInfo(BaseModel):
@@ -148,21 +158,68 @@ def create_api(c: Console) -> FastAPI:
             "candidates": [{k: x[k] for k in ("upn", "urn", "score")} for x in row["candidates"]],
         }  # fmt: skip
 
+    @api.get("/session", response_model=SignInToken)
+    def sign_in_token(request: Request) -> Response:
+        """The token ``POST /api/session`` needs as ``X-CSRF-Token`` (with this cookie)."""
+        nonce, token = c.signin.issue(request)
+        response = JSONResponse({"csrf_token": token})
+        c.signin.set_cookie(response, nonce)
+        return response
+
     @api.post("/session", response_model=SessionInfo, responses=ERRORS)
-    def sign_in(request: Request, body: Credentials) -> Response:
-        address = request.client.host if request.client else "-"
-        with transaction(c.sessions) as session:
+    def sign_in(
+        request: Request, body: Credentials, x_csrf_token: str | None = Header(None)
+    ) -> Response:
+        c.signin.check(request, x_csrf_token)  # before any password is checked
+        address, now = client_address(request, c.settings), c.clock()
+
+        def too_many(wait: Throttled) -> Response:
+            return JSONResponse(
+                {"detail": f"too many attempts: wait {wait.wait_s} s"},
+                status_code=429,
+                headers={"Retry-After": str(wait.wait_s)},
+            )
+
+        try:
+            user = authenticate(c.sessions, c.settings, body.username, body.password,
+                                address=address, now=now)  # fmt: skip
+        except Throttled as wait:
+            return too_many(wait)
+        if user is None:
+            return JSONResponse({"detail": "wrong username or password"}, status_code=401)
+        factor = None
+        if mfa.required(c.settings, user):
+            if user.totp_secret is None:
+                return JSONResponse({"detail": "this account must set up its second factor: "
+                                     "sign in to the console in a browser first"},
+                                    status_code=403)  # fmt: skip
+            if not body.code:
+                return JSONResponse({"detail": "a second factor is needed: send the code "
+                                     "from the authenticator app (or a recovery code) as code"},
+                                    status_code=401)  # fmt: skip
             try:
-                user = authenticate(session, c.settings, body.username, body.password,
-                                    address=address, now=c.clock())  # fmt: skip
-            except Throttled:
-                return JSONResponse({"detail": "too many attempts"}, status_code=429)
-            if user is None:
-                return JSONResponse({"detail": "wrong username or password"}, status_code=401)
-            info = {"username": user.username, "role": user.role}
+                factor = mfa.check(c.sessions, c.settings, user.username, body.code,
+                                   address=address, now=now)  # fmt: skip
+            except Throttled as wait:
+                return too_many(wait)
+            if factor is None:
+                return JSONResponse({"detail": "the second factor is not right"},
+                                    status_code=401)  # fmt: skip
+        with transaction(c.sessions) as session:
+            token, _ = signin.open_session(session, c.settings, user, now=now, via="api",
+                                           factor=factor)  # fmt: skip
         csrf = secrets.token_urlsafe(32)
-        response = JSONResponse({**info, "csrf_token": csrf})
-        c.cookies.issue(response, info["username"], csrf)
+        response = JSONResponse({"username": user.username, "role": user.role,
+                                 "csrf_token": csrf})  # fmt: skip
+        c.cookies.issue(response, token, csrf)
+        return response
+
+    @api.delete("/session", status_code=204, responses=ERRORS)
+    def sign_out(request: Request, x_csrf_token: str | None = Header(None)) -> Response:
+        """Sign out: the session ends on the server, not only in this client."""
+        signin.sign_out(request, c.cookies, c.sessions, c.clock, x_csrf_token or "")
+        response = Response(status_code=204)
+        c.cookies.clear(response)
         return response
 
     def signed_in(request: Request, csrf: str | None, *, write: bool) -> Principal:

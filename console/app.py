@@ -17,12 +17,14 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader
 from sqlalchemy.orm import Session, sessionmaker
 
 from broker.database import transaction, utcnow
 from broker.settings import Settings
-from console import api, oidc, pages
+from console import api, oidc, pages, signin
 from console.auth import BadCsrf, Forbidden, NotSignedIn, SessionCookies
+from console.signin_csrf import SignInCsrf
 from consumers.acknowledge import (
     AckClaim,
     AckLinks,
@@ -48,6 +50,19 @@ SECURITY_HEADERS = {
         "img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),
 }
+# Sent only when the cookies are Secure, i.e. the console is served over https.
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def console_templates() -> Jinja2Templates:
+    """Every console template is HTML, whatever its name (``*.html.j2``): all are escaped.
+
+    Starlette's own environment escapes only templates named ``.html``, ``.htm`` or
+    ``.xml``, which left every console page rendering police and directory data as live
+    HTML. Markup built in code must be ``markupsafe.Markup`` made from escaped parts.
+    """
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True)
+    return Jinja2Templates(env=env)
 
 
 def create_app(
@@ -59,7 +74,7 @@ def create_app(
 ) -> FastAPI:
     """The console, with its database sessions and signing key passed in."""
     signer = links or AckLinks.from_settings(settings)
-    templates = Jinja2Templates(directory=TEMPLATES)
+    templates = console_templates()
     app = FastAPI(
         title="Operation Encompass console", docs_url=None, redoc_url=None, openapi_url=None
     )
@@ -69,6 +84,7 @@ def create_app(
     }
 
     cookies = SessionCookies(signer.secret, settings)
+    signin_csrf = SignInCsrf(signer.secret, secure=cookies.secure)
 
     @app.middleware("http")
     async def security_headers(
@@ -77,9 +93,12 @@ def create_app(
         response = await call_next(request)
         who = getattr(request.state, "principal", None)
         if who is not None and "set-cookie" not in response.headers:
-            cookies.issue(response, who.username, who.csrf)  # slides the idle timeout
+            cookies.issue(response, who.token, who.csrf)  # slides the idle timeout
+        if cookies.secure:
+            response.headers["Strict-Transport-Security"] = HSTS
         if request.url.path.startswith("/static/"):
             response.headers["Cache-Control"] = "public, max-age=3600"
+            response.headers["X-Content-Type-Options"] = "nosniff"
             return response
         response.headers.update(SECURITY_HEADERS)  # no-store: pages carry personal data
         return response
@@ -102,8 +121,9 @@ def create_app(
         return JSONResponse({"detail": "missing or wrong CSRF token"}, status_code=403)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    console = pages.Console(settings, sessions, templates, cookies, clock)
+    console = pages.Console(settings, sessions, templates, cookies, clock, signin_csrf)
     pages.register(app, console)
+    signin.register(app, console)
     oidc.install(app, console, signer.secret)
     api_app = api.create_api(console)
     app.mount("/api", api_app)

@@ -1,10 +1,14 @@
 """Sign-in sessions and CSRF for the console.
 
-A session is a signed cookie (itsdangerous, a key derived from ``ENCOMPASS_SECRET_KEY``)
-holding the username and a CSRF token; it is re-issued on every request and refused once
-idle for ``ENCOMPASS_CONSOLE_SESSION_IDLE_MIN``. The account and its role are read from the
-database on every request, so a disabled account is out at once. HttpOnly, SameSite=Strict,
-and Secure (with the ``__Host-`` prefix) unless the console is plain http on loopback.
+A session is a ``console_sessions`` row (``console.sessions``); the cookie holds its random
+token and the CSRF token, signed (itsdangerous, a key derived from ``ENCOMPASS_SECRET_KEY``)
+and re-issued on every request. Every request, page or API, finds the row and refuses the
+session once it has ended (sign-out, "sign out everywhere", a password change, a disabled
+account), idled past ``ENCOMPASS_CONSOLE_SESSION_IDLE_MIN`` or passed its absolute expiry
+(``ENCOMPASS_CONSOLE_SESSION_MAX_HOURS``). The account and its role are read from the
+database on every request too, and an account that needs a second factor is let in only by
+a session that passed one. HttpOnly, SameSite=Strict, and Secure (with the ``__Host-``
+prefix) unless the console is plain http on loopback.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,7 +26,9 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
 from broker.settings import Settings, is_loopback
-from broker.store import ConsoleUser
+from broker.store import ConsoleSession, ConsoleUser
+from console import mfa
+from console import sessions as console_sessions
 from console.accounts import Role
 
 
@@ -30,6 +37,7 @@ class Principal:
     username: str
     role: Role
     csrf: str
+    token: str = field(default="", repr=False, compare=False)  # the session's, for the cookie
 
     @property
     def actor(self) -> str:
@@ -63,17 +71,29 @@ def cookie_secure(settings: Settings) -> bool:
     return not (url.scheme == "http" and is_loopback(url.hostname or ""))
 
 
+@dataclass(frozen=True)
+class Current:
+    """A live session as found from its cookie, whatever its level."""
+
+    row: ConsoleSession
+    user: ConsoleUser
+    token: str
+    csrf: str
+
+
 class SessionCookies:
     def __init__(self, secret: bytes, settings: Settings) -> None:
         key = hmac.new(secret, b"encompass console session", hashlib.sha256).digest()
         self._serializer = URLSafeTimedSerializer(key, salt="encompass-console-session")
+        self.settings = settings
         self.idle_s = settings.console_session_idle_min * 60
         self.secure = cookie_secure(settings)
         self.name = "__Host-encompass" if self.secure else "encompass_session"
 
-    def issue(self, response: Response, username: str, csrf: str | None = None) -> str:
+    def issue(self, response: Response, token: str, csrf: str | None = None) -> str:
+        """Set the cookie for the session ``token``; returns its CSRF token."""
         csrf = csrf or secrets.token_urlsafe(32)
-        value = self._serializer.dumps({"u": username, "c": csrf})
+        value = self._serializer.dumps({"s": token, "c": csrf})
         response.set_cookie(
             self.name,
             value,
@@ -98,18 +118,37 @@ class SessionCookies:
             data = self._serializer.loads(raw, max_age=self.idle_s)
         except BadSignature:  # also SignatureExpired: idle too long
             return None
-        if not isinstance(data, dict) or not isinstance(data.get("u"), str):
-            return None
+        if (
+            not isinstance(data, dict)
+            or not isinstance(data.get("s"), str)
+            or not isinstance(data.get("c"), str)
+        ):
+            return None  # also every cookie from before sessions were rows
         return data
 
-    def principal(self, request: Request, session: Session) -> Principal:
+    def current(self, request: Request, session: Session, now: datetime) -> Current | None:
+        """The live session of this request at any level (full, or waiting for its second
+        factor), with its active account; None otherwise."""
         data = self.read(request)
         if data is None:
-            raise NotSignedIn
-        user = session.get(ConsoleUser, data["u"])
+            return None
+        row = console_sessions.find(session, self.settings, data["s"], now=now)
+        if row is None:
+            return None
+        user = session.get(ConsoleUser, row.username)
         if user is None or not user.active:
+            return None
+        return Current(row, user, data["s"], data["c"])
+
+    def principal(self, request: Request, session: Session, now: datetime) -> Principal:
+        """The signed-in person, from a full session only; else ``NotSignedIn``."""
+        found = self.current(request, session, now)
+        if found is None or found.row.level != console_sessions.Level.FULL:
             raise NotSignedIn
-        who = Principal(user.username, Role(user.role), str(data["c"]))
+        if found.row.mfa is None and mfa.required(self.settings, found.user):
+            raise NotSignedIn  # e.g. MFA was switched on for reviewers since this sign-in
+        user = found.user
+        who = Principal(user.username, Role(user.role), found.csrf, found.token)
         request.state.principal = who  # the middleware slides the idle timeout
         return who
 

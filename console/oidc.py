@@ -1,25 +1,35 @@
 """OpenID Connect sign-in (authlib), for councils that have an identity provider.
 
 Off unless ``ENCOMPASS_OIDC_ISSUER`` is set. The provider's role claim
-(``ENCOMPASS_OIDC_ROLE_CLAIM``, a string or a list) must name one of the console's roles;
-the account is kept in ``console_users`` as ``oidc:<preferred_username or sub>`` without a
-password, so an administrator can disable it like any other. After the provider's redirect
-the console's own session cookie is issued exactly as for a local sign-in.
+(``ENCOMPASS_OIDC_ROLE_CLAIM``, a string or a list) must name one of the console's roles.
+The account is the one bound to the ID token's issuer and subject (``iss``, ``sub``): a
+``preferred_username`` is only a label, which a provider may give to someone else later,
+so it never chooses the account. A new account is kept in ``console_users`` without a
+password, named ``oidc:<preferred_username>`` (with a short suffix from the subject when
+that name is taken), so an administrator can list and disable it like any other. After
+the provider's redirect the console's own session is opened exactly as for a local
+sign-in, second factor included: unless the ID token's ``amr`` says the provider asked for
+one (``mfa``), an account that needs it is asked for the console's own.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from datetime import datetime
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.middleware.sessions import SessionMiddleware
 
 from audit.ledger import AuditAction, record
 from broker.database import transaction
 from broker.store import ConsoleUser
+from console import signin
 from console.accounts import Role
+from console.mfa import Factor
 from console.pages import Console
 
 # The strongest role a provider grants wins.
@@ -35,6 +45,35 @@ def role_from(claim: object) -> Role | None:
         else set()
     )
     return next((r for r in _PRIORITY if r.value in granted), None)
+
+
+def account_for(session: Session, issuer: str, subject: str) -> ConsoleUser | None:
+    found = session.execute(
+        select(ConsoleUser).where(
+            ConsoleUser.oidc_issuer == issuer, ConsoleUser.oidc_subject == subject
+        )
+    ).scalar_one_or_none()
+    return found
+
+
+def new_account_name(session: Session, label: str, issuer: str, subject: str) -> str | None:
+    """A free username for a new account, or None when an administrator disabled an
+    account of that name from before accounts were bound to subjects (it stays out)."""
+    name = f"oidc:{label}"[:100]
+    held = session.get(ConsoleUser, name)
+    if held is None:
+        return name
+    if held.oidc_subject is None and not held.active:
+        return None
+    suffix = hashlib.sha256(f"{issuer}\x1f{subject}".encode()).hexdigest()[:8]
+    name = f"oidc:{label[:80]}~{suffix}"
+    return name if session.get(ConsoleUser, name) is None else None
+
+
+def provider_did_mfa(claims: dict[str, object]) -> bool:
+    """RFC 8176: ``amr`` lists the methods used; ``mfa`` means more than one factor."""
+    amr = claims.get("amr")
+    return isinstance(amr, list) and "mfa" in amr
 
 
 def install(app: FastAPI, c: Console, secret: bytes) -> None:
@@ -66,8 +105,7 @@ def install(app: FastAPI, c: Console, secret: bytes) -> None:
     callback_url = settings.public_url.rstrip("/") + "/login/oidc/callback"
 
     def refused(request: Request, why: str, status: int) -> HTMLResponse:
-        return c.page(request, "login.html.j2", status=status, next="/", error=why, who=None,
-                      oidc=True)  # fmt: skip
+        return c.sign_in_page(request, status=status, error=why)
 
     @app.get("/login/oidc", include_in_schema=False)
     async def oidc_start(request: Request) -> Response:
@@ -82,33 +120,41 @@ def install(app: FastAPI, c: Console, secret: bytes) -> None:
             return refused(request, "Signing in with your council account did not work.", 401)
         claims = dict(token.get("userinfo") or {})
         role = role_from(claims.get(settings.oidc_role_claim))
-        name = str(claims.get("preferred_username") or claims.get("sub") or "")
-        if not name:
+        issuer, subject = str(claims.get("iss") or ""), str(claims.get("sub") or "")
+        if not issuer or not subject or len(issuer) > 255 or len(subject) > 255:
             return refused(request, "Your council account did not say who you are.", 401)
-        username = f"oidc:{name}"[:100]
+        label = str(claims.get("preferred_username") or subject).strip() or subject
+        now: datetime = c.clock()
         with transaction(c.sessions) as session:
-            user = session.get(ConsoleUser, username)
-            if role is None or (user is not None and not user.active):
-                details = {"via": "oidc", "has_role": role is not None}
-                record(session, AuditAction.SIGN_IN_FAILED, actor=f"console:{username}",
-                       details=details)  # fmt: skip
-                allowed = False
+            user = account_for(session, issuer, subject)
+            username = user.username if user is not None else None
+            if user is None and role is not None:
+                username = new_account_name(session, label, issuer, subject)
+            if role is None or username is None or (user is not None and not user.active):
+                record(session, AuditAction.SIGN_IN_FAILED,
+                       actor=f"console:{(username or 'oidc:' + label)[:90]}",
+                       details={"via": "oidc", "has_role": role is not None,
+                                "known_account": user is not None})  # fmt: skip
+                token = None
             else:
+                assert username is not None
                 if user is None:
-                    user = ConsoleUser(username=username, role=role.value, active=True)
+                    user = ConsoleUser(username=username, role=role.value, active=True,
+                                       oidc_issuer=issuer, oidc_subject=subject)  # fmt: skip
                     session.add(user)
                 user.role, user.password_hash = role.value, None
-                record(session, AuditAction.SIGNED_IN, actor=f"console:{username}",
-                       details={"role": role.value, "via": "oidc"})  # fmt: skip
-                allowed = True
-        if not allowed:
+                session.flush()
+                factor = Factor.PROVIDER if provider_did_mfa(claims) else None
+                token, target = signin.open_session(session, settings, user, now=now,
+                                                    via="oidc", factor=factor)  # fmt: skip
+        if token is None:
             return refused(request, "Your council account has no role in this console.", 403)
         # A same-site step: the session cookie is SameSite=Strict, so it is not sent on the
         # rest of a navigation that began at the provider.
         response = HTMLResponse(
-            '<!DOCTYPE html><html lang="en"><head><meta http-equiv="refresh" content="0;url=/">'
-            '<title>Signed in</title></head><body><main><p><a href="/">Continue</a></p>'
-            "</main></body></html>"
+            '<!DOCTYPE html><html lang="en"><head><meta http-equiv="refresh" '
+            f'content="0;url={target}"><title>Signed in</title></head><body><main><p>'
+            f'<a href="{target}">Continue</a></p></main></body></html>'
         )
-        c.cookies.issue(response, username)
+        c.cookies.issue(response, token)
         return response

@@ -21,9 +21,12 @@ from audit.ledger import AuditAction, record
 from broker.database import transaction
 from broker.settings import Settings
 from broker.store import Notification
-from console import views
+from console import signin, views
 from console.accounts import Throttled, authenticate
-from console.auth import NotSignedIn, Principal, SessionCookies, check_csrf, require
+from console.auth import BadCsrf, NotSignedIn, Principal, SessionCookies, check_csrf, require
+from console.signin import safe_next as _safe_next
+from console.signin_csrf import SignInCsrf
+from console.throttle import client_address
 from consumers import held_account, review
 
 
@@ -34,13 +37,26 @@ class Console:
     templates: Jinja2Templates
     cookies: SessionCookies
     clock: Any
+    signin: SignInCsrf
 
     def who(self, request: Request, session: Session) -> Principal:
-        return self.cookies.principal(request, session)
+        return self.cookies.principal(request, session, self.clock())
 
     def page(self, request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
         values.setdefault("who", getattr(request.state, "principal", None))
         return self.templates.TemplateResponse(request, name, values, status_code=status)
+
+    def sign_in_page(
+        self, request: Request, *, status: int = 200, next: str = "/", error: str = ""
+    ) -> HTMLResponse:
+        """The sign-in form, with its own CSRF token (there is no session yet)."""
+        nonce, token = self.signin.issue(request)
+        response = self.page(
+            request, "login.html.j2", status=status, next=_safe_next(next), error=error,
+            who=None, oidc=bool(self.settings.oidc_issuer), csrf_token=token,
+        )  # fmt: skip
+        self.signin.set_cookie(response, nonce)
+        return response
 
 
 NO_IDS = Form([])  # the bulk form with nothing ticked
@@ -48,12 +64,6 @@ NO_IDS = Form([])  # the bulk form with nothing ticked
 
 def _see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
-
-
-def _safe_next(target: str) -> str:
-    """Only a path on this site: never ``//host`` or ``/\\host`` (an open redirect)."""
-    ok = target.startswith("/") and not target.startswith(("//", "/\\")) and "\n" not in target
-    return target if ok else "/"
 
 
 def register(app: FastAPI, c: Console) -> None:
@@ -68,8 +78,7 @@ def register(app: FastAPI, c: Console) -> None:
 
     @app.get("/login", response_class=HTMLResponse)
     def login_page(request: Request, next: str = "/") -> HTMLResponse:
-        return c.page(request, "login.html.j2", next=_safe_next(next), error="", who=None,
-                      oidc=bool(c.settings.oidc_issuer))  # fmt: skip
+        return c.sign_in_page(request, next=next)
 
     @app.post("/login", response_class=HTMLResponse)
     def login(
@@ -77,34 +86,41 @@ def register(app: FastAPI, c: Console) -> None:
         username: str = Form(""),
         password: str = Form(""),
         next: str = Form("/"),
+        csrf_token: str = Form(""),
     ) -> Response:
-        address = request.client.host if request.client else "-"
-        error = ""
-        with transaction(c.sessions) as session:
-            try:
-                user = authenticate(
-                    session, c.settings, username, password, address=address, now=c.clock()
-                )
-                if user is None:
-                    error = "The username or password is not right."
-            except Throttled:
-                user, error = None, "Too many attempts. Wait 15 minutes and try again."
+        try:
+            c.signin.check(request, csrf_token)
+        except BadCsrf:  # checked before any password: another site cannot sign anyone in
+            error = "The sign-in form had expired or came from another site. Please try again."
+            return c.sign_in_page(request, status=403, next=next, error=error)
+        address = client_address(request, c.settings)
+        now, error, wait = c.clock(), "", None
+        try:
+            user = authenticate(c.sessions, c.settings, username, password, address=address,
+                                now=now)  # fmt: skip
+            if user is None:
+                error = "The username or password is not right."
+        except Throttled as throttled:
+            user, wait = None, throttled
+            error = f"Too many attempts. Wait {throttled.in_words} and try again."
         if user is None:
-            return c.page(
-                request, "login.html.j2", status=401 if "not right" in error else 429,
-                next=_safe_next(next), error=error, who=None, oidc=bool(c.settings.oidc_issuer),
-            )  # fmt: skip
-        response = _see_other(_safe_next(next))
-        c.cookies.issue(response, user.username)
+            page = c.sign_in_page(request, status=429 if wait else 401, next=next, error=error)
+            if wait is not None:
+                page.headers["Retry-After"] = str(wait.wait_s)
+            return page
+        with transaction(c.sessions) as session:
+            token, target = signin.open_session(
+                session, c.settings, user, now=now, via="password", next_url=next
+            )
+        response = _see_other(target)
+        c.cookies.issue(response, token)
         return response
 
     @app.post("/logout")
     def logout(request: Request, csrf_token: str = Form("")) -> Response:
-        with transaction(c.sessions) as session:
-            check_csrf(c.who(request, session), csrf_token)
+        signin.sign_out(request, c.cookies, c.sessions, c.clock, csrf_token)
         response = _see_other("/login")
         c.cookies.clear(response)
-        request.state.principal = None
         return response
 
     @app.get("/queue", response_class=HTMLResponse)

@@ -30,6 +30,10 @@ class ConsoleServer:
             access_log=False,  # tokens are in the paths: never log them
             lifespan="off",
             server_header=False,
+            # X-Forwarded-For is read by the console itself, and only from the proxies in
+            # ENCOMPASS_TRUSTED_PROXIES (console/throttle.py): uvicorn must not rewrite the
+            # client address from it (by default it believes any loopback peer).
+            proxy_headers=False,
         )
         self._server = _QuietServer(config)
         # Bound here, not by uvicorn, which would exit the whole process on a busy port.

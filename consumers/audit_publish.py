@@ -72,7 +72,8 @@ class AuditPublisher:
 
 
 class AuditCheckpointer:
-    """Signs the tree head at intervals and on shutdown, and publishes each new head."""
+    """Signs the tree head at start, at intervals and on shutdown, and publishes each new
+    head."""
 
     def __init__(
         self, settings: Settings, sessions: sessionmaker[Session], publish: Publish
@@ -92,9 +93,12 @@ class AuditCheckpointer:
         return head
 
     async def run(self) -> None:
+        """A head at once if the trail grew since the last one (a process that keeps
+        crashing before its first interval would otherwise never sign one), then at
+        intervals."""
         while True:
-            await asyncio.sleep(self.settings.audit_checkpoint_interval_s)
             try:
                 await self.run_once()
             except Exception:
                 log.exception("audit_checkpoint_failed")
+            await asyncio.sleep(self.settings.audit_checkpoint_interval_s)

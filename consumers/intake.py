@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from audit.ledger import AuditAction, record
 from broker.store import Incident, IncidentOutcome
-from schemas.incident import SCHEMA_ID, PoliceIncident
+from schemas.incident import ID_MAX, ONE_LINE, SCHEMA_ID, PoliceIncident
 
 ACTOR = "broker:intake"
 
@@ -43,6 +43,12 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
 
 
+def _shown(value: object, limit: int = 60) -> str:
+    """A value quoted in a reason, cut short: reasons go into a Kafka header."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def parse_incident(raw: bytes) -> PoliceIncident:
     """Bytes from ``police.incidents.v1`` to a valid PoliceIncident, or ``Refused``."""
     try:
@@ -53,11 +59,19 @@ def parse_incident(raw: bytes) -> PoliceIncident:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise Refused(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    except RecursionError as exc:
+        raise Refused("not JSON this broker reads: nested too deeply") from exc
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise Refused(f"not JSON this broker reads: {exc}"[:300]) from exc
     if not isinstance(data, dict):
         raise Refused("not a police.incident/1 event: the JSON is not an object")
+    try:  # "\\ud800" is valid JSON but no character: nothing could store or send it
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise Refused("not text: a lone UTF-16 surrogate escape (\\ud800-\\udfff)") from exc
     if data.get("schema") != SCHEMA_ID:
         raise Refused(
-            f"not a {SCHEMA_ID} event: schema is {data.get('schema')!r}"
+            f"not a {SCHEMA_ID} event: schema is {_shown(data.get('schema'))}"
             if "schema" in data
             else "schema: required field missing"
         )
@@ -84,13 +98,39 @@ class Intake:
     match_outcomes: list[str] = field(default_factory=list)  # one per child, for metrics
 
 
+def audit_key(key: str | None) -> tuple[str | None, dict[str, str]]:
+    """The Kafka key of a refused event as the audit row's incident id, when it can be one:
+    a key longer than an incident id, or with control characters, would make the row itself
+    fail to insert (and the event with it, for ever). Such a key is described instead."""
+    if key is None or (len(key) <= ID_MAX and not ONE_LINE.forbidden.search(key)):
+        return key, {}
+    return None, {"key": f"not an incident id ({len(key)} characters)"}
+
+
 def record_refusal(session: Session, reason: str, source: str, key: str | None) -> None:
+    incident_id, about_key = audit_key(key)
     record(
         session,
         AuditAction.REFUSED,
         actor=ACTOR,
-        incident_id=key,
-        details={"reason": reason, "source": source},
+        incident_id=incident_id,
+        details={"reason": reason, "source": source, **about_key},
+    )
+
+
+def record_dead_letter(
+    session: Session, reason: str, source: str, key: str | None, attempts: int
+) -> None:
+    """An event whose processing failed ``attempts`` times, for a reason that was not
+    transient, sent to the dead-letter topic with ``reason``; ``key`` is its incident id
+    when it had a valid one, else its Kafka key."""
+    incident_id, about_key = audit_key(key)
+    record(
+        session,
+        AuditAction.DEAD_LETTERED,
+        actor=ACTOR,
+        incident_id=incident_id,
+        details={"reason": reason, "source": source, "attempts": attempts, **about_key},
     )
 
 

@@ -103,6 +103,19 @@ class RetentionJob:
             self.sessions, lambda s: purge(s, now=utcnow(), keep_days=self.settings.retention_days)
         )
 
+    async def forget_old_sign_ins(self) -> tuple[int, int]:
+        """Console housekeeping: session rows long ended, throttle counts long quiet."""
+        from console import sessions, throttle
+
+        def work(session: Session) -> tuple[int, int]:
+            now = utcnow()
+            return (
+                sessions.prune(session, now=now),
+                throttle.prune(session, self.settings, now=now),
+            )
+
+        return await run_in_session(self.sessions, work)
+
     async def run(self) -> None:
         while True:
             try:
@@ -115,4 +128,9 @@ class RetentionJob:
                 )
             except Exception:
                 log.exception("retention_purge_failed")
+            try:
+                ended, quiet = await self.forget_old_sign_ins()
+                log.info("console_sign_ins_forgotten", sessions=ended, throttle_keys=quiet)
+            except Exception:
+                log.exception("console_housekeeping_failed")
             await asyncio.sleep(self.settings.retention_interval_s)

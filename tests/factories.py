@@ -3,6 +3,7 @@ Synthetic people only."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import json
 import uuid
@@ -14,6 +15,8 @@ from sqlalchemy.orm import Session
 from broker.settings import Settings
 
 CHECK_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
+# ENCOMPASS_DATA_KEY for tests: the material of tests.conftest.TEST_KEYRING.
+TEST_DATA_KEY = "t1:" + base64.b64encode(b"\x01" * 32).decode()
 EXAMPLES = Path(__file__).parents[1] / "schemas" / "examples"
 
 
@@ -211,6 +214,11 @@ def isolated_settings(**overrides: Any) -> Settings:
         # The console on a port of its own (0: any free one), never another run's 8080.
         "http_port": 0,
         "internal_http_port": 0,  # /metrics and /readyz, likewise
+        # Every service a test starts holds the tests' data key (the key of TEST_KEYRING), as
+        # every process sharing a database must; and accepts the placeholder First Response
+        # address and loopback links, which broker/startup.py refuses outside tests and demo.
+        "data_key": TEST_DATA_KEY,
+        "allow_unsafe": "first_response_email,public_url",
     }
     values.update(overrides)
     return Settings(**values)

@@ -21,9 +21,11 @@ from broker.app import EncompassService
 from broker.database import transaction
 from broker.settings import ReviewPolicy
 from broker.store import Notification
+from console import mfa
 from console.accounts import add_user
 from school_directory import imports
 from tests.conftest import unavailable
+from tests.console_signin import Authenticator
 from tests.factories import TWIN_B_UPN, child, incident, isolated_settings, write_directory
 from tests.smtp_server import PASSWORD, USERNAME, RecordingSmtpServer, free_port, make_test_ca
 
@@ -100,7 +102,10 @@ async def test_a_reviewer_corrects_a_match_in_the_browser_and_an_auditor_finds_i
             imports.import_contacts(session, files["contacts"])
             imports.import_pupils(session, files["pupils"])
             add_user(session, "rita", "reviewer", SECRET, actor="test")
-            add_user(session, "aud", "auditor", SECRET, actor="test")
+            auditor = add_user(session, "aud", "auditor", SECRET, actor="test")
+            # Auditors sign in with a second factor: this one's app is already set up.
+            authenticator = Authenticator(mfa.new_secret())
+            auditor.totp_secret = authenticator.secret
         await service.start()
         try:
             twins = incident(
@@ -161,6 +166,9 @@ async def test_a_reviewer_corrects_a_match_in_the_browser_and_an_auditor_finds_i
 
                 await page.click("button:has-text('Sign out')")
                 await sign_in(page, base, "aud")
+                await page.wait_for_url(f"{base}/login/mfa**")
+                await page.fill("#code", authenticator.code())
+                await page.click("button:has-text('Continue')")
                 await page.wait_for_url(f"{base}/audit")
                 await page.fill("#a-school", "100002")
                 await page.click("button:has-text('Search')")

@@ -28,6 +28,7 @@ from console.app import create_app
 from consumers import review
 from consumers.intake import parse_incident
 from consumers.pipeline import process_incident
+from tests.console_signin import finish
 from tests.factories import (
     TWIN_A_UPN,
     TWIN_B_UPN,
@@ -81,9 +82,23 @@ def client(directory: sessionmaker[Session], app_settings: Settings) -> Iterator
         yield c
 
 
+def post_login(client: TestClient, **form: str) -> Any:
+    """The sign-in form as a browser sends it: with the token from the form itself."""
+    token = csrf_of(client.get("/login").text)
+    return client.post("/login", data={"csrf_token": token, **form})
+
+
+def api_sign_in(client: TestClient, username: str, password: str = PASSWORD) -> Any:
+    """``POST /api/session`` with the sign-in token from ``GET /api/session``."""
+    token = client.get("/api/session").json()["csrf_token"]
+    body = {"username": username, "password": password}
+    return client.post("/api/session", json=body, headers={"X-CSRF-Token": token})
+
+
 def sign_in(client: TestClient, username: str) -> str:
-    response = client.post("/login", data={"username": username, "password": PASSWORD})
+    response = post_login(client, username=username, password=PASSWORD)
     assert response.status_code == 303, response.text
+    finish(client, response, username)  # auditors and admins: the second factor too
     return csrf_of(client.get("/audit" if username in ("aud", "dana") else "/queue").text)
 
 
@@ -110,7 +125,7 @@ def test_pages_need_a_session_and_the_cookie_is_locked_down(client: TestClient) 
         response = client.get(path)
         assert response.status_code == 303 and response.headers["location"].startswith("/login")
     assert client.get("/api/queue").status_code == 401
-    response = client.post("/login", data={"username": "rita", "password": PASSWORD})
+    response = post_login(client, username="rita", password=PASSWORD)
     cookie = response.headers["set-cookie"]
     assert cookie.startswith("__Host-encompass=")
     for flag in ("HttpOnly", "Secure", "SameSite=strict", "Path=/"):
@@ -123,10 +138,8 @@ def test_a_wrong_password_is_refused_and_repeated_failures_are_throttled(
     client: TestClient, directory: sessionmaker[Session]
 ) -> None:
     for _ in range(5):
-        assert (
-            client.post("/login", data={"username": "rita", "password": "nope"}).status_code == 401
-        )
-    right = client.post("/login", data={"username": "rita", "password": PASSWORD})
+        assert post_login(client, username="rita", password="nope").status_code == 401
+    right = post_login(client, username="rita", password=PASSWORD)
     assert right.status_code == 429 and "Too many attempts" in right.text
     failed = events(directory, "sign_in_failed")
     assert len(failed) == 5 and all("nope" not in json.dumps(e.details) for e in failed)
@@ -298,7 +311,7 @@ def test_the_api_signs_in_and_acts_with_the_csrf_header(
     client: TestClient, directory: sessionmaker[Session]
 ) -> None:
     nid = publish(directory, TWINS)
-    session = client.post("/api/session", json={"username": "rita", "password": PASSWORD})
+    session = api_sign_in(client, "rita")
     assert session.status_code == 200
     token = session.json()["csrf_token"]
     [row] = client.get("/api/queue").json()
@@ -374,7 +387,7 @@ def test_a_recall_sends_a_retraction_without_personal_details_and_is_audited(
 
 @pytest.mark.parametrize("target", ["//evil.example/", "/\\evil.example", "https://evil.example"])
 def test_signing_in_never_redirects_off_the_site(client: TestClient, target: str) -> None:
-    done = client.post("/login", data={"username": "rita", "password": PASSWORD, "next": target})
+    done = post_login(client, username="rita", password=PASSWORD, next=target)
     assert done.status_code == 303 and done.headers["location"] == "/"
 
 
@@ -390,7 +403,7 @@ def test_four_eyes_holds_a_high_risk_notification_on_every_door(
     with TestClient(create_app(settings, directory), base_url="https://testserver",
                     follow_redirects=False) as c:  # fmt: skip
         body = {"notification_ids": [nid]}
-        api_token = c.post("/api/session", json={"username": "rita", "password": PASSWORD})
+        api_token = api_sign_in(c, "rita")
         headers = {"X-CSRF-Token": api_token.json()["csrf_token"]}
         bulk = c.post("/api/queue/approve", json=body, headers=headers)
         assert bulk.json()["approved"] == [] and "two reviewers" in bulk.json()["refused"][nid]
@@ -412,7 +425,7 @@ def test_input_that_no_database_can_store_gets_an_answer_not_an_error(
     bad = client.post(f"/notifications/{nid}/reject", data={"csrf_token": token, "reason": "a\x00"})
     assert bad.status_code == 303 and "cannot%20be%20stored" in bad.headers["location"]
     client.cookies.clear()
-    assert client.post("/login", data={"username": "\x00", "password": "x"}).status_code == 401
+    assert post_login(client, username="\x00", password="x").status_code == 401
     sign_in(client, "aud")
     assert "cannot be run" in client.get("/audit", params={"school": "\x00"}).text
 

@@ -18,7 +18,7 @@ from console.accounts import add_user
 from console.app import create_app
 from tests.conftest import unavailable
 from tests.factories import incident
-from tests.test_console import PASSWORD, publish
+from tests.test_console import PASSWORD, api_sign_in, publish
 
 try:
     import schemathesis
@@ -40,7 +40,7 @@ def test_the_api_keeps_to_its_openapi_document(
     )  # fmt: skip
     app = create_app(settings, sessions)
     with TestClient(app) as client:
-        signed = client.post("/api/session", json={"username": "rita", "password": PASSWORD})
+        signed = api_sign_in(client, "rita")
         assert signed.status_code == 200
         cookie = dict(client.cookies)
         headers = {"X-CSRF-Token": signed.json()["csrf_token"]}
@@ -55,6 +55,8 @@ def test_the_api_keeps_to_its_openapi_document(
     }
     seen: dict[str, set[int]] = {}
     for operation in operations:
+        if operation.label == "DELETE /session":
+            continue  # signing out would end the session the rest is called with
 
         @given(case=operation.as_strategy())
         @hypothesis_settings(

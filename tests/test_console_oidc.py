@@ -39,6 +39,10 @@ class Provider:
         self.base = f"http://127.0.0.1:{self.port}"
         self.key = JsonWebKey.generate_key("RSA", 2048, is_private=True, options={"kid": "k1"})
         self.roles: list[str] = ["reviewer"]
+        # Who the provider says signed in: its subject identifier, the name it shows, and
+        # how (``amr``, RFC 8176), when it says.
+        self.subject, self.username = "u-1234", "olive"
+        self.amr: list[str] | None = None
         self.codes: dict[str, str] = {}
         self.app = self._app()
         self.server = uvicorn.Server(
@@ -79,10 +83,12 @@ class Provider:
                 return JSONResponse({"error": "invalid_grant"}, 400)
             now = int(time.time())
             claims = {
-                "iss": self.base, "sub": "u-1234", "aud": CLIENT_ID, "iat": now,
-                "exp": now + 300, "nonce": nonce, "preferred_username": "olive",
+                "iss": self.base, "sub": self.subject, "aud": CLIENT_ID, "iat": now,
+                "exp": now + 300, "nonce": nonce, "preferred_username": self.username,
                 "roles": self.roles,
             }  # fmt: skip
+            if self.amr is not None:
+                claims["amr"] = self.amr
             id_token = jwt.encode({"alg": "RS256", "kid": "k1"}, claims, self.key).decode()
             return JSONResponse(
                 {"access_token": "at", "token_type": "Bearer", "expires_in": 300,

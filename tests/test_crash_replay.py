@@ -72,6 +72,8 @@ def test_stopped_mid_stream_and_restarted_sends_one_email_per_child_and_school(
             "ENCOMPASS_DELIVERY_POLL_S": "0.2",
             "ENCOMPASS_DELIVERY_LEASE_S": "5",
             "ENCOMPASS_SMTP_TIMEOUT_S": "3",
+            # the placeholder First Response address and loopback links, as in every test
+            "ENCOMPASS_ALLOW_UNSAFE": settings.allow_unsafe,
         }
         files = write_directory(tmp_path / "directory", pupils())
         cli = [sys.executable, "-m", "broker.cli"]

@@ -20,8 +20,10 @@ from typing import Any
 
 import pytest
 
+from broker.database import keyring_for
 from broker.kafka_security import DAY_MS, topic_configs
 from broker.settings import Settings
+from broker.startup import StartupRefused, refuse_unsafe_settings
 from broker.topics import DEFAULT_TOPICS
 from tests.conftest import unavailable
 
@@ -31,7 +33,11 @@ K8S = DEPLOY / "k8s"
 KUSTOMIZATIONS = [K8S / "base", K8S / "overlays" / "example", K8S / "overlays" / "example-mtls"]
 OPERATIONS = ROOT / "docs" / "operations.md"
 # Interpolated by Compose from deploy/.env, never baked into a file.
-COMPOSE_ENV = {"POSTGRES_PASSWORD": "compose-config-only", "ENCOMPASS_SECRET_KEY": "x" * 64}
+COMPOSE_ENV = {
+    "POSTGRES_PASSWORD": "compose-config-only",
+    "ENCOMPASS_SECRET_KEY": "x" * 64,
+    "ENCOMPASS_DATA_KEY": "k1:" + "A" * 43 + "=",
+}
 
 
 def deploy_files() -> Iterator[Path]:
@@ -166,7 +172,13 @@ def test_kubernetes_objects_are_complete_and_hold_no_secret(
             "PodDisruptionBudget",
             "Job",
         } <= kinds
-        assert "Secret" not in kinds  # referenced, never defined
+        # Secrets are referenced, never defined, but for the data key's: a placeholder the
+        # broker refuses, so that no pod starts without the installation's own key.
+        for secret in _by_kind(objects, "Secret"):
+            assert secret["metadata"]["name"] == "encompass-data-key"
+            (placeholder,) = secret["stringData"].values()
+            with pytest.raises(StartupRefused, match="placeholder"):
+                keyring_for(Settings(data_key=placeholder))
         for workload in _by_kind(objects, "Deployment") + _by_kind(objects, "Job"):
             pod = workload["spec"]["template"]["spec"]
             assert pod["securityContext"]["runAsNonRoot"] is True
@@ -182,6 +194,44 @@ def test_kubernetes_objects_are_complete_and_hold_no_secret(
             (container,) = deployment["spec"]["template"]["spec"]["containers"]
             for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
                 assert container[probe]["httpGet"]["port"] == "http"
+
+
+def test_every_broker_pod_holds_the_data_key_from_one_secret(
+    built: dict[str, list[dict[str, Any]]],
+) -> None:
+    for objects in built.values():
+        assert [s["metadata"]["name"] for s in _by_kind(objects, "Secret")] == [
+            "encompass-data-key"
+        ]
+        (deployment,) = _by_kind(objects, "Deployment")
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        (key,) = [e for e in container["env"] if e["name"] == "ENCOMPASS_DATA_KEY"]
+        assert key["valueFrom"]["secretKeyRef"] == {
+            "name": "encompass-data-key",
+            "key": "ENCOMPASS_DATA_KEY",
+        }
+
+
+def test_the_base_placeholders_are_refused_and_the_example_council_is_not(
+    built: dict[str, list[dict[str, Any]]],
+) -> None:
+    """The base's .example addresses stop a broker that an overlay forgot to set; the
+    example council's settings (with SASL_SSL to the police cluster) start."""
+    for path, objects in built.items():
+        (config,) = _by_kind(objects, "ConfigMap")
+        values = {
+            k.removeprefix("ENCOMPASS_").lower(): v
+            for k, v in config["data"].items()
+            if k.startswith("ENCOMPASS_")
+        }
+        settings = Settings.model_validate(values)
+        if path.endswith("base.yaml"):
+            with pytest.raises(StartupRefused) as refused:
+                refuse_unsafe_settings(settings)
+            assert "ENCOMPASS_FIRST_RESPONSE_EMAIL" in str(refused.value)
+            assert "ENCOMPASS_PUBLIC_URL" in str(refused.value)
+        else:
+            refuse_unsafe_settings(settings)
 
 
 def test_the_mutual_tls_overlay_sends_no_sasl_username(

@@ -256,7 +256,7 @@ def test_the_service_broker_carries_security_and_acks_all(pki: Pki, tmp_path: Pa
         kafka_sasl_password=SecretStr("pw"),
         kafka_ssl_ca_file=pki.ca,
     )
-    service = EncompassService(settings, bootstrap="kafka-1:9093", migrate=False)
+    service = EncompassService(settings, bootstrap="kafka-1:9093")
     try:
         broker = service.broker
         assert isinstance(broker, EncompassKafkaBroker)

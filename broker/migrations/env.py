@@ -8,6 +8,7 @@ from sqlalchemy import engine_from_config, pool
 # Importing the model modules registers their tables on Base.metadata.
 import audit.checkpoints
 import audit.ledger  # noqa: F401
+import broker.identity
 import broker.store  # noqa: F401
 import school_directory.store  # noqa: F401
 from broker.database import Base

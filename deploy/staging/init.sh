@@ -5,7 +5,8 @@
 #   deploy/staging/certs/mailpit.crt, .key       Mailpit's STARTTLS certificate (CN mailpit)
 #   deploy/staging/secrets/audit-signing.key     the audit signing key (Ed25519, PKCS#8 PEM)
 #   deploy/staging/secrets/audit-signing.pub     its public half, for auditors
-#   deploy/.env                                  POSTGRES_PASSWORD and ENCOMPASS_SECRET_KEY
+#   deploy/.env                                  POSTGRES_PASSWORD, ENCOMPASS_SECRET_KEY and
+#                                                ENCOMPASS_DATA_KEY (the data key, id k1)
 set -euo pipefail
 cd "$(dirname "$0")"
 umask 077
@@ -35,5 +36,9 @@ if [[ ! -f ../.env ]]; then
     echo "POSTGRES_PASSWORD=$(openssl rand -hex 24)"
     echo "ENCOMPASS_SECRET_KEY=$(openssl rand -hex 32)"
   } >../.env
+fi
+# Added to a .env from before the broker required an explicit data key.
+if ! grep -q '^ENCOMPASS_DATA_KEY=' ../.env; then
+  echo "ENCOMPASS_DATA_KEY=k1:$(openssl rand -base64 32)" >>../.env
 fi
 echo "staging secrets ready; now: docker compose -f deploy/compose.yaml up -d --build"

@@ -10,6 +10,9 @@ page itself to the full check."""
 from __future__ import annotations
 
 import argparse
+import base64
+import dataclasses
+import json
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -151,6 +154,30 @@ def test_a_rewrite_that_keeps_the_chain_consistent_sends_the_page_to_the_full_ch
     result = check(sessions, settings)
     assert not result["ok"] and result["mode"] == "full"
     assert any("history was rewritten" in p for p in result["problems"])  # type: ignore[attr-defined]
+    assert cli_verify(sessions, settings) == 1
+
+
+def test_a_signed_head_that_names_another_database_sends_the_page_to_the_full_check(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    """A head names the database it signs (audit/checkpoints.py): the page applies the same
+    rule as ``encompass audit verify``, even to a head that is otherwise the root of these
+    very rows under a good signature."""
+    add_rows(sessions, 5)
+    sign(sessions, settings)
+    key = checkpoints.load_or_create_key(settings.signing_key_path)
+    ours = checkpoints.TreeHead.from_dict(json.loads(settings.checkpoint_path.read_text()))
+    other = dataclasses.replace(ours, database_id="f" * 32, signature="")
+    signature = base64.b64encode(key.sign(other.payload())).decode()
+    other = dataclasses.replace(other, signature=signature)
+    settings.checkpoint_path.write_text(json.dumps(other.as_dict()) + "\n")
+    with transaction(sessions) as s, pytest.raises(incremental.Recheck, match="another database"):
+        incremental.extend(s, settings, incremental.Progress())
+    result = check(sessions, settings)
+    assert not result["ok"] and result["mode"] == "full"
+    assert any("of another database" in p for p in result["problems"])  # type: ignore[attr-defined]
+    with transaction(sessions) as s:
+        assert s.get(ChainCheck, incremental.STATE) is None  # nothing remembered
     assert cli_verify(sessions, settings) == 1
 
 

@@ -17,8 +17,8 @@ from broker.settings import Settings
 from console.accounts import add_user
 from console.app import create_app
 from tests.factories import isolated_settings
+from tests.test_console import PASSWORD, sign_in
 
-PASSWORD = "correct horse battery"
 INTERNAL_ONLY = ("/metrics", "/metrics/", "/readyz", "/openapi.json", "/docs", "/redoc")
 
 
@@ -35,15 +35,15 @@ def test_the_public_console_answers_404_and_keeps_the_api_document_for_signed_in
         for name, role in (("rita", "reviewer"), ("aud", "auditor"), ("ada", "admin")):
             add_user(session, name, role, PASSWORD, actor="test")
     settings = Settings(data_dir=tmp_path, secret_key="k" * 32, login_max_failures=1000)
-    with TestClient(create_app(settings, sessions)) as client:
+    app = create_app(settings, sessions)
+    with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
         for path in INTERNAL_ONLY:
             assert client.get(path).status_code == 404, path
         signed_out = client.get("/api/openapi.json")
         assert signed_out.status_code == 401 and "paths" not in signed_out.text
         for name in ("rita", "aud", "ada"):
             client.cookies.clear()
-            signed = client.post("/api/session", json={"username": name, "password": PASSWORD})
-            assert signed.status_code == 200
+            sign_in(client, name)  # the password, then the second factor for aud and ada
             document = client.get("/api/openapi.json")
             assert document.status_code == 200, name
             assert "/queue" in document.json()["paths"]

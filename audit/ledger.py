@@ -52,6 +52,9 @@ class AuditAction(StrEnum):
     CLAIMED = "claimed"
     EDITED = "edited"  # the account changed, with before and after
     REMATCHED = "rematched"  # a reviewer chose another pupil record (school)
+    # A reviewer searched the pupil directory to re-match: the terms are in
+    # directory_searches (encrypted); the row has their salted SHA-256 and the result count.
+    DIRECTORY_SEARCHED = "directory_searched"
     RECALLED = "recalled"  # sent in error: withdrawn, a retraction is on its way
     RETRACTION_SENT = "retraction_sent"  # the school was asked to delete it
     FIRST_APPROVAL = "first_approval"  # four eyes: waits for a second reviewer
@@ -178,9 +181,13 @@ class Verification:
     last_hash: str = GENESIS
 
 
-def verify_rows(rows: Iterable[AuditEvent]) -> Verification:
-    """Recompute the chain; stop at the first row that does not follow from the one before."""
-    prev_hash, expected_seq, count = GENESIS, 1, 0
+def verify_rows(
+    rows: Iterable[AuditEvent], *, after: tuple[int, str] = (0, GENESIS)
+) -> Verification:
+    """Recompute the chain; stop at the first row that does not follow from the one before.
+    ``after``: the (seq, hash) of a row already verified, when the rows given follow it."""
+    (done, prev_hash), count = after, 0
+    expected_seq = done + 1
     for row in rows:
         if row.seq != expected_seq:
             return Verification(

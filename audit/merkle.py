@@ -127,3 +127,31 @@ def verify_consistency(
         fn >>= 1
         sn >>= 1
     return fr == old_root and sr == new_root and sn == 0
+
+
+# --- a compact range: the tree head of a growing log without its leaves -----------------------
+# The roots of the perfect subtrees that make up a tree of n leaves (one per set bit of n,
+# largest first) are enough to add leaves and to compute MTH(D[n]): what an incremental
+# check keeps between runs instead of re-reading every leaf.
+
+
+def append_leaf(frontier: Sequence[bytes], size: int, leaf: bytes) -> list[bytes]:
+    """The compact range of ``size + 1`` leaves, from that of ``size`` leaves."""
+    out = [*frontier, leaf]
+    n = size
+    while n & 1:  # each trailing set bit: two subtrees of one size merge
+        right, left = out.pop(), out.pop()
+        out.append(node_hash(left, right))
+        n >>= 1
+    return out
+
+
+def frontier_root(frontier: Sequence[bytes]) -> bytes:
+    """MTH(D[n]) from the compact range of n leaves: the subtree roots folded from the
+    right, as RFC 9162's split at the largest power of two below n does."""
+    if not frontier:
+        return EMPTY_ROOT
+    acc = frontier[-1]
+    for subtree in reversed(frontier[:-1]):
+        acc = node_hash(subtree, acc)
+    return acc

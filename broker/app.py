@@ -14,14 +14,14 @@ from typing import Any
 
 import structlog
 from aiokafka import ConsumerRecord, TopicPartition
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
-from prometheus_client import make_asgi_app
 from sqlalchemy import text
 
+from broker.internal import create_internal_app
 from broker.kafka_admin import ensure_topics
 from broker.kafka_security import kafka_broker
 from broker.metrics import Metrics, QueueCollector
@@ -90,7 +90,10 @@ class EncompassService:
         )
         self.escalation = EscalationScheduler(settings, self.sessions, self.mailer, self.links)
         self.console: ConsoleServer | None = None
+        self._console_app: FastAPI | None = None
         self._console_task: asyncio.Task[None] | None = None
+        self.internal: ConsoleServer | None = None
+        self._internal_task: asyncio.Task[None] | None = None
         self.audit_publisher = AuditPublisher(self.sessions, self._publish_audit)
         self.checkpointer = AuditCheckpointer(settings, self.sessions, self._publish_audit)
         self.retention = RetentionJob(
@@ -218,6 +221,39 @@ class EncompassService:
             asyncio.create_task(self.retention.run(), name="retention"),
         ]
         self.start_console()
+        self.start_internal()
+
+    def start_internal(self) -> None:
+        """Serve /metrics, /readyz and the API's OpenAPI document on the internal listener
+        (broker/internal.py), never on the public console port. A port that cannot be bound
+        is logged loudly and does not stop notifications from going out."""
+        if self.internal is not None:
+            return
+        console = self._console_app
+        openapi = getattr(console.state, "api_openapi", None) if console is not None else None
+        app = create_internal_app(self.metrics.registry, self.readiness, openapi)
+        host, port = self.settings.internal_http_host, self.settings.internal_http_port
+        try:
+            self.internal = ConsoleServer(app, host, port)
+        except OSError as exc:
+            log.error("internal_listener_unavailable", host=host, port=port, error=str(exc))
+            return
+        self._internal_task = asyncio.create_task(self.internal.serve(), name="internal-http")
+        log.info("internal_listener_started", url=self.internal.url)
+
+    async def stop_internal(self) -> None:
+        if self.internal is None:
+            return
+        self.internal.request_stop()
+        if self._internal_task is not None:
+            try:
+                await asyncio.wait_for(self._internal_task, 5)
+            except (TimeoutError, asyncio.CancelledError):
+                pass
+            except Exception:
+                log.exception("internal_listener_stop_failed")
+        self.internal.close()
+        self.internal, self._internal_task = None, None
 
     def start_console(self) -> None:
         """Serve the console (acknowledgement links) in this process. A port that cannot be
@@ -225,13 +261,7 @@ class EncompassService:
         if not self.settings.console_enabled or self.console is not None:
             return
         app = create_app(self.settings, self.sessions, links=self.links)
-        app.mount("/metrics", make_asgi_app(self.metrics.registry))
-
-        async def readyz() -> JSONResponse:
-            ready, checks = await self.readiness()
-            return JSONResponse(checks, status_code=200 if ready else 503)
-
-        app.add_api_route("/readyz", readyz, methods=["GET"], include_in_schema=False)
+        self._console_app = app
         try:
             self.console = ConsoleServer(app, self.settings.http_host, self.settings.http_port)
         except OSError as exc:
@@ -265,6 +295,7 @@ class EncompassService:
         for subscriber in self.broker.subscribers:
             await subscriber.stop()
         await self.stop_console()
+        await self.stop_internal()
         self.delivery.request_stop()
         delivering = [t for t in self._tasks if t.get_name() == "delivery"]
         if delivering:  # at most one SMTP conversation
@@ -300,6 +331,7 @@ def build_app(settings: Settings) -> FastStream:
 
     async def shutdown() -> None:
         await service.stop_console()
+        await service.stop_internal()
         for task in service._tasks:
             task.cancel()
 

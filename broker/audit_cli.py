@@ -174,3 +174,24 @@ def subject_access(settings: Settings, sessions: Sessions, args: argparse.Namesp
         )
     print(json.dumps(export, indent=2, default=str))
     return 0
+
+
+def searches(settings: Settings, sessions: Sessions, args: argparse.Namespace) -> int:
+    """The re-match searches reviewers ran, with their terms, each checked against the
+    salted hash in its audit row. Reading them is itself audited."""
+    from consumers import review
+
+    with transaction(sessions) as session:
+        found = review.searches(session, args.notification)
+        record(
+            session,
+            AuditAction.REPORT_PRODUCED,
+            actor=args.actor_name,
+            details={
+                "report": "directory_searches",
+                "notification_id": args.notification,
+                "rows": len(found),
+            },
+        )
+    print(json.dumps(found, indent=2))
+    return 0 if all(s["matches_audit"] for s in found) else 1

@@ -415,6 +415,11 @@ def parser() -> argparse.ArgumentParser:
     check = a_sub.add_parser("check-proof", help="check a proof from `audit prove` offline")
     check.add_argument("file")
     check.add_argument("--public-key", help="the broker's public key (PEM)")
+    searches = a_sub.add_parser(
+        "searches", help="reviewers' directory searches with their terms (JSON; audited)"
+    )
+    searches.add_argument("--notification", metavar="ID", help="one notification's only")
+    _actor_option(searches)
     audit.set_defaults(func=cmd_audit)
     return p
 

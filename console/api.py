@@ -1,5 +1,6 @@
 """The JSON API under ``/api/``: the reviewer's actions for councils that integrate their
-case systems, with an OpenAPI document at ``/api/openapi.json``.
+case systems, with an OpenAPI document at ``/api/openapi.json`` for signed-in users (and
+at ``/openapi.json`` on the internal listener, broker/internal.py).
 
 Authentication is the console's session: ``GET /api/session`` returns a sign-in CSRF token
 (and sets its cookie); ``POST /api/session`` with that token as ``X-CSRF-Token`` and a
@@ -116,7 +117,7 @@ def create_api(c: Console) -> FastAPI:
     api = FastAPI(
         title="Operation Encompass console API",
         version="1",
-        openapi_url="/openapi.json",
+        openapi_url=None,  # served below, to signed-in users only
         servers=[{"url": "/api"}],  # mounted there by console.app
         docs_url=None,
         redoc_url=None,
@@ -138,6 +139,14 @@ def create_api(c: Console) -> FastAPI:
     def refused(request: Request, exc: review.ReviewError) -> Response:
         status = 404 if str(exc).startswith("no notification") else 409
         return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    @api.get("/openapi.json", include_in_schema=False)
+    def openapi_document(request: Request) -> dict[str, Any]:
+        """The document, for a signed-in user of any role: it stays off the public URL that
+        serves the acknowledgement pages (operators have it on the internal listener)."""
+        with transaction(c.sessions) as session:
+            c.who(request, session)  # NotSignedIn: 401
+        return api.openapi()
 
     def item(n: Any, now: Any) -> dict[str, Any]:
         row = review.as_row(n)

@@ -126,7 +126,9 @@ def create_app(
     pages.register(app, console)
     signin.register(app, console)
     oidc.install(app, console, signer.secret)
-    app.mount("/api", api.create_api(console))
+    api_app = api.create_api(console)
+    app.mount("/api", api_app)
+    app.state.api_openapi = api_app.openapi  # the internal listener serves it too
 
     def bad_link(request: Request, problem: LinkProblem) -> HTMLResponse:
         return templates.TemplateResponse(

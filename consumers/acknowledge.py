@@ -10,6 +10,12 @@ incident, and what the audit trail hashes is the e-mail with its link.
 Opening the link changes nothing (mail security scanners open every link); only the
 button on that page, a POST, records the acknowledgement. Acknowledging twice is harmless.
 A tampered link and an expired one are told apart, and neither changes anything.
+
+A link is honoured only for a role that receives links (the DSL, the deputy) and only if
+this notification went to that role: the e-mail or a reminder was sent to it (its ``sent``
+or ``reminded`` audit row names the role), or is on its way (the address it is being sent
+to is that role's, or a reminder to that role has been rendered). A token signed for any
+other role or notification is refused as if the notification did not exist.
 """
 
 from __future__ import annotations
@@ -27,10 +33,18 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
+import structlog
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from audit.ledger import AuditAction, record
-from foundations.models import Notification, NotificationStatus
+from foundations.models import (
+    AuditEvent,
+    EscalationStep,
+    Notification,
+    NotificationStatus,
+    SafeguardingContact,
+)
 from foundations.settings import Settings
 
 SECRET_FILE = "secret.key"  # noqa: S105 - a file name, not a secret
@@ -40,6 +54,9 @@ ROLES = frozenset({"dsl", "deputy_dsl"})
 # A link works once the e-mail is on its way: acknowledging before the send is recorded
 # (a fast reader) is fine; anything not sent (rejected, superseded) is not acknowledged.
 ACKNOWLEDGEABLE = frozenset({NotificationStatus.SENDING.value, NotificationStatus.SENT.value})
+# The audit rows of e-mails that carry a link, each naming the role it went to.
+LINK_CARRYING = (AuditAction.SENT.value, AuditAction.REMINDED.value)
+log = structlog.get_logger(__name__)
 
 
 class LinkProblem(StrEnum):
@@ -120,6 +137,8 @@ class AckLinks:
             )
         except (ValueError, KeyError, TypeError, OverflowError):  # signed by us: never seen
             raise BadLink(LinkProblem.TAMPERED) from None
+        if claim.role not in ROLES:  # we sign no other role: refused, whoever signed it
+            raise BadLink(LinkProblem.TAMPERED)
         if now >= claim.expires_at:
             raise BadLink(LinkProblem.EXPIRED)
         return claim
@@ -173,8 +192,48 @@ class AckResult:
     acknowledged_at: datetime | None = None
 
 
-def _state(n: Notification | None, claim: AckClaim) -> AckResult:
+def roles_sent_to(session: Session, n: Notification) -> set[str]:
+    """The roles this notification's links went to: the ``sent`` and ``reminded`` audit
+    rows name them; a send or reminder in flight (link made, row not yet written) counts
+    by the address being sent to and by the reminder's rendered step."""
+    from consumers.alerts import Step  # alerts imports this module
+
+    roles: set[str] = set()
+    for details in session.execute(
+        select(AuditEvent.details).where(
+            AuditEvent.notification_id == n.id, AuditEvent.action.in_(LINK_CARRYING)
+        )
+    ).scalars():
+        if isinstance(details, dict) and isinstance(details.get("role"), str):
+            roles.add(details["role"])
+    if n.recipient and n.urn:
+        roles.update(
+            session.execute(
+                select(SafeguardingContact.role).where(
+                    SafeguardingContact.urn == n.urn,
+                    func.lower(SafeguardingContact.email) == n.recipient.lower(),
+                )
+            ).scalars()
+        )
+    roles.update(
+        session.execute(
+            select(EscalationStep.role).where(
+                EscalationStep.notification_id == n.id,
+                EscalationStep.step.in_([Step.REMIND_DSL.value, Step.REMIND_DEPUTY.value]),
+                EscalationStep.attempts > 0,
+            )
+        ).scalars()
+    )
+    return roles & ROLES
+
+
+def _state(session: Session, n: Notification | None, claim: AckClaim) -> AckResult:
     if n is None or n.status not in ACKNOWLEDGEABLE:
+        return AckResult(AckOutcome.UNAVAILABLE, claim.notification_id)
+    if claim.role not in roles_sent_to(session, n):
+        # A valid signature on a link this role was never sent: refused, and told apart
+        # in the log (ids only) from a plain unknown notification.
+        log.warning("ack_refused_role_not_sent", notification_id=n.id, role=claim.role)
         return AckResult(AckOutcome.UNAVAILABLE, claim.notification_id)
     if n.acknowledged_at is not None:
         return AckResult(AckOutcome.ALREADY, n.id, n.acknowledged_at)
@@ -183,13 +242,13 @@ def _state(n: Notification | None, claim: AckClaim) -> AckResult:
 
 def ack_state(session: Session, claim: AckClaim) -> AckResult:
     """What the page shows on GET. Reads only."""
-    return _state(session.get(Notification, claim.notification_id), claim)
+    return _state(session, session.get(Notification, claim.notification_id), claim)
 
 
 def acknowledge(session: Session, claim: AckClaim, now: datetime) -> AckResult:
     """Record the acknowledgement once, with its audit row, in the caller's transaction."""
     n = session.get(Notification, claim.notification_id, with_for_update=True)
-    state = _state(n, claim)
+    state = _state(session, n, claim)
     if state.outcome is not AckOutcome.OPEN or n is None:
         return state
     n.acknowledged_at = now

@@ -20,7 +20,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from audit.ledger import AuditAction, record
 from foundations.clock import utcnow
 from foundations.database import run_in_session
-from foundations.models import UNSENT_STATUSES, Incident, Notification, NotificationEdit
+from foundations.models import (
+    UNSENT_STATUSES,
+    DirectorySearch,
+    Incident,
+    Notification,
+    NotificationEdit,
+)
 from foundations.settings import Settings
 
 # (session, settings, now) -> (session rows deleted, throttle keys forgotten)
@@ -70,12 +76,11 @@ def purge(session: Session, *, now: datetime, keep_days: int, actor: str = ACTOR
                 n.content = None
                 notifications += 1
             n.held_account = None  # the officer's account, if it was held for a person
-        if notes:  # reviewers' edits hold the account too
-            session.execute(
-                delete(NotificationEdit).where(
-                    NotificationEdit.notification_id.in_([n.id for n in notes])
+        if notes:  # reviewers' edits hold the account too; their searches, the child's details
+            for table in (NotificationEdit, DirectorySearch):
+                session.execute(
+                    delete(table).where(table.notification_id.in_([n.id for n in notes]))
                 )
-            )
         incidents += 1
         record(
             session,

@@ -98,14 +98,16 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_tls: SmtpTls = SmtpTls.STARTTLS
     smtp_ca_file: Path | None = None
-    smtp_timeout_s: float = 30.0
+    # Upper bounds on every delivery and escalation timing: none of them may be turned into
+    # a way to stop sending (issue 13, defect 11; docs/security.md, "Pausing notifications").
+    smtp_timeout_s: float = Field(default=30.0, gt=0, le=300)
     mail_from: str = "operation-encompass@localhost"
     delivery_max_attempts: int = Field(default=8, ge=1)
-    delivery_backoff_s: float = Field(default=5.0, gt=0)
-    delivery_poll_s: float = Field(default=1.0, gt=0)
+    delivery_backoff_s: float = Field(default=5.0, gt=0, le=600)
+    delivery_poll_s: float = Field(default=1.0, gt=0, le=60)
     # How long a claimed notification is held by one worker before another may send it
     # (after a crash). Longer than the slowest SMTP conversation, short against deadlines.
-    delivery_lease_s: float = Field(default=120.0, gt=0)
+    delivery_lease_s: float = Field(default=120.0, gt=0, le=3600)
 
     # The web console and acknowledgement links.
     http_host: str = "127.0.0.1"
@@ -115,6 +117,11 @@ class Settings(BaseSettings):
     # data_dir/secret.key (0600). Every broker and console process must share it.
     secret_key: SecretStr | None = None
     ack_link_ttl_days: int = Field(default=14, ge=1, le=365)
+    # The internal listener: /metrics, /readyz and the API's OpenAPI document, never on the
+    # public console port (0: any free port). Keep it off the internet: loopback by default;
+    # in Kubernetes the pod address, reached only by the probes and Prometheus.
+    internal_http_host: str = "127.0.0.1"
+    internal_http_port: int = Field(default=9464, ge=0, le=65535)
     # Serve the console (acknowledgement pages) inside the broker process.
     console_enabled: bool = True
     # The First Response console (console/): sign-in sessions end after this long idle;
@@ -153,14 +160,14 @@ class Settings(BaseSettings):
 
     # Deadlines and escalation (minutes). First Response's duty inbox hears of anything
     # still waiting for review this long before deliver_by, and of anything late.
-    escalate_before_deadline_min: int = Field(default=60, ge=0)
+    escalate_before_deadline_min: int = Field(default=60, ge=0, le=24 * 60)
     # Sent but not acknowledged this long after deliver_by (or after sending, if later):
     # remind the DSL, then the deputy, then alert First Response, one step apart.
-    remind_after_deadline_min: int = Field(default=120, ge=0)
-    escalation_step_min: int = Field(default=60, ge=1)
+    remind_after_deadline_min: int = Field(default=120, ge=0, le=24 * 60)
+    escalation_step_min: int = Field(default=60, ge=1, le=24 * 60)
     # Approved and with the delivery worker: late only once it has had this long to send.
-    late_delivery_grace_min: int = Field(default=10, ge=0)
-    escalation_poll_s: float = Field(default=30.0, gt=0)
+    late_delivery_grace_min: int = Field(default=10, ge=0, le=120)
+    escalation_poll_s: float = Field(default=30.0, gt=0, le=3600)
     # Sent notifications older than this are not chased (e.g. those sent before upgrading).
     escalation_horizon_days: int = Field(default=7, ge=1)
     first_response_duty_email: str | None = None  # unset: first_response_email

@@ -213,6 +213,7 @@ def isolated_settings(**overrides: Any) -> Settings:
         "delivery_backoff_s": 0.2,
         # The console on a port of its own (0: any free one), never another run's 8080.
         "http_port": 0,
+        "internal_http_port": 0,  # /metrics and /readyz, likewise
         # Every service a test starts holds the tests' data key (the key of TEST_KEYRING), as
         # every process sharing a database must; and accepts the placeholder First Response
         # address and loopback links, which foundations/startup.py refuses outside tests and demo.

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from audit.ledger import verify
+from audit.ledger import AuditAction, record, verify
 from broker.app import EncompassService
 from console.app import create_app
 from consumers.acknowledge import AckLinks, BadLink, LinkProblem, load_secret_key
@@ -150,9 +150,15 @@ def client(sessions: sessionmaker[Session], clock: Clock) -> Iterator[TestClient
 
 
 def sent(sessions: sessionmaker[Session], nid: str = "N-sent") -> str:
-    return add_notification(
+    """Sent to the DSL and reminded to the deputy: links went to both roles (their audit
+    rows say so; a link is honoured only for a role it went to)."""
+    add_notification(
         sessions, nid, status="sent", deliver_by=london("2026-11-23 08:30"), sent_at=NOW
     )
+    with transaction(sessions) as s:
+        for action, role in ((AuditAction.SENT, "dsl"), (AuditAction.REMINDED, "deputy_dsl")):
+            record(s, action, actor="test", notification_id=nid, details={"role": role})
+    return nid
 
 
 def acknowledgements(sessions: sessionmaker[Session]) -> list[AuditEvent]:

@@ -19,49 +19,31 @@ from audit.ledger import verify
 from broker.app import EncompassService
 from foundations.database import transaction
 from foundations.models import AuditEvent
-from foundations.settings import ReviewPolicy, Settings
-from tests.factories import import_directory, incident, isolated_settings, write_directory
-from tests.smtp_server import PASSWORD, USERNAME, RecordingSmtpServer, make_test_ca
+from foundations.settings import Settings
+from tests.factories import incident
+from tests.real_parts import running_service, settings_for, smtp_server
+from tests.smtp_server import RecordingSmtpServer
 
 pytestmark = pytest.mark.kafka
 
 
 @pytest.fixture
 def smtp(tmp_path: Path) -> Iterator[RecordingSmtpServer]:
-    pki = make_test_ca(tmp_path / "pki")
-    with RecordingSmtpServer(tls="starttls", pki=pki) as server:
-        server.pki = pki  # type: ignore[attr-defined]
+    with smtp_server(tmp_path) as server:
         yield server
 
 
 @pytest.fixture
 def settings(tmp_path: Path, smtp: RecordingSmtpServer) -> Settings:
-    return isolated_settings(
-        data_dir=tmp_path,
-        database_url=f"sqlite:///{tmp_path / 'e2e.db'}",
-        smtp_host="localhost",
-        smtp_port=smtp.port,
-        smtp_username=USERNAME,
-        smtp_password=PASSWORD,
-        smtp_ca_file=smtp.pki.ca_cert,  # type: ignore[attr-defined]
-        mail_from="encompass@council.example",
-        review_policy=ReviewPolicy.AUTO_RELEASE_EXACT,
-    )
+    return settings_for(tmp_path, smtp)
 
 
 @pytest.fixture
 async def service(
     settings: Settings, kafka_bootstrap: str, tmp_path: Path
 ) -> AsyncIterator[EncompassService]:
-    svc = EncompassService(settings, bootstrap=kafka_bootstrap)
-    files = write_directory(tmp_path / "directory")
-    with transaction(svc.sessions) as session:
-        import_directory(session, files)
-    await svc.start()
-    try:
+    async with running_service(settings, kafka_bootstrap, tmp_path) as svc:
         yield svc
-    finally:
-        await svc.stop()
 
 
 async def publish(bootstrap: str, topic: str, values: list[bytes]) -> None:

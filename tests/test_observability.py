@@ -1,4 +1,4 @@
-"""/metrics for Prometheus and /readyz, from a running broker process."""
+"""/metrics for Prometheus and /readyz, from a running broker process's internal listener."""
 
 from __future__ import annotations
 
@@ -73,8 +73,8 @@ async def test_metrics_count_events_emails_and_the_queue(
         'encompass_emails_total{result="sent"} 1.0',
         'encompass_notifications{status="pending_review"} 1.0',
     )
-    assert service.console is not None
-    async with httpx.AsyncClient(base_url=service.console.url) as client:
+    assert service.internal is not None  # the internal listener, not the public console
+    async with httpx.AsyncClient(base_url=service.internal.url) as client:
         # the three events sit on different partitions: wait until all are taken
         for _ in range(100):
             text = (await client.get("/metrics/")).text

@@ -3,7 +3,7 @@
 key rotation and the key canary."""
 
 from foundations.database import Base
-from foundations.models.audit import AuditEvent, Checkpoint, RelayCursor
+from foundations.models.audit import AuditEvent, ChainCheck, Checkpoint, RelayCursor
 from foundations.models.calendar import BankHoliday, CalendarEntry
 from foundations.models.console import ConsoleSession, ConsoleUser, RecoveryCode, SignInThrottle
 from foundations.models.directory import (
@@ -21,6 +21,7 @@ from foundations.models.notifications import (
     REVIEWABLE_STATUSES,
     UNSENT_STATUSES,
     AccountStatus,
+    DirectorySearch,
     EscalationStatus,
     EscalationStep,
     Notification,
@@ -40,10 +41,12 @@ __all__ = [
     "AuditEvent",
     "BankHoliday",
     "CalendarEntry",
+    "ChainCheck",
     "Checkpoint",
     "ConsoleSession",
     "ConsoleUser",
     "DatabaseIdentity",
+    "DirectorySearch",
     "EscalationStatus",
     "EscalationStep",
     "Incident",

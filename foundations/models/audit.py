@@ -61,3 +61,21 @@ class Checkpoint(Base):
     # The database signed (foundations/identity.py); None for heads from before migration 0013.
     database_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
+
+class ChainCheck(Base):
+    """How far the /audit page's incremental check (``audit/incremental.py``) has verified
+    the chain and the signed tree heads: the last row checked and its hash, the Merkle
+    subtree roots of the rows so far, and the signed heads checked. A shortcut for the page
+    only: ``encompass audit verify`` ignores it and checks everything, every time."""
+
+    __tablename__ = "audit_chain_checks"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    rows: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    frontier: Mapped[list[str]] = mapped_column(JSON, default=list)  # hex, largest first
+    heads: Mapped[int] = mapped_column(Integer, default=0)  # signed heads 1..heads checked
+    head_size: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    heads_digest: Mapped[str] = mapped_column(String(64))  # SHA-256 of those heads
+    checked_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    full_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

@@ -169,3 +169,19 @@ class EscalationStep(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     last_error: Mapped[str] = mapped_column(Text, default="")
 
+
+class DirectorySearch(Base):
+    """A reviewer's search of the pupil directory to re-match a notification: the terms
+    (UPN, or date of birth and family name) with a random salt, encrypted at rest and purged
+    with the incident. Its audit row (``directory_searched``, published to Kafka) carries
+    this id, what was searched by, how many pupils were shown and the SHA-256 of the salted
+    terms: the trail proves the search without holding a child's details in clear."""
+
+    __tablename__ = "directory_searches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notification_id: Mapped[str] = mapped_column(String(32), index=True)
+    terms: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON)
+    results: Mapped[int] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -7,12 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
-from audit.verify import verify_all
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from audit import checkpoints
 from audit.ledger import GENESIS, AuditAction, hash_of, record
+from audit.verify import verify_all
 from foundations.database import transaction
 from foundations.models import AuditEvent
 from foundations.settings import Settings

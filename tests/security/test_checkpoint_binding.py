@@ -14,12 +14,12 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from audit.verify import verify_all
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from audit import checkpoints, merkle
 from audit.ledger import AuditAction, record
+from audit.verify import verify_all
 from consumers.audit_publish import AuditCheckpointer
 from foundations import identity
 from foundations.database import engine_for, session_factory, transaction, upgrade

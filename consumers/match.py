@@ -31,8 +31,15 @@ from school_directory.matching import (
     score,
 )
 
-__all__ = ["Candidate", "MatchOutcome", "MatchResult", "Thresholds", "match_child",
-           "match_thresholds", "record_of"]
+__all__ = [
+    "Candidate",
+    "MatchOutcome",
+    "MatchResult",
+    "Thresholds",
+    "match_child",
+    "match_thresholds",
+    "record_of",
+]
 
 
 def record_of(child: Person) -> ChildRecord:

@@ -29,7 +29,6 @@ from foundations.clock import utcnow
 from foundations.models import (
     UNSENT_STATUSES,
     AccountStatus,
-    EscalationStatus,
     EscalationStep,
     Notification,
     NotificationEdit,
@@ -173,19 +172,7 @@ def release(
         n.held_account = {**n.held_account, "follow_up": text}
         n.account_status = AccountStatus.FOLLOW_UP.value
         now = utcnow()
-        session.add(
-            EscalationStep(
-                notification_id=n.id,
-                step=FOLLOW_UP_STEP,
-                due_at=now,
-                raised_at=now,
-                role="school",
-                recipient=n.recipient,
-                status=EscalationStatus.PENDING.value,
-                attempts=0,
-                last_error="",
-            )
-        )
+        session.add(EscalationStep.to_school(n, FOLLOW_UP_STEP, now))
         details["goes"] = "as a follow-up e-mail"
         details["to"] = n.recipient
     else:

@@ -26,7 +26,6 @@ from foundations.models import (
     AccountStatus,
     AuditEvent,
     DirectorySearch,
-    EscalationStatus,
     EscalationStep,
     Incident,
     Notification,
@@ -495,19 +494,7 @@ def recall(
         raise ReviewError(f"{n.id} is {n.status}: only a sent notification can be recalled")
     now = utcnow()
     n.status, n.reason = NotificationStatus.RECALLED.value, reason
-    session.add(
-        EscalationStep(
-            notification_id=n.id,
-            step="recall",  # consumers.alerts.Step.RECALL
-            due_at=now,
-            raised_at=now,
-            role="school",
-            recipient=n.recipient,
-            status=EscalationStatus.PENDING.value,
-            attempts=0,
-            last_error="",
-        )
-    )
+    session.add(EscalationStep.to_school(n, "recall", now))  # consumers.alerts.Step.RECALL
     record(
         session,
         AuditAction.RECALLED,

@@ -169,6 +169,17 @@ class EscalationStep(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     last_error: Mapped[str] = mapped_column(Text, default="")
 
+    @classmethod
+    def to_school(cls, n: Notification, step: str, now: datetime) -> EscalationStep:
+        """An e-mail to the school that was sent ``n`` (a retraction, a follow-up), due now."""
+        if not n.recipient:
+            raise ValueError(f"{n.id} was never sent: there is no school address to write to")
+        return cls(
+            notification_id=n.id, step=step, due_at=now, raised_at=now, role="school",
+            recipient=n.recipient, status=EscalationStatus.PENDING.value, attempts=0,
+            last_error="",
+        )  # fmt: skip
+
 
 class DirectorySearch(Base):
     """A reviewer's search of the pupil directory to re-match a notification: the terms

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from consumers.wording import status_words
 from foundations.mailer import build_message
 from schemas.notification import SchoolNotification
 
@@ -106,6 +107,7 @@ def _environment() -> Environment:
         london_by=london_by,
         yes_no=yes_no,
         paragraphs=paragraphs,
+        status_words=status_words,
     )
     return env
 

@@ -41,7 +41,7 @@ class DkimSigner:
     def sign(self, raw: bytes) -> bytes:
         """``raw`` (the message as it will go on the wire, CRLF line ends) with a
         DKIM-Signature header in front."""
-        header = dkim.sign(
+        header: bytes = dkim.sign(
             raw,
             self.selector.encode(),
             self.domain.encode(),

@@ -113,9 +113,10 @@ class Settings(BaseSettings):
     delivery_max_attempts: int = Field(default=8, ge=1)
     delivery_backoff_s: float = Field(default=5.0, gt=0, le=600)
     delivery_poll_s: float = Field(default=1.0, gt=0, le=60)
-    # How long a claimed notification is held by one worker before another may send it
-    # (after a crash). Longer than the slowest SMTP conversation, short against deadlines.
-    delivery_lease_s: float = Field(default=120.0, gt=0, le=3600)
+    # How long a claimed e-mail is held by one worker before another may send it (after a
+    # crash). The worker renews it every third of a lease while it sends (consumers/outbox.py),
+    # so it can be short: a crash holds the rest of a batch for about this long.
+    delivery_lease_s: float = Field(default=30.0, gt=0, le=3600)
 
     # The web console and acknowledgement links.
     http_host: str = "127.0.0.1"

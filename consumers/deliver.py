@@ -101,7 +101,7 @@ def claim_due(
         content = SchoolNotification.model_validate(n.content)
         if links is not None:
             content = content.model_copy(update={"ack_url": links.url(n.id, to[0], now)})
-        rendered = render_email(content)
+        rendered = render_email(content, role=to[0])
         jobs.append(Job(n.id, n.incident_id, n.attempts, to[1], to[0], rendered))
     return jobs
 

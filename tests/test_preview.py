@@ -7,10 +7,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
 
+from consumers.deliver import claim_due
 from consumers.render import preview_email, render_email
+from foundations.database import transaction
+from foundations.settings import Settings
 from schemas.notification import SchoolNotification
-from tests.deadlines import content
+from tests.deadlines import ONLY_DEPUTY, add_notification, add_schools, content, london
 
 DUE = datetime(2026, 11, 23, 8, 30, tzinfo=UTC)
 
@@ -63,3 +67,18 @@ def test_the_first_response_block_names_itself_once() -> None:
     questions = text.split("QUESTIONS", 1)[1]
     assert questions.count("First Response") == 1
     assert "First Response, the council's children's services front door" in questions
+
+
+def test_delivery_addresses_the_deputy_of_a_school_with_no_dsl(
+    sessions: sessionmaker[Session],
+) -> None:
+    add_schools(sessions)
+    for nid, urn in (("N-to-dsl", "100001"), ("N-to-deputy", "100002")):
+        add_notification(
+            sessions, nid, status="approved", deliver_by=london("2026-11-23 08:30"), urn=urn
+        )
+    with transaction(sessions) as s:
+        jobs = {j.notification_id: j for j in claim_due(s, Settings(), london("2026-11-23 07:00"))}
+    assert jobs["N-to-deputy"].to == ONLY_DEPUTY
+    assert "Dear deputy designated safeguarding lead at" in jobs["N-to-deputy"].rendered.text
+    assert "Dear designated safeguarding lead at" in jobs["N-to-dsl"].rendered.text

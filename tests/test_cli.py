@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -198,3 +200,50 @@ def test_audit_reports_answer_by_school_incident_and_child_and_are_audited(
             "SELECT count(*) FROM audit_events WHERE action = 'subject_access_export'"
         ).fetchone()
     assert ("cli:ann",) in actors and exports == (1,)
+
+
+def leaf_commands(
+    parser: argparse.ArgumentParser, words: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    """Every command that runs (``review approve``), with its parser."""
+    groups = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not groups:
+        yield words, parser
+    for group in groups:
+        for name, sub in group.choices.items():
+            yield from leaf_commands(sub, (*words, name))
+
+
+def test_each_command_group_is_one_module_that_names_the_handler_of_each_command() -> None:
+    from broker import cli
+
+    commands = dict(leaf_commands(cli.parser()))
+    assert ("review", "approve") in commands and ("keys", "new") in commands
+    for words, parser in commands.items():
+        handler = parser.get_default("handler")
+        assert callable(handler), words
+        # The handler lives in the module of its group: `encompass audit ...` in
+        # broker/cli/audit.py, and so on.
+        assert handler.__module__ == f"broker.cli.{words[0]}", words
+
+
+def test_the_encompass_script_is_the_cli_and_loads_no_pipeline_to_start() -> None:
+    import tomllib
+
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert pyproject["project"]["scripts"]["encompass"] == "broker.cli:main"
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, broker.cli; print(' '.join(sys.modules))"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.split()
+    assert "broker.cli.review" in loaded
+    assert [m for m in loaded if m.split(".")[0] in ("consumers", "console", "audit")] == []
+
+
+def test_a_command_without_its_subcommand_is_refused_with_usage(env: dict[str, str]) -> None:
+    done = encompass(env, "review")
+    assert done.returncode == 2
+    assert "usage: encompass review" in done.stderr

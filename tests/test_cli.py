@@ -247,3 +247,40 @@ def test_a_command_without_its_subcommand_is_refused_with_usage(env: dict[str, s
     done = encompass(env, "review")
     assert done.returncode == 2
     assert "usage: encompass review" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        (
+            "postgresql://enc:secret-pw@127.0.0.1:1/none",
+            "cannot use the database at postgresql://enc:***@127.0.0.1:1/none: ",
+        ),
+        ("foo://somewhere", "ENCOMPASS_DATABASE_URL is not a database URL this broker can use"),
+        ("not a url", "ENCOMPASS_DATABASE_URL is not a database URL this broker can use"),
+    ],
+)
+def test_a_database_that_cannot_be_used_gets_one_clear_line(
+    env: dict[str, str], url: str, says: str
+) -> None:
+    for args in (("db", "upgrade"), ("review", "list")):
+        done = encompass(env | {"ENCOMPASS_DATABASE_URL": url}, *args)
+        assert done.returncode == 2
+        assert done.stderr.startswith(f"encompass: {says}"), done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert "secret-pw" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_mail_dkim_key_writes_a_key_and_prints_the_record_and_never_overwrites(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    made = encompass(
+        env, "mail", "dkim-key", "--selector", "enc2026", "--domain", "council.example"
+    )
+    assert made.returncode == 0, made.stderr
+    assert '"v=DKIM1; k=rsa; p=' in made.stdout
+    assert "enc2026._domainkey.council.example. IN TXT (" in made.stdout
+    assert f"ENCOMPASS_DKIM_KEY_FILE={tmp_path / 'dkim.key'}" in made.stdout
+    assert (tmp_path / "dkim.key").stat().st_mode & 0o777 == 0o600
+    again = encompass(env, "mail", "dkim-key")
+    assert again.returncode == 1 and "never overwritten" in again.stderr

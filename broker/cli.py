@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from foundations.database import engine_for, session_factory, transaction, upgrade
-from foundations.settings import Settings
+from foundations.settings import Role, Settings, parse_roles
 from foundations.startup import StartupRefused, restrict_data_files
 
 
@@ -44,7 +44,20 @@ def _actor(args: argparse.Namespace) -> str:
 def cmd_up(args: argparse.Namespace) -> int:
     from broker.up import run_up
 
-    return run_up(_settings(), demo=args.demo, incidents=args.incidents, interval_s=args.interval)
+    return run_up(
+        _settings(),
+        demo=args.demo,
+        incidents=args.incidents,
+        interval_s=args.interval,
+        roles=args.roles,
+    )
+
+
+def _roles(value: str) -> frozenset[Role]:
+    try:
+        return parse_roles(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -289,6 +302,13 @@ def parser() -> argparse.ArgumentParser:
         type=float,
         default=1.0,
         help="with --demo: seconds between incidents (default 1)",
+    )
+    up.add_argument(
+        "--roles",
+        type=_roles,
+        metavar="ROLE,...",
+        help="run only these roles: intake, delivery, scheduler, console "
+        "(default: ENCOMPASS_ROLES, which is all)",
     )
     up.set_defaults(func=cmd_up)
 

@@ -122,4 +122,3 @@ class NameFrequency(Base):
     kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # family | given | roll
     key: Mapped[str] = mapped_column(BlindIndex, primary_key=True)
     pupils: Mapped[int] = mapped_column(Integer)
-

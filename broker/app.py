@@ -1,7 +1,24 @@
-"""The broker process: the FastStream app, its intake subscriber and background workers.
+"""The broker process: the FastStream app, its intake subscriber and the workers of its roles.
 
-``EncompassService`` owns every client (Kafka, database, SMTP) and is built from one
-``Settings``; nothing is created at import time. ``build_app`` wraps it for ``faststream run``.
+``EncompassService`` owns every client (Kafka, database, SMTP), is built from one
+``Settings`` and runs the roles they name (``ENCOMPASS_ROLES``, every one by default:
+intake, delivery, scheduler, console; foundations/settings.py). Nothing is created at
+import time.
+
+One lifecycle, the same for ``encompass up`` (``start``, ``stop``) and ``faststream run``
+(``build_app``, where FastStream starts and stops the Kafka broker between the same steps):
+
+1. ``starting``: what needs only the database starts at once, so that approved e-mails go
+   and acknowledgement links answer while Kafka is still being reached: delivery and
+   escalation, the retention purge, the console and the internal listener. Then the
+   intake's language model is loaded and the topics are made sure of.
+2. The Kafka broker starts: the producer connects and the intake subscriber joins its
+   consumer group (after a crash, once the dead member's session has ended).
+3. ``started``: the audit relay and the checkpoints, which publish to Kafka.
+
+Stopping: ``stopping`` (intake stops taking events and the batch in hand commits; the
+console and the workers stop, the e-mail in flight finishing; the last audit rows and a
+last tree head go out), the Kafka broker stops, then ``stopped`` (the database engine).
 """
 
 from __future__ import annotations
@@ -9,21 +26,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRecord
 from fastapi import FastAPI
 from faststream import FastStream
-from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 from sqlalchemy import text
 
 from broker.internal import create_internal_app
 from broker.kafka_admin import ensure_topics
-from broker.kafka_security import kafka_broker
+from broker.kafka_client import EncompassKafkaBroker, consumer_lag, kafka_broker
+from broker.listener import Listener
 from broker.metrics import Metrics, QueueCollector
 from broker.topics import Topics
 from console import sessions as console_sessions
@@ -43,12 +61,15 @@ from consumers.intake_batch import (
     tolerant_headers,
 )
 from consumers.retention import RetentionJob
-from foundations.database import engine_for, run_in_session, session_factory, upgrade
+from foundations.database import engine_for, run_in_session, schema_behind, session_factory, upgrade
+from foundations.logging import configure_logging
 from foundations.mailer import Mailer, SmtpMailer
-from foundations.settings import Settings
-from foundations.startup import refuse_unsafe_settings, restrict_data_files
+from foundations.settings import Role, Settings
+from foundations.startup import StartupRefused, refuse_unsafe_settings, restrict_data_files
 
 log = structlog.get_logger(__name__)
+
+KAFKA_ROLES = frozenset({Role.INTAKE, Role.SCHEDULER})  # they consume or publish
 
 
 class EncompassService:
@@ -58,50 +79,77 @@ class EncompassService:
         *,
         bootstrap: str | None = None,
         mailer: Mailer | None = None,
-        migrate: bool = True,
+        migrate: bool | None = None,
     ) -> None:
         self.settings = settings
+        self.roles = settings.roles
+        self.uses_kafka = bool(self.roles & KAFKA_ROLES)
         self.bootstrap = bootstrap or settings.kafka_bootstrap or "127.0.0.1:9092"
         self.topics = Topics.from_settings(settings)
         self.database_url = settings.resolved_database_url
-        # Refused before anything is opened: unsafe settings not allowed by name, then a
-        # data key that is missing or not this database's (foundations/startup.py, identity.py).
+        # Refused before anything is opened: unsafe settings not allowed by name, a database
+        # behind this version when it is not to be migrated here, then a data key that is
+        # missing or not this database's (foundations/startup.py, identity.py).
         refuse_unsafe_settings(settings, bootstrap=self.bootstrap)
-        if migrate:
+        if settings.migrate_on_start if migrate is None else migrate:
             upgrade(self.database_url)
+        elif behind := schema_behind(self.database_url):
+            raise StartupRefused(
+                f"{behind}, and ENCOMPASS_MIGRATE_ON_START is false: run "
+                "`encompass db upgrade` first (in Kubernetes, the Job encompass-db-upgrade)"
+            )
         self.engine = engine_for(settings)
         restrict_data_files(settings)
         self.sessions = session_factory(self.engine)
         self.mailer = mailer or SmtpMailer(settings)
         # Per-message access lines at DEBUG: our own log line per incident says more.
         # Security, acks=all and the idempotent producer (when the broker has one) come
-        # from the settings: broker/kafka_security.py.
-        self.broker: KafkaBroker = kafka_broker(settings, self.bootstrap, log_level=logging.DEBUG)
+        # from the settings: broker/kafka_client.py.
+        self.broker: EncompassKafkaBroker = kafka_broker(
+            settings, self.bootstrap, log_level=logging.DEBUG
+        )
         self.links = AckLinks.from_settings(settings)
         self.metrics = Metrics()
         self._lag: dict[str, int] = {}
-        self.metrics.registry.register(QueueCollector(self.sessions, lambda: dict(self._lag)))
-        self.delivery = DeliveryWorker(
-            settings,
-            self.sessions,
-            self.mailer,
-            self.links,
-            on_result=lambda result: self.metrics.emails.labels(result).inc(),
-        )
-        self.escalation = EscalationScheduler(settings, self.sessions, self.mailer, self.links)
-        self.console: ConsoleServer | None = None
+        intake = Role.INTAKE in self.roles
+        self.queue = QueueCollector(self.sessions, (lambda: dict(self._lag)) if intake else None)
+        self.metrics.registry.register(self.queue)
+        self.delivery: DeliveryWorker | None = None
+        self.escalation: EscalationScheduler | None = None
+        if Role.DELIVERY in self.roles:
+            self.delivery = DeliveryWorker(
+                settings,
+                self.sessions,
+                self.mailer,
+                self.links,
+                on_result=lambda result: self.metrics.emails.labels(result).inc(),
+            )
+            self.escalation = EscalationScheduler(settings, self.sessions, self.mailer, self.links)
+        self.audit_publisher: AuditPublisher | None = None
+        self.checkpointer: AuditCheckpointer | None = None
+        self.retention: RetentionJob | None = None
+        if Role.SCHEDULER in self.roles:
+            self.audit_publisher = AuditPublisher(self.sessions, self._publish_audit)
+            self.checkpointer = AuditCheckpointer(settings, self.sessions, self._publish_audit)
+            self.retention = RetentionJob(
+                settings, self.sessions, forget_sign_ins=console_sessions.forget_old_sign_ins
+            )
+        self._console = Listener("console")
         self._console_app: FastAPI | None = None
-        self._console_task: asyncio.Task[None] | None = None
-        self.internal: ConsoleServer | None = None
-        self._internal_task: asyncio.Task[None] | None = None
-        self.audit_publisher = AuditPublisher(self.sessions, self._publish_audit)
-        self.checkpointer = AuditCheckpointer(settings, self.sessions, self._publish_audit)
-        self.retention = RetentionJob(
-            settings, self.sessions, forget_sign_ins=console_sessions.forget_old_sign_ins
-        )
+        self._internal = Listener("internal_listener")
         self.intake = IntakeBatches(settings, self.sessions, self.dead_letter)
-        self._tasks: list[asyncio.Task[None]] = []
-        self._register()
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self.running = False
+        if intake:
+            self._register()
+
+    @property
+    def console(self) -> ConsoleServer | None:
+        return self._console.server
+
+    @property
+    def internal(self) -> ConsoleServer | None:
+        return self._internal.server
 
     def _register(self) -> None:
         settings = self.settings
@@ -132,7 +180,8 @@ class EncompassService:
                 log.error("incidents_failed_will_retry", count=len(records), error=why)
                 await asyncio.sleep(1.0)
                 raise RetryLater(why) from None
-            self.delivery.wake.set()
+            if self.delivery is not None:
+                self.delivery.wake.set()
 
     async def take_batch(self, records: tuple[ConsumerRecord[Any, Any], ...]) -> None:
         """Record or dead-letter every event of the batch (consumers/intake_batch.py); the
@@ -159,24 +208,18 @@ class EncompassService:
             self.metrics.events.labels(t.outcome).inc()
             for match in t.matches:
                 self.metrics.matches.labels(match).inc()
-        # The subscriber's aiokafka consumer knows each partition's high-water mark.
-        consumers = (getattr(sub, "consumer", None) for sub in self.broker.subscribers)
-        consumer = next((c for c in consumers if c is not None), None)
-        for record in records:
-            tp = TopicPartition(record.topic, record.partition)
-            highwater = consumer.highwater(tp) if consumer is not None else None
-            if highwater is not None:
-                self._lag[str(record.partition)] = max(highwater - record.offset - 1, 0)
+        self._lag.update(consumer_lag(self.broker, records))
 
     async def readiness(self) -> tuple[bool, dict[str, str]]:
-        """Ready when the database answers and the Kafka broker does."""
+        """Ready when the database answers, and the Kafka broker does when a role uses it."""
         checks: dict[str, str] = {}
         try:
             await run_in_session(self.sessions, lambda s: s.execute(text("SELECT 1")))
             checks["database"] = "ok"
         except Exception as exc:
             checks["database"] = f"unavailable: {type(exc).__name__}"
-        checks["kafka"] = "ok" if await self.broker.ping(timeout=2.0) else "unavailable"
+        if self.uses_kafka:
+            checks["kafka"] = "ok" if await self.broker.ping(timeout=2.0) else "unavailable"
         return all(v == "ok" for v in checks.values()), checks
 
     async def dead_letter(self, body: bytes, key: bytes | None, reason: str, source: str) -> None:
@@ -199,142 +242,138 @@ class EncompassService:
             headers={"content-type": "application/json"},
         )
 
+    # --- the lifecycle ---------------------------------------------------------------------
+
     async def start(self) -> None:
-        # The residual check's language model and word lists, loaded before the first
-        # incident; a missing model stops the start here, never lets an account through.
-        await asyncio.to_thread(residual.warm_up)
+        """Steps 1 to 3. A start that fails or is cancelled stops what it had started."""
+        try:
+            await self.starting()
+            if self.uses_kafka:
+                await self.broker.start()
+            await self.started()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        if self.running:
+            await self.stopping()
+            if self.uses_kafka:
+                await self.broker.stop()
+        await self.stopped()
+
+    async def starting(self) -> None:
+        """Step 1: the roles that need only the database, at once; then what intake needs
+        before it joins its group."""
+        self.running = True
+        self.start_workers()
+        self.start_console()
+        self.start_internal()
+        if not self.uses_kafka:
+            return
+        if Role.INTAKE in self.roles:
+            # The residual check's language model and word lists, loaded before the first
+            # incident; a missing model stops the start here, never lets an account through.
+            await asyncio.to_thread(residual.warm_up)
         await ensure_topics(
             self.bootstrap,
             self.topics.all(),
             self.settings.topic_partitions,
             settings=self.settings,
         )
-        await self.broker.start()
-        self.start_workers()
 
-    def start_workers(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self.delivery.run(), name="delivery"),
-            asyncio.create_task(self.audit_publisher.run(), name="audit-publish"),
-            asyncio.create_task(self.escalation.run(), name="escalation"),
-            asyncio.create_task(self.checkpointer.run(), name="audit-checkpoint"),
-            asyncio.create_task(self.retention.run(), name="retention"),
-        ]
-        self.start_console()
-        self.start_internal()
+    async def started(self) -> None:
+        """Step 3, the Kafka broker connected: the audit relay and checkpoints."""
+        if self.audit_publisher is not None:
+            self._spawn("audit-publish", self.audit_publisher.run)
+        if self.checkpointer is not None:
+            self._spawn("audit-checkpoint", self.checkpointer.run)
 
-    def start_internal(self) -> None:
-        """Serve /metrics, /readyz and the API's OpenAPI document on the internal listener
-        (broker/internal.py), never on the public console port. A port that cannot be bound
-        is logged loudly and does not stop notifications from going out."""
-        if self.internal is not None:
-            return
-        console = self._console_app
-        openapi = getattr(console.state, "api_openapi", None) if console is not None else None
-        app = create_internal_app(self.metrics.registry, self.readiness, openapi)
-        host, port = self.settings.internal_http_host, self.settings.internal_http_port
-        try:
-            self.internal = ConsoleServer(app, host, port)
-        except OSError as exc:
-            log.error("internal_listener_unavailable", host=host, port=port, error=str(exc))
-            return
-        self._internal_task = asyncio.create_task(self.internal.serve(), name="internal-http")
-        log.info("internal_listener_started", url=self.internal.url)
-
-    async def stop_internal(self) -> None:
-        if self.internal is None:
-            return
-        self.internal.request_stop()
-        if self._internal_task is not None:
-            try:
-                await asyncio.wait_for(self._internal_task, 5)
-            except (TimeoutError, asyncio.CancelledError):
-                pass
-            except Exception:
-                log.exception("internal_listener_stop_failed")
-        self.internal.close()
-        self.internal, self._internal_task = None, None
-
-    def start_console(self) -> None:
-        """Serve the console (acknowledgement links) in this process. A port that cannot be
-        bound is logged loudly and does not stop notifications from going out."""
-        if not self.settings.console_enabled or self.console is not None:
-            return
-        app = create_app(self.settings, self.sessions, links=self.links)
-        self._console_app = app
-        try:
-            self.console = ConsoleServer(app, self.settings.http_host, self.settings.http_port)
-        except OSError as exc:
-            log.error(
-                "console_unavailable",
-                host=self.settings.http_host,
-                port=self.settings.http_port,
-                error=str(exc),
-            )
-            return
-        self._console_task = asyncio.create_task(self.console.serve(), name="console")
-        log.info("console_started", url=self.console.url)
-
-    async def stop_console(self) -> None:
-        if self.console is None:
-            return
-        self.console.request_stop()
-        if self._console_task is not None:
-            try:
-                await asyncio.wait_for(self._console_task, 5)
-            except (TimeoutError, asyncio.CancelledError):
-                pass
-            except Exception:
-                log.exception("console_stop_failed")
-        self.console.close()
-        self.console, self._console_task = None, None
-
-    async def stop(self) -> None:
-        """Stop taking events (the batch in hand finishes and commits), let the e-mail in
-        flight finish, sign and publish a last tree head, then close everything."""
+    async def stopping(self) -> None:
+        """Stop taking events (the batch in hand finishes and commits), stop serving, let
+        the e-mail in flight finish, sign and publish a last tree head."""
         for subscriber in self.broker.subscribers:
             await subscriber.stop()
         await self.stop_console()
         await self.stop_internal()
-        self.delivery.request_stop()
-        delivering = [t for t in self._tasks if t.get_name() == "delivery"]
+        if self.delivery is not None:
+            self.delivery.request_stop()
+        delivering = [t for name, t in self._tasks.items() if name == "delivery"]
         if delivering:  # at most one SMTP conversation
             await asyncio.wait(delivering, timeout=self.settings.smtp_timeout_s + 5)
-        for task in self._tasks:
+        for task in self._tasks.values():
             task.cancel()
-        for task in self._tasks:
+        for task in self._tasks.values():
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if self._tasks:  # we were running: the trail's last rows and head go out now
+        relaying = "audit-publish" in self._tasks
+        self._tasks = {}
+        if relaying and self.audit_publisher and self.checkpointer:
+            # Kafka was reached: the trail's last rows and head go out now.
             try:
                 await self.audit_publisher.run_once()
                 await self.checkpointer.run_once()
                 await self.audit_publisher.run_once()
             except Exception:
                 log.exception("audit_flush_on_shutdown_failed")
-        self._tasks = []
-        await self.broker.stop()
+
+    async def stopped(self) -> None:
         self.engine.dispose()
+        self.running = False
 
+    def _spawn(self, name: str, run: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        if name not in self._tasks:
+            self._tasks[name] = asyncio.create_task(run(), name=name)
 
-def build_app(settings: Settings) -> FastStream:
-    """For ``faststream run``: the same service under FastStream's own lifecycle."""
-    service = EncompassService(settings)
+    def start_workers(self) -> None:
+        """The workers of this process's roles that need only the database."""
+        if self.delivery is not None:
+            self._spawn("delivery", self.delivery.run)
+        if self.escalation is not None:
+            self._spawn("escalation", self.escalation.run)
+        if self.retention is not None:
+            self._spawn("retention", self.retention.run)
 
-    async def before() -> None:
-        await ensure_topics(
-            service.bootstrap, service.topics.all(), settings.topic_partitions, settings=settings
+    def start_internal(self) -> None:
+        """Serve /metrics, /readyz and the API's OpenAPI document on the internal listener
+        (broker/internal.py), never on the public console port; every process does."""
+        console = self._console_app
+        openapi = getattr(console.state, "api_openapi", None) if console is not None else None
+        app = create_internal_app(
+            self.metrics.registry, self.readiness, openapi, before_scrape=self.queue.refresh
         )
+        host, port = self.settings.internal_http_host, self.settings.internal_http_port
+        self._internal.start(app, host, port)
 
-    async def after() -> None:
-        service.start_workers()
+    async def stop_internal(self) -> None:
+        await self._internal.stop()
 
-    async def shutdown() -> None:
-        await service.stop_console()
-        await service.stop_internal()
-        for task in service._tasks:
-            task.cancel()
+    def start_console(self) -> None:
+        """Serve the console (acknowledgement links), with the console role."""
+        if Role.CONSOLE not in self.roles or not self.settings.console_enabled:
+            return
+        if self._console_app is None:
+            self._console_app = create_app(self.settings, self.sessions, links=self.links)
+        self._console.start(self._console_app, self.settings.http_host, self.settings.http_port)
 
-    return FastStream(
-        service.broker, on_startup=[before], after_startup=[after], on_shutdown=[shutdown]
+    async def stop_console(self) -> None:
+        await self._console.stop()
+
+
+def build_app(settings: Settings | None = None) -> FastStream:
+    """For ``faststream run broker.app:build_app --factory`` (the settings from the
+    environment): the lifecycle above, with FastStream starting and stopping the Kafka
+    broker between its steps. A process with no role that uses Kafka runs ``encompass up
+    --roles ...`` instead, which does not connect to Kafka at all."""
+    settings = settings or Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    service = EncompassService(settings)
+    app = FastStream(
+        service.broker,
+        on_startup=[service.starting],
+        after_startup=[service.started],
+        on_shutdown=[service.stopping],
+        after_shutdown=[service.stopped],
     )
+    app.context.set_global("encompass", service)
+    return app

@@ -5,7 +5,11 @@ that describes the service's insides sits beside them: Prometheus metrics (``/me
 readiness with its database and Kafka checks (``/readyz``) and the console API's OpenAPI
 document (``/openapi.json``) are served here, on ``ENCOMPASS_INTERNAL_HTTP_HOST`` (loopback
 by default) and ``ENCOMPASS_INTERNAL_HTTP_PORT``, by a second uvicorn server in the same
-process. ``/healthz`` answers on both (it says "ok" and nothing else).
+process. ``/healthz`` answers on both (it says "ok" and nothing else). Every process serves
+it, whatever its roles (each reports its own counters).
+
+Nothing here blocks the event loop: ``/readyz`` and, before each scrape of ``/metrics``,
+``before_scrape`` (the queue figures, broker/metrics.py) read the database on a worker thread.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, make_asgi_app
+from starlette.types import Receive, Scope, Send
 
 Readiness = Callable[[], Awaitable[tuple[bool, dict[str, str]]]]
 
@@ -24,12 +29,21 @@ def create_internal_app(
     registry: CollectorRegistry,
     readiness: Readiness,
     openapi: Callable[[], dict[str, Any]] | None = None,
+    before_scrape: Callable[[], Awaitable[None]] | None = None,
 ) -> FastAPI:
-    """``openapi``: the console API's document, when this process serves the console."""
+    """``openapi``: the console API's document, when this process serves the console;
+    ``before_scrape``: awaited before each scrape of ``/metrics``."""
     app = FastAPI(
         title="Operation Encompass internal", docs_url=None, redoc_url=None, openapi_url=None
     )
-    app.mount("/metrics", make_asgi_app(registry))
+    exposition = make_asgi_app(registry)
+
+    async def metrics(scope: Scope, receive: Receive, send: Send) -> None:
+        if before_scrape is not None and scope["type"] == "http":
+            await before_scrape()
+        await exposition(scope, receive, send)
+
+    app.mount("/metrics", metrics)
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz() -> JSONResponse:

@@ -1,15 +1,22 @@
 """Prometheus metrics and readiness for the broker process (``/metrics``, ``/readyz``).
 
 Counters are bumped where things happen; the notification gauges are read from the
-database at scrape time, so every instance reports the same truth about the queue.
+database at scrape time, so every instance reports the same truth about the queue. The
+query runs on a worker thread, never on the event loop (a reviewer's CLI holding the
+SQLite write lock must not stall Kafka heartbeats, SMTP and the console): each scrape first
+awaits ``QueueCollector.refresh``, one query at a time however many scrapes come, and
+serves the last figures when the database does not answer within ``REFRESH_TIMEOUT_S``.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import structlog
 from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -19,6 +26,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from foundations.clock import utcnow
 from foundations.database import transaction
 from foundations.models import UNSENT_STATUSES, Notification, NotificationStatus
+
+log = structlog.get_logger(__name__)
+
+# A scrape waits this long for fresh queue figures, then serves the last ones (Prometheus
+# gives a scrape 10 s by default).
+REFRESH_TIMEOUT_S = 5.0
 
 
 class Metrics:
@@ -44,46 +57,67 @@ class Metrics:
         )
 
 
+@dataclass(frozen=True)
+class QueueFigures:
+    """What the database said about the queue at its last reading."""
+
+    by_status: dict[str, int]
+    first_created: Any
+    first_due: Any
+
+
+def read_queue(sessions: sessionmaker[Session]) -> QueueFigures:
+    """Notifications by status, and the oldest creation and earliest deadline of those not
+    yet sent. Blocking: call it off the event loop."""
+    unsent = [s.value for s in UNSENT_STATUSES]
+    with transaction(sessions) as session:
+        counts = dict(
+            session.execute(
+                select(Notification.status, func.count()).group_by(Notification.status)
+            ).all()
+        )
+        first_created, first_due = session.execute(
+            select(func.min(Notification.created_at), func.min(Notification.deliver_by)).where(
+                Notification.status.in_(unsent)
+            )
+        ).one()
+    return QueueFigures({str(k): int(v) for k, v in counts.items()}, first_created, first_due)
+
+
 class QueueCollector(Collector):
-    """Notifications by status, the oldest pending one and the least slack to deliver_by."""
+    """Notifications by status, the oldest pending one and the least slack to deliver_by,
+    from the figures of the last ``refresh``; and the consumer lag, from memory."""
 
     def __init__(
         self, sessions: sessionmaker[Session], lag: Callable[[], dict[str, int]] | None = None
     ) -> None:
         self.sessions = sessions
         self.lag = lag
+        self.figures: QueueFigures | None = None
+        self._reading: asyncio.Task[QueueFigures] | None = None
+
+    async def refresh(self, timeout_s: float = REFRESH_TIMEOUT_S) -> None:
+        """Read the queue on a worker thread; scrapes that arrive meanwhile wait for the
+        same reading. After ``timeout_s`` the reading goes on, and the scrape is served the
+        last figures."""
+        if self._reading is None or self._reading.done():
+            self._reading = asyncio.create_task(asyncio.to_thread(read_queue, self.sessions))
+            self._reading.add_done_callback(self._keep)
+        try:
+            await asyncio.wait_for(asyncio.shield(self._reading), timeout_s)
+        except TimeoutError:
+            log.warning("queue_metrics_stale", waited_s=timeout_s)
+        except Exception as exc:  # the database away: /readyz says so; keep the last figures
+            log.warning("queue_metrics_unavailable", error=type(exc).__name__)
+
+    def _keep(self, reading: asyncio.Task[QueueFigures]) -> None:
+        if not reading.cancelled() and reading.exception() is None:
+            self.figures = reading.result()
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        by_status = GaugeMetricFamily(
-            "encompass_notifications", "Notifications by status", labels=["status"]
-        )
-        oldest = GaugeMetricFamily(
-            "encompass_oldest_pending_age_seconds", "Age of the oldest notification not yet sent"
-        )
-        slack = GaugeMetricFamily(
-            "encompass_min_slack_to_deliver_by_seconds",
-            "Least time left to deliver_by among unsent notifications (negative: late)",
-        )
-        now = utcnow()
-        unsent = [s.value for s in UNSENT_STATUSES]
-        with transaction(self.sessions) as session:
-            counts = dict(
-                session.execute(
-                    select(Notification.status, func.count()).group_by(Notification.status)
-                ).all()
-            )
-            first_created, first_due = session.execute(
-                select(func.min(Notification.created_at), func.min(Notification.deliver_by)).where(
-                    Notification.status.in_(unsent)
-                )
-            ).one()
-        for status in NotificationStatus:
-            by_status.add_metric([status.value], counts.get(status.value, 0))
-        yield by_status
-        oldest.add_metric([], _seconds(now, first_created))
-        yield oldest
-        slack.add_metric([], -_seconds(now, first_due) if first_due else 0.0)
-        yield slack
+        figures = self.figures
+        if figures is not None:
+            yield from _queue_gauges(figures)
         if self.lag is not None:
             lag = GaugeMetricFamily(
                 "encompass_consumer_lag", "Events not yet taken, by partition", labels=["partition"]
@@ -91,6 +125,27 @@ class QueueCollector(Collector):
             for partition, behind in self.lag().items():
                 lag.add_metric([partition], behind)
             yield lag
+
+
+def _queue_gauges(figures: QueueFigures) -> Iterator[GaugeMetricFamily]:
+    by_status = GaugeMetricFamily(
+        "encompass_notifications", "Notifications by status", labels=["status"]
+    )
+    oldest = GaugeMetricFamily(
+        "encompass_oldest_pending_age_seconds", "Age of the oldest notification not yet sent"
+    )
+    slack = GaugeMetricFamily(
+        "encompass_min_slack_to_deliver_by_seconds",
+        "Least time left to deliver_by among unsent notifications (negative: late)",
+    )
+    now = utcnow()  # the ages go on growing while the figures wait to be read again
+    for status in NotificationStatus:
+        by_status.add_metric([status.value], figures.by_status.get(status.value, 0))
+    yield by_status
+    oldest.add_metric([], _seconds(now, figures.first_created))
+    yield oldest
+    slack.add_metric([], -_seconds(now, figures.first_due) if figures.first_due else 0.0)
+    yield slack
 
 
 def _seconds(now: datetime, then: Any) -> float:

@@ -1,5 +1,6 @@
-"""``encompass up``: everything on one machine. ``--demo`` adds a synthetic directory, a
-stream of synthetic incidents and a local mail catcher."""
+"""``encompass up``: everything on one machine, or the roles ``--roles`` names (each
+Kubernetes Deployment runs one). ``--demo`` adds a synthetic directory, a stream of
+synthetic incidents and a local mail catcher."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 import structlog
 from sqlalchemy import func, select
 
-from broker.app import EncompassService
+from broker.app import KAFKA_ROLES, EncompassService
 from broker.demo import PupilSeed, incident_stream
 from broker.embedded import EmbeddedKafka
 from broker.mail_catcher import MailCatcher
@@ -21,8 +22,8 @@ from broker.runtime import clear_runtime, write_runtime
 from foundations.database import transaction
 from foundations.logging import configure_logging
 from foundations.models import Pupil
-from foundations.settings import ReviewPolicy, Settings, SmtpTls
-from foundations.startup import refuse_unsafe_settings
+from foundations.settings import ALL_ROLES, ReviewPolicy, Role, Settings, SmtpTls
+from foundations.startup import StartupRefused, refuse_unsafe_settings
 from school_directory import imports
 from school_directory.synthetic import write_directory
 
@@ -60,6 +61,23 @@ async def publish_demo_incidents(
     log.info("demo_incidents_published", count=count)
 
 
+async def _started(service: EncompassService, stop: asyncio.Event) -> bool:
+    """Start the service (broker/app.py: what needs only the database at once, then Kafka);
+    False when Ctrl-C came first, e.g. while Kafka was still being reached."""
+    starting = asyncio.create_task(service.start())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not starting.done():
+        print("stopping...")
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+        return False
+    starting.result()  # a start that failed raises here
+    return True
+
+
 def _report_failure(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("demo_feed_failed", error=repr(task.exception()))
@@ -70,8 +88,20 @@ def _report_failure(task: asyncio.Task[None]) -> None:
 DEMO_ALLOWS = ("first_response_email", "public_url")
 
 
-def run_up(settings: Settings, *, demo: bool, incidents: int, interval_s: float) -> int:
+def run_up(
+    settings: Settings,
+    *,
+    demo: bool,
+    incidents: int,
+    interval_s: float,
+    roles: frozenset[Role] | None = None,
+) -> int:
+    """``roles``: from ``--roles``, instead of ``ENCOMPASS_ROLES``."""
     configure_logging(settings.log_format, settings.log_level)
+    if roles is not None:
+        settings = settings.model_copy(update={"roles": roles})
+    if demo and settings.roles != ALL_ROLES:
+        raise StartupRefused("`encompass up --demo` runs every role: leave out --roles")
     if demo:
         allowed = ",".join(sorted(settings.allowed_unsafe | set(DEMO_ALLOWS)))
         settings = settings.model_copy(update={"allow_unsafe": allowed})
@@ -92,9 +122,8 @@ async def _up(settings: Settings, *, demo: bool, incidents: int, interval_s: flo
     tasks: list[asyncio.Task[None]] = []
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        if settings.kafka_bootstrap:
-            bootstrap = settings.kafka_bootstrap
-        else:
+        bootstrap: str | None = settings.kafka_bootstrap
+        if bootstrap is None and settings.roles & KAFKA_ROLES:
             embedded = EmbeddedKafka(log_file=settings.data_dir / "kafka.log").start()
             bootstrap = embedded.bootstrap
         if demo:
@@ -113,12 +142,15 @@ async def _up(settings: Settings, *, demo: bool, incidents: int, interval_s: flo
             settings = settings.model_copy(update=update)
         service = EncompassService(settings, bootstrap=bootstrap)
         seeds = seed_directory(service, settings.data_dir / "demo-directory") if demo else []
-        await service.start()
-        write_runtime(settings, bootstrap=bootstrap, database_url=service.database_url)
-        print(f"encompass is up: Kafka {bootstrap}, database {service.database_url}")
+        if not await _started(service, stop):
+            return 0
+        kafka = f"Kafka {bootstrap}" if service.uses_kafka else "no Kafka"
+        write_runtime(settings, bootstrap=bootstrap or "", database_url=service.database_url)
+        roles = ",".join(sorted(settings.roles))
+        print(f"encompass is up ({roles}): {kafka}, database {service.database_url}")
         if service.console is not None:
             print(f"console: {service.console.url} (acknowledgement links: {settings.public_url})")
-        elif settings.console_enabled:
+        elif settings.console_enabled and Role.CONSOLE in settings.roles:
             print(
                 f"WARNING: the console could not listen on {settings.http_host}:"
                 f"{settings.http_port}: acknowledgement links will not work (see the log)"

@@ -15,9 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy import DateTime, Engine, create_engine, event, text
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 from foundations.crypto import (
@@ -227,15 +228,94 @@ async def run_in_session(sessions: sessionmaker[Session], fn: Callable[..., T], 
     return await asyncio.to_thread(_work)
 
 
-def upgrade(url: str) -> None:
-    """Bring the database to the newest schema with Alembic."""
-    from alembic import command
+# The key of the PostgreSQL advisory lock held while migrating ("encompas" in ASCII): one
+# lock for every installation, since it only serialises migrations of one database.
+MIGRATION_LOCK_KEY = 0x656E636F6D706173
+
+
+def _alembic_config(url: str) -> Any:
     from alembic.config import Config
 
-    sa_url = make_url(sqlalchemy_url(url))
-    if sa_url.get_backend_name() == "sqlite" and sa_url.database not in (None, "", ":memory:"):
-        Path(sa_url.database).parent.mkdir(parents=True, exist_ok=True)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", sqlalchemy_url(url).replace("%", "%%"))
-    command.upgrade(config, "head")
+    return config
+
+
+@contextmanager
+def migration_lock(url: str) -> Iterator[None]:
+    """Held while migrating, so that processes starting together migrate one at a time
+    (the next one finds the work done).
+
+    PostgreSQL: a session advisory lock (``pg_advisory_lock``) on a connection of its own,
+    released when that connection ends, however the migration ends. SQLite: an exclusive
+    ``flock`` on a file beside the database (``<database>.migrate-lock``). SQLite's own
+    locks do not serialise Alembic: the driver runs DDL outside a transaction, so two
+    upgrades would both create the same tables."""
+    sa_url = make_url(sqlalchemy_url(url))
+    backend = sa_url.get_backend_name()
+    if backend == "postgresql":
+        engine = create_engine(sa_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as connection:
+                connection.execute(
+                    text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                )
+                try:
+                    yield
+                finally:
+                    connection.execute(
+                        text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                    )
+        finally:
+            engine.dispose()
+    elif backend == "sqlite" and sa_url.database not in (None, "", ":memory:"):
+        import fcntl
+
+        path = Path(f"{sa_url.database}.migrate-lock")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+    else:
+        yield
+
+
+def upgrade(url: str) -> None:
+    """Bring the database to the newest schema with Alembic, under ``migration_lock``."""
+    from alembic import command
+
+    with migration_lock(url):
+        command.upgrade(_alembic_config(url), "head")
+
+
+def schema_behind(url: str) -> str | None:
+    """Why the database is behind this code's newest migration, or None when it is not.
+
+    A database at a revision this code does not know is ahead (a newer version migrated
+    it during a rolling upgrade): not behind."""
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    sa_url = make_url(sqlalchemy_url(url))
+    file = sa_url.database if sa_url.get_backend_name() == "sqlite" else None
+    if file not in (None, "", ":memory:") and not Path(str(file)).exists():
+        return "the database does not exist yet"
+    script = ScriptDirectory.from_config(_alembic_config(url))
+    engine = create_engine(sa_url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+    finally:
+        engine.dispose()
+    heads = set(script.get_heads())
+    if current >= heads:
+        return None
+    known = {rev.revision for rev in script.walk_revisions()}
+    if current and not current <= known:
+        return None
+    at = ", ".join(sorted(current)) or "no schema"
+    return f"the database is at {at}, this version needs {', '.join(sorted(heads))}"

@@ -9,10 +9,10 @@ from __future__ import annotations
 import ipaddress
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class SmtpTls(StrEnum):
@@ -25,6 +25,34 @@ class ReviewPolicy(StrEnum):
     ALL = "all"
     AUTO_RELEASE_EXACT = "auto_release_exact"
     AUTO_RELEASE_CONFIDENT = "auto_release_confident"
+
+
+class Role(StrEnum):
+    """What one process runs (``ENCOMPASS_ROLES``, ``encompass up --roles``); every role by
+    default. docs/architecture.md, "Roles and the lifecycle"."""
+
+    INTAKE = "intake"  # the Kafka subscriber: incidents in, recorded, dead letters out
+    DELIVERY = "delivery"  # e-mails to schools; escalation (its timers, reminders, alerts)
+    SCHEDULER = "scheduler"  # the audit relay and checkpoints, the retention purge
+    CONSOLE = "console"  # the console and the acknowledgement pages
+
+
+ALL_ROLES = frozenset(Role)
+
+
+def parse_roles(value: str) -> frozenset[Role]:
+    """``intake,delivery`` (any order, any case); ``all`` for every role."""
+    names = {part.strip().lower() for part in value.split(",") if part.strip()}
+    if not names:
+        raise ValueError("name at least one role (or all)")
+    if "all" in names:
+        return ALL_ROLES
+    unknown = sorted(names - {r.value for r in Role})
+    if unknown:
+        raise ValueError(
+            f"unknown role(s) {', '.join(unknown)}; known: all, {', '.join(r.value for r in Role)}"
+        )
+    return frozenset(Role(name) for name in names)
 
 
 # What ENCOMPASS_ALLOW_UNSAFE may name (foundations/startup.py checks each at start).
@@ -220,9 +248,26 @@ class Settings(BaseSettings):
     audit_checkpoint_file: Path | None = None  # default: <data_dir>/audit-checkpoints.jsonl
     audit_checkpoint_interval_s: float = Field(default=300.0, gt=0)
 
+    # The roles this process runs, comma separated (intake, delivery, scheduler, console;
+    # "all", the default, runs every one). Kubernetes runs each role as its own Deployment.
+    roles: Annotated[frozenset[Role], NoDecode] = ALL_ROLES
+    # Bring the database to the newest schema when a process starts. Off where migrations
+    # run once, apart (the Kubernetes Job `encompass db upgrade`): a process then refuses to
+    # start on a database that is behind.
+    migrate_on_start: bool = True
+
     # Logging: "console" on a terminal, "json" when deployed.
     log_format: str = "auto"
     log_level: str = "INFO"
+
+    @field_validator("roles", mode="before")
+    @classmethod
+    def _roles_from_text(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_roles(value)
+        if not value:
+            raise ValueError("name at least one role (or all)")
+        return value
 
     @model_validator(mode="after")
     def _plaintext_mail_only_to_loopback(self) -> Settings:

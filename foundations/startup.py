@@ -211,13 +211,13 @@ def _restrict(path: Path, mode: int) -> None:
 
 
 def restrict_data_files(settings: Settings) -> None:
-    """The data folder 0700; the SQLite database, its WAL, shared memory and journal, the
-    key files and the demo's mail 0600."""
+    """The data folder 0700; the SQLite database, its WAL, shared memory, journal and
+    migration lock, the key files and the demo's mail 0600."""
     folder = settings.data_dir
     _restrict(folder, 0o700)
     database = sqlite_file(settings.resolved_database_url)
     if database is not None:
-        for suffix in ("", "-wal", "-shm", "-journal"):
+        for suffix in ("", "-wal", "-shm", "-journal", ".migrate-lock"):
             _restrict(database.with_name(database.name + suffix), 0o600)
     for name in ("data.key", "secret.key", "audit-signing.key"):
         _restrict(folder / name, 0o600)

@@ -20,10 +20,11 @@ from typing import Any
 
 import pytest
 
+from broker.app import KAFKA_ROLES
 from broker.kafka_security import DAY_MS, topic_configs
 from broker.topics import DEFAULT_TOPICS
 from foundations.database import keyring_for
-from foundations.settings import Settings
+from foundations.settings import ALL_ROLES, Role, Settings
 from foundations.startup import StartupRefused, refuse_unsafe_settings
 from tests.conftest import unavailable
 
@@ -192,8 +193,11 @@ def test_kubernetes_objects_are_complete_and_hold_no_secret(
                     assert "configMapRef" in ref or "secretRef" in ref
         for deployment in _by_kind(objects, "Deployment"):
             (container,) = deployment["spec"]["template"]["spec"]["containers"]
+            ports = {p["name"] for p in container["ports"]}
+            # /healthz: on the console port where there is one, else the internal port.
+            probed = "http" if "http" in ports else "internal"
             for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
-                assert container[probe]["httpGet"]["port"] == "http"
+                assert container[probe]["httpGet"]["port"] == probed
 
 
 def test_every_broker_pod_holds_the_data_key_from_one_secret(
@@ -203,13 +207,81 @@ def test_every_broker_pod_holds_the_data_key_from_one_secret(
         assert [s["metadata"]["name"] for s in _by_kind(objects, "Secret")] == [
             "encompass-data-key"
         ]
-        (deployment,) = _by_kind(objects, "Deployment")
-        (container,) = deployment["spec"]["template"]["spec"]["containers"]
-        (key,) = [e for e in container["env"] if e["name"] == "ENCOMPASS_DATA_KEY"]
-        assert key["valueFrom"]["secretKeyRef"] == {
-            "name": "encompass-data-key",
-            "key": "ENCOMPASS_DATA_KEY",
+        for deployment in _by_kind(objects, "Deployment"):
+            (container,) = deployment["spec"]["template"]["spec"]["containers"]
+            (key,) = [e for e in container["env"] if e["name"] == "ENCOMPASS_DATA_KEY"]
+            assert key["valueFrom"]["secretKeyRef"] == {
+                "name": "encompass-data-key",
+                "key": "ENCOMPASS_DATA_KEY",
+            }
+
+
+def _container_settings(objects: list[dict[str, Any]], workload: dict[str, Any]) -> Settings:
+    """The settings a pod of ``workload`` starts with: the ConfigMap, then its own env."""
+    (config,) = _by_kind(objects, "ConfigMap")
+    (container,) = workload["spec"]["template"]["spec"]["containers"]
+    env = dict(config["data"]) | {e["name"]: e["value"] for e in container["env"] if "value" in e}
+    return Settings.model_validate(
+        {
+            k.removeprefix("ENCOMPASS_").lower(): v
+            for k, v in env.items()
+            if k.startswith("ENCOMPASS_")
         }
+    )
+
+
+def test_one_deployment_per_role_and_a_job_that_migrates_once(
+    built: dict[str, list[dict[str, Any]]],
+) -> None:
+    for objects in built.values():
+        deployments = _by_kind(objects, "Deployment")
+        roles = {}
+        for deployment in deployments:
+            settings = _container_settings(objects, deployment)
+            (role,) = settings.roles  # each runs one role, and scales on its own
+            roles[role] = deployment
+            assert deployment["metadata"]["name"] == f"encompass-{role.value}"
+            component = {"app.kubernetes.io/component": role.value}
+            assert component.items() <= deployment["spec"]["selector"]["matchLabels"].items()
+            assert settings.migrate_on_start is False  # the Job migrates
+            (container,) = deployment["spec"]["template"]["spec"]["containers"]
+            assert container["args"] == ["up"]
+            mounts = {m["name"] for m in container["volumeMounts"]}
+            # Only the roles that consume or publish reach Kafka, and hold its certificates.
+            assert ("kafka-tls" in mounts) == bool(settings.roles & KAFKA_ROLES), role
+            # The scheduler signs tree heads into the checkpoint file; the console reads it.
+            assert ("audit-checkpoints" in mounts) == (role in (Role.SCHEDULER, Role.CONSOLE))
+        assert set(roles) == ALL_ROLES
+        (job,) = _by_kind(objects, "Job")
+        (container,) = job["spec"]["template"]["spec"]["containers"]
+        assert container["args"] == ["db", "upgrade"]
+        # Only the console pods serve the public port, behind the Service and the Ingress.
+        (service,) = _by_kind(objects, "Service")
+        assert service["spec"]["selector"]["app.kubernetes.io/component"] == "console"
+        for role, deployment in roles.items():
+            (container,) = deployment["spec"]["template"]["spec"]["containers"]
+            ports = {p["name"] for p in container["ports"]}
+            assert ports == ({"http", "internal"} if role is Role.CONSOLE else {"internal"})
+        # A disruption budget per role, each selecting that role's pods only.
+        budgets = _by_kind(objects, "PodDisruptionBudget")
+        selected = sorted(b["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"]
+                          for b in budgets)  # fmt: skip
+        assert selected == sorted(r.value for r in Role)
+        (policy,) = _by_kind(objects, "NetworkPolicy")
+        (chosen,) = policy["spec"]["podSelector"]["matchExpressions"]
+        assert sorted(chosen["values"]) == sorted(r.value for r in Role)
+
+
+def test_the_example_council_scales_each_role_on_its_own(
+    built: dict[str, list[dict[str, Any]]],
+) -> None:
+    (example,) = [o for path, o in built.items() if path.endswith("overlays-example.yaml")]
+    replicas = {
+        d["metadata"]["name"]: d["spec"]["replicas"] for d in _by_kind(example, "Deployment")
+    }
+    assert replicas["encompass-intake"] <= Settings().topic_partitions
+    assert replicas["encompass-scheduler"] == 1
+    assert len(set(replicas.values())) > 1
 
 
 def test_the_base_placeholders_are_refused_and_the_example_council_is_not(

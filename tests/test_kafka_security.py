@@ -31,14 +31,16 @@ from pydantic import SecretStr
 from broker.app import EncompassService
 from broker.embedded import free_port
 from broker.kafka_admin import ensure_topics
-from broker.kafka_security import (
-    DAY_MS,
+from broker.kafka_client import (
     EncompassKafkaBroker,
     IdempotenceUnavailable,
-    KafkaSettingsError,
-    client_kwargs,
     kafka_broker,
     probe_idempotence,
+)
+from broker.kafka_security import (
+    DAY_MS,
+    KafkaSettingsError,
+    client_kwargs,
     security,
     ssl_context,
     topic_configs,
@@ -260,7 +262,7 @@ def test_the_service_broker_carries_security_and_acks_all(pki: Pki, tmp_path: Pa
     try:
         broker = service.broker
         assert isinstance(broker, EncompassKafkaBroker)
-        params = broker._connection_kwargs
+        params = broker.connection_options
         assert params["acks"] == "all"
         assert params["security_protocol"] == "SASL_SSL"
         assert params["sasl_mechanism"] == "SCRAM-SHA-512"
@@ -422,8 +424,8 @@ async def test_auto_falls_back_to_acks_all_and_says_so(
     await broker.start()
     try:
         assert broker.idempotent is False
-        assert broker._connection_kwargs["enable_idempotence"] is False
-        assert broker._connection_kwargs["acks"] == "all"
+        assert broker.connection_options["enable_idempotence"] is False
+        assert broker.connection_options["acks"] == "all"
         sent = await broker.publish(b"still delivered", topic=topic, key=uuid.uuid4().bytes)
         assert sent is not None
         assert sent.offset >= 0

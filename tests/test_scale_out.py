@@ -92,7 +92,7 @@ async def test_two_instances_one_stopped_mid_stream_send_each_email_once(
             await asyncio.sleep(2)
         finally:
             await second.stop()
-            if first._tasks:
+            if first.running:
                 await first.stop()
     ids = Counter(str(m.message["Message-ID"]) for m in smtp.messages)
     assert len(ids) == CHILDREN

@@ -1,10 +1,11 @@
-"""``encompass up``: run everything on this machine (``broker/up.py``)."""
+"""``encompass up``: run everything on this machine (``broker/up.py``), or chosen roles."""
 
 from __future__ import annotations
 
 import argparse
 
 from broker.cli import common
+from foundations.settings import Role, parse_roles
 
 
 def register(commands: common.Commands) -> None:
@@ -26,12 +27,30 @@ def register(commands: common.Commands) -> None:
         default=1.0,
         help="with --demo: seconds between incidents (default 1)",
     )
+    up.add_argument(
+        "--roles",
+        type=_roles,
+        metavar="ROLE,...",
+        help="run only these roles: intake, delivery, scheduler, console "
+        "(default: ENCOMPASS_ROLES, which is all)",
+    )
     up.set_defaults(handler=run)
+
+
+def _roles(value: str) -> frozenset[Role]:
+    try:
+        return parse_roles(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def run(args: argparse.Namespace) -> int:
     from broker.up import run_up
 
     return run_up(
-        common.settings(), demo=args.demo, incidents=args.incidents, interval_s=args.interval
+        common.settings(),
+        demo=args.demo,
+        incidents=args.incidents,
+        interval_s=args.interval,
+        roles=args.roles,
     )

@@ -149,7 +149,11 @@ class EncompassKafkaBroker(KafkaBroker):
 
 def kafka_broker(settings: Settings, bootstrap: str, **kwargs: Any) -> EncompassKafkaBroker:
     """The service's broker: security from the settings, ``acks=all``, idempotence per
-    ``ENCOMPASS_KAFKA_IDEMPOTENT``. ``kwargs`` go to ``KafkaBroker`` (e.g. ``log_level``)."""
+    ``ENCOMPASS_KAFKA_IDEMPOTENT``. ``kwargs`` go to ``KafkaBroker`` (e.g. ``log_level``).
+
+    FastStream's own lines go to a standard logger of ours, without FastStream's coloured
+    handler, so they leave through the process's one log format (foundations/logging.py)."""
+    kwargs.setdefault("logger", logging.getLogger("encompass.kafka"))
     return EncompassKafkaBroker(bootstrap, settings=settings, **kwargs)
 
 

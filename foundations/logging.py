@@ -55,6 +55,7 @@ def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
     )
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        structlog.stdlib.ExtraAdder(),  # a library's extra= fields (FastStream: topic, group)
         structlog.stdlib.add_logger_name,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

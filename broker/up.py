@@ -18,7 +18,7 @@ from broker.app import KAFKA_ROLES, EncompassService
 from broker.demo import PupilSeed, incident_stream
 from broker.embedded import EmbeddedKafka
 from broker.mail_catcher import MailCatcher
-from broker.runtime import clear_runtime, write_runtime
+from broker.runtime import clear_runtime, holding_data_folder, write_runtime
 from foundations.database import transaction
 from foundations.logging import configure_logging
 from foundations.models import Pupil
@@ -105,9 +105,14 @@ def run_up(
     if demo:
         allowed = ",".join(sorted(settings.allowed_unsafe | set(DEMO_ALLOWS)))
         settings = settings.model_copy(update={"allow_unsafe": allowed})
+        if "ENCOMPASS_PUBLIC_URL" not in os.environ:  # links to the console it serves
+            host = "127.0.0.1" if settings.http_host in ("0.0.0.0", "::") else settings.http_host
+            public = f"http://{host}:{settings.http_port}"
+            settings = settings.model_copy(update={"public_url": public})
     # Before the embedded broker starts: the service checks again with its address.
     refuse_unsafe_settings(settings)
-    return asyncio.run(_up(settings, demo=demo, incidents=incidents, interval_s=interval_s))
+    with holding_data_folder(settings):
+        return asyncio.run(_up(settings, demo=demo, incidents=incidents, interval_s=interval_s))
 
 
 async def _up(settings: Settings, *, demo: bool, incidents: int, interval_s: float) -> int:

@@ -11,8 +11,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from audit.ledger import AuditAction, record
 from foundations.database import transaction
 from school_directory import imports
+from school_directory.csv_rows import DirectoryImportError
+from school_directory.upsert import ImportReport
 
-IMPORTERS: dict[str, Callable[[Session, Path], imports.ImportReport]] = {
+IMPORTERS: dict[str, Callable[[Session, Path], ImportReport]] = {
     # Schools first: contacts and pupils refer to them.
     "schools": imports.import_schools,
     "contacts": imports.import_contacts,
@@ -53,7 +55,7 @@ def import_files(
                         "refused": len(report.errors),
                     },
                 )
-        except imports.DirectoryImportError as exc:
+        except DirectoryImportError as exc:
             print(f"encompass directory import: {kind} file {path}: {exc}", file=sys.stderr)
             return 2
         print(report.summary())

@@ -14,17 +14,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from foundations.database import make_engine, session_factory, transaction, upgrade
 from foundations.models import CalendarEntry, Pupil, SafeguardingContact, School
+from school_directory.csv_rows import DirectoryImportError
 from school_directory.imports import (
-    DirectoryImportError,
-    ImportReport,
     import_calendar,
     import_contacts,
     import_pupils,
     import_schools,
-    upn_check_letter,
-    upn_is_valid,
 )
 from school_directory.synthetic import write_directory
+from school_directory.upn import upn_check_letter, upn_is_valid
+from school_directory.upsert import ImportReport
 
 DATA = Path(__file__).parent / "data"
 GIAS = DATA / "gias_establishments_sample.csv"

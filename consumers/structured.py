@@ -5,7 +5,7 @@ police actions), never from the officer's free text.
 When the residual check (``consumers.residual``) holds the officer's account for a person,
 the school still gets this one before the deadline; the officer's account follows once a
 person has read it. Nothing here can carry a name: every sentence is our own words, with
-the adults named only by relationship (``consumers.minimise.relationship_label``).
+the adults named only by relationship (``consumers.redact_labels.relationship_label``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections import Counter
 from zoneinfo import ZoneInfo
 
-from consumers.minimise import POLICE_ACTIONS, relationship_label
+from consumers.minimise import POLICE_ACTIONS
+from consumers.redact_labels import relationship_label
 from schemas.incident import Person, PoliceIncident, Role
 from schemas.notification import DEFAULT_PROFILE, MinimisationProfile
 

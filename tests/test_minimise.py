@@ -23,7 +23,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consumers import minimise as m
-from consumers.minimise import minimise, redact
+from consumers import redact_labels as labels
+from consumers.minimise import minimise
+from consumers.redact import redact
 from consumers.render import render_email
 from schemas.incident import PoliceIncident, Relationship
 from schemas.notification import (
@@ -219,7 +221,7 @@ def test_relationship_labels() -> None:
     ]
     for relationship, gender, label in cases:
         person = adult.model_copy(update={"relationship": relationship, "gender": gender})
-        assert m.relationship_label(person, incident) == label
+        assert labels.relationship_label(person, incident) == label
 
 
 @pytest.mark.parametrize(
@@ -334,12 +336,13 @@ LABELS = [
     "the child's mother", "father", "parent", "stepmother", "stepfather", "step-parent",
     "grandmother", "grandfather", "grandparent", "adult sister", "adult brother",
     "adult sibling", "the mother's partner", "the father's partner", "the parent's partner",
-    "an adult relative", "another adult", m.OTHER_CHILD, m.SUBJECT_CHILD, m.AMBIGUOUS,
-    m.OFFICER, m.OFFICER_DETAILS, m.ADDRESS, m.PHONE, m.EMAIL, m.REFERENCE, m.DATE, m.NUMBER,
-    m.LINK, "[date of birth removed]", "[vehicle registration removed]", m.NO_ACCOUNT,
+    "an adult relative", "another adult", labels.OTHER_CHILD, labels.SUBJECT_CHILD,
+    labels.AMBIGUOUS, labels.OFFICER, labels.OFFICER_DETAILS, labels.ADDRESS, labels.PHONE,
+    labels.EMAIL, labels.REFERENCE, labels.DATE, labels.NUMBER, labels.LINK,
+    "[date of birth removed]", "[vehicle registration removed]", m.NO_ACCOUNT,
     "at the home of", "at an address other", "Mrs", "Mr", "'s",
     # the redactor's other placeholders, and how two adults of one relationship are told apart
-    *m.PLACEHOLDERS, "the child's other parent", "one parent", "the other parent",
+    *labels.PLACEHOLDERS, "the child's other parent", "one parent", "the other parent",
     "the first parent", "a second", "a third", "the second", "the third", "one adult",
     "the other adult", "the first adult",
 ]  # fmt: skip

@@ -179,10 +179,10 @@ def subject_access(settings: Settings, sessions: Sessions, args: argparse.Namesp
 def searches(settings: Settings, sessions: Sessions, args: argparse.Namespace) -> int:
     """The re-match searches reviewers ran, with their terms, each checked against the
     salted hash in its audit row. Reading them is itself audited."""
-    from consumers import review
+    from consumers import review_lookups
 
     with transaction(sessions) as session:
-        found = review.searches(session, args.notification)
+        found = review_lookups.searches(session, args.notification)
         record(
             session,
             AuditAction.REPORT_PRODUCED,

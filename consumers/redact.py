@@ -18,7 +18,6 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date
-from zoneinfo import ZoneInfo
 
 from consumers import redact_officers as officers
 from consumers import redact_patterns as p
@@ -42,6 +41,7 @@ from consumers.redact_labels import (
 from consumers.redact_literals import Phrases, address_lines, clean, outward, phone_replacer
 from consumers.redact_name_index import NameIndex, people_from
 from consumers.redact_names import name_spans
+from foundations.clock import LONDON
 from schemas.incident import Person, PoliceIncident, Role
 
 _HOLD = re.compile("\ue000([\ue100-\ue109]+)\ue001")
@@ -49,7 +49,6 @@ _SENTENCE_START = re.compile(r"(?:[.!?][\"'’”)]*\s+|\n\s*)\Z")
 _REPEATS = re.compile(r"(\[[a-z -]+ removed\])(?:[\s,;/]*\1)+")
 _VOCAB = re.compile(r"[^\W\d_]+")
 _DIGIT = re.compile(r"\d")
-_LONDON = ZoneInfo("Europe/London")
 
 
 class _Text:
@@ -121,7 +120,7 @@ class _Plan:
 def _incident_days(incident: PoliceIncident) -> frozenset[date]:
     days = set()
     for instant in (incident.occurred_at, incident.reported_at):
-        days |= {instant.astimezone(UTC).date(), instant.astimezone(_LONDON).date()}
+        days |= {instant.astimezone(UTC).date(), instant.astimezone(LONDON).date()}
     return frozenset(days)
 
 

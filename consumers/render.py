@@ -13,14 +13,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from email.message import EmailMessage
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from foundations.clock import LONDON
 from foundations.mailer import build_message
 from schemas.notification import SchoolNotification
 
-LONDON = ZoneInfo("Europe/London")
 TEMPLATES = Path(__file__).with_name("templates")
 TEXT_TEMPLATE = "notification.txt.j2"
 HTML_TEMPLATE = "notification.html.j2"

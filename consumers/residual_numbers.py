@@ -9,12 +9,11 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
-from zoneinfo import ZoneInfo
 
 from consumers.residual_suspect import CONTACT, NUMBER, Suspect
+from foundations.clock import LONDON
 from schemas.incident import Person, PoliceIncident
 
-LONDON = ZoneInfo("Europe/London")
 _DIGITS = re.compile(r"\d+")
 _TIME = re.compile(
     r"(?<![\d/.:-])(?:[01]?\d|2[0-3])(?:[:.][0-5]\d(?:\s*(?:am|pm|hrs|hours|h))?"

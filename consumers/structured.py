@@ -11,14 +11,13 @@ the adults named only by relationship (``consumers.redact_labels.relationship_la
 from __future__ import annotations
 
 from collections import Counter
-from zoneinfo import ZoneInfo
 
 from consumers.minimise import POLICE_ACTIONS
 from consumers.redact_labels import relationship_label
+from foundations.clock import LONDON
 from schemas.incident import Person, PoliceIncident, Role
 from schemas.notification import DEFAULT_PROFILE, MinimisationProfile
 
-LONDON = ZoneInfo("Europe/London")
 FOLLOWS = (
     "The officer's own account is being read by First Response before it is shared; "
     "if it can be shared, it will follow in a separate e-mail with the same reference."

@@ -5,6 +5,7 @@ mother", "another child").
 
 from __future__ import annotations
 
+from foundations.vocabulary import gender_code
 from schemas.incident import Person, PoliceIncident, Relationship, Role
 
 ADDRESS = "[address removed]"
@@ -32,10 +33,8 @@ PLACEHOLDERS = (
 
 
 def _gendered(person: Person, female: str, male: str, neutral: str) -> str:
-    gender = (person.gender or "").strip().casefold()
-    if gender in {"female", "f", "woman", "girl"}:
-        return female
-    return male if gender in {"male", "m", "man", "boy"} else neutral
+    gender = gender_code(person.gender)
+    return female if gender == "f" else male if gender == "m" else neutral
 
 
 _KIN = {

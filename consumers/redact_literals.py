@@ -10,9 +10,9 @@ import unicodedata
 from collections.abc import Callable, Iterable
 
 from consumers.redact_labels import PHONE
-from consumers.redact_lexicon import fold
 from consumers.redact_places import FLAT
 from consumers.redact_words import APOS, DASH
+from consumers.words import fold
 from schemas.incident import Address
 
 _SEPS = DASH + APOS

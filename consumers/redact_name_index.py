@@ -15,8 +15,10 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from consumers.redact_labels import OFFICER
-from consumers.redact_lexicon import common_word, fold, nickname_variants, word_like, word_names
-from consumers.redact_words import APOS_CLASS, DASH_CLASS, FUNCTION_WORDS, PARTICLES
+from consumers.redact_lexicon import common_word, nickname_variants, word_like, word_names
+from consumers.redact_words import APOS_CLASS, DASH_CLASS, FUNCTION_WORDS
+from consumers.words import fold
+from foundations.vocabulary import PARTICLES
 
 WORD = re.compile(r"[^\W\d_]+")
 _SPLIT = re.compile(

@@ -12,10 +12,8 @@ from consumers.redact_lexicon import (
     all_given_names,
     common_word,
     family_names,
-    fold,
     given_names,
     word_names,
-    zipf,
 )
 from consumers.redact_name_index import Entry, NameIndex
 from consumers.redact_officers import is_title
@@ -31,16 +29,16 @@ from consumers.redact_words import (
     MODALS,
     MONTH_BEFORE,
     MONTH_WORDS,
-    NAME_INTRO,
     NAME_TITLES,
     QUALIFIERS,
-    REL_NOUNS,
     RELATION_QUALIFIERS,
     SPEECH_VERBS,
     STOP_CAPITALISED,
     SUBJECT_PRONOUNS,
     TWO_LETTER_WORDS,
 )
+from consumers.vocabulary import NAME_INTRO, RELATIONSHIP_WORDS
+from consumers.words import fold, zipf
 
 _SEP_INSIDE = re.compile(rf"[\s{APOS_CLASS}{DASH_CLASS}]{{0,3}}\Z")
 _START_GAP = re.compile(r"(?:[.!?:;][\"'’”)\]]*\s*|\n\s*)\Z")
@@ -127,7 +125,7 @@ def usage(c: Scan, u: Unit) -> str:
         return ORDINARY  # "in May", "May 2025", "25 May"
     if (capital and not start) or shouting:
         return NAME
-    if prev in REL_NOUNS or prev in NAME_INTRO:
+    if prev in RELATIONSHIP_WORDS or prev in NAME_INTRO:
         return NAME
     if prev in SUBJECT_PRONOUNS:
         return ORDINARY  # "he rose", "it will", "they rob"
@@ -136,7 +134,7 @@ def usage(c: Scan, u: Unit) -> str:
     if (
         i >= 2
         and prev is not None
-        and prev not in REL_NOUNS
+        and prev not in RELATIONSHIP_WORDS
         and c.prev_word(i - 1) in DETERMINERS
         and (c.words[i - 1][2].islower() or c.caps_style)
     ):
@@ -224,7 +222,7 @@ def name_shaped(c: Scan, i: int, *, surname: bool = False, any_word: bool = Fals
     if not word[:1].isupper() or len(word) < 2:
         return False
     key = fold(word)
-    if key in NAME_TITLES or key in REL_NOUNS or is_title(word):
+    if key in NAME_TITLES or key in RELATIONSHIP_WORDS or is_title(word):
         return False
     if any_word and word[1:].islower() and (word not in STOP_CAPITALISED or key in word_names()):
         return True  # "her brother Will", "her friend Sue"
@@ -250,7 +248,7 @@ def _stranger(c: Scan, i: int) -> Unit | None:
             j += 1
         end = c.words[j - 1][1]
         return Unit(i, j, c.words[i][0], end, set(), None, stranger=True, titled=True)
-    if c.low(i - 1) not in REL_NOUNS:
+    if c.low(i - 1) not in RELATIONSHIP_WORDS:
         return None
     if not _REL_GAP.fullmatch(c.before(i)) or not name_shaped(c, i, any_word=True):
         return None

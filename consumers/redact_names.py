@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from consumers.redact_lexicon import fold, given_names
+from consumers.redact_lexicon import given_names
 from consumers.redact_name_index import WORD, NameIndex
 from consumers.redact_name_reading import (
     DOT_SPACE,
@@ -41,7 +41,9 @@ from consumers.redact_name_reading import (
     scan_unit,
     usage,
 )
-from consumers.redact_words import DASH_CLASS, NAME_TITLES, ORDINALS, REL_NOUNS
+from consumers.redact_words import DASH_CLASS, NAME_TITLES, ORDINALS
+from consumers.vocabulary import RELATIONSHIP_WORDS
+from consumers.words import fold
 
 _RUN_GAP = re.compile(rf"(?:\s*[{DASH_CLASS}]\s*|[ \t]+|[ \t]*\r?\n[ \t]*)\Z")
 _COMMA_GAP = re.compile(r",\s+\Z")
@@ -233,8 +235,10 @@ def name_spans(index: NameIndex, text: str, *, ambiguous: str) -> list[tuple[int
             end, suffix = poss.end(), "'s"
         before = text[:start]
         prev = c.prev_word(first) if first < len(words) else None
-        if prev in REL_NOUNS or (
-            first and c.low(first - 1) in REL_NOUNS and re.fullmatch(r",\s+", c.before(first))
+        if prev in RELATIONSHIP_WORDS or (
+            first
+            and c.low(first - 1) in RELATIONSHIP_WORDS
+            and re.fullmatch(r",\s+", c.before(first))
         ):
             # "her partner John" -> "her partner"; "her partner, John, said" -> "her partner said"
             rel_end = words[first - 1][1]

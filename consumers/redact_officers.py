@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 
 from consumers.redact_labels import OFFICER
-from consumers.redact_lexicon import common_word, family_names, fold, given_names
+from consumers.redact_lexicon import common_word, family_names, given_names
 from consumers.redact_words import (
     FUNCTION_WORDS_PATTERN,
     NOT_PLATE_LETTERS,
@@ -16,6 +16,7 @@ from consumers.redact_words import (
     is_stop_word,
     set_of,
 )
+from consumers.words import fold
 
 I = re.IGNORECASE  # noqa: E741 (as in the re module)
 

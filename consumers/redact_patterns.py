@@ -16,6 +16,7 @@ from datetime import date
 from consumers.redact_labels import DATE, HANDLE, VEHICLE
 from consumers.redact_lexicon import common_word
 from consumers.redact_words import FUNCTION_WORDS, NOT_PLATE_LETTERS, is_stop_word, set_of
+from consumers.vocabulary import MONTH_PATTERN, month_number
 
 I = re.IGNORECASE  # noqa: E741 (as in the re module)
 X = re.VERBOSE
@@ -127,10 +128,7 @@ def older_plate(m: re.Match[str]) -> str:
 
 # -- dates -----------------------------------------------------------------------------
 
-_MON = (
-    r"(?P<mon>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
-    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
-)
+_MON = rf"(?P<mon>{MONTH_PATTERN})\.?"
 _ORD = r"(?:st|nd|rd|th)?"
 _YEAR = r"(?P<y>(?:19|20)\d{2}|'\d{2}|\d{2}(?!\d))"
 DATES = re.compile(
@@ -138,11 +136,9 @@ DATES = re.compile(
         (?P<d1>\d{{1,2}})\s*(?P<s>[/.-])\s*(?P<m1>\d{{1,2}})\s*(?P=s)\s*(?P<y1>\d{{4}}|\d{{2}})(?![\w/.:-]?\d)
       | (?P<y2>(?:19|20)\d{{2}})-(?P<m2>\d{{1,2}})-(?P<d2>\d{{1,2}})(?!\d)
       | (?P<d3>\d{{1,2}}){_ORD}(?:\s+of)?[\s/.-]*{_MON}(?:[\s/.,-]*{_YEAR})?(?!\w)
-      | (?P<mon4>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?
-          |sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?\s+(?:the\s+)?
+      | (?P<mon4>{MONTH_PATTERN})\.?\s+(?:the\s+)?
           (?P<d4>\d{{1,2}}){_ORD}(?:,?\s*(?P<y4>(?:19|20)\d{{2}}))?(?![\w:])
-      | (?P<mon5>january|february|march|april|may|june|july|august|september|october|november
-          |december|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?,?\s+(?P<y5>(?:19|20)\d{{2}})(?!\d)
+      | (?P<mon5>{MONTH_PATTERN})\.?,?\s+(?P<y5>(?:19|20)\d{{2}})(?!\d)
       | (?P<lead6>)(?<![\d/.,:])(?!24/7\b)(?P<d6>\d{{1,2}})/(?P<m6>\d{{1,2}})(?![\w/.:%-]?\d|%)
     )""",
     I | X,
@@ -160,10 +156,6 @@ DATE_OF_BIRTH_PHRASE = re.compile(
     r"|[a-z]{3,9}\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}|(?:19|20)\d{2})(?!\d)",
     I,
 )
-_MONTHS = {
-    "jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6, "jul": 7, "aug": 8,
-    "sep": 9, "oct": 10, "nov": 11, "dec": 12,
-}  # fmt: skip
 
 
 def date_replacer(keep: frozenset[date]) -> Callable[[re.Match[str]], str]:
@@ -180,7 +172,7 @@ def date_replacer(keep: frozenset[date]) -> Callable[[re.Match[str]], str]:
     def replace(m: re.Match[str]) -> str:
         g = m.groupdict()
         mon = g["mon"] or g["mon4"] or g["mon5"]
-        month = _MONTHS[mon[:3].casefold()] if mon else int(g["m1"] or g["m2"] or g["m6"] or 0)
+        month = month_number(mon) if mon else int(g["m1"] or g["m2"] or g["m6"] or 0)
         day = int(g["d1"] or g["d2"] or g["d3"] or g["d4"] or g["d6"] or 0)
         y = year(g["y1"] or g["y2"] or g["y"] or g["y4"] or g["y5"])
         if not 1 <= month <= 12 or day > 31 or (day == 0 and not g["mon5"]):

@@ -57,10 +57,6 @@ NHS CAD PNC NI MG CID DCI DSI SGT BST GMT UTC AGE CCTV TV ID NO OK MIN MINS SEC 
 # The names pass (``consumers.redact_names``): the words around a name that tell how the
 # sentence uses it.
 # fmt: off
-PARTICLES = frozenset({
-    "van", "von", "der", "den", "de", "del", "della", "di", "da", "du", "la", "le", "al", "el",
-    "bin", "bint", "ibn", "ap", "ab", "ter", "ten", "dos", "das", "st", "mac", "mc", "o",
-})
 NAME_TITLES = frozenset({
     "mr", "mrs", "ms", "miss", "mx", "dr", "master", "mister", "madam", "sir", "dame", "mstr",
 })
@@ -70,14 +66,6 @@ AI BT CE RC VW BP AM PM NI NB OD ED MH AKA RTA ASB CPS NHS CID BBC ITV PTO ASAP 
 ASD SEN DSL IOM CYP LAC CIN CP UTC BST GMT DOB VRM PNC TBC NFA RUI ABH GBH DVA DVPN DVPO DAPN
 DAPO MASH DASH IDVA ISVA PCSO DCI DSI CAD URN SMS PIN ATM ICU AMP CEO HR IVF STD STI HIV
 """)
-REL_NOUNS = set_of("""
-partner boyfriend girlfriend husband wife ex fiance fiancee mum mam mom mummy mother dad
-daddy father stepdad stepmum stepfather stepmother nan nana nanna gran granny grandma
-grandad grandpa grandmother grandfather aunt auntie aunty uncle cousin brother sister son
-daughter friend neighbour neighbor lodger carer sibling stepbrother stepsister niece
-nephew landlord landlady colleague flatmate housemate mate pal bf gf
-""")
-NAME_INTRO = frozenset({"called", "named", "nicknamed", "aka", "alias", "surnamed"})
 SPEECH_VERBS = set_of("""
 said says told tells stated states shouted screamed yelled reported disclosed explained
 admitted denied claimed alleged replied asked phoned rang texted messaged confirmed agreed
@@ -101,6 +89,8 @@ MODALS = frozenset({"will", "may", "can", "shall", "might", "must"})
 MODAL_NEXT = set_of("""
 not be have also never always only still just probably well soon then definitely need
 """)
+# The months that are also names or ordinary words ("May", "June", "march"): a subset of
+# consumers.vocabulary.MONTHS, on purpose; the sentence decides.
 MONTH_WORDS = frozenset({"may", "june", "april", "august", "march"})
 MONTH_BEFORE = set_of("""
 in during since until till early late mid last next this of from by before after

@@ -34,15 +34,14 @@ from collections.abc import Iterator
 from consumers.residual_lists import (
     allowed_phrases,
     allowlist,
-    fold,
     given_names,
     language_model,
     names,
-    zipf,
 )
 from consumers.residual_numbers import contact_suspects, number_suspects
 from consumers.residual_suspect import ENTITY, Suspect
 from consumers.residual_words import COMMON_CAPITALISED, WORD, core, word_suspects
+from consumers.words import fold, zipf
 from schemas.incident import Person, PoliceIncident
 
 _ENTITY_LABELS = {

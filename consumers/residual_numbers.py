@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from consumers.residual_suspect import CONTACT, NUMBER, Suspect
+from consumers.vocabulary import MONTH_PATTERN, month_number
 from foundations.clock import LONDON
 from schemas.incident import Person, PoliceIncident
 
@@ -37,14 +38,7 @@ _CONTACT = re.compile(
     r"\s*[\[(]\s*at\s*[\])]\s*\S+|\b\w+\s+at\s+\w+\s+dot\s+\w+(?:\s+dot\s+\w+)*"
     r"|\b\S+\s*[\[(]?\s*dot\s*[\])]?\s*(?:com|co|uk|org|net|io|me)\b"
 )
-_MONTHS = (
-    "january", "february", "march", "april", "may", "june", "july", "august", "september",
-    "october", "november", "december",
-)  # fmt: skip
-_MONTH = (
-    r"(?P<{g}>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
-    r"|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
-)
+_MONTH = r"(?P<{g}>" + MONTH_PATTERN + r")\.?"
 _NUMBERS = re.compile(
     "|".join(
         f"(?:{p})"
@@ -88,7 +82,7 @@ class _Allowed:
         return cls(frozenset(days), age)
 
     def date(self, day: str, month: str, year: str | None) -> bool:
-        m = int(month) if month.isdigit() else _month_number(month)
+        m = int(month) if month.isdigit() else month_number(month)
         return any(
             (int(day), m) == (d.day, d.month)
             and (year is None or int(year) in (d.year, d.year % 100))
@@ -106,11 +100,6 @@ class _Allowed:
             if day and month:
                 return self.date(day, month, g[f"y{i}"])
         return True  # a time, a duration, a service number
-
-
-def _month_number(name: str) -> int:
-    key = name.strip(".").casefold()[:3]
-    return next(i for i, m in enumerate(_MONTHS, 1) if m.startswith(key))
 
 
 def number_suspects(text: str, incident: PoliceIncident, child: Person) -> Iterator[Suspect]:

@@ -10,8 +10,10 @@ import re
 from collections.abc import Iterator
 from functools import lru_cache
 
-from consumers.residual_lists import allowlist, fold, given_names, names, zipf
+from consumers.residual_lists import allowlist, given_names, names
 from consumers.residual_suspect import CAPITALISED, INITIALS, NAME, PLACE, UNKNOWN, Suspect
+from consumers.vocabulary import NAME_INTRO, RELATIONSHIP_WORDS
+from consumers.words import fold, zipf
 
 # Below this Zipf frequency (log10 of uses per billion words) a word is not common English.
 RARE = 3.0  # lower-case words
@@ -23,11 +25,8 @@ COMMON_CAPITALISED = 4.5  # a capitalised word inside a sentence must be at leas
 COMMON_NAME = 5.0  # a name that starts a sentence passes only when it is this common a word
 WORD = re.compile(r"[^\W\d_]+(?:[&'’][^\W\d_]+)*")
 _SENTENCE_START = re.compile(r"(?:\A|[.!?:;…]|\n)[\s\"'“‘(\[*-]*\Z")
-_KIN = re.compile(
-    r"(?i:mum|mummy|mam|mom|mother|dad|daddy|father|nan|nana|nanny|gran|grandma|grandad"
-    r"|grandmother|grandfather|aunt|auntie|aunty|uncle|cousin|partner|boyfriend|girlfriend"
-    r"|friend|neighbour|neighbor|brother|sister|son|daughter|wife|husband|ex|stepdad"
-    r"|stepmum|stepfather|stepmother|colleague|lodger|carer|named|called|known\s+as)\s+\Z"
+_KIN = re.compile(  # a relationship word or "called", "known as" just before
+    r"(?i:{})\s+\Z".format("|".join([*sorted(RELATIONSHIP_WORDS | NAME_INTRO), r"known\s+as"]))
 )
 # Kinds of place whose name comes before them (streets, buildings, schools, workplaces).
 # fmt: off

@@ -14,6 +14,7 @@ from collections import Counter
 
 from consumers.minimise import POLICE_ACTIONS
 from consumers.redact_labels import relationship_label
+from consumers.render import long_date
 from foundations.clock import LONDON
 from schemas.incident import Person, PoliceIncident, Role
 from schemas.notification import DEFAULT_PROFILE, MinimisationProfile
@@ -26,8 +27,8 @@ _NUMBERS = {2: "two", 3: "three", 4: "four", 5: "five"}
 
 
 def _when(incident: PoliceIncident) -> str:
-    local = incident.occurred_at.astimezone(LONDON)
-    return f"on {local:%A} {local.day} {local:%B %Y}, at about {local:%H:%M}"
+    local = incident.occurred_at.astimezone(LONDON)  # English names, whatever the locale
+    return f"on {long_date(local.date())}, at about {local:%H:%M}"
 
 
 def _joined(items: list[str]) -> str:

@@ -11,13 +11,8 @@ from functools import lru_cache
 from rapidfuzz import fuzz
 from rapidfuzz.distance import JaroWinkler
 
+from foundations.vocabulary import PARTICLES
 from school_directory import names
-
-
-def gender_code(value: str | None) -> str:
-    """ "female", "F", "girl" -> "f"; "male", "M", "boy" -> "m"; else ""."""
-    v = (value or "").strip().lower()
-    return {"f": "f", "female": "f", "girl": "f", "m": "m", "male": "m", "boy": "m"}.get(v, "")
 
 
 def _similarity(a: str, b: str) -> float:
@@ -76,8 +71,8 @@ def compare_family(child_family: tuple[str, ...], pupil_family: tuple[str, ...])
     theirs, ours = "".join(child_family), "".join(pupil_family)
     if theirs == ours:
         return "exact"
-    significant = set(child_family) - names.PARTICLES
-    if significant & (set(pupil_family) - names.PARTICLES):
+    significant = set(child_family) - PARTICLES
+    if significant & (set(pupil_family) - PARTICLES):
         return "part"
     best = max(
         _similarity(theirs, ours),

@@ -18,6 +18,7 @@ from datetime import date
 from enum import StrEnum
 from functools import lru_cache
 
+from foundations.vocabulary import gender_code
 from school_directory import names
 from school_directory.comparisons import (
     compare_dob,
@@ -25,7 +26,6 @@ from school_directory.comparisons import (
     compare_given,
     compare_postcode,
     compare_school,
-    gender_code,
 )
 from school_directory.match_weights import Rarity, Weights
 

@@ -106,8 +106,5 @@ def officer_name_first(m: re.Match[str]) -> str:
 
 # -- which passes can match at all: a pass runs only when one of its words is in the text
 
-RANK_HINTS = set_of(
-    """detective chief superintendent inspector constable sergeant police officer special
-    pcso sgt insp supt pc dc ds di ps dci dsi dsu dcs"""
-)
+RANK_HINTS = _TITLE_WORDS
 COLLAR_HINTS = frozenset({"collar", "shoulder", "warrant"})

@@ -17,6 +17,7 @@ from consumers.redact_words import (
     APOS,
     FUNCTION_WORDS,
     FUNCTION_WORDS_PATTERN,
+    NAME_TITLES,
     STOP_CAPITALISED,
     is_stop_word,
     set_of,
@@ -26,6 +27,10 @@ I = re.IGNORECASE  # noqa: E741 (as in the re module)
 X = re.VERBOSE
 
 FLAT = r"(?i:flat|apartment|apt|unit|room|maisonette)\s*\d+[a-z]?"
+# The kinds of street and building the redactor replaces a name before. Narrower than the
+# residual check's PLACE_WORDS (consumers.residual_words) on purpose: these replace text
+# with no person looking ("the keep", "the steps" stay), while the residual check only
+# holds an account for a person, so it may read more words as kinds of place.
 _STREET_STRONG = (
     r"road|rd|street|st|avenue|ave|lane|ln|crescent|cres|terrace|gardens|gdns|mews|nook|wynd"
     r"|garth|ginnel|loke|holme|dene|leys|boulevard|cottages?|vennel|snicket|twitten|chare"
@@ -121,12 +126,14 @@ def _kept_from(m: re.Match[str], group: str, drop: Callable[[str], bool]) -> int
     return None
 
 
-_PLACE_LEAD = set_of("""
+_PLACE_LEAD = (
+    set_of("""
 the a an his her their my our your its this that these those on in at to of by for from with
 and but or into onto near via past towards toward round around outside inside behind beside
 opposite off i he she we they it who when where while then also later after before
-mr mrs ms miss mx dr master mister sir dame madam
 """)
+    | NAME_TITLES
+)
 
 
 def _leading_stop(word: str) -> bool:

@@ -47,6 +47,8 @@ def is_stop_word(word: str) -> bool:
 
 
 # Letters written before or after digits that are not a number plate ("24 HRS", "PC 1234").
+# Not ACRONYMS (below): a letter group left out of this list is still a plate, so it stays
+# short; ACRONYMS, the capitals that are not someone's initials, can be long.
 # fmt: off
 NOT_PLATE_LETTERS = set_of("""
 PC DC DS DI PS CI HRS HR AM PM ST ND RD TH YRS YR YO MPH KM KG CM MM ML GP UK DV DA AE

@@ -29,6 +29,8 @@ _KIN = re.compile(  # a relationship word or "called", "known as" just before
     r"(?i:{})\s+\Z".format("|".join([*sorted(RELATIONSHIP_WORDS | NAME_INTRO), r"known\s+as"]))
 )
 # Kinds of place whose name comes before them (streets, buildings, schools, workplaces).
+# Wider than the redactor's street and building suffixes (consumers.redact_places) on
+# purpose: a word here only holds the account for a person; there, it replaces text.
 # fmt: off
 PLACE_WORDS = frozenset({
     "road", "street", "avenue", "lane", "close", "drive", "way", "crescent", "court", "place",
@@ -48,6 +50,8 @@ PLACE_WORDS = frozenset({
     "promenade", "embankment", "crossing", "circle", "hurst", "bottom", "top", "ley", "grange",
     "ings", "path", "dell", "glade", "knoll", "links", "pleasance", "steps",
 })
+# The words that end the look-back from a kind of place ("the", "her"): a short list, not the
+# redactor's FUNCTION_WORDS, so that "Over Lane" and "Down End" are still read as places.
 _STOPWORDS = frozenset({
     "the", "a", "an", "his", "her", "their", "its", "my", "our", "your", "this", "that", "at",
     "in", "on", "to", "of", "from", "and", "or", "near", "by", "with", "for",

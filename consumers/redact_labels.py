@@ -26,10 +26,6 @@ OFFICER_DETAILS = "[officer details removed]"
 SUBJECT_CHILD = "the child"
 OTHER_CHILD = "another child"
 AMBIGUOUS = "a family member"
-PLACEHOLDERS = (
-    ADDRESS, PHONE, EMAIL, REFERENCE, DATE, DATE_OF_BIRTH, NUMBER, LINK, VEHICLE, NI_NUMBER,
-    HANDLE, WORKPLACE, SCHOOL, OFFICER_DETAILS,
-)  # fmt: skip
 
 
 def _gendered(person: Person, female: str, male: str, neutral: str) -> str:

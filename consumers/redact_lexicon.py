@@ -125,11 +125,3 @@ def word_like(word: str, *, derived: bool = False) -> bool:
     if key in word_names():
         return True
     return not derived and key not in given_names() and zipf(key) >= WORD_LIKE_ZIPF
-
-
-def warm() -> None:
-    """Load every list now (a consumer may call this at start-up, off the hot path)."""
-    nickname_variants("catherine")
-    all_given_names()
-    family_names()
-    zipf("the")

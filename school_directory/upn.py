@@ -22,8 +22,3 @@ def upn_problem(upn: str) -> str | None:
     if upn[0] != upn_check_letter(upn[1:]):
         return "upn check letter does not match its digits"
     return None
-
-
-def upn_is_valid(upn: str) -> bool:
-    """True for a well-formed permanent UPN whose check letter is right."""
-    return upn_problem(upn) is None

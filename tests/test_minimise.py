@@ -29,7 +29,6 @@ from consumers.redact import redact
 from consumers.render import render_email
 from schemas.incident import PoliceIncident, Relationship
 from schemas.notification import (
-    DEFAULT_FIELDS,
     DEFAULT_PROFILE,
     PROFILE_FIELDS,
     FirstResponseContact,
@@ -111,6 +110,29 @@ def notify(incident: PoliceIncident, **kw: Any) -> SchoolNotification:
 
 
 # -- what the default profile carries ---------------------------------------------------
+
+# Fields every notification carries under the default profile (SPEC section 4).
+DEFAULT_FIELDS = frozenset(
+    {
+        "reference",
+        "school_name",
+        "child_name",
+        "child_date_of_birth",
+        "occurred_at",
+        "reported_at",
+        "deliver_by",
+        "present",
+        "witnessed",
+        "injured",
+        "account",
+        "police_actions",
+        "social_care_informed",
+        "first_response",
+        "ack_url",
+        "is_update",
+        "omitted",
+    }
+)
 
 
 def test_the_notification_has_only_allowlisted_fields() -> None:
@@ -342,7 +364,8 @@ LABELS = [
     "[date of birth removed]", "[vehicle registration removed]", m.NO_ACCOUNT,
     "at the home of", "at an address other", "Mrs", "Mr", "'s",
     # the redactor's other placeholders, and how two adults of one relationship are told apart
-    *labels.PLACEHOLDERS, "the child's other parent", "one parent", "the other parent",
+    labels.HANDLE, labels.WORKPLACE, labels.SCHOOL, labels.VEHICLE, labels.NI_NUMBER,
+    labels.DATE_OF_BIRTH, "the child's other parent", "one parent", "the other parent",
     "the first parent", "a second", "a third", "the second", "the third", "one adult",
     "the other adult", "the first adult",
 ]  # fmt: skip

@@ -16,7 +16,9 @@ import jellyfish
 _VOWELS = frozenset("AEIOU")
 _NOT_LETTERS = re.compile(r"[^a-z ]+")
 _SPACES = re.compile(r"\s+")
-# Letters that NFKD does not decompose into a plain letter and an accent.
+# Letters that NFKD does not decompose into a plain letter and an accent. Not the redactor's
+# table (consumers.words): the directory's stored keys were computed with this one, and an
+# import does not recompute a key whose source column is unchanged.
 _LETTERS = str.maketrans(
     {"ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "ß": "ss", "æ": "ae", "Æ": "AE", "đ": "d",
      "Đ": "D", "ı": "i", "œ": "oe", "Œ": "OE", "þ": "th", "ð": "d", "ħ": "h"}

@@ -24,4 +24,3 @@ class DatabaseIdentity(Base):
     # none was left in clear, else after `encompass keys rotate`): a value in clear is then
     # refused when read instead of passed through (foundations/crypto.py).
     plaintext_refused: Mapped[bool] = mapped_column(Boolean, server_default=false())
-

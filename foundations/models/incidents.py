@@ -35,4 +35,3 @@ class Incident(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON)  # the police record
     # topic/partition/offset: a Kafka topic name has up to 249 characters.
     source: Mapped[str] = mapped_column(String(300), default="")
-

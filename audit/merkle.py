@@ -1,5 +1,6 @@
 """A Merkle tree over the audit rows with RFC 9162 (Certificate Transparency v2) hashing:
-tree heads, inclusion proofs and consistency proofs. Pure functions over leaf hashes."""
+tree heads, inclusion proofs, and the compact range of a growing log. Pure functions over
+leaf hashes."""
 
 from __future__ import annotations
 
@@ -74,59 +75,6 @@ def verify_inclusion(
         fn >>= 1
         sn >>= 1
     return sn == 0 and r == expected_root
-
-
-def consistency_proof(old_size: int, leaves: Sequence[bytes]) -> list[bytes]:
-    """PROOF(m, D[n]) (RFC 9162 section 2.1.4.1)."""
-    n = len(leaves)
-    if not 0 < old_size <= n:
-        raise ValueError(f"no consistency proof from {old_size} to {n}")
-    return _subproof(old_size, leaves, True)
-
-
-def _subproof(m: int, leaves: Sequence[bytes], complete: bool) -> list[bytes]:
-    n = len(leaves)
-    if m == n:
-        return [] if complete else [root(leaves)]
-    k = _split(n)
-    if m <= k:
-        return [*_subproof(m, leaves[:k], complete), root(leaves[k:])]
-    return [*_subproof(m - k, leaves[k:], False), root(leaves[:k])]
-
-
-def verify_consistency(
-    old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
-) -> bool:
-    """RFC 9162 section 2.1.4.2."""
-    if old_size > new_size or old_size == 0:
-        return False
-    if old_size == new_size:
-        return not proof and old_root == new_root
-    path = list(proof)
-    if old_size & (old_size - 1) == 0:  # a power of two: the old root is the first node
-        path.insert(0, old_root)
-    if not path:
-        return False
-    fn, sn = old_size - 1, new_size - 1
-    while fn & 1:
-        fn >>= 1
-        sn >>= 1
-    fr = sr = path[0]
-    for c in path[1:]:
-        if sn == 0:
-            return False
-        if fn & 1 or fn == sn:
-            fr = node_hash(c, fr)
-            sr = node_hash(c, sr)
-            if not fn & 1:
-                while fn and not fn & 1:
-                    fn >>= 1
-                    sn >>= 1
-        else:
-            sr = node_hash(sr, c)
-        fn >>= 1
-        sn >>= 1
-    return fr == old_root and sr == new_root and sn == 0
 
 
 # --- a compact range: the tree head of a growing log without its leaves -----------------------

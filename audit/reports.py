@@ -8,15 +8,13 @@ import io
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from foundations.clock import utcnow
+from foundations.clock import LONDON, utcnow
 from foundations.models import AuditEvent, Incident, Notification, Pupil, School
 
-LONDON = ZoneInfo("Europe/London")
 COLUMNS = (
     "notification_id",
     "incident_id",

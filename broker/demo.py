@@ -3,7 +3,6 @@ name comes from Faker or from the synthetic directory, never from a real person.
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -148,8 +147,3 @@ def incident_stream(
             None if rng.random() < unknown_rate else rng.choice(seeds) for _ in range(k)
         ]
         yield make_incident(n, kids, rng=rng, fake=fake, typo=rng.random() < typo_rate)
-
-
-def to_jsonl(incidents: Iterator[dict[str, Any]]) -> Iterator[str]:
-    for incident in incidents:
-        yield json.dumps(incident, ensure_ascii=False)

@@ -37,10 +37,6 @@ class Role(StrEnum):
     ADMIN = "admin"  # both, and the demo mail page
 
 
-REVIEWERS = frozenset({Role.REVIEWER, Role.ADMIN})
-AUDITORS = frozenset({Role.AUDITOR, Role.ADMIN})
-
-
 class AccountError(ValueError):
     """An account that cannot be added, in plain words."""
 

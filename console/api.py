@@ -24,7 +24,7 @@ from console.accounts import Throttled, authenticate
 from console.auth import BadCsrf, Forbidden, NotSignedIn, Principal, check_csrf, require
 from console.pages import Console
 from console.throttle import client_address
-from consumers import review
+from consumers import review, review_lookups
 from foundations.database import transaction
 
 
@@ -241,7 +241,7 @@ def create_api(c: Console) -> FastAPI:
         who = signed_in(request, None, write=False)
         with transaction(c.sessions) as session:
             n = review.get(session, nid)
-            review.record_view(session, n, actor=who.actor, what="api")
+            review_lookups.record_view(session, n, actor=who.actor, what="api")
             shown = views.detail(session, c.settings, n, c.clock())
             preview = shown["preview"]
             return {

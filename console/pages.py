@@ -24,7 +24,7 @@ from console.auth import BadCsrf, NotSignedIn, Principal, SessionCookies, check_
 from console.signin import safe_next as _safe_next
 from console.signin_csrf import SignInCsrf
 from console.throttle import client_address
-from consumers import held_account, review
+from consumers import held_account, review, review_lookups
 from foundations.database import transaction
 from foundations.models import Notification
 from foundations.settings import Settings
@@ -164,7 +164,7 @@ def register(app: FastAPI, c: Console) -> None:
                 n = review.get(session, nid)
             except review.ReviewError:
                 return c.page(request, "not_found.html.j2", status=404, who=who)
-            review.record_view(session, n, actor=who.actor)
+            review_lookups.record_view(session, n, actor=who.actor)
             found = []
             if "\x00" in upn + dob + family:
                 upn, dob, family, error = "", "", "", "That search cannot be run."
@@ -176,7 +176,7 @@ def register(app: FastAPI, c: Console) -> None:
                 found = [
                     {"upn": p.upn, "urn": p.urn, "school": s.name, "dob": p.date_of_birth,
                      "name": f"{p.given_names} {p.family_name}"}
-                    for p, s in review.search_pupils(
+                    for p, s in review_lookups.search_pupils(
                         session, n, actor=who.actor, upn=upn or None, date_of_birth=born,
                         family_name=family or None,
                     )

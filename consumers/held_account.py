@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from audit.ledger import AuditAction, record
 from consumers.minimise import NO_ACCOUNT, POLICE_ACTIONS
-from consumers.residual import Suspect, residual_check
+from consumers.residual import residual_check
+from consumers.residual_suspect import Suspect
 from consumers.structured import structured_account
 from foundations.clock import utcnow
 from foundations.models import (

@@ -94,7 +94,6 @@ class IntakeOutcome(StrEnum):
 class Intake:
     outcome: IntakeOutcome
     incident: Incident | None = None
-    superseded_sent: list[str] = field(default_factory=list)
     match_outcomes: list[str] = field(default_factory=list)  # one per child, for metrics
 
 

@@ -17,29 +17,17 @@ from sqlalchemy.orm import Session
 from foundations.settings import Settings
 from schemas.incident import Person
 from school_directory import blocking, frequencies
+from school_directory.match_weights import Weights, load_weights
 from school_directory.matching import (
-    Candidate,
     ChildRecord,
     MatchOutcome,
     MatchResult,
     Thresholds,
-    Weights,
     child_record,
     decide,
-    load_weights,
     rank,
     score,
 )
-
-__all__ = [
-    "Candidate",
-    "MatchOutcome",
-    "MatchResult",
-    "Thresholds",
-    "match_child",
-    "match_thresholds",
-    "record_of",
-]
 
 
 def record_of(child: Person) -> ChildRecord:

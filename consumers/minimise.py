@@ -2,10 +2,10 @@
 
 Pure functions, no I/O. The notification is built from an allowlist: every field is set
 explicitly in ``minimise``; nothing is copied from the incident and then trimmed.
-``redact`` (in ``consumers.redact``, re-exported here) turns the officer's free text into
-an account in which adults appear only by their relationship to the child, and other
-children, addresses, postcodes, phone numbers, e-mail addresses, references and officer
-details do not appear at all. Over-redaction is accepted; a leak is not.
+``redact`` (``consumers.redact``) turns the officer's free text into an account in which
+adults appear only by their relationship to the child, and other children, addresses,
+postcodes, phone numbers, e-mail addresses, references and officer details do not appear
+at all. Over-redaction is accepted; a leak is not.
 """
 
 from __future__ import annotations
@@ -14,31 +14,9 @@ import re
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from consumers.redact import (
-    ADDRESS,
-    AMBIGUOUS,
-    DATE,
-    DATE_OF_BIRTH,
-    EMAIL,
-    HANDLE,
-    LINK,
-    NI_NUMBER,
-    NUMBER,
-    OFFICER,
-    OFFICER_DETAILS,
-    OTHER_CHILD,
-    PHONE,
-    PLACEHOLDERS,
-    REFERENCE,
-    SCHOOL,
-    SUBJECT_CHILD,
-    VEHICLE,
-    WORKPLACE,
-    labelled,
-    redact,
-    relationship_label,
-)
-from consumers.redact import _key as _key
+from consumers.redact import redact
+from consumers.redact_labels import labelled
+from consumers.redact_literals import name_key
 from schemas.incident import Address, Person, PoliceIncident, Role
 from schemas.notification import (
     DEFAULT_PROFILE,
@@ -46,14 +24,6 @@ from schemas.notification import (
     MinimisationProfile,
     SchoolNotification,
 )
-
-__all__ = [
-    "ACCOUNT_MAX_CHARS", "ADDRESS", "AMBIGUOUS", "DATE", "DATE_OF_BIRTH", "EMAIL", "HANDLE",
-    "LINK", "NI_NUMBER", "NO_ACCOUNT", "NUMBER", "OFFICER", "OFFICER_DETAILS", "OTHER_CHILD",
-    "PHONE", "PLACEHOLDERS", "POLICE_ACTIONS", "REFERENCE", "SCHOOL", "SUBJECT_CHILD",
-    "VEHICLE", "WORKPLACE", "minimise", "place_kind", "police_actions_in_plain_words",
-    "redact", "relationship_label", "social_care_informed",
-]  # fmt: skip
 
 ACCOUNT_MAX_CHARS = 1500
 NO_ACCOUNT = "The police record gives no further details."
@@ -123,7 +93,7 @@ def _same_place(a: Address | None, b: Address | None) -> bool:
     if a is None or b is None:
         return False
     pa, pb = (re.sub(r"\W", "", x.postcode or "").upper() for x in (a, b))
-    la, lb = (_key(x.lines[0]) if x.lines else "" for x in (a, b))
+    la, lb = (name_key(x.lines[0]) if x.lines else "" for x in (a, b))
     if pa and pb:
         return pa == pb and (not la or not lb or la == lb)
     return bool(la) and la == lb

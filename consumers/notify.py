@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from audit.ledger import AuditAction, record
 from consumers import held_account
-from consumers.match import MatchResult
 from consumers.minimise import minimise
 from consumers.policy import initial_status
 from consumers.profiles import profiles_for
@@ -27,6 +26,7 @@ from foundations.settings import Settings
 from schemas.incident import Person, PoliceIncident
 from schemas.notification import FirstResponseContact, MinimisationProfile
 from school_directory.calendar import deliver_by_for_school
+from school_directory.matching import MatchResult
 
 ACTOR = "broker:notify"
 ACCOUNT_HELD_REASON = "the officer's account may name someone: a person must read it first"

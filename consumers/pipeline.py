@@ -7,17 +7,14 @@ all-or-nothing, so a replayed event either finds it recorded or records it once.
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from sqlalchemy.orm import Session
 
 from consumers.intake import Intake, IntakeOutcome, receive
 from consumers.match import match_child, match_thresholds
 from consumers.notify import create_for_child, supersede_earlier
+from foundations.clock import LONDON
 from foundations.settings import Settings
 from schemas.incident import PoliceIncident
-
-LONDON = ZoneInfo("Europe/London")
 
 
 def process_incident(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from consumers.match import MatchOutcome, MatchResult
 from foundations.models import NotificationStatus
 from foundations.settings import ReviewPolicy
+from school_directory.matching import MatchOutcome, MatchResult
 
 
 def initial_status(

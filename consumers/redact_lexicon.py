@@ -1,6 +1,5 @@
 """What the redactor knows about words and names, loaded once per process.
 
-- ``fold``: how a word is compared (case- and accent-free: Björn = bjorn, Łukasz = lukasz).
 - ``nickname_variants``: the nicknames of a name and, from a nickname, its formal names and
   their other nicknames: the ``nicknames`` package (PyPI) plus the curated supplement for
   British and other traditions in ``names_data/nicknames_supplement.csv``.
@@ -15,27 +14,14 @@ Pure functions over data files read on first use; nothing here depends on an inc
 from __future__ import annotations
 
 import csv
-import unicodedata
 from functools import cache, lru_cache
 from importlib import resources
 
+from consumers.words import fold, zipf
+
 _DATA = "names_data"
-_FOLD = str.maketrans(
-    {
-        "ł": "l", "Ł": "l", "ø": "o", "Ø": "o", "đ": "d", "Đ": "d", "ħ": "h", "Ħ": "h",
-        "ı": "i", "ß": "ss", "ẞ": "ss", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe",
-        "þ": "th", "Þ": "th", "ð": "d", "Ð": "d",
-    }
-)  # fmt: skip
 COMMON_ZIPF = 3.0  # wordfreq's Zipf scale: 3 is about once in a million words
 WORD_LIKE_ZIPF = 3.2
-
-
-@lru_cache(maxsize=65536)
-def fold(word: str) -> str:
-    """Case-folded, without accents or the letters NFKD does not split (ł, ø, ß)."""
-    decomposed = unicodedata.normalize("NFKD", word.translate(_FOLD).casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def _data_lines(name: str) -> list[str]:
@@ -123,13 +109,6 @@ def family_names() -> frozenset[str]:
 
 
 @lru_cache(maxsize=65536)
-def zipf(word: str) -> float:
-    from wordfreq import zipf_frequency
-
-    return float(zipf_frequency(word, "en"))
-
-
-@lru_cache(maxsize=65536)
 def common_word(word: str) -> bool:
     """A frequent English word that is not a given name ("brain", "crown"; not "katherine")."""
     key = fold(word)
@@ -146,11 +125,3 @@ def word_like(word: str, *, derived: bool = False) -> bool:
     if key in word_names():
         return True
     return not derived and key not in given_names() and zipf(key) >= WORD_LIKE_ZIPF
-
-
-def warm() -> None:
-    """Load every list now (a consumer may call this at start-up, off the hot path)."""
-    nickname_variants("catherine")
-    all_given_names()
-    family_names()
-    zipf("the")

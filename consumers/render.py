@@ -13,26 +13,20 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from email.message import EmailMessage
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from consumers.vocabulary import MONTHS
 from consumers.wording import status_words
+from foundations.clock import LONDON
 from foundations.mailer import build_message
 from schemas.notification import SchoolNotification
 
-LONDON = ZoneInfo("Europe/London")
 TEMPLATES = Path(__file__).with_name("templates")
 TEXT_TEMPLATE = "notification.txt.j2"
 HTML_TEMPLATE = "notification.html.j2"
 
-# fmt: off
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_MONTHS = (
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
-)
-# fmt: on
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,12 +40,12 @@ class RenderedEmail:
 
 def long_date(d: date) -> str:
     """``Saturday 21 November 2026`` (English names, whatever the machine's locale)."""
-    return f"{_DAYS[d.weekday()]} {d.day} {_MONTHS[d.month - 1]} {d.year}"
+    return f"{_DAYS[d.weekday()]} {d.day} {MONTHS[d.month - 1]} {d.year}"
 
 
 def birth_date(d: date) -> str:
     """``14 September 2016``."""
-    return f"{d.day} {_MONTHS[d.month - 1]} {d.year}"
+    return f"{d.day} {MONTHS[d.month - 1]} {d.year}"
 
 
 def london_when(moment: datetime) -> str:

@@ -3,15 +3,14 @@
 Every action goes through these functions, whichever door it comes in by (the CLI, the
 console's pages and its API), and each writes its audit row in the same transaction. The
 rules a door must not bypass live here: a claim held by another reviewer blocks the action,
-and four eyes (``second_reviewer_needed``) decides when one approval is not enough.
+and four eyes (``second_reviewer_needed``) decides when one approval is not enough. What a
+reviewer looks up and looks at (directory searches, views) is in ``consumers.review_lookups``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import secrets
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -24,15 +23,12 @@ from foundations.models import (
     REVIEWABLE_STATUSES,
     UNSENT_STATUSES,
     AccountStatus,
-    AuditEvent,
-    DirectorySearch,
     EscalationStep,
     Incident,
     Notification,
     NotificationEdit,
     NotificationStatus,
     Pupil,
-    School,
 )
 from foundations.settings import Settings
 from schemas.incident import PoliceIncident
@@ -64,7 +60,7 @@ def held_accounts(session: Session) -> list[Notification]:
     )
 
 
-def _clean(text: str, what: str) -> str:
+def checked_text(text: str, what: str) -> str:
     """Text from a person, refused if it carries a NUL (no database column can hold one)."""
     if "\x00" in text:
         raise ReviewError(f"the {what} contains a character that cannot be stored")
@@ -152,7 +148,7 @@ def approve(
 
 
 def reject(session: Session, notification_id: str, *, actor: str, reason: str) -> Notification:
-    if not _clean(reason, "reason").strip():
+    if not checked_text(reason, "reason").strip():
         raise ReviewError("a rejection needs a reason")
     n = _reviewable(session, notification_id, actor)
     n.status = NotificationStatus.REJECTED.value
@@ -172,7 +168,7 @@ def reject(session: Session, notification_id: str, *, actor: str, reason: str) -
 def _choose_pupil(
     session: Session, settings: Settings, n: Notification, *, upn: str | None, urn: str | None
 ) -> None:
-    _clean(f"{upn or ''}{urn or ''}", "pupil record")
+    checked_text(f"{upn or ''}{urn or ''}", "pupil record")
     query = select(Pupil)
     if upn:
         query = query.where(Pupil.upn == upn)
@@ -292,7 +288,7 @@ def edit_account(
     n = _reviewable(session, notification_id, actor)
     if n.content is None:
         raise ReviewError(f"{n.id} has no school yet: choose a pupil record first")
-    after = _clean(account, "account").replace("\r\n", "\n").strip()
+    after = checked_text(account, "account").replace("\r\n", "\n").strip()
     if not after:
         raise ReviewError("the account cannot be empty")
     before = str(n.content.get("account", ""))
@@ -350,113 +346,6 @@ def bulk_approve(
     return done, refused
 
 
-def search_pupils(
-    session: Session,
-    n: Notification,
-    *,
-    actor: str,
-    upn: str | None = None,
-    date_of_birth: date | None = None,
-    family_name: str | None = None,
-    limit: int = 50,
-) -> list[tuple[Pupil, School]]:
-    """Re-match: look a child up in the directory by UPN, or by date of birth (and name),
-    for notification ``n``. Every search that runs is audited with its terms
-    (:func:`record_search`), in the caller's transaction."""
-    _clean(f"{upn or ''}{family_name or ''}", "search")
-    query = select(Pupil, School).join(School, School.urn == Pupil.urn)
-    if upn:
-        query = query.where(Pupil.upn == upn.strip().upper())
-    elif date_of_birth:
-        query = query.where(Pupil.dob_key == date_of_birth.isoformat())
-    else:
-        return []
-    rows = [(p, sc) for p, sc in session.execute(query.limit(500)).tuples()]
-    if family_name:
-        wanted = family_name.strip().casefold()
-        rows = [(p, sc) for p, sc in rows if wanted in p.family_name.casefold()]
-    found = rows[:limit]
-    terms = {
-        "upn": upn.strip().upper() if upn else None,
-        "date_of_birth": None if upn or date_of_birth is None else date_of_birth.isoformat(),
-        "family_name": family_name.strip() if family_name else None,
-    }
-    record_search(session, n, actor=actor, terms=terms, results=len(found))
-    return found
-
-
-def search_terms_sha256(terms: dict[str, Any]) -> str:
-    """The commitment the audit row keeps: SHA-256 over the terms and their random salt, so
-    that it cannot be reversed by trying every date of birth and name."""
-    canonical = json.dumps(terms, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def record_search(
-    session: Session, n: Notification, *, actor: str, terms: dict[str, str | None], results: int
-) -> DirectorySearch:
-    """The terms go to ``directory_searches`` (encrypted, purged with the incident); the
-    audit row names the search, what it was by, how many pupils it showed, and the salted
-    hash of the terms."""
-    salted = {**terms, "salt": secrets.token_hex(16)}
-    search = DirectorySearch(
-        notification_id=n.id, terms=salted, results=results, actor=actor, at=utcnow()
-    )
-    session.add(search)
-    session.flush()
-    by = "upn" if terms.get("upn") else "date_of_birth"
-    record(
-        session,
-        AuditAction.DIRECTORY_SEARCHED,
-        actor=actor,
-        incident_id=n.incident_id,
-        notification_id=n.id,
-        details={
-            "search_id": search.id,
-            "by": by,
-            "family_name": terms.get("family_name") is not None,
-            "results": results,
-            "terms_sha256": search_terms_sha256(salted),
-        },
-    )
-    return search
-
-
-def searches(session: Session, notification_id: str | None = None) -> list[dict[str, Any]]:
-    """Directory searches with their terms, for auditors: each checked against the hash its
-    audit row holds (``matches_audit``), so an edited search row shows."""
-    query = select(DirectorySearch).order_by(DirectorySearch.id)
-    if notification_id is not None:
-        query = query.where(DirectorySearch.notification_id == notification_id)
-    audited: dict[int, str] = {}
-    for details in session.execute(
-        select(AuditEvent.details).where(AuditEvent.action == AuditAction.DIRECTORY_SEARCHED.value)
-    ).scalars():
-        if isinstance(details, dict) and isinstance(details.get("search_id"), int):
-            audited[details["search_id"]] = str(details.get("terms_sha256"))
-    out = []
-    for s in session.execute(query).scalars():
-        terms = {k: v for k, v in s.terms.items() if k != "salt"}
-        out.append({
-            "search_id": s.id, "notification_id": s.notification_id, "actor": s.actor,
-            "at": s.at.isoformat(), **terms, "results": s.results,
-            "matches_audit": audited.get(s.id) == search_terms_sha256(s.terms),
-        })  # fmt: skip
-    return out
-
-
-def record_view(session: Session, n: Notification, *, actor: str, what: str = "details") -> None:
-    """Who looked at what: every view of a notification's details leaves an audit row."""
-    record(
-        session,
-        AuditAction.VIEWED,
-        actor=actor,
-        incident_id=n.incident_id,
-        notification_id=n.id,
-        details={"what": what},
-    )
-
-
 def rematch(
     session: Session,
     settings: Settings,
@@ -487,7 +376,7 @@ def recall(
     """Withdraw a notification sent in error: the school is sent a retraction asking it to
     delete the message (through the escalation outbox, ``consumers.alerts``), reminders
     stop, and the recall is audited."""
-    if not _clean(reason, "reason").strip():
+    if not checked_text(reason, "reason").strip():
         raise ReviewError("a recall needs a reason")
     n = get(session, notification_id)
     if n.status != NotificationStatus.SENT.value or not n.recipient:

@@ -5,19 +5,20 @@ police actions), never from the officer's free text.
 When the residual check (``consumers.residual``) holds the officer's account for a person,
 the school still gets this one before the deadline; the officer's account follows once a
 person has read it. Nothing here can carry a name: every sentence is our own words, with
-the adults named only by relationship (``consumers.minimise.relationship_label``).
+the adults named only by relationship (``consumers.redact_labels.relationship_label``).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from zoneinfo import ZoneInfo
 
-from consumers.minimise import POLICE_ACTIONS, relationship_label
+from consumers.minimise import POLICE_ACTIONS
+from consumers.redact_labels import relationship_label
+from consumers.render import long_date
+from foundations.clock import LONDON
 from schemas.incident import Person, PoliceIncident, Role
 from schemas.notification import DEFAULT_PROFILE, MinimisationProfile
 
-LONDON = ZoneInfo("Europe/London")
 FOLLOWS = (
     "The officer's own account is being read by First Response before it is shared; "
     "if it can be shared, it will follow in a separate e-mail with the same reference."
@@ -26,8 +27,8 @@ _NUMBERS = {2: "two", 3: "three", 4: "four", 5: "five"}
 
 
 def _when(incident: PoliceIncident) -> str:
-    local = incident.occurred_at.astimezone(LONDON)
-    return f"on {local:%A} {local.day} {local:%B %Y}, at about {local:%H:%M}"
+    local = incident.occurred_at.astimezone(LONDON)  # English names, whatever the locale
+    return f"on {long_date(local.date())}, at about {local:%H:%M}"
 
 
 def _joined(items: list[str]) -> str:

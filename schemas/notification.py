@@ -58,29 +58,6 @@ PROFILE_FIELDS: dict[str, str] = {
     "include_risk_level": "risk_level",
 }
 
-# Fields every notification carries under the default profile (SPEC section 4).
-DEFAULT_FIELDS: frozenset[str] = frozenset(
-    {
-        "reference",
-        "school_name",
-        "child_name",
-        "child_date_of_birth",
-        "occurred_at",
-        "reported_at",
-        "deliver_by",
-        "present",
-        "witnessed",
-        "injured",
-        "account",
-        "police_actions",
-        "social_care_informed",
-        "first_response",
-        "ack_url",
-        "is_update",
-        "omitted",
-    }
-)
-
 
 class SchoolNotification(_Frozen):
     """The minimal, school-facing notification about one child from one incident."""

@@ -30,7 +30,8 @@ from sqlalchemy.orm import Session
 from foundations.crypto import BlindIndex
 from foundations.models import MATCH_RECORD, OPEN_STATUSES, Pupil, School, SchoolNameWord
 from school_directory import names
-from school_directory.matching import ChildRecord, PupilRow, compare_school
+from school_directory.comparisons import compare_school
+from school_directory.matching import ChildRecord, PupilRow
 
 Rows = Select[*tuple[Any, ...]]  # the candidate rows: pupil columns and school name, status
 MAX_ROWS = 500  # every row the blocks found, scored; a block that may be wide has its own

@@ -16,15 +16,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 import holidays
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from foundations.clock import LONDON
 from foundations.models import BankHoliday, CalendarEntry, School
 
-LONDON = ZoneInfo("Europe/London")
 DEFAULT_DAY_START = time(8, 30)
 SEARCH_DAYS = 400
 CLOSED_KINDS = frozenset({"holiday", "inset", "closure"})

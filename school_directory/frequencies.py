@@ -3,7 +3,7 @@
 An exact agreement on "Maszkiewicz" says far more than one on "Smith": one pupil in a
 million shares the first, ten thousand the second. The counts are kept by blind index
 (``name_frequencies``), rebuilt from the pupils table after each pupil import, and read
-with one primary-key lookup per child; ``matching.rarity_bits`` turns them into bits.
+with one primary-key lookup per child; ``match_weights.rarity_bits`` turns them into bits.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from sqlalchemy import Select, and_, bindparam, delete, func, insert, literal, o
 from sqlalchemy.orm import Session
 
 from foundations.models import NameFrequency, Pupil
-from school_directory.matching import ChildRecord, Rarity, load_weights, rarity_bits
+from school_directory.match_weights import Rarity, load_weights, rarity_bits
+from school_directory.matching import ChildRecord
 
 ROLL = ("roll", "")  # the row holding the roll's size
 

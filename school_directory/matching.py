@@ -5,25 +5,31 @@ Pure rules, no I/O: each field is compared to a level (exact, nickname, one digi
 the sum with the prior gives the probability that the pupil record is the child. ``decide``
 then says whether the best pupil may be released: above the release threshold, on roll,
 and clear of the next pupil by a margin, so twins and same-name children wait for a person.
-The indexed candidate search that feeds these rules is in ``school_directory.blocking``.
+The indexed candidate search that feeds these rules is in ``school_directory.blocking``,
+the field comparisons in ``school_directory.comparisons``, the weights in
+``school_directory.match_weights``.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
-from functools import cache, lru_cache
-from importlib import resources
-from typing import Any
+from functools import lru_cache
 
-from rapidfuzz import fuzz
-from rapidfuzz.distance import JaroWinkler
-
+from foundations.vocabulary import gender_code
 from school_directory import names
+from school_directory.comparisons import (
+    compare_dob,
+    compare_family,
+    compare_given,
+    compare_postcode,
+    compare_school,
+)
+from school_directory.match_weights import Rarity, Weights
 
+NO_RARITY = Rarity()  # frozen: one shared default is safe
 FIELDS = ("given_name", "family_name", "date_of_birth", "postcode", "gender", "school_hint")
 
 
@@ -87,68 +93,6 @@ class Thresholds:
     margin_bits: float = 10.0
 
 
-@dataclass(frozen=True, eq=False)  # compared and hashed by identity: verdicts are cached
-class Weights:
-    prior_bits: float
-    bits: dict[str, dict[str, float]]
-    # Term frequencies: the u of an exact agreement by field, and how the roll's counts
-    # are smoothed and bounded (``rarity_bits``).
-    exact_u: dict[str, float] = field(default_factory=dict)
-    pseudo_pupils: float = 0.0
-    rarity_range: tuple[float, float] = (0.0, 0.0)
-
-    def of(self, field_name: str, level: str) -> float:
-        return self.bits[field_name][level]
-
-
-@cache
-def load_weights(text: str | None = None) -> Weights:
-    """The documented m/u file shipped with the package, or ``text`` in the same form."""
-    source = text or resources.files("school_directory").joinpath("match_weights.json")
-    raw: dict[str, Any] = json.loads(source if isinstance(source, str) else source.read_text())
-    prior = float(raw["prior_match_probability"])
-    bits = {
-        name: {
-            level: math.log2(float(mu["m"]) / float(mu["u"]))
-            for level, mu in levels.items()
-            if not level.startswith("_")
-        }
-        for name, levels in raw["fields"].items()
-    }
-    fields = raw["fields"]
-    tf = raw.get("term_frequency", {})
-    return Weights(
-        math.log2(prior / (1 - prior)),
-        bits,
-        exact_u={f: float(fields[f]["exact"]["u"]) for f in ("family_name", "given_name")},
-        pseudo_pupils=float(tf.get("pseudo_pupils", 0.0)),
-        rarity_range=(float(tf.get("min_bits", 0.0)), float(tf.get("max_bits", 0.0))),
-    )
-
-
-@dataclass(frozen=True)
-class Rarity:
-    """Bits added to an exact agreement on this child's family name and first given
-    name: positive for a name rarer than average on the roll, negative for a common one."""
-
-    family_bits: float = 0.0
-    given_bits: float = 0.0
-
-
-def rarity_bits(pupils: int, roll: int, weights: Weights, field_name: str) -> float:
-    """Term-frequency adjustment: an exact agreement on a name ``pupils`` of the ``roll``
-    share has u = pupils / roll, not the average u of the weights file. The count is
-    smoothed towards that average by ``pseudo_pupils`` imaginary pupils (a small roll
-    says little about rarity), and the adjustment is kept within ``rarity_range``."""
-    average = weights.exact_u[field_name]
-    pseudo = weights.pseudo_pupils
-    if roll <= 0 or pseudo <= 0:
-        return 0.0
-    u = (pupils + pseudo * average) / (roll + pseudo)
-    low, high = weights.rarity_range
-    return max(low, min(high, math.log2(average / u)))
-
-
 @dataclass(frozen=True)
 class ChildRecord:
     """What the police recorded about a child, normalised once for every comparison."""
@@ -180,12 +124,6 @@ class PupilRow:
     school_open: bool
 
 
-def gender_code(value: str | None) -> str:
-    """ "female", "F", "girl" -> "f"; "male", "M", "boy" -> "m"; else ""."""
-    v = (value or "").strip().lower()
-    return {"f": "f", "female": "f", "girl": "f", "m": "m", "male": "m", "boy": "m"}.get(v, "")
-
-
 def child_record(
     given_names: str | None,
     family_name: str | None,
@@ -207,122 +145,6 @@ def child_record(
     )
 
 
-# --- field comparisons ---------------------------------------------------------------------
-
-
-def _similarity(a: str, b: str) -> float:
-    return JaroWinkler.similarity(a, b) if a and b else 0.0
-
-
-@lru_cache(maxsize=16_384)
-def _formal(words: tuple[str, ...]) -> frozenset[str]:
-    return frozenset(f for w in words for f in names.formal(w))
-
-
-@lru_cache(maxsize=16_384)
-def _sounds(words: tuple[str, ...]) -> frozenset[str]:
-    return frozenset(names.phonetic(w) for w in words)
-
-
-@lru_cache(maxsize=16_384)
-def compare_given(
-    child_given: tuple[str, ...], known_as: tuple[str, ...], pupil_given: tuple[str, ...],
-    preferred: tuple[str, ...],
-) -> str | None:  # fmt: skip
-    """The given-name level: names in any order, known-as, nicknames, typos. The first
-    names are compared before the rest: "Waleed Karim" for pupil "Walid Karim" is one
-    first name transliterated (``phonetic``), stronger evidence than the middle name
-    that a brother "Omar Karim" shares too (``exact_other``)."""
-    theirs = child_given + known_as
-    if not theirs or not (pupil_given or preferred):
-        return None
-    first = child_given[:1] + known_as[:1]
-    pupil_first = pupil_given[:1] + preferred[:1]
-    ours = set(pupil_given + preferred)
-    if len(set(child_given)) > 1 and set(child_given) == set(pupil_given):
-        return "exact_all"
-    if set(first) & set(pupil_first) or "".join(child_given) == "".join(pupil_given):
-        return "exact"
-    if _formal(first) & _formal(pupil_first):
-        return "nickname"
-    if _sounds(first) & _sounds(pupil_first):
-        return "phonetic"
-    if set(theirs) & ours:
-        return "exact_other"
-    mine = pupil_given + preferred
-    if _formal(theirs) & _formal(mine):
-        return "nickname"
-    best = max(_similarity(a, b) for a in theirs for b in ours)
-    if best >= 0.92 or _sounds(theirs) & _sounds(mine):
-        return "phonetic"
-    return "similar" if best >= 0.80 else "different"
-
-
-@lru_cache(maxsize=16_384)
-def compare_family(child_family: tuple[str, ...], pupil_family: tuple[str, ...]) -> str | None:
-    """The family-name level: whole name, one part of it, sound, typos."""
-    if not child_family or not pupil_family:
-        return None
-    theirs, ours = "".join(child_family), "".join(pupil_family)
-    if theirs == ours:
-        return "exact"
-    significant = set(child_family) - names.PARTICLES
-    if significant & (set(pupil_family) - names.PARTICLES):
-        return "part"
-    best = max(
-        _similarity(theirs, ours),
-        max(_similarity(a, b) for a in child_family for b in pupil_family),
-    )
-    if best >= 0.92 or names.phonetic(theirs) == names.phonetic(ours):
-        return "phonetic"
-    return "similar" if best >= 0.80 else "different"
-
-
-@lru_cache(maxsize=16_384)
-def compare_dob(recorded: date | None, pupil: date) -> str | None:
-    """Exact, day and month swapped, one digit wrong or two neighbours swapped, or not."""
-    if recorded is None:
-        return None
-    if recorded == pupil:
-        return "exact"
-    if (recorded.year, recorded.month, recorded.day) == (pupil.year, pupil.day, pupil.month):
-        return "day_month_swapped"
-    a, b = _digits(recorded), _digits(pupil)
-    diffs = [i for i in range(8) if a[i] != b[i]]
-    if len(diffs) == 1:
-        return "one_digit"
-    i = diffs[0]
-    if len(diffs) == 2 and diffs[1] == i + 1 and (a[i], a[i + 1]) == (b[i + 1], b[i]):
-        return "one_digit"
-    return "different"
-
-
-@lru_cache(maxsize=16_384)
-def _digits(day: date) -> str:
-    return day.strftime("%Y%m%d")
-
-
-def compare_postcode(recorded: str, pupil: str) -> str | None:
-    if not recorded or not pupil:
-        return None
-    if recorded == pupil:
-        return "exact"
-    if names.postcode_sector(recorded) and (
-        names.postcode_sector(recorded) == names.postcode_sector(pupil)
-    ):
-        return "sector"
-    district = names.postcode_district(recorded)
-    return "district" if district and district == names.postcode_district(pupil) else "different"
-
-
-@lru_cache(maxsize=4_096)
-def compare_school(hint: str, school_name: str) -> str | None:
-    if not hint:
-        return None
-    school = " ".join(names.parts(school_name))
-    return "same" if fuzz.token_set_ratio(hint, school) >= 90 else "different"
-
-
 def on_roll_note(pupil: PupilRow, on_date: date) -> str:
     """Why this record cannot be told: left the school, not yet joined, school closed."""
     if pupil.on_roll_until and on_date > pupil.on_roll_until:
@@ -341,7 +163,7 @@ def score(
     pupil: PupilRow,
     on_date: date,
     weights: Weights,
-    rarity: Rarity = Rarity(),  # frozen: one shared default is safe
+    rarity: Rarity = NO_RARITY,
 ) -> Candidate:
     """Compare field by field; the match weight is the prior plus each level's bits, and
     an exact agreement on a name counts for more the rarer the name (``rarity``)."""

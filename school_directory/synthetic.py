@@ -19,7 +19,7 @@ from pathlib import Path
 
 from faker import Faker
 
-from school_directory.imports import upn_check_letter
+from school_directory.upn import upn_check_letter
 
 ACADEMIC_YEAR = 2026
 LA_NAMES = {"850": "Hampshire", "851": "Portsmouth", "852": "Southampton"}

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from foundations.clock import LONDON
 from foundations.database import transaction
 from foundations.models import Notification, SafeguardingContact, School
 from schemas.notification import FirstResponseContact, SchoolNotification
 
-LONDON = ZoneInfo("Europe/London")
 DSL = "dsl@100001.school.example"
 DEPUTY = "deputy@100001.school.example"
 ONLY_DEPUTY = "deputy@100002.school.example"

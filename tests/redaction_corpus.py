@@ -35,12 +35,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from foundations.clock import LONDON
 from schemas.incident import Person, PoliceIncident
 from schemas.notification import FirstResponseContact, SchoolNotification
 
-LONDON = ZoneInfo("Europe/London")
 DEFAULT_SEED = 2026
 ROUNDS = 150  # each round holds one case of each adversarial category and BENIGN_PER_ROUND
 

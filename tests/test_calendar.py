@@ -22,12 +22,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consumers.render import render_email
+from foundations.clock import LONDON
 from foundations.database import make_engine, session_factory, transaction, upgrade
 from foundations.models import AuditEvent, CalendarEntry, School
 from schemas.notification import SchoolNotification
 from school_directory.bank_holidays import BankHolidayFileError, parse_govuk
 from school_directory.calendar import (
-    LONDON,
     BankHolidays,
     DateRange,
     SchoolCalendar,

@@ -23,21 +23,21 @@ from foundations.models import NameFrequency, Notification, Pupil
 from foundations.settings import ReviewPolicy, Settings
 from schemas.incident import Person
 from school_directory import blocking, frequencies, imports, names
-from school_directory.matching import (
-    Candidate,
-    MatchOutcome,
-    PupilRow,
-    Rarity,
-    Thresholds,
-    child_record,
+from school_directory.comparisons import (
     compare_dob,
     compare_family,
     compare_given,
     compare_postcode,
+)
+from school_directory.match_weights import Rarity, load_weights, rarity_bits
+from school_directory.matching import (
+    Candidate,
+    MatchOutcome,
+    PupilRow,
+    Thresholds,
+    child_record,
     decide,
-    load_weights,
     rank,
-    rarity_bits,
     score,
 )
 from tests.factories import TWIN_A_UPN, TWIN_B_UPN, child, default_pupils, incident, upn
@@ -505,6 +505,7 @@ def test_a_changed_review_threshold_reaches_the_wider_search_gate(
     # no wider search is made; under a configured 0.5 no one is likely, and it is.
     searched: list[object] = []
     real = blocking.fallback
+
     def fallback(session: Session, record: Any) -> Any:
         searched.append(record)
         return real(session, record)

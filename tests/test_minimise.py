@@ -23,11 +23,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consumers import minimise as m
-from consumers.minimise import minimise, redact
+from consumers import redact_labels as labels
+from consumers.minimise import minimise
+from consumers.redact import redact
 from consumers.render import render_email
 from schemas.incident import PoliceIncident, Relationship
 from schemas.notification import (
-    DEFAULT_FIELDS,
     DEFAULT_PROFILE,
     PROFILE_FIELDS,
     FirstResponseContact,
@@ -109,6 +110,29 @@ def notify(incident: PoliceIncident, **kw: Any) -> SchoolNotification:
 
 
 # -- what the default profile carries ---------------------------------------------------
+
+# Fields every notification carries under the default profile (SPEC section 4).
+DEFAULT_FIELDS = frozenset(
+    {
+        "reference",
+        "school_name",
+        "child_name",
+        "child_date_of_birth",
+        "occurred_at",
+        "reported_at",
+        "deliver_by",
+        "present",
+        "witnessed",
+        "injured",
+        "account",
+        "police_actions",
+        "social_care_informed",
+        "first_response",
+        "ack_url",
+        "is_update",
+        "omitted",
+    }
+)
 
 
 def test_the_notification_has_only_allowlisted_fields() -> None:
@@ -219,7 +243,7 @@ def test_relationship_labels() -> None:
     ]
     for relationship, gender, label in cases:
         person = adult.model_copy(update={"relationship": relationship, "gender": gender})
-        assert m.relationship_label(person, incident) == label
+        assert labels.relationship_label(person, incident) == label
 
 
 @pytest.mark.parametrize(
@@ -334,12 +358,14 @@ LABELS = [
     "the child's mother", "father", "parent", "stepmother", "stepfather", "step-parent",
     "grandmother", "grandfather", "grandparent", "adult sister", "adult brother",
     "adult sibling", "the mother's partner", "the father's partner", "the parent's partner",
-    "an adult relative", "another adult", m.OTHER_CHILD, m.SUBJECT_CHILD, m.AMBIGUOUS,
-    m.OFFICER, m.OFFICER_DETAILS, m.ADDRESS, m.PHONE, m.EMAIL, m.REFERENCE, m.DATE, m.NUMBER,
-    m.LINK, "[date of birth removed]", "[vehicle registration removed]", m.NO_ACCOUNT,
+    "an adult relative", "another adult", labels.OTHER_CHILD, labels.SUBJECT_CHILD,
+    labels.AMBIGUOUS, labels.OFFICER, labels.OFFICER_DETAILS, labels.ADDRESS, labels.PHONE,
+    labels.EMAIL, labels.REFERENCE, labels.DATE, labels.NUMBER, labels.LINK,
+    "[date of birth removed]", "[vehicle registration removed]", m.NO_ACCOUNT,
     "at the home of", "at an address other", "Mrs", "Mr", "'s",
     # the redactor's other placeholders, and how two adults of one relationship are told apart
-    *m.PLACEHOLDERS, "the child's other parent", "one parent", "the other parent",
+    labels.HANDLE, labels.WORKPLACE, labels.SCHOOL, labels.VEHICLE, labels.NI_NUMBER,
+    labels.DATE_OF_BIRTH, "the child's other parent", "one parent", "the other parent",
     "the first parent", "a second", "a third", "the second", "the third", "one adult",
     "the other adult", "the first adult",
 ]  # fmt: skip

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from consumers.minimise import redact
+from consumers.redact import redact
 from schemas.incident import PoliceIncident
 
 MOTHER = {"given_names": "Catherine", "family_name": "Harrison", "gender": "female",

@@ -248,10 +248,10 @@ def searches(settings: Settings, sessions: common.Sessions, args: argparse.Names
     """The re-match searches reviewers ran, with their terms, each checked against the
     salted hash in its audit row. Reading them is itself audited."""
     from audit.ledger import AuditAction, record
-    from consumers import review
+    from consumers import review_lookups
 
     with transaction(sessions) as session:
-        found = review.searches(session, args.notification)
+        found = review_lookups.searches(session, args.notification)
         record(
             session,
             AuditAction.REPORT_PRODUCED,

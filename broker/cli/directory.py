@@ -41,6 +41,7 @@ def import_files(sessions: common.Sessions, files: dict[str, Path | None], *, ac
     2 when a file could not be read at all."""
     from audit.ledger import AuditAction, record
     from school_directory import imports
+    from school_directory.csv_rows import DirectoryImportError
 
     importers = {
         "schools": imports.import_schools,
@@ -73,7 +74,7 @@ def import_files(sessions: common.Sessions, files: dict[str, Path | None], *, ac
                         "refused": len(report.errors),
                     },
                 )
-        except imports.DirectoryImportError as exc:
+        except DirectoryImportError as exc:
             print(f"encompass directory import: {kind} file {path}: {exc}", file=sys.stderr)
             return 2
         print(report.summary())

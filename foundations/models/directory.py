@@ -105,11 +105,6 @@ class Pupil(Base):
     family_key: Mapped[str] = mapped_column(BlindIndex, default="")
     given_key: Mapped[str] = mapped_column(BlindIndex, default="")
 
-    def on_roll(self, day: date) -> bool:
-        if self.on_roll_from and day < self.on_roll_from:
-            return False
-        return not (self.on_roll_until and day > self.on_roll_until)
-
 
 class NameFrequency(Base):
     """How many pupils on the roll share a name (a family name, a first given name), by

@@ -1,0 +1,75 @@
+"""The match weights: the documented m and u probabilities of ``match_weights.json`` as
+bits per field level (Fellegi-Sunter), the prior, and the term-frequency adjustment that
+makes an exact agreement on a rare name count for more (``rarity_bits``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: verdicts are cached
+class Weights:
+    prior_bits: float
+    bits: dict[str, dict[str, float]]
+    # Term frequencies: the u of an exact agreement by field, and how the roll's counts
+    # are smoothed and bounded (``rarity_bits``).
+    exact_u: dict[str, float] = field(default_factory=dict)
+    pseudo_pupils: float = 0.0
+    rarity_range: tuple[float, float] = (0.0, 0.0)
+
+    def of(self, field_name: str, level: str) -> float:
+        return self.bits[field_name][level]
+
+
+@cache
+def load_weights(text: str | None = None) -> Weights:
+    """The documented m/u file shipped with the package, or ``text`` in the same form."""
+    source = text or resources.files("school_directory").joinpath("match_weights.json")
+    raw: dict[str, Any] = json.loads(source if isinstance(source, str) else source.read_text())
+    prior = float(raw["prior_match_probability"])
+    bits = {
+        name: {
+            level: math.log2(float(mu["m"]) / float(mu["u"]))
+            for level, mu in levels.items()
+            if not level.startswith("_")
+        }
+        for name, levels in raw["fields"].items()
+    }
+    fields = raw["fields"]
+    tf = raw.get("term_frequency", {})
+    return Weights(
+        math.log2(prior / (1 - prior)),
+        bits,
+        exact_u={f: float(fields[f]["exact"]["u"]) for f in ("family_name", "given_name")},
+        pseudo_pupils=float(tf.get("pseudo_pupils", 0.0)),
+        rarity_range=(float(tf.get("min_bits", 0.0)), float(tf.get("max_bits", 0.0))),
+    )
+
+
+@dataclass(frozen=True)
+class Rarity:
+    """Bits added to an exact agreement on this child's family name and first given
+    name: positive for a name rarer than average on the roll, negative for a common one."""
+
+    family_bits: float = 0.0
+    given_bits: float = 0.0
+
+
+def rarity_bits(pupils: int, roll: int, weights: Weights, field_name: str) -> float:
+    """Term-frequency adjustment: an exact agreement on a name ``pupils`` of the ``roll``
+    share has u = pupils / roll, not the average u of the weights file. The count is
+    smoothed towards that average by ``pseudo_pupils`` imaginary pupils (a small roll
+    says little about rarity), and the adjustment is kept within ``rarity_range``."""
+    average = weights.exact_u[field_name]
+    pseudo = weights.pseudo_pupils
+    if roll <= 0 or pseudo <= 0:
+        return 0.0
+    u = (pupils + pseudo * average) / (roll + pseudo)
+    low, high = weights.rarity_range
+    return max(low, min(high, math.log2(average / u)))

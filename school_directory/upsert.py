@@ -1,0 +1,166 @@
+"""Writing imported rows in batches (SPEC section 5): insert what is new, update what changed.
+
+Rows are compared and written a batch at a time, never one query per row, inside the
+caller's transaction; ``ImportReport`` counts what happened and lists the rejected rows by
+their file line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import String, insert, select, update
+from sqlalchemy.orm import Session
+
+from foundations.crypto import BlindIndex
+from foundations.database import Base
+from school_directory.csv_rows import Records, RowError
+
+BATCH_SIZE = 5_000
+
+
+@dataclass
+class ImportReport:
+    """What one import did. ``errors`` are rejected rows; ``warnings`` were imported."""
+
+    kind: str
+    rows_read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+    warnings: list[tuple[int, str]] = field(default_factory=list)
+
+    def summary(self, max_lines: int = 20) -> str:
+        """One headline, then the first ``max_lines`` problems by line number."""
+        head = (
+            f"{self.kind}: {self.rows_read} rows read, {self.inserted} inserted, "
+            f"{self.updated} updated, {self.unchanged} unchanged, {len(self.errors)} rejected"
+        )
+        if self.warnings:
+            head += f", {len(self.warnings)} warnings"
+        problems = sorted(
+            [(n, f"line {n}: {m}") for n, m in self.errors]
+            + [(n, f"line {n}: warning: {m}") for n, m in self.warnings]
+        )
+        lines = [head] + [f"  {text}" for _, text in problems[:max_lines]]
+        if len(problems) > max_lines:
+            lines.append(f"  ... and {len(problems) - max_lines} more")
+        return "\n".join(lines)
+
+
+class Upserter:
+    """Queues rows by key; per batch loads the existing rows once, inserts or updates."""
+
+    def __init__(
+        self,
+        session: Session,
+        report: ImportReport,
+        model: type[Base],
+        key_fields: Sequence[str],
+        on_batch: Callable[[list[tuple[int, dict[str, Any]]]], set[int]] | None = None,
+    ) -> None:
+        self.session, self.report, self.model = session, report, model
+        self.key_fields = tuple(key_fields)
+        self.on_batch = on_batch
+        table = model.__table__
+        self.pk = next(iter(table.primary_key.columns)).key  # type: ignore[attr-defined]
+        self.limits = {
+            c.key: c.type.length
+            for c in table.columns
+            if isinstance(c.type, String) and c.type.length
+        }
+        # Blind indexes read back as keyed hashes: derived from the row, never compared.
+        self.derived = {c.key for c in table.columns if isinstance(c.type, BlindIndex)}
+        self.seen: dict[str, int] = {}
+        self.pending: list[tuple[int, dict[str, Any]]] = []
+
+    def accept(self, line: int, values: dict[str, Any]) -> bool:
+        """Check lengths and repeats within the file; report and refuse a bad row."""
+        for column, limit in self.limits.items():
+            value = values.get(column)
+            if isinstance(value, str) and len(value) > limit:
+                self.report.errors.append((line, f"{column} is longer than {limit} characters"))
+                return False
+        seen_key = "\x1f".join(str(values[f]) for f in self.key_fields)
+        earlier = self.seen.setdefault(seen_key, line)
+        if earlier != line:
+            keys = ", ".join(self.key_fields)
+            self.report.errors.append((line, f"repeats line {earlier} (same {keys})"))
+            return False
+        return True
+
+    def queue(self, line: int, values: dict[str, Any]) -> None:
+        self.pending.append((line, values))
+        if len(self.pending) >= BATCH_SIZE:
+            self.flush()
+
+    def add(self, line: int, values: dict[str, Any]) -> None:
+        if self.accept(line, values):
+            self.queue(line, values)
+
+    def flush(self) -> None:
+        """Write the queued rows; called per batch and once at the end."""
+        if not self.pending:
+            return
+        batch, self.pending = self.pending, []
+        columns = list(batch[0][1])
+        positions = [columns.index(f) + 1 for f in self.key_fields]
+        lead = getattr(self.model, self.key_fields[0])
+        query = select(
+            getattr(self.model, self.pk), *(getattr(self.model, c) for c in columns)
+        ).where(lead.in_({values[self.key_fields[0]] for _, values in batch}))
+        existing = {
+            tuple(row[p] for p in positions): tuple(row) for row in self.session.execute(query)
+        }
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        inserted: set[int] = set()
+        changed: set[int] = set()
+        for line, values in batch:
+            old = existing.get(tuple(values[f] for f in self.key_fields))
+            if old is None:
+                inserts.append(values)
+                inserted.add(line)
+            elif any(
+                old[i + 1] != value
+                for i, (column, value) in enumerate(values.items())
+                if column not in self.derived
+            ):
+                updates.append({**values, self.pk: old[0]})
+                changed.add(line)
+        if inserts:
+            self.session.execute(insert(self.model), inserts)
+        if updates:
+            self.session.execute(update(self.model), updates)
+        if self.on_batch is not None:
+            changed |= self.on_batch(batch) - inserted
+        self.report.inserted += len(inserts)
+        self.report.updated += len(changed)
+        self.report.unchanged += len(batch) - len(inserts) - len(changed)
+
+
+def run_import(
+    report: ImportReport,
+    upserter: Upserter,
+    records: Records,
+    parse: Callable[[dict[str, str]], dict[str, Any]],
+    add: Callable[[int, dict[str, Any]], None] | None = None,
+) -> ImportReport:
+    """Parse every record, report bad ones by line, queue the rest, flush at the end."""
+    add = add or upserter.add
+    for line, row in records:
+        report.rows_read += 1
+        if isinstance(row, str):
+            report.errors.append((line, row))
+            continue
+        try:
+            values = parse(row)
+        except RowError as exc:
+            report.errors.append((line, str(exc)))
+            continue
+        add(line, values)
+    upserter.flush()
+    return report

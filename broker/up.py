@@ -106,7 +106,8 @@ def run_up(
         allowed = ",".join(sorted(settings.allowed_unsafe | set(DEMO_ALLOWS)))
         settings = settings.model_copy(update={"allow_unsafe": allowed})
         if "ENCOMPASS_PUBLIC_URL" not in os.environ:  # links to the console it serves
-            host = "127.0.0.1" if settings.http_host in ("0.0.0.0", "::") else settings.http_host
+            wildcard = settings.http_host in ("0.0.0.0", "::")  # noqa: S104 - compared, not bound
+            host = "127.0.0.1" if wildcard else settings.http_host
             public = f"http://{host}:{settings.http_port}"
             settings = settings.model_copy(update={"public_url": public})
     # Before the embedded broker starts: the service checks again with its address.

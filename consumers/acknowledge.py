@@ -57,7 +57,7 @@ MIN_SECRET_CHARS = 32
 ROLES = frozenset({"dsl", "deputy_dsl"})
 # A link works once the e-mail is on its way: acknowledging before the send is recorded
 # (a fast reader) is fine; anything not sent (rejected, superseded) is not acknowledged.
-ACKNOWLEDGEABLE = frozenset({NotificationStatus.SENDING.value, NotificationStatus.SENT.value})
+ACKNOWLEDGEABLE = frozenset({NotificationStatus.SENDING, NotificationStatus.SENT})
 # The audit rows of e-mails that carry a link, each naming the role it went to.
 LINK_CARRYING = (AuditAction.SENT.value, AuditAction.REMINDED.value)
 log = structlog.get_logger(__name__)

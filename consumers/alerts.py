@@ -180,10 +180,10 @@ def render_step(
 
 
 def _no_longer_needed(row: EscalationStep, n: Notification) -> bool:
-    if n.status == NotificationStatus.RECALLED.value:  # only the retraction still goes
+    if n.status == NotificationStatus.RECALLED:  # only the retraction still goes
         return row.step != Step.RECALL.value
     if row.step == Step.FOLLOW_UP.value:
-        return n.account_status != AccountStatus.FOLLOW_UP.value
+        return n.account_status != AccountStatus.FOLLOW_UP
     if row.step in CHASING:
         return n.acknowledged_at is not None
     if row.step == Step.REVIEW_DUE.value:
@@ -194,7 +194,7 @@ def _no_longer_needed(row: EscalationStep, n: Notification) -> bool:
 def outbox(settings: Settings) -> Outbox[EscalationStep]:
     """The escalation steps as an outbox: a ``pending`` row waits, and stays ``pending``
     while a worker holds it."""
-    pending = EscalationStatus.PENDING.value
+    pending = EscalationStatus.PENDING
     return Outbox.of(EscalationStep, pending, pending, settings)
 
 
@@ -208,7 +208,7 @@ def claim_alerts(
         n = session.get(Notification, row.notification_id)
         assert n is not None  # a foreign key
         if _no_longer_needed(row, n):
-            row.status = EscalationStatus.CANCELLED.value
+            row.status = EscalationStatus.CANCELLED
             continue
         box.lease(row, now)
         row.message_id = message_id(f"{n.id}.{row.step}", settings)
@@ -225,13 +225,13 @@ def mark_alert_sent(session: Session, job: AlertJob, now: datetime) -> None:
     row = session.get(EscalationStep, job.step_id)
     n = session.get(Notification, job.notification_id)
     assert row is not None and n is not None
-    settle(row, EscalationStatus.SENT.value)
+    settle(row, EscalationStatus.SENT)
     row.sent_at = now
     if job.step == Step.RECALL.value:
         action = AuditAction.RETRACTION_SENT
     elif job.step == Step.FOLLOW_UP.value:
         action = AuditAction.FOLLOW_UP_SENT
-        n.account_status = AccountStatus.SENT.value
+        n.account_status = AccountStatus.SENT
     else:
         action = AuditAction.ESCALATED if job.role == FIRST_RESPONSE else AuditAction.REMINDED
     record(
@@ -261,7 +261,7 @@ def mark_alert_failed(
     assert row is not None and n is not None
     if outbox(settings).back_off(row, error, now) is not None:
         return
-    settle(row, EscalationStatus.FAILED.value, str(error))
+    settle(row, EscalationStatus.FAILED, str(error))
     record(
         session,
         AuditAction.FAILED,

@@ -70,7 +70,7 @@ class Job:
 def outbox(settings: Settings) -> Outbox[Notification]:
     """The notifications table as an outbox: ``approved`` rows wait, ``sending`` are held."""
     return Outbox.of(
-        Notification, NotificationStatus.APPROVED.value, NotificationStatus.SENDING.value, settings
+        Notification, NotificationStatus.APPROVED, NotificationStatus.SENDING, settings
     )
 
 
@@ -107,7 +107,7 @@ def claim_due(
 
 
 def _fail(session: Session, n: Notification, why: str) -> None:
-    settle(n, NotificationStatus.FAILED.value, why)
+    settle(n, NotificationStatus.FAILED, why)
     record(
         session,
         AuditAction.FAILED,
@@ -122,7 +122,7 @@ def mark_sent(session: Session, job: Job, now: datetime | None = None) -> None:
     n = session.get(Notification, job.notification_id)
     assert n is not None
     digest = content_sha256(job.rendered)
-    settle(n, NotificationStatus.SENT.value)
+    settle(n, NotificationStatus.SENT)
     n.sent_at = now or utcnow()
     n.content_sha256 = digest
     record(

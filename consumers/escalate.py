@@ -65,7 +65,7 @@ log = structlog.get_logger(__name__)
 
 
 WAITING = frozenset(s.value for s in REVIEWABLE_STATUSES)  # a person must act
-IN_DELIVERY = frozenset({NotificationStatus.APPROVED.value, NotificationStatus.SENDING.value})
+IN_DELIVERY = frozenset({NotificationStatus.APPROVED, NotificationStatus.SENDING})
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ def due_now(f: Facts, now: datetime, t: Timings) -> list[Due]:
         if Step.REVIEW_DUE not in raised and now >= warn_at:
             return [Due(Step.REVIEW_DUE, warn_at)]
         return []
-    if f.status != NotificationStatus.SENT.value or f.acknowledged_at or f.sent_at is None:
+    if f.status != NotificationStatus.SENT or f.acknowledged_at or f.sent_at is None:
         return []
     if f.sent_at < now - t.horizon:  # long past: not chased (say, sent before an upgrade)
         return []
@@ -182,7 +182,7 @@ def raise_due(session: Session, settings: Settings, now: datetime, limit: int = 
                         ~has(Step.LATE),
                     ),
                     and_(
-                        Notification.status == NotificationStatus.SENT.value,
+                        Notification.status == NotificationStatus.SENT,
                         Notification.acknowledged_at.is_(None),
                         Notification.sent_at <= now - t.remind_after,
                         Notification.sent_at >= now - t.horizon,
@@ -203,7 +203,7 @@ def raise_due(session: Session, settings: Settings, now: datetime, limit: int = 
         raised.setdefault(nid, {})[step] = at
     count = 0
     for n in candidates:
-        sent = n.status == NotificationStatus.SENT.value
+        sent = n.status == NotificationStatus.SENT
         main, deputy = _contacts(session, n.urn) if sent else (None, None)
         facts = Facts(
             n.status,
@@ -237,7 +237,7 @@ def _raise(
         raised_at=now,
         role=role,
         recipient=to or "",
-        status=EscalationStatus.PENDING.value if to else EscalationStatus.FAILED.value,
+        status=EscalationStatus.PENDING if to else EscalationStatus.FAILED,
         attempts=0,
         last_error="" if to else "no DSL or deputy e-mail in the directory",
     )

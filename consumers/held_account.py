@@ -103,7 +103,7 @@ def apply(session: Session, n: Notification, screened: Screened, *, actor: str) 
     if screened.held is None:
         n.account_status, n.held_account = None, None
         return screened.content
-    n.account_status = AccountStatus.HELD.value
+    n.account_status = AccountStatus.HELD
     n.held_account = screened.held
     record(
         session,
@@ -128,7 +128,7 @@ def suspects_of(n: Notification) -> list[Suspect]:
 
 
 def is_held(n: Notification) -> bool:
-    return n.account_status == AccountStatus.HELD.value and bool(n.held_account)
+    return n.account_status == AccountStatus.HELD and bool(n.held_account)
 
 
 def release(
@@ -149,7 +149,7 @@ def release(
         raise AccountError("the account contains a character that cannot be stored")
     if not text:
         raise AccountError("the account cannot be empty: discard it instead")
-    if n.status == NotificationStatus.SENDING.value:
+    if n.status == NotificationStatus.SENDING:
         raise AccountError(f"{n.id} is being sent at this moment: try again in a minute")
     details: dict[str, Any] = {
         "edited": text != held_text,
@@ -167,11 +167,11 @@ def release(
         }
     if n.status in {s.value for s in UNSENT_STATUSES}:
         n.content = {**(n.content or {}), "account": text}
-        n.account_status = AccountStatus.RELEASED.value
+        n.account_status = AccountStatus.RELEASED
         details["goes"] = "in the notification"
-    elif n.status == NotificationStatus.SENT.value and n.recipient:
+    elif n.status == NotificationStatus.SENT and n.recipient:
         n.held_account = {**n.held_account, "follow_up": text}
-        n.account_status = AccountStatus.FOLLOW_UP.value
+        n.account_status = AccountStatus.FOLLOW_UP
         now = utcnow()
         session.add(EscalationStep.to_school(n, FOLLOW_UP_STEP, now))
         details["goes"] = "as a follow-up e-mail"
@@ -195,7 +195,7 @@ def discard(session: Session, n: Notification, *, actor: str, reason: str) -> No
         raise AccountError(f"{n.id} has no officer's account waiting for a person")
     if not reason.strip() or "\x00" in reason:
         raise AccountError("discarding the officer's account needs a reason")
-    n.account_status = AccountStatus.DISCARDED.value
+    n.account_status = AccountStatus.DISCARDED
     record(
         session,
         AuditAction.ACCOUNT_DISCARDED,

@@ -165,7 +165,7 @@ def receive(session: Session, incident: PoliceIncident, source: str) -> Intake:
         force_code=incident.force_code,
         classification=incident.classification,
         reported_at=incident.reported_at,
-        outcome=outcome.value,
+        outcome=outcome,
         payload=incident.model_dump(mode="json", by_alias=True),
         source=source,
     )

@@ -170,7 +170,7 @@ def create_for_child(
             and not settings.structured_account_fallback
         ):
             status, reason = NotificationStatus.PENDING_REVIEW, ACCOUNT_HELD_REASON
-            n.status, n.reason = status.value, reason
+            n.status, n.reason = status, reason
         if status is NotificationStatus.APPROVED:
             record(
                 session,
@@ -196,10 +196,10 @@ def supersede_earlier(session: Session, incident: PoliceIncident) -> dict[str, s
     ).scalars()
     unsent = {s.value for s in UNSENT_STATUSES}
     for n in earlier:
-        if n.status == NotificationStatus.SENT.value and n.urn:
+        if n.status == NotificationStatus.SENT and n.urn:
             sent.setdefault(n.person_id, set()).add(n.urn)
         elif n.status in unsent:
-            n.status = NotificationStatus.SUPERSEDED.value
+            n.status = NotificationStatus.SUPERSEDED
             record(
                 session,
                 AuditAction.SUPERSEDED,

@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from enum import StrEnum
 from functools import partial
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -48,14 +49,16 @@ class Outbox(Generic[Row]):
     """One table of e-mails to send, and the timings of its leases and retries."""
 
     table: type[Row]
-    waiting: str  # the status of a row to send
-    claimed: str  # its status while a worker holds it (the same, if the status stays)
+    waiting: StrEnum  # the status of a row to send (the table's own status enum)
+    claimed: StrEnum  # its status while a worker holds it (the same, if the status stays)
     lease_s: float
     backoff_s: float
     max_attempts: int
 
     @classmethod
-    def of(cls, table: type[Row], waiting: str, claimed: str, settings: Settings) -> Outbox[Row]:
+    def of(
+        cls, table: type[Row], waiting: StrEnum, claimed: StrEnum, settings: Settings
+    ) -> Outbox[Row]:
         return cls(
             table,
             waiting,
@@ -84,7 +87,7 @@ class Outbox(Generic[Row]):
 
     def lease(self, row: Row, now: datetime) -> None:
         """Hold ``row`` for one lease from ``now``, as its next attempt."""
-        row.status = self.claimed
+        settle_status(row, self.claimed)
         row.claimed_until = now + timedelta(seconds=self.lease_s)
         row.attempts += 1
 
@@ -130,9 +133,14 @@ class Outbox(Generic[Row]):
         return delay
 
 
-def settle(row: Notification | EscalationStep, status: str, error: str = "") -> None:
+def settle_status(row: Notification | EscalationStep, status: StrEnum) -> None:
+    """A status of the row's own enum (Outbox.of pairs each table with its statuses)."""
+    row.status = status  # type: ignore[assignment]
+
+
+def settle(row: Notification | EscalationStep, status: StrEnum, error: str = "") -> None:
     """The outcome of an attempt (sent, failed, waiting to try again): the lease ends."""
-    row.status = status
+    settle_status(row, status)
     row.claimed_until = None
     row.last_error = error
 

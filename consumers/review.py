@@ -54,7 +54,7 @@ def held_accounts(session: Session) -> list[Notification]:
     return list(
         session.execute(
             select(Notification)
-            .where(Notification.account_status == AccountStatus.HELD.value)
+            .where(Notification.account_status == AccountStatus.HELD)
             .order_by(Notification.deliver_by, Notification.id)
         ).scalars()
     )
@@ -90,7 +90,7 @@ def as_row(n: Notification) -> dict[str, Any]:
         "deliver_by": n.deliver_by.isoformat(),
         "late_at": n.late_at.isoformat() if n.late_at else None,  # set by consumers.escalate
         "is_update": n.is_update,
-        "account_held": n.account_status == AccountStatus.HELD.value,
+        "account_held": n.account_status == AccountStatus.HELD,
         "candidates": [
             {k: c[k] for k in ("upn", "urn", "score", "agreed", "disagreed") if k in c}
             for c in n.candidates
@@ -128,7 +128,7 @@ def approve(
         if n.first_approved_by == actor:
             raise ReviewError(f"{n.id} needs a second reviewer: {actor} gave the first approval")
     before = n.status
-    n.status = NotificationStatus.APPROVED.value
+    n.status = NotificationStatus.APPROVED
     n.decided_by, n.decided_at = actor, utcnow()
     n.attempts, n.next_attempt_at, n.last_error = 0, None, ""
     record(
@@ -151,7 +151,7 @@ def reject(session: Session, notification_id: str, *, actor: str, reason: str) -
     if not checked_text(reason, "reason").strip():
         raise ReviewError("a rejection needs a reason")
     n = _reviewable(session, notification_id, actor)
-    n.status = NotificationStatus.REJECTED.value
+    n.status = NotificationStatus.REJECTED
     n.reason = reason
     n.decided_by, n.decided_at = actor, utcnow()
     record(
@@ -201,7 +201,7 @@ def _choose_pupil(
     n.upn, n.urn, n.urn_key = pupil.upn, pupil.urn, pupil.urn
     n.deliver_by = deadline(session, settings, pupil.urn, incident.reported_at)
     # A person's word on the account (an edit, a released account) survives a re-match.
-    decided = n.edited_by is not None or n.account_status == AccountStatus.RELEASED.value
+    decided = n.edited_by is not None or n.account_status == AccountStatus.RELEASED
     edited = n.content.get("account") if n.content and decided else None
     account_status, held = n.account_status, n.held_account
     n.content = build_content(session, settings, n, incident, child, pupil)
@@ -322,7 +322,7 @@ def release_grade(n: Notification) -> bool:
     a score above the release threshold, clear of every other child by the margin, not an
     update. Only these may be approved several at once. The matcher's verdict is stored
     on the notification when it is made (``releasable``), with the configured thresholds."""
-    if n.status != NotificationStatus.PENDING_REVIEW.value or n.is_update or n.urn is None:
+    if n.status != NotificationStatus.PENDING_REVIEW or n.is_update or n.urn is None:
         return False
     return n.content is not None and n.releasable
 
@@ -379,10 +379,10 @@ def recall(
     if not checked_text(reason, "reason").strip():
         raise ReviewError("a recall needs a reason")
     n = get(session, notification_id)
-    if n.status != NotificationStatus.SENT.value or not n.recipient:
+    if n.status != NotificationStatus.SENT or not n.recipient:
         raise ReviewError(f"{n.id} is {n.status}: only a sent notification can be recalled")
     now = utcnow()
-    n.status, n.reason = NotificationStatus.RECALLED.value, reason
+    n.status, n.reason = NotificationStatus.RECALLED, reason
     session.add(EscalationStep.to_school(n, "recall", now))  # consumers.alerts.Step.RECALL
     record(
         session,

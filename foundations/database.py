@@ -12,10 +12,12 @@ import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import DateTime, Engine, create_engine, event, text
+from sqlalchemy import Enum as SqlEnum
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
@@ -43,6 +45,20 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "broker" / "migrations
 
 class Base(DeclarativeBase):
     pass
+
+
+def status_column_type(enum: type[StrEnum], length: int = 16) -> SqlEnum:
+    """A status column typed as its enum: stored as the member's value in a VARCHAR (no
+    database enum type, so adding a member needs no migration), read back as the member,
+    and a value the enum does not know is refused on write and on read."""
+    return SqlEnum(
+        enum,
+        native_enum=False,
+        create_constraint=False,
+        length=length,
+        validate_strings=True,
+        values_callable=lambda members: [m.value for m in members],
+    )
 
 
 class UtcDateTime(TypeDecorator[datetime]):

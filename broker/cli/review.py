@@ -171,13 +171,14 @@ def approve(
     settings: Settings, sessions: common.Sessions, args: argparse.Namespace, actor: str
 ) -> int:
     from consumers import review
+    from foundations.models import NotificationStatus
 
     try:
         with transaction(sessions) as session:
             n = review.approve(
                 session, settings, args.notification_id, actor=actor, upn=args.upn, urn=args.urn
             )
-            if n.status == "approved":
+            if n.status == NotificationStatus.APPROVED:
                 print(f"{n.id} approved for school {n.urn}; it will be sent now.")
             else:  # four eyes (consumers.review.second_reviewer_needed)
                 print(f"{n.id}: first approval recorded; a second reviewer must approve it.")

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from foundations.clock import utcnow
 from foundations.crypto import EncryptedJSON
-from foundations.database import Base, UtcDateTime
+from foundations.database import Base, UtcDateTime, status_column_type
 
 
 class IncidentOutcome(StrEnum):
@@ -31,7 +31,7 @@ class Incident(Base):
     classification: Mapped[str] = mapped_column(String(64))
     reported_at: Mapped[datetime] = mapped_column(UtcDateTime)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    outcome: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[IncidentOutcome] = mapped_column(status_column_type(IncidentOutcome))
     payload: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON)  # the police record
     # topic/partition/offset: a Kafka topic name has up to 249 characters.
     source: Mapped[str] = mapped_column(String(300), default="")

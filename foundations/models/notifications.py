@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from foundations.clock import utcnow
 from foundations.crypto import EncryptedJSON, EncryptedText
-from foundations.database import Base, UtcDateTime
+from foundations.database import Base, UtcDateTime, status_column_type
 
 
 class NotificationStatus(StrEnum):
@@ -59,6 +59,17 @@ def notification_id(incident_id: str, revision: int, person_id: str, urn: str | 
     return "N-" + hashlib.sha256(key.encode()).hexdigest()[:20]
 
 
+class AccountStatus(StrEnum):
+    """The officer's account, when the residual check held it for a person
+    (``consumers.held_account``). Unset: nothing was held."""
+
+    HELD = "held"  # waiting for a person; the school has (or will get) the structured account
+    RELEASED = "released"  # a person let it go before the notification was sent: it is in it
+    FOLLOW_UP = "follow_up"  # a person let it go after sending: a follow-up e-mail is queued
+    SENT = "sent"  # the follow-up went to the school
+    DISCARDED = "discarded"  # a person decided the school does not get it
+
+
 class Notification(Base):
     __tablename__ = "notifications"
     __table_args__ = (
@@ -74,7 +85,9 @@ class Notification(Base):
     # urn or "" so that the unique constraint also holds for unmatched rows.
     urn_key: Mapped[str] = mapped_column(String(16), default="")
     upn: Mapped[str | None] = mapped_column(String(13), nullable=True, index=True)
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[NotificationStatus] = mapped_column(
+        status_column_type(NotificationStatus), index=True
+    )
     reason: Mapped[str] = mapped_column(Text, default="")
     candidates: Mapped[list[dict[str, Any]]] = mapped_column(EncryptedJSON, default=list)
     match_score: Mapped[float | None] = mapped_column(Float, nullable=True)
@@ -106,7 +119,9 @@ class Notification(Base):
     first_approved_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     # The officer's account held by the residual check: {"text", "suspects", "follow_up"}
     # (encrypted), and where it stands (AccountStatus; None when nothing was held).
-    account_status: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
+    account_status: Mapped[AccountStatus | None] = mapped_column(
+        status_column_type(AccountStatus), nullable=True, index=True
+    )
     held_account: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
@@ -116,17 +131,6 @@ class Notification(Base):
         sent and the deadline passed); None when it was, or still can be, on time."""
         done = self.sent_at if self.sent_at is not None else now
         return done - self.deliver_by if done > self.deliver_by else None
-
-
-class AccountStatus(StrEnum):
-    """The officer's account, when the residual check held it for a person
-    (``consumers.held_account``). Unset: nothing was held."""
-
-    HELD = "held"  # waiting for a person; the school has (or will get) the structured account
-    RELEASED = "released"  # a person let it go before the notification was sent: it is in it
-    FOLLOW_UP = "follow_up"  # a person let it go after sending: a follow-up e-mail is queued
-    SENT = "sent"  # the follow-up went to the school
-    DISCARDED = "discarded"  # a person decided the school does not get it
 
 
 class NotificationEdit(Base):
@@ -167,7 +171,9 @@ class EscalationStep(Base):
     raised_at: Mapped[datetime] = mapped_column(UtcDateTime)
     role: Mapped[str] = mapped_column(String(32))  # first_response | dsl | deputy_dsl
     recipient: Mapped[str] = mapped_column(String(254))
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[EscalationStatus] = mapped_column(
+        status_column_type(EscalationStatus), index=True
+    )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
@@ -182,7 +188,7 @@ class EscalationStep(Base):
             raise ValueError(f"{n.id} was never sent: there is no school address to write to")
         return cls(
             notification_id=n.id, step=step, due_at=now, raised_at=now, role="school",
-            recipient=n.recipient, status=EscalationStatus.PENDING.value, attempts=0,
+            recipient=n.recipient, status=EscalationStatus.PENDING, attempts=0,
             last_error="",
         )  # fmt: skip
 

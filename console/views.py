@@ -229,7 +229,7 @@ def sent_rows(session: Session, limit: int = 200) -> list[dict[str, Any]]:
             select(Notification)
             .where(
                 Notification.status.in_(
-                    [NotificationStatus.SENT.value, NotificationStatus.RECALLED.value]
+                    [NotificationStatus.SENT, NotificationStatus.RECALLED]
                 )
             )
             .order_by(Notification.sent_at.desc())
@@ -252,7 +252,7 @@ def sent_rows(session: Session, limit: int = 200) -> list[dict[str, Any]]:
             "reminded": [s.step for s in steps.get(n.id, []) if s.role in ("dsl", "deputy_dsl")],
             "escalated": [s.step for s in steps.get(n.id, []) if s.role == "first_response"],
             "decided_by": n.decided_by or "",
-            "recalled": n.status == NotificationStatus.RECALLED.value,
+            "recalled": n.status == NotificationStatus.RECALLED,
             "retraction": next((s.status for s in steps.get(n.id, []) if s.step == "recall"), None),
         }
         for n in notes

@@ -1,9 +1,11 @@
 """The console's web app: ``create_app(settings, sessions)``.
 
-Public: the acknowledgement pages. A GET of a link shows a page without personal data (the
-reference only) and a button; only the POST of that button records anything. Signed in:
-First Response's pages (``console.pages``) and the JSON API under ``/api/``
-(``console.api``), with sessions and CSRF from ``console.auth``.
+Public: the acknowledgement pages (``console.ack_pages``). Signed in: First Response's
+pages (``console.review_pages``), the auditor's (``console.audit_pages``), signing in and
+the account (``console.signin_pages``, ``console.account_pages``, ``console.oidc``) and the
+JSON API under ``/api/`` (``console.api``). Each is an ``APIRouter`` whose dependencies
+(``console.routing``) check the session, the role and the CSRF token; what they refuse
+becomes a response here, in one place.
 """
 
 from __future__ import annotations
@@ -14,32 +16,33 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 from sqlalchemy.orm import Session, sessionmaker
 
-from console import api, oidc, pages, signin
-from console.auth import BadCsrf, Forbidden, NotSignedIn, SessionCookies
-from console.signin_csrf import SignInCsrf
-from consumers.acknowledge import (
-    AckClaim,
-    AckLinks,
-    AckOutcome,
-    AckResult,
-    BadLink,
-    LinkProblem,
-    ack_state,
-    acknowledge,
+from console import (
+    account_pages,
+    ack_pages,
+    api,
+    audit_pages,
+    oidc,
+    review_pages,
+    signin_pages,
 )
-from consumers.render import london_when
+from console.auth import BadCsrf, Forbidden, NotSignedIn, SessionCookies
+from console.routing import Console, console, see_other
+from console.signin_csrf import SignInCsrf
+from consumers.acknowledge import AckLinks, BadLink
+from consumers.held_account import AccountError
+from consumers.review import NotFound, ReviewError
 from foundations.clock import utcnow
-from foundations.database import transaction
 from foundations.settings import Settings
 
 TEMPLATES = Path(__file__).with_name("templates")
 STATIC = Path(__file__).with_name("static")
+
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",  # the token must not leak to another site
@@ -75,18 +78,33 @@ def create_app(
 ) -> FastAPI:
     """The console, with its database sessions and signing key passed in."""
     signer = links or AckLinks.from_settings(settings)
-    templates = console_templates()
     app = FastAPI(
         title="Operation Encompass console", docs_url=None, redoc_url=None, openapi_url=None
     )
-    contact = {
-        "first_response_name": settings.first_response_name,
-        "first_response_phone": settings.first_response_phone,
-    }
-
     cookies = SessionCookies(signer.secret, settings)
     signin_csrf = SignInCsrf(signer.secret, secure=cookies.secure)
+    c = Console(settings, sessions, console_templates(), cookies, clock, signin_csrf, signer)
+    app.state.console = c
+    _security_headers(app, cookies)
+    _refusals(app)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for router in (signin_pages.router, review_pages.pages, review_pages.forms,
+                   audit_pages.router, account_pages.router):  # fmt: skip
+        app.include_router(router)
+    oidc.install(app, c, signer.secret)
+    api_app = api.create_api(c)
+    app.mount("/api", api_app)
+    app.state.api_openapi = api_app.openapi  # the internal listener serves it too
+    app.include_router(ack_pages.router)
 
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def _security_headers(app: FastAPI, cookies: SessionCookies) -> None:
     @app.middleware("http")
     async def security_headers(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
@@ -104,76 +122,49 @@ def create_app(
         response.headers.update(SECURITY_HEADERS)  # no-store: pages carry personal data
         return response
 
-    @app.exception_handler(NotSignedIn)
-    def not_signed_in(request: Request, exc: NotSignedIn) -> Response:
-        if request.url.path.startswith("/api/"):
-            return JSONResponse({"detail": "sign in first"}, status_code=401)
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
 
-    @app.exception_handler(Forbidden)
-    def forbidden(request: Request, exc: Forbidden) -> Response:
-        if request.url.path.startswith("/api/"):
-            return JSONResponse({"detail": "your role does not allow this"}, status_code=403)
-        return templates.TemplateResponse(request, "forbidden.html.j2", {}, status_code=403)
+def not_signed_in(request: Request, exc: Exception) -> Response:
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"detail": "sign in first"}, status_code=401)
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
 
-    @app.exception_handler(BadCsrf)
-    def bad_csrf(request: Request, exc: BadCsrf) -> Response:
-        return JSONResponse({"detail": "missing or wrong CSRF token"}, status_code=403)
 
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    console = pages.Console(settings, sessions, templates, cookies, clock, signin_csrf)
-    pages.register(app, console)
-    signin.register(app, console)
-    oidc.install(app, console, signer.secret)
-    api_app = api.create_api(console)
-    app.mount("/api", api_app)
-    app.state.api_openapi = api_app.openapi  # the internal listener serves it too
+def forbidden(request: Request, exc: Exception) -> Response:
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"detail": "your role does not allow this"}, status_code=403)
+    templates = console(request).templates
+    return templates.TemplateResponse(request, "forbidden.html.j2", {}, status_code=403)
 
-    def bad_link(request: Request, problem: LinkProblem) -> HTMLResponse:
-        return templates.TemplateResponse(
-            request,
-            "bad_link.html.j2",
-            {"problem": problem.value, "ttl_days": settings.ack_link_ttl_days, **contact},
-            status_code=410 if problem is LinkProblem.EXPIRED else 400,
-        )
 
-    def page(request: Request, result: AckResult) -> HTMLResponse:
-        when = london_when(result.acknowledged_at) if result.acknowledged_at else ""
-        status = 404 if result.outcome is AckOutcome.UNAVAILABLE else 200
-        return templates.TemplateResponse(
-            request,
-            "ack.html.j2",
-            {"outcome": result.outcome.value, "reference": result.reference, "when": when,
-             **contact},
-            status_code=status,
-        )  # fmt: skip
+def bad_csrf(request: Request, exc: Exception) -> Response:
+    return JSONResponse({"detail": "missing or wrong CSRF token"}, status_code=403)
 
-    def read(token: str) -> AckClaim:
-        return signer.read(token, clock())
 
-    @app.get("/ack/{token}", response_class=HTMLResponse)
-    def ack_page(request: Request, token: str) -> HTMLResponse:
-        """Shows the button; records nothing (mail scanners open every link)."""
-        try:
-            claim = read(token)
-        except BadLink as why:
-            return bad_link(request, why.problem)
-        with transaction(sessions) as session:
-            return page(request, ack_state(session, claim))
+def refused(request: Request, exc: Exception) -> Response:
+    """A reviewer's action refused (rolled back): back to the notification, with why."""
+    nid = request.path_params.get("nid", "")
+    return see_other(f"/notifications/{quote(nid)}?error={quote(str(exc))}")
 
-    @app.post("/ack/{token}", response_class=HTMLResponse)
-    def ack_submit(request: Request, token: str) -> HTMLResponse:
-        """Records the acknowledgement, once, with its audit row."""
-        try:
-            claim = read(token)
-        except BadLink as why:
-            return bad_link(request, why.problem)
-        with transaction(sessions) as session:
-            return page(request, acknowledge(session, claim, clock()))
 
-    @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+def not_found(request: Request, exc: Exception) -> Response:
+    """Opening a notification that does not exist: the 404 page. Acting on one is refused
+    like any other action."""
+    if request.method != "GET":
+        return refused(request, exc)
+    return console(request).page(request, "not_found.html.j2", status=404)
 
-    return app
+
+def _refusals(app: FastAPI) -> None:
+    """The pages' answers to what the routes' dependencies and actions refuse (the API,
+    mounted at ``/api``, has its own: ``console.api``)."""
+    for kind, handler in (
+        (NotSignedIn, not_signed_in),
+        (Forbidden, forbidden),
+        (BadCsrf, bad_csrf),
+        (NotFound, not_found),
+        (ReviewError, refused),
+        (AccountError, refused),
+        (BadLink, ack_pages.bad_link),
+    ):
+        app.add_exception_handler(kind, handler)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -27,7 +27,7 @@ from audit.ledger import AuditAction, record
 from console import signin
 from console.accounts import Role
 from console.mfa import Factor
-from console.pages import Console
+from console.routing import Console, Ctx
 from foundations.database import transaction
 from foundations.models import ConsoleUser
 from foundations.purpose_keys import Purpose, purpose_key
@@ -76,14 +76,18 @@ def provider_did_mfa(claims: dict[str, object]) -> bool:
     return isinstance(amr, list) and "mfa" in amr
 
 
+router = APIRouter()
+
+
 def install(app: FastAPI, c: Console, secret: bytes) -> None:
+    """The provider's client and the two routes, when ``ENCOMPASS_OIDC_ISSUER`` is set."""
     settings = c.settings
     if not settings.oidc_issuer:
         return
-    from authlib.integrations.starlette_client import OAuth, OAuthError
+    from authlib.integrations.starlette_client import OAuth
 
     oauth = OAuth()
-    client = oauth.register(
+    app.state.oidc_client = oauth.register(
         "council",
         client_id=settings.oidc_client_id,
         client_secret=settings.oidc_client_secret.get_secret_value()
@@ -102,59 +106,77 @@ def install(app: FastAPI, c: Console, secret: bytes) -> None:
         same_site="lax",  # the provider's redirect back is a cross-site navigation
         https_only=c.cookies.secure,
     )
-    callback_url = settings.public_url.rstrip("/") + "/login/oidc/callback"
+    app.include_router(router)
 
-    def refused(request: Request, why: str, status: int) -> HTMLResponse:
-        return c.sign_in_page(request, status=status, error=why)
 
-    @app.get("/login/oidc", include_in_schema=False)
-    async def oidc_start(request: Request) -> Response:
-        response: Response = await client.authorize_redirect(request, callback_url)
-        return response
+def _callback_url(c: Console) -> str:
+    return c.settings.public_url.rstrip("/") + "/login/oidc/callback"
 
-    @app.get("/login/oidc/callback", include_in_schema=False)
-    async def oidc_callback(request: Request) -> Response:
-        try:
-            token = await client.authorize_access_token(request)
-        except OAuthError:
-            return refused(request, "Signing in with your council account did not work.", 401)
-        claims = dict(token.get("userinfo") or {})
-        role = role_from(claims.get(settings.oidc_role_claim))
-        issuer, subject = str(claims.get("iss") or ""), str(claims.get("sub") or "")
-        if not issuer or not subject or len(issuer) > 255 or len(subject) > 255:
-            return refused(request, "Your council account did not say who you are.", 401)
-        label = str(claims.get("preferred_username") or subject).strip() or subject
-        now: datetime = c.clock()
-        with transaction(c.sessions) as session:
-            user = account_for(session, issuer, subject)
-            username = user.username if user is not None else None
-            if user is None and role is not None:
-                username = new_account_name(session, label, issuer, subject)
-            if role is None or username is None or (user is not None and not user.active):
-                record(session, AuditAction.SIGN_IN_FAILED,
-                       actor=f"console:{(username or 'oidc:' + label)[:90]}",
-                       details={"via": "oidc", "has_role": role is not None,
-                                "known_account": user is not None})  # fmt: skip
-                token = None
-            else:
-                assert username is not None
-                if user is None:
-                    user = ConsoleUser(username=username, role=role.value, active=True,
-                                       oidc_issuer=issuer, oidc_subject=subject)  # fmt: skip
-                    session.add(user)
-                user.role, user.password_hash = role.value, None
-                session.flush()
-                factor = Factor.PROVIDER if provider_did_mfa(claims) else None
-                token, target = signin.open_session(session, settings, user, now=now,
-                                                    via="oidc", factor=factor)  # fmt: skip
-        if token is None:
-            return refused(request, "Your council account has no role in this console.", 403)
-        # A same-site step: the session cookie is SameSite=Strict, so it is not sent on the
-        # rest of a navigation that began at the provider.
-        response = HTMLResponse(
-            '<!DOCTYPE html><html lang="en"><head><meta http-equiv="refresh" '
-            f'content="0;url={target}"><title>Signed in</title></head><body><main><p>'
-            f'<a href="{target}">Continue</a></p></main></body></html>'
-        )
-        c.cookies.issue(response, token)
-        return response
+
+@router.get("/login/oidc", include_in_schema=False)
+async def oidc_start(request: Request, c: Ctx) -> Response:
+    response: Response = await request.app.state.oidc_client.authorize_redirect(
+        request, _callback_url(c)
+    )
+    return response
+
+
+def _open_session(
+    c: Console, claims: dict[str, object], issuer: str, subject: str
+) -> tuple[str, str] | None:
+    """The account bound to ``issuer`` and ``subject`` (made on its first sign-in), its role
+    from the provider's claim, and a session for it: (token, where next); None, audited,
+    when the provider gives no role or the account is disabled."""
+    role = role_from(claims.get(c.settings.oidc_role_claim))
+    label = str(claims.get("preferred_username") or subject).strip() or subject
+    now: datetime = c.clock()
+    with transaction(c.sessions) as session:
+        user = account_for(session, issuer, subject)
+        username = user.username if user is not None else None
+        if user is None and role is not None:
+            username = new_account_name(session, label, issuer, subject)
+        if role is None or username is None or (user is not None and not user.active):
+            record(session, AuditAction.SIGN_IN_FAILED,
+                   actor=f"console:{(username or 'oidc:' + label)[:90]}",
+                   details={"via": "oidc", "has_role": role is not None,
+                            "known_account": user is not None})  # fmt: skip
+            return None
+        if user is None:
+            user = ConsoleUser(username=username, role=role.value, active=True,
+                               oidc_issuer=issuer, oidc_subject=subject)  # fmt: skip
+            session.add(user)
+        user.role, user.password_hash = role.value, None
+        session.flush()
+        factor = Factor.PROVIDER if provider_did_mfa(claims) else None
+        return signin.open_session(session, c.settings, user, now=now, via="oidc",
+                                   factor=factor)  # fmt: skip
+
+
+@router.get("/login/oidc/callback", include_in_schema=False)
+async def oidc_callback(request: Request, c: Ctx) -> Response:
+    from authlib.integrations.starlette_client import OAuthError
+
+    try:
+        token = await request.app.state.oidc_client.authorize_access_token(request)
+    except OAuthError:
+        why = "Signing in with your council account did not work."
+        return c.sign_in_page(request, status=401, error=why)
+    claims = dict(token.get("userinfo") or {})
+    issuer, subject = str(claims.get("iss") or ""), str(claims.get("sub") or "")
+    if not issuer or not subject or len(issuer) > 255 or len(subject) > 255:
+        why = "Your council account did not say who you are."
+        return c.sign_in_page(request, status=401, error=why)
+    opened = _open_session(c, claims, issuer, subject)
+    if opened is None:
+        why = "Your council account has no role in this console."
+        return c.sign_in_page(request, status=403, error=why)
+    session_token, target = opened
+    # A same-site step: the session cookie is SameSite=Strict, so it is not sent on the
+    # rest of a navigation that began at the provider.
+    response = HTMLResponse(
+        '<!DOCTYPE html><html lang="en"><head><meta http-equiv="refresh" '
+        f'content="0;url={target}"><title>Signed in</title></head><body><main><p>'
+        f'<a href="{target}">Continue</a></p></main></body></html>'
+    )
+    c.cookies.issue(response, session_token)
+    return response

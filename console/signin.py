@@ -1,36 +1,32 @@
-"""Finishing a sign-in, the second factor and the account page.
+"""Opening and ending console sessions, for the sign-in pages, the API and OIDC alike.
 
 After the password (or the OIDC provider) a session is opened at the level the account
 needs: ``full`` straight away when no second factor is due; ``mfa`` (the code is asked at
 ``/login/mfa``); or ``enrol`` when the account must set one up first (``/mfa/enrol``). A
 session that was waiting is replaced by a new one (a new token) once the second factor is
-done, and ``signed_in`` is audited then, with how. ``/account`` shows the second factor
-and the open sessions, and signs out everywhere.
+done, and ``signed_in`` is audited then, with how. The pages are in
+``console.signin_pages`` and ``console.account_pages``.
 """
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
-from fastapi import FastAPI, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from audit.ledger import AuditAction, record
-from console import mfa, throttle
+from console import mfa
 from console import sessions as console_sessions
-from console.auth import BadCsrf, Current, NotSignedIn, check_csrf
+from console.auth import BadCsrf, Current, NotSignedIn
 from console.sessions import Ended, Level
-from console.throttle import Throttled, client_address
 from foundations.database import transaction
 from foundations.models import ConsoleUser
 from foundations.settings import Settings
-
-if TYPE_CHECKING:
-    from console.pages import Console
 
 
 def safe_next(target: str) -> str:
@@ -83,185 +79,9 @@ def step_up(
     return token
 
 
-# The enrolment page's errors by key: no text from the address is ever shown.
-_ENROL_ERRORS = {
-    "wrong": "That code is not right. Enter the code your app shows now.",
-    "throttled": "Too many attempts. Wait {wait} and try again.",
-}
-
-
-def _see_other(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
-
-
-def register(app: FastAPI, c: Console) -> None:
-    settings = c.settings
-
-    def waiting(request: Request, session: Session, *levels: Level) -> Current | None:
-        found = c.cookies.current(request, session, c.clock())
-        if found is None or found.row.level not in {lv.value for lv in levels}:
-            return None
-        return found
-
-    def code_page(request: Request, next_url: str, error: str = "", status: int = 200,
-                  csrf: str = "") -> HTMLResponse:  # fmt: skip
-        return c.page(request, "mfa.html.j2", status=status, who=None, error=error,
-                      next=safe_next(next_url), csrf=csrf)  # fmt: skip
-
-    @app.get("/login/mfa", response_class=HTMLResponse)
-    def mfa_page(request: Request, next: str = "/") -> Response:
-        with transaction(c.sessions) as session:
-            found = waiting(request, session, Level.MFA)
-        if found is None:
-            return _see_other("/login")
-        return code_page(request, next, csrf=found.csrf)
-
-    @app.post("/login/mfa", response_class=HTMLResponse)
-    def mfa_submit(
-        request: Request, code: str = Form(""), next: str = Form("/"),
-        csrf_token: str = Form(""),
-    ) -> Response:  # fmt: skip
-        now = c.clock()
-        with transaction(c.sessions) as session:
-            found = waiting(request, session, Level.MFA)
-        if found is None:
-            return _see_other("/login")
-        _check(found, csrf_token)
-        try:
-            factor = mfa.check(c.sessions, settings, found.user.username, code,
-                               address=client_address(request, settings), now=now)  # fmt: skip
-        except Throttled as wait:
-            error = f"Too many attempts. Wait {wait.in_words} and try again."
-            page = code_page(request, next, status=429, csrf=found.csrf, error=error)
-            page.headers["Retry-After"] = str(wait.wait_s)
-            return page
-        if factor is None:
-            return code_page(request, next, status=401, csrf=found.csrf,
-                             error="That code is not right, or was used already.")  # fmt: skip
-        with transaction(c.sessions) as session:
-            token = step_up(session, settings, found, factor, now=now)
-        response = _see_other(safe_next(next))
-        c.cookies.issue(response, token)
-        return response
-
-    def enrolling(request: Request, session: Session) -> Current | None:
-        found = waiting(request, session, Level.ENROL, Level.FULL)
-        if found is None or found.user.totp_secret is not None:
-            return None
-        if found.row.level == Level.FULL:  # a signed-in person setting it up by choice
-            c.who(request, session)
-        return found
-
-    @app.get("/mfa/enrol", response_class=HTMLResponse)
-    def enrol_page(request: Request, next: str = "/", error: str = "", wait: int = 0) -> Response:
-        with transaction(c.sessions) as session:
-            found = enrolling(request, session)
-            if found is None:
-                return _see_other("/")
-            row = session.get(type(found.row), found.row.id)
-            assert row is not None
-            if row.enrol_secret is None:
-                row.enrol_secret = mfa.new_secret()
-            secret = row.enrol_secret
-        return c.page(
-            request, "mfa_enrol.html.j2", who=getattr(request.state, "principal", None),
-            uri=mfa.otpauth_uri(secret, found.user.username), key=mfa.grouped(secret),
-            next=safe_next(next), csrf=found.csrf, required=mfa.required(settings, found.user),
-            error=_ENROL_ERRORS.get(error, "").format(wait=Throttled(wait).in_words),
-        )  # fmt: skip
-
-    @app.get("/mfa/enrol/qr.svg", include_in_schema=False)
-    def enrol_qr(request: Request) -> Response:
-        with transaction(c.sessions) as session:
-            found = enrolling(request, session)
-            secret = found.row.enrol_secret if found is not None else None
-        if found is None or secret is None:
-            return Response(status_code=404)
-        svg = mfa.qr_svg(mfa.otpauth_uri(secret, found.user.username))
-        return Response(svg, media_type="image/svg+xml")
-
-    @app.post("/mfa/enrol", response_class=HTMLResponse)
-    def enrol_submit(
-        request: Request, code: str = Form(""), next: str = Form("/"),
-        csrf_token: str = Form(""),
-    ) -> Response:  # fmt: skip
-        now = c.clock()
-        with transaction(c.sessions) as session:
-            found = enrolling(request, session)
-        if found is None:
-            return _see_other("/login")
-        _check(found, csrf_token)
-        username = found.user.username
-        address = client_address(request, settings)
-        keys = [throttle.Key(throttle.Kind.SECOND_FACTOR, username),
-                throttle.Key(throttle.Kind.ADDRESS, address)]  # fmt: skip
-        try:  # a wrong code here is throttled like any other second factor
-            with transaction(c.sessions) as session:
-                throttle.charge(session, settings, keys, now=now)
-        except Throttled as wait:
-            return _see_other(
-                f"/mfa/enrol?next={quote(safe_next(next))}&error=throttled&wait={wait.wait_s}"
-            )
-        with transaction(c.sessions) as session:
-            row = session.get(type(found.row), found.row.id)
-            secret = row.enrol_secret if row is not None else None
-            codes = (
-                mfa.enrol(session, username, secret, code, now=now, actor=f"console:{username}")
-                if secret
-                else None
-            )
-            if codes is None:
-                record(session, AuditAction.SIGN_IN_FAILED, actor=f"console:{username}",
-                       details={"known_account": True, "second_factor": True,
-                                "enrolment": True})  # fmt: skip
-            else:
-                throttle.succeeded(session, keys, now=now)
-                assert row is not None
-                if row.level == Level.FULL:
-                    row.mfa, row.enrol_secret, token = mfa.Factor.TOTP.value, None, None
-                else:
-                    token = step_up(session, settings, found, mfa.Factor.TOTP, now=now)
-        if codes is None:
-            return _see_other(f"/mfa/enrol?next={quote(safe_next(next))}&error=wrong")
-        request.state.principal = None  # the cookie is set here, not by the middleware
-        response = c.page(request, "mfa_codes.html.j2", who=None, codes=codes,
-                          next=safe_next(next))  # fmt: skip
-        c.cookies.issue(response, token or found.token, found.csrf if token is None else None)
-        return response
-
-    @app.get("/account", response_class=HTMLResponse)
-    def account_page(request: Request) -> HTMLResponse:
-        now = c.clock()
-        with transaction(c.sessions) as session:
-            who = c.who(request, session)
-            user = session.get(ConsoleUser, who.username)
-            assert user is not None
-            values: dict[str, Any] = {
-                "mfa_on": user.totp_secret is not None,
-                "mfa_required": mfa.required(settings, user),
-                "codes_left": mfa.recovery_codes_left(session, who.username),
-                "open_sessions": console_sessions.open_count(session, who.username, now=now),
-                "oidc": user.oidc_subject is not None,
-            }
-        return c.page(request, "account.html.j2", who=who, **values)
-
-    @app.post("/account/signout-all")
-    def sign_out_everywhere(request: Request, csrf_token: str = Form("")) -> Response:
-        from console.accounts import sign_out_everywhere as end_everywhere
-
-        with transaction(c.sessions) as session:
-            who = c.who(request, session)
-            check_csrf(who, csrf_token)
-            end_everywhere(session, who.username, actor=who.actor, now=c.clock())
-        request.state.principal = None
-        response = _see_other("/login")
-        c.cookies.clear(response)
-        return response
-
-
-def _check(found: Current, token: str) -> None:
-    import hmac
-
+def check_waiting(found: Current, token: str) -> None:
+    """The CSRF token of a session at any level (one still waiting for its second factor
+    has no ``Principal`` yet)."""
     if not token or not hmac.compare_digest(token.encode(), found.csrf.encode()):
         raise BadCsrf
 
@@ -279,7 +99,7 @@ def sign_out(
         found = cookies.current(request, session, now)
         if found is None:
             raise NotSignedIn
-        _check(found, csrf_token)
+        check_waiting(found, csrf_token)
         row = session.get(type(found.row), found.row.id)
         if row is not None:
             console_sessions.end(session, row, why=Ended.SIGNED_OUT, now=now)

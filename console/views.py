@@ -112,7 +112,7 @@ def held_rows(session: Session, now: datetime) -> list[dict[str, Any]]:
             "urn": n.urn or "",
             "found": len(held_account.suspects_of(n)),
             "deliver_by": london_when(n.deliver_by),
-            "left": time_left(n.deliver_by, now) if n.status != "sent" else "",
+            "left": time_left(n.deliver_by, now) if n.status != NotificationStatus.SENT else "",
         }
         for n in notes
     ]
@@ -139,7 +139,7 @@ def held_view(n: Notification) -> dict[str, Any] | None:
         "found": len(held_account.suspects_of(n)),
         "voice_of_child": n.held_account.get("voice_of_child"),
         "follow_up": n.held_account.get("follow_up"),
-        "releasable": n.status != "sending",
+        "releasable": n.status != NotificationStatus.SENDING,
     }
 
 

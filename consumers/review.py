@@ -38,6 +38,10 @@ class ReviewError(ValueError):
     """A reviewer's action that cannot be carried out, with the reason in plain words."""
 
 
+class NotFound(ReviewError):
+    """There is no notification with that id (the console answers 404)."""
+
+
 def queue(session: Session) -> list[Notification]:
     """Notifications not yet sent, most urgent first."""
     return list(
@@ -69,10 +73,10 @@ def checked_text(text: str, what: str) -> str:
 
 def get(session: Session, notification_id: str) -> Notification:
     if "\x00" in notification_id or len(notification_id) > 32:
-        raise ReviewError(f"no notification {notification_id!r}")
+        raise NotFound(f"no notification {notification_id!r}")
     found = session.get(Notification, notification_id)
     if found is None:
-        raise ReviewError(f"no notification {notification_id}")
+        raise NotFound(f"no notification {notification_id}")
     return found
 
 

@@ -17,10 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.routing import Mount
 
 from broker import cli
 from console.app import create_app
@@ -31,6 +29,7 @@ from foundations.mailer import MemoryMailer
 from foundations.models import Notification
 from foundations.settings import Settings
 from tests.deadlines import add_notification, add_schools, london
+from tests.test_console_routes import routes_of
 
 PAUSE_WORDS = re.compile(
     r"pause|suspend|maintenance|halt|mute|silence|snooze|freeze|hold[-_]?all|kill[-_]?switch|"
@@ -82,9 +81,7 @@ def test_no_command_or_option_pauses_notifications() -> None:
 
 def test_no_console_page_or_api_call_pauses_notifications(tmp_path: Path) -> None:
     app = create_app(Settings(data_dir=tmp_path, secret_key="k" * 32), sessionmaker())
-    paths = [r.path for r in app.routes if isinstance(r, APIRoute)]
-    api = next(r for r in app.routes if isinstance(r, Mount) and r.path == "/api")
-    paths += [f"/api{r.path}" for r in api.routes if isinstance(r, APIRoute)]
+    paths = [path for _, path in routes_of(app.routes)]  # the API's too
     assert "/queue" in paths and "/api/queue" in paths
     assert [p for p in paths if PAUSE_WORDS.search(p)] == []
 

@@ -225,6 +225,13 @@ class Settings(BaseSettings):
     match_release_threshold: float = Field(default=0.999, gt=0, le=1)
     match_review_threshold: float = Field(default=0.01, gt=0, le=1)
     match_margin_bits: float = Field(default=10.0, ge=0)
+    # An exact match on names and date of birth whose address differs (a family that has
+    # moved, or fled to a refuge) is released unless a namesake born the same day and on no
+    # roll the directory knows is likelier than this (docs/matching.md, "Namesakes").
+    match_namesake_odds: float = Field(default=0.001, ge=0, le=1)
+    # The share of the children this deployment's police may meet who are on no roll the
+    # directory knows (home-educated, missing education, at schools it does not hold).
+    match_off_roll_share: float = Field(default=0.08, gt=0, lt=1)
 
     # Encryption at rest (foundations/crypto.py): ``id:base64key`` entries, newest last, or a key
     # file (default <data_dir>/data.key, made on first use with mode 0600).

@@ -28,6 +28,8 @@ from foundations.crypto import (
     load_key_file,
     parse_key_spec,
     refuse_plaintext,
+    refuse_unbound,
+    seal_on_flush,
 )
 
 if TYPE_CHECKING:
@@ -42,6 +44,10 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "broker" / "migrations
 
 class Base(DeclarativeBase):
     pass
+
+
+# Every model's encrypted values are bound to their row when the ORM writes it.
+seal_on_flush(Base)
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -164,6 +170,8 @@ def engine_for(settings: Settings) -> Engine:
         raise
     if checked.plaintext_refused:
         refuse_plaintext(engine.dialect)
+    if checked.unbound_refused:
+        refuse_unbound(engine.dialect)
     return engine
 
 

@@ -7,7 +7,7 @@ from datetime import date
 from sqlalchemy import Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from foundations.crypto import BlindIndex, EncryptedDate, EncryptedJSON, EncryptedText
+from foundations.crypto import BlindIndex, EncryptedDate, EncryptedJSON, EncryptedText, bound_to
 from foundations.database import Base
 
 OPEN_STATUSES = frozenset({"Open", "Open, but proposed to close"})
@@ -77,6 +77,8 @@ class Pupil(Base):
         # sound keys inside the index (covering), so no table row is read to filter
         Index("ix_pupils_urn_year_keys", "urn", "birth_year_key", "family_key", "given_key"),
         Index("ix_pupils_dob", "dob_key"),
+        # The personal fields are bound to the pupil's UPN and school (foundations.crypto).
+        bound_to("upn", "urn"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -122,4 +124,3 @@ class NameFrequency(Base):
     kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # family | given | roll
     key: Mapped[str] = mapped_column(BlindIndex, primary_key=True)
     pupils: Mapped[int] = mapped_column(Integer)
-

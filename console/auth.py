@@ -13,7 +13,6 @@ prefix) unless the console is plain http on loopback.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from console import mfa
 from console import sessions as console_sessions
 from console.accounts import Role
 from foundations.models import ConsoleSession, ConsoleUser
+from foundations.purpose_keys import Purpose, purpose_key
 from foundations.settings import Settings, is_loopback
 
 
@@ -83,7 +83,7 @@ class Current:
 
 class SessionCookies:
     def __init__(self, secret: bytes, settings: Settings) -> None:
-        key = hmac.new(secret, b"encompass console session", hashlib.sha256).digest()
+        key = purpose_key(secret, Purpose.CONSOLE_SESSION)
         self._serializer = URLSafeTimedSerializer(key, salt="encompass-console-session")
         self.settings = settings
         self.idle_s = settings.console_session_idle_min * 60

@@ -15,7 +15,6 @@ one (``mfa``), an account that needs it is asked for the console's own.
 from __future__ import annotations
 
 import hashlib
-import hmac
 from datetime import datetime
 
 from fastapi import FastAPI, Request
@@ -31,6 +30,7 @@ from console.mfa import Factor
 from console.pages import Console
 from foundations.database import transaction
 from foundations.models import ConsoleUser
+from foundations.purpose_keys import Purpose, purpose_key
 
 # The strongest role a provider grants wins.
 _PRIORITY = (Role.ADMIN, Role.REVIEWER, Role.AUDITOR)
@@ -92,7 +92,7 @@ def install(app: FastAPI, c: Console, secret: bytes) -> None:
         server_metadata_url=settings.oidc_issuer.rstrip("/") + "/.well-known/openid-configuration",
         client_kwargs={"scope": "openid profile email"},
     )
-    key = hmac.new(secret, b"encompass console oidc state", hashlib.sha256).hexdigest()
+    key = purpose_key(secret, Purpose.OIDC_STATE).hex()
     # Holds only the OIDC state and nonce between the redirect and the callback.
     app.add_middleware(
         SessionMiddleware,

@@ -19,13 +19,14 @@ import secrets
 from fastapi import Request, Response
 
 from console.auth import BadCsrf
+from foundations.purpose_keys import Purpose, purpose_key
 
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32)
 
 
 class SignInCsrf:
     def __init__(self, secret: bytes, *, secure: bool, max_age_s: int = 12 * 3600) -> None:
-        self._key = hmac.new(secret, b"encompass console sign-in csrf", hashlib.sha256).digest()
+        self._key = purpose_key(secret, Purpose.SIGN_IN_CSRF)
         self.secure = secure
         self.max_age_s = max_age_s
         self.name = "__Host-encompass-signin" if secure else "encompass_signin"

@@ -2,10 +2,11 @@
 school has received it.
 
 A link is ``{ENCOMPASS_PUBLIC_URL}/ack/{token}``. The token carries the notification id,
-the role of the person it was sent to and when it expires, signed with HMAC-SHA256 under
-the broker's secret key. It is made when the e-mail is sent (``consumers.deliver`` and the
-reminders in ``consumers.escalate``), so the expiry counts from sending, not from the
-incident, and what the audit trail hashes is the e-mail with its link.
+the role of the person it was sent to and when it expires, signed (itsdangerous,
+HMAC-SHA256) with the key for this purpose derived from the broker's secret key
+(``foundations.purpose_keys``). It is made when the e-mail is sent (``consumers.deliver``
+and the reminders in ``consumers.escalate``), so the expiry counts from sending, not from
+the incident, and what the audit trail hashes is the e-mail with its link.
 
 Opening the link changes nothing (mail security scanners open every link); only the
 button on that page, a POST, records the acknowledgement. Acknowledging twice is harmless.
@@ -31,9 +32,12 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import structlog
+from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -45,11 +49,11 @@ from foundations.models import (
     NotificationStatus,
     SafeguardingContact,
 )
+from foundations.purpose_keys import Purpose, purpose_key
 from foundations.settings import Settings
 
 SECRET_FILE = "secret.key"  # noqa: S105 - a file name, not a secret
 MIN_SECRET_CHARS = 32
-_CONTEXT = b"encompass/ack/v1\x00"  # domain separation: these MACs sign nothing else
 ROLES = frozenset({"dsl", "deputy_dsl"})
 # A link works once the e-mail is on its way: acknowledging before the send is recorded
 # (a fast reader) is fine; anything not sent (rejected, superseded) is not acknowledged.
@@ -79,17 +83,15 @@ class AckClaim:
     expires_at: datetime
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 @dataclass(frozen=True)
 class AckLinks:
-    """Makes and reads acknowledgement tokens; pure apart from the clock passed in."""
+    """Makes and reads acknowledgement tokens; pure apart from the clock passed in.
+
+    A token is ``itsdangerous.URLSafeSerializer`` over ``{"n": id, "r": role, "e": expiry}``
+    (unix seconds), HMAC-SHA256 with this purpose's key (``foundations.purpose_keys``). The
+    expiry is inside, fixed when the e-mail is sent; the clock passed to :meth:`read`
+    decides it, not the reader's setting.
+    """
 
     secret: bytes = field(repr=False)
     base_url: str
@@ -103,16 +105,22 @@ class AckLinks:
             timedelta(days=settings.ack_link_ttl_days),
         )
 
-    def _mac(self, payload: str) -> bytes:
-        return hmac.new(self.secret, _CONTEXT + payload.encode("ascii"), hashlib.sha256).digest()
+    @cached_property
+    def _serializer(self) -> URLSafeSerializer:
+        return URLSafeSerializer(
+            purpose_key(self.secret, Purpose.ACKNOWLEDGEMENT_LINK),
+            # The key is this purpose's already: signed with it as it is.
+            signer_kwargs={"key_derivation": "none", "digest_method": hashlib.sha256},
+        )
+
+    def _signed(self, claim: dict[str, Any]) -> str:
+        return self._serializer.dumps(claim)
 
     def token(self, notification_id: str, role: str, now: datetime) -> str:
         if role not in ROLES:
             raise ValueError(f"unknown recipient role {role!r}")
         expires = int((now + self.ttl).timestamp())
-        body = json.dumps({"n": notification_id, "r": role, "e": expires}, separators=(",", ":"))
-        payload = _b64(body.encode())
-        return f"{payload}.{_b64(self._mac(payload))}"
+        return self._signed({"n": notification_id, "r": role, "e": expires})
 
     def url(self, notification_id: str, role: str, now: datetime) -> str:
         return f"{self.base_url}/ack/{self.token(notification_id, role, now)}"
@@ -120,18 +128,17 @@ class AckLinks:
     def read(self, token: str, now: datetime) -> AckClaim:
         """The claim in ``token``, or :class:`BadLink` saying why not. The signature is
         checked first, so a changed expiry reads as tampered, never as valid."""
-        payload, dot, signature = token.partition(".")
-        if not dot or not payload.isascii() or not signature.isascii():
+        if not token.isascii():  # neither form has anything else
             raise BadLink(LinkProblem.TAMPERED)
         try:
-            given = _unb64(signature)
-        except (binascii.Error, ValueError):
-            raise BadLink(LinkProblem.TAMPERED) from None
-        # Canonical encoding only, so one token has one spelling.
-        if _b64(given) != signature or not hmac.compare_digest(given, self._mac(payload)):
-            raise BadLink(LinkProblem.TAMPERED)
+            data = self._serializer.loads(token)
+        except BadData:
+            data = _legacy_claim(self.secret, token)
+        else:
+            # One token has one spelling: the same claim signed again gives it back.
+            if not isinstance(data, dict) or self._signed(data) != token:
+                raise BadLink(LinkProblem.TAMPERED)
         try:
-            data = json.loads(_unb64(payload))
             claim = AckClaim(
                 str(data["n"]), str(data["r"]), datetime.fromtimestamp(int(data["e"]), UTC)
             )
@@ -142,6 +149,44 @@ class AckLinks:
         if now >= claim.expires_at:
             raise BadLink(LinkProblem.EXPIRED)
         return claim
+
+
+# --- links sent before the tokens were signed with itsdangerous -----------------------------
+# Until this release a token was ``b64(claim).b64(HMAC-SHA256(secret, _LEGACY_CONTEXT +
+# b64(claim)))``, the same claim under the secret itself. Links in e-mails already sent keep
+# working until their own expiry (ENCOMPASS_ACK_LINK_TTL_DAYS after sending, 14 days by
+# default): none are made any more, so this can go once a release has been out that long.
+_LEGACY_CONTEXT = b"encompass/ack/v1\x00"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _legacy_mac(secret: bytes, payload: str) -> bytes:
+    return hmac.new(secret, _LEGACY_CONTEXT + payload.encode("ascii"), hashlib.sha256).digest()
+
+
+def _legacy_claim(secret: bytes, token: str) -> Any:
+    """The claim of a token in the old form, or :class:`BadLink` (tampered)."""
+    payload, dot, signature = token.partition(".")
+    if not dot:
+        raise BadLink(LinkProblem.TAMPERED)
+    try:
+        given = _unb64(signature)
+    except (binascii.Error, ValueError):
+        raise BadLink(LinkProblem.TAMPERED) from None
+    # Canonical encoding only, so one token has one spelling.
+    if _b64(given) != signature or not hmac.compare_digest(given, _legacy_mac(secret, payload)):
+        raise BadLink(LinkProblem.TAMPERED)
+    try:
+        return json.loads(_unb64(payload))
+    except ValueError:  # signed by us: never seen
+        raise BadLink(LinkProblem.TAMPERED) from None
 
 
 def load_secret_key(settings: Settings) -> bytes:

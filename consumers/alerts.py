@@ -1,6 +1,6 @@
 """The e-mails of escalation (``consumers.escalate``): alerts to First Response's duty
 inbox and reminders to a school's DSL or deputy, rendered and sent from the outbox that
-is the ``escalation_steps`` table (claim with a lease, send, record; as ``consumers.deliver``).
+is the ``escalation_steps`` table (``consumers.outbox``: claim with a lease, send, record).
 
 Neither carries a child's name or anything else from the incident: alerts hold ids, the
 status and the deadline, with a link to the queue; reminders hold the reference, the
@@ -10,10 +10,10 @@ deadline and a fresh acknowledgement link. Whoever needs the details looks them 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from audit.ledger import AuditAction, record
@@ -21,8 +21,8 @@ from consumers.acknowledge import AckLinks
 from consumers.deliver import message_id
 from consumers.held_account import follow_up_text
 from consumers.notify import first_response
+from consumers.outbox import Outbox, settle
 from consumers.render import EMAIL_ENV, RenderedEmail, content_sha256, london_by, paragraphs
-from foundations.mailer import TransientDeliveryError
 from foundations.models import (
     REVIEWABLE_STATUSES,
     AccountStatus,
@@ -125,6 +125,10 @@ class AlertJob:
     rendered: RenderedEmail
     in_reply_to: str | None = None  # the notification's own Message-ID, for the school's thread
 
+    @property
+    def row_id(self) -> int:
+        return self.step_id
+
 
 def render_step(
     session: Session,
@@ -187,30 +191,26 @@ def _no_longer_needed(row: EscalationStep, n: Notification) -> bool:
     return False  # a late alert goes even if the notification went out since
 
 
+def outbox(settings: Settings) -> Outbox[EscalationStep]:
+    """The escalation steps as an outbox: a ``pending`` row waits, and stays ``pending``
+    while a worker holds it."""
+    pending = EscalationStatus.PENDING.value
+    return Outbox.of(EscalationStep, pending, pending, settings)
+
+
 def claim_alerts(
     session: Session, settings: Settings, links: AckLinks, now: datetime, limit: int = 10
 ) -> list[AlertJob]:
     """Take a lease on pending steps' e-mails and render them."""
-    rows = session.execute(
-        select(EscalationStep)
-        .where(
-            EscalationStep.status == EscalationStatus.PENDING.value,
-            or_(EscalationStep.claimed_until.is_(None), EscalationStep.claimed_until < now),
-            or_(EscalationStep.next_attempt_at.is_(None), EscalationStep.next_attempt_at <= now),
-        )
-        .order_by(EscalationStep.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).scalars()
+    box = outbox(settings)
     jobs: list[AlertJob] = []
-    for row in rows:
+    for row in box.claimable(session, now, order_by=EscalationStep.id, limit=limit):
         n = session.get(Notification, row.notification_id)
         assert n is not None  # a foreign key
         if _no_longer_needed(row, n):
             row.status = EscalationStatus.CANCELLED.value
             continue
-        row.claimed_until = now + timedelta(seconds=settings.delivery_lease_s)
-        row.attempts += 1
+        box.lease(row, now)
         row.message_id = message_id(f"{n.id}.{row.step}", settings)
         rendered = render_step(session, settings, links, row, n, now)
         threaded = row.step in (Step.FOLLOW_UP.value, Step.RECALL.value)
@@ -225,8 +225,8 @@ def mark_alert_sent(session: Session, job: AlertJob, now: datetime) -> None:
     row = session.get(EscalationStep, job.step_id)
     n = session.get(Notification, job.notification_id)
     assert row is not None and n is not None
-    row.status, row.sent_at = EscalationStatus.SENT.value, now
-    row.claimed_until, row.last_error = None, ""
+    settle(row, EscalationStatus.SENT.value)
+    row.sent_at = now
     if job.step == Step.RECALL.value:
         action = AuditAction.RETRACTION_SENT
     elif job.step == Step.FOLLOW_UP.value:
@@ -259,13 +259,9 @@ def mark_alert_failed(
     row = session.get(EscalationStep, job.step_id)
     n = session.get(Notification, job.notification_id)
     assert row is not None and n is not None
-    row.claimed_until, row.last_error = None, str(error)
-    if isinstance(error, TransientDeliveryError) and row.attempts < settings.delivery_max_attempts:
-        row.next_attempt_at = now + timedelta(
-            seconds=settings.delivery_backoff_s * 2 ** (row.attempts - 1)
-        )
+    if outbox(settings).back_off(row, error, now) is not None:
         return
-    row.status = EscalationStatus.FAILED.value
+    settle(row, EscalationStatus.FAILED.value, str(error))
     record(
         session,
         AuditAction.FAILED,
@@ -274,14 +270,3 @@ def mark_alert_failed(
         notification_id=n.id,
         details={"step": job.step, "to": job.to, "error": str(error), "attempts": row.attempts},
     )
-
-
-def release_alerts(session: Session, step_ids: list[int]) -> None:
-    """Hand back claims not yet sent (a clean shutdown)."""
-    for row in session.execute(
-        select(EscalationStep).where(
-            EscalationStep.id.in_(step_ids),
-            EscalationStep.status == EscalationStatus.PENDING.value,
-        )
-    ).scalars():
-        row.claimed_until = None

@@ -6,7 +6,6 @@ is moved only after the broker has acknowledged the messages.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -16,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from audit import checkpoints
+from consumers.periodic import Periodic
 from foundations.database import run_in_session
 from foundations.models import AuditEvent, RelayCursor
 from foundations.settings import Settings
@@ -50,6 +50,9 @@ class AuditPublisher:
         self.sessions = sessions
         self.publish = publish
         self.poll_s = poll_s
+        self.loop = Periodic(
+            self.run_once, poll_s, failed="audit_publish_error", again=lambda sent: sent > 0
+        )
 
     async def run_once(self) -> int:
         rows = await run_in_session(self.sessions, pending)
@@ -61,14 +64,7 @@ class AuditPublisher:
         return len(rows)
 
     async def run(self) -> None:
-        while True:
-            try:
-                published = await self.run_once()
-            except Exception:
-                log.exception("audit_publish_error")
-                published = 0
-            if not published:
-                await asyncio.sleep(self.poll_s)
+        await self.loop.run()
 
 
 class AuditCheckpointer:
@@ -82,6 +78,9 @@ class AuditCheckpointer:
         self.sessions = sessions
         self.publish = publish
         self.key = checkpoints.load_or_create_key(settings.signing_key_path)
+        self.loop = Periodic(
+            self.run_once, settings.audit_checkpoint_interval_s, failed="audit_checkpoint_failed"
+        )
 
     async def run_once(self) -> checkpoints.TreeHead | None:
         head = await run_in_session(
@@ -96,9 +95,4 @@ class AuditCheckpointer:
         """A head at once if the trail grew since the last one (a process that keeps
         crashing before its first interval would otherwise never sign one), then at
         intervals."""
-        while True:
-            try:
-                await self.run_once()
-            except Exception:
-                log.exception("audit_checkpoint_failed")
-            await asyncio.sleep(self.settings.audit_checkpoint_interval_s)
+        await self.loop.run()

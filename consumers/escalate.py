@@ -14,18 +14,17 @@ The rules are pure functions of a notification's facts and a clock (``due_now``)
 
 Each step is raised once: its row in ``escalation_steps`` (unique per notification and
 step) is written with any audit row in one transaction, and is then the outbox of its
-e-mail (``consumers.alerts``: the same claim-with-lease pattern as ``consumers.deliver``).
+e-mail (``consumers.alerts``, through the same outbox rules as ``consumers.deliver``).
 A restart neither repeats nor loses a step. The I/O loop is ``EscalationScheduler``; its
 clock is injected, so tests drive it through days without sleeping.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 
 import structlog
 from sqlalchemy import and_, exists, or_, select
@@ -42,13 +41,15 @@ from consumers.alerts import (
     claim_alerts,
     mark_alert_failed,
     mark_alert_sent,
-    release_alerts,
 )
+from consumers.alerts import outbox as alerts_outbox
 from consumers.deliver import recipient
+from consumers.outbox import Clock, Courier, DeliveryError
+from consumers.periodic import Periodic
 from consumers.render import as_message
 from foundations.clock import utcnow
 from foundations.database import run_in_session
-from foundations.mailer import Mailer, PermanentDeliveryError, TransientDeliveryError
+from foundations.mailer import Mailer
 from foundations.models import (
     REVIEWABLE_STATUSES,
     EscalationStatus,
@@ -61,7 +62,6 @@ from foundations.settings import Settings
 
 ACTOR = "broker:escalate"
 log = structlog.get_logger(__name__)
-Clock = Callable[[], datetime]
 
 
 WAITING = frozenset(s.value for s in REVIEWABLE_STATUSES)  # a person must act
@@ -279,7 +279,20 @@ class EscalationScheduler:
         self.mailer = mailer
         self.links = links
         self.clock = clock
-        self.wake = asyncio.Event()
+        self.courier: Courier[AlertJob] = Courier(
+            sessions,
+            mailer,
+            alerts_outbox(settings),
+            clock=clock,
+            message=self._message,
+            sent=mark_alert_sent,
+            failed=lambda s, job, error, now: mark_alert_failed(s, settings, job, error, now),
+            told=_told,
+        )
+        self.loop = Periodic(
+            self.run_once, settings.escalation_poll_s, failed="escalation_loop_error"
+        )
+        self.wake = self.loop.wake  # set to tick now
 
     async def run_once(self) -> int:
         """One tick at ``clock()``: raise what is due, then send what is pending."""
@@ -287,42 +300,25 @@ class EscalationScheduler:
         jobs = await run_in_session(
             self.sessions, claim_alerts, self.settings, self.links, self.clock()
         )
-        held = [job.step_id for job in jobs]
-        try:
-            for job in jobs:
-                await self._send(job)
-                held.remove(job.step_id)
-        finally:
-            if held:  # cancelled mid-batch: hand the rest back
-                await asyncio.shield(run_in_session(self.sessions, release_alerts, held))
+        await self.courier.send(jobs)
         return len(jobs)
 
-    async def _send(self, job: AlertJob) -> None:
-        message = as_message(
+    def _message(self, job: AlertJob) -> EmailMessage:
+        return as_message(
             job.rendered,
             sender=self.settings.mail_from,
             to=job.to,
             message_id=job.message_id,
             in_reply_to=job.in_reply_to,
         )
-        bound = log.bind(notification_id=job.notification_id, step=job.step, attempt=job.attempt)
-        try:
-            await self.mailer.send(message)
-        except (TransientDeliveryError, PermanentDeliveryError) as exc:
-            bound.warning("alert_failed", error=str(exc))
-            await run_in_session(
-                self.sessions, mark_alert_failed, self.settings, job, exc, self.clock()
-            )
-            return
-        await run_in_session(self.sessions, mark_alert_sent, job, self.clock())
-        bound.info("alert_sent", role=job.role)
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception:  # a database outage must not end the scheduler
-                log.exception("escalation_loop_error")
-            self.wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), self.settings.escalation_poll_s)
+        await self.loop.run()
+
+
+def _told(job: AlertJob, error: DeliveryError | None) -> None:
+    bound = log.bind(notification_id=job.notification_id, step=job.step, attempt=job.attempt)
+    if error is None:
+        bound.info("alert_sent", role=job.role)
+    else:
+        bound.warning("alert_failed", error=str(error))

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from consumers.wording import status_words
 from foundations.mailer import build_message
 from schemas.notification import SchoolNotification
 
@@ -106,6 +107,7 @@ def _environment() -> Environment:
         london_by=london_by,
         yes_no=yes_no,
         paragraphs=paragraphs,
+        status_words=status_words,
     )
     return env
 
@@ -114,13 +116,37 @@ def _environment() -> Environment:
 EMAIL_ENV = _environment()
 
 
-def render_email(n: SchoolNotification) -> RenderedEmail:
-    """The subject, plain-text body and HTML body for one notification."""
+ADDRESSEES = {
+    "dsl": "designated safeguarding lead",
+    "deputy_dsl": "deputy designated safeguarding lead",
+}
+
+
+def render_email(
+    n: SchoolNotification, *, role: str = "dsl", ack_placeholder: str | None = None
+) -> RenderedEmail:
+    """The subject, plain-text body and HTML body for one notification, addressed to the
+    ``role`` it goes to (the DSL, or the deputy when there is no DSL). Without an
+    acknowledgement link, ``ack_placeholder`` marks the link's place (a preview)."""
+    if role not in ADDRESSEES:
+        raise ValueError(f"a notification goes to a DSL or a deputy DSL, not {role!r}")
     subject = subject_for(n)
-    text = EMAIL_ENV.get_template(TEXT_TEMPLATE).render(n=n, subject=subject)
-    html = EMAIL_ENV.get_template(HTML_TEMPLATE).render(n=n, subject=subject)
+    values = {"n": n, "subject": subject, "addressee": ADDRESSEES[role],
+              "ack_placeholder": ack_placeholder}  # fmt: skip
+    text = EMAIL_ENV.get_template(TEXT_TEMPLATE).render(**values)
+    html = EMAIL_ENV.get_template(HTML_TEMPLATE).render(**values)
     text = re.sub(r"\n{3,}", "\n\n", text.replace("\r\n", "\n")).strip() + "\n"
     return RenderedEmail(subject=subject, text=text, html=html)
+
+
+def preview_email(n: SchoolNotification, role: str, ttl_days: int) -> RenderedEmail:
+    """What the school will get, for a reviewer (console, ``encompass review show``): the
+    e-mail as sent, with the place of the acknowledgement link that is made at sending."""
+    placeholder = (
+        "[the school's own confirmation link goes here when the e-mail is sent; "
+        f"it works for {ttl_days} days]"
+    )
+    return render_email(n, role=role, ack_placeholder=placeholder)
 
 
 def content_sha256(rendered: RenderedEmail) -> str:

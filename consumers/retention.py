@@ -8,7 +8,6 @@ an auditor can still prove what was shared. Notifications not yet closed are nev
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,6 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from audit.ledger import AuditAction, record
+from consumers.periodic import Periodic, logged
 from foundations.clock import utcnow
 from foundations.database import run_in_session
 from foundations.models import (
@@ -110,6 +110,7 @@ class RetentionJob:
         # The console's own housekeeping (console.sessions.forget_old_sign_ins), passed in
         # by the wiring: the pipeline does not import the console.
         self.forget_sign_ins = forget_sign_ins
+        self.loop = Periodic(self._tick, settings.retention_interval_s, failed="retention_failed")
 
     async def run_once(self) -> PurgeResult:
         return await run_in_session(
@@ -122,21 +123,21 @@ class RetentionJob:
             self.sessions, lambda s: self.forget_sign_ins(s, self.settings, utcnow())
         )
 
+    async def _tick(self) -> None:
+        """The purge, then the console's housekeeping: a failure of one does not stop the
+        other."""
+        done = await logged(self.run_once, "retention_purge_failed")
+        if done is not None:
+            log.info(
+                "retention_purge",
+                incidents=done.incidents,
+                notifications=done.notifications,
+                kept_open=done.kept_open,
+            )
+        forgotten = await logged(self.forget_old_sign_ins, "console_housekeeping_failed")
+        if forgotten is not None:
+            ended, quiet = forgotten
+            log.info("console_sign_ins_forgotten", sessions=ended, throttle_keys=quiet)
+
     async def run(self) -> None:
-        while True:
-            try:
-                done = await self.run_once()
-                log.info(
-                    "retention_purge",
-                    incidents=done.incidents,
-                    notifications=done.notifications,
-                    kept_open=done.kept_open,
-                )
-            except Exception:
-                log.exception("retention_purge_failed")
-            try:
-                ended, quiet = await self.forget_old_sign_ins()
-                log.info("console_sign_ins_forgotten", sessions=ended, throttle_keys=quiet)
-            except Exception:
-                log.exception("console_housekeeping_failed")
-            await asyncio.sleep(self.settings.retention_interval_s)
+        await self.loop.run()

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import json
 import os
@@ -60,6 +59,8 @@ from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.sql.elements import BindParameter, Label
 from sqlalchemy.sql.expression import FromClause
 from sqlalchemy.types import TypeDecorator
+
+from foundations.purpose_keys import Purpose, purpose_key
 
 _T = TypeVar("_T")
 
@@ -157,17 +158,13 @@ class Keyring:
         return hmac.digest(self.index_key, value.encode(), "sha256").hex()[:32]
 
 
-def _derive(master: bytes, label: bytes) -> bytes:
-    return hmac.new(master, label, hashlib.sha256).digest()
-
-
 def keyring_from_material(entries: list[tuple[str, bytes]]) -> Keyring:
     """From (key id, 32 random bytes) pairs, newest last. The index key comes from the
     oldest entry, so adding a key (rotation) keeps every blind index valid."""
     if not entries:
         raise KeyError_("no data keys")
-    keys = {kid: _derive(material, b"encompass data encryption") for kid, material in entries}
-    index_key = _derive(entries[0][1], b"encompass blind index")
+    keys = {kid: purpose_key(material, Purpose.DATA_ENCRYPTION) for kid, material in entries}
+    index_key = purpose_key(entries[0][1], Purpose.BLIND_INDEX)
     return Keyring(keys=keys, current=entries[-1][0], index_key=index_key)
 
 

@@ -11,13 +11,15 @@ from __future__ import annotations
 import ssl
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from email import policy
 from email.message import EmailMessage
-from email.utils import format_datetime, getaddresses
+from email.utils import format_datetime, getaddresses, parseaddr
 from typing import Protocol, runtime_checkable
 
 import aiosmtplib
 import structlog
 
+from foundations.dkim import DkimSigner, signer_from_settings
 from foundations.settings import Settings, SmtpTls, is_loopback
 
 log = structlog.get_logger(__name__)
@@ -109,14 +111,29 @@ class SmtpMailer:
         if self._mode is not SmtpTls.NONE:
             ca_file = str(settings.smtp_ca_file) if settings.smtp_ca_file else None
             self._tls_context = make_tls_context(ca_file)
+        # Raises at construction (at start) when a configured key cannot be read.
+        self._dkim: DkimSigner | None = signer_from_settings(settings)
+        if self._dkim is None:
+            log.warning("dkim_not_configured", hint="set ENCOMPASS_DKIM_KEY_FILE and _SELECTOR")
+
+    def wire_bytes(self, message: EmailMessage) -> bytes:
+        """The message exactly as it goes to the server: CRLF line ends, DKIM-signed when a
+        key is configured (the signature covers these bytes, so nothing may re-fold them)."""
+        raw = message.as_bytes(policy=policy.SMTP)
+        return self._dkim.sign(raw) if self._dkim is not None else raw
 
     async def send(self, message: EmailMessage) -> None:
         """Hand one message to the server; raise a classified error if that fails."""
         to = _addresses(message, "To")
         where = f"{self._host}:{self._port}"
+        sender = message.get("Return-Path") or parseaddr(str(message["From"]))[1]
+        recipients = _envelope_recipients(message)
+        raw = self.wire_bytes(message)
         try:
             errors, _ = await aiosmtplib.send(
-                message,
+                raw,
+                sender=parseaddr(str(sender))[1],
+                recipients=recipients,
                 hostname=self._host,
                 port=self._port,
                 username=self._username,
@@ -146,6 +163,16 @@ class SmtpMailer:
                 code=response.code,
                 message_id=message.get("Message-ID"),
             )
+
+
+def _envelope_recipients(message: EmailMessage) -> list[str]:
+    """To, then Cc, as written (a local part may be case-sensitive), each once."""
+    values = [str(v) for header in ("To", "Cc") for v in message.get_all(header, [])]
+    seen: dict[str, str] = {}
+    for _, address in getaddresses(values):
+        if address:
+            seen.setdefault(address.lower(), address)
+    return list(seen.values())
 
 
 def _addresses(message: EmailMessage, header: str) -> set[str]:

@@ -102,12 +102,21 @@ class Settings(BaseSettings):
     # a way to stop sending (issue 13, defect 11; docs/security.md, "Pausing notifications").
     smtp_timeout_s: float = Field(default=30.0, gt=0, le=300)
     mail_from: str = "operation-encompass@localhost"
+    # DKIM (foundations/dkim.py): every e-mail is signed when a key file and a selector are
+    # set; the domain defaults to mail_from's. `encompass mail dkim-key` makes the key and
+    # prints the DNS TXT record to publish.
+    dkim_key_file: Path | None = None
+    dkim_selector: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62})$"
+    )
+    dkim_domain: str | None = None
     delivery_max_attempts: int = Field(default=8, ge=1)
     delivery_backoff_s: float = Field(default=5.0, gt=0, le=600)
     delivery_poll_s: float = Field(default=1.0, gt=0, le=60)
-    # How long a claimed notification is held by one worker before another may send it
-    # (after a crash). Longer than the slowest SMTP conversation, short against deadlines.
-    delivery_lease_s: float = Field(default=120.0, gt=0, le=3600)
+    # How long a claimed e-mail is held by one worker before another may send it (after a
+    # crash). The worker renews it every third of a lease while it sends (consumers/outbox.py),
+    # so it can be short: a crash holds the rest of a batch for about this long.
+    delivery_lease_s: float = Field(default=30.0, gt=0, le=3600)
 
     # The web console and acknowledgement links.
     http_host: str = "127.0.0.1"
@@ -239,6 +248,20 @@ class Settings(BaseSettings):
             for part in self.trusted_proxies.split(",")
             if part.strip()
         )
+
+    @model_validator(mode="after")
+    def _dkim_whole_or_absent(self) -> Settings:
+        # Half a DKIM configuration would send unsigned mail while someone believes it is
+        # signed: refused, like every other half-set secret.
+        if (self.dkim_key_file is None) != (self.dkim_selector is None):
+            raise ValueError(
+                "ENCOMPASS_DKIM_KEY_FILE and ENCOMPASS_DKIM_SELECTOR are set together or not at all"
+            )
+        return self
+
+    @property
+    def dkim_signing_domain(self) -> str:
+        return self.dkim_domain or self.mail_from.rpartition("@")[2]
 
     @model_validator(mode="after")
     def _known_unsafe_allowances(self) -> Settings:

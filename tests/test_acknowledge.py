@@ -5,9 +5,11 @@ e-mail received by the SMTP server, opened over HTTP against the running console
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import stat
+import string
 from collections.abc import Iterator
 from datetime import timedelta
 from email.message import EmailMessage
@@ -16,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from itsdangerous import URLSafeSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,6 +29,7 @@ from consumers.acknowledge import AckLinks, BadLink, LinkProblem, load_secret_ke
 from consumers.deliver import claim_due
 from foundations.database import transaction
 from foundations.models import AuditEvent, Notification
+from foundations.purpose_keys import Purpose, purpose_key
 from foundations.settings import ReviewPolicy, Settings
 from school_directory import imports
 from tests.deadlines import CHILD, DSL, Clock, add_notification, add_schools, london
@@ -89,6 +93,62 @@ def test_a_token_from_another_key_or_with_a_later_expiry_is_tampered() -> None:
 def test_only_known_roles_are_signed() -> None:
     with pytest.raises(ValueError, match="role"):
         LINKS.token("N-1", "anyone", NOW)
+
+
+def test_a_token_is_signed_with_itsdangerous_under_the_acknowledgement_key_only() -> None:
+    token = LINKS.token("N-1", "dsl", NOW)
+    key = purpose_key(b"s" * 32, Purpose.ACKNOWLEDGEMENT_LINK)
+    signed = {"key_derivation": "none", "digest_method": hashlib.sha256}
+    claim = URLSafeSerializer(key, signer_kwargs=signed).loads(token)
+    assert claim == {"n": "N-1", "r": "dsl", "e": int((NOW + timedelta(days=14)).timestamp())}
+    # The same claim signed under the secret itself, or under another purpose's key (a
+    # session cookie's), is not a link.
+    for other in (b"s" * 32, purpose_key(b"s" * 32, Purpose.CONSOLE_SESSION)):
+        forged = URLSafeSerializer(other, signer_kwargs=signed).dumps(claim)
+        with pytest.raises(BadLink, match="tampered"):
+            LINKS.read(forged, NOW)
+
+
+def _respelled(token: str) -> str:
+    """The same bytes, spelled otherwise: the last character of a 32-byte signature in
+    base64 carries two bits that decoding ignores."""
+    alphabet = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
+    return token[:-1] + alphabet[alphabet.index(token[-1]) ^ 1]
+
+
+def test_a_token_has_one_spelling() -> None:
+    token = LINKS.token("N-1", "dsl", NOW)
+    with pytest.raises(BadLink, match="tampered"):
+        LINKS.read(_respelled(token), NOW)
+    with pytest.raises(BadLink, match="tampered"):
+        LINKS.read(token[:-1] + "\u00e9" + token[-1], NOW)
+
+
+# Made by the broker before its tokens were signed with itsdangerous, with LINKS's key, at
+# NOW, for N-0123456789abcdef0123: such links are in e-mails already sent.
+OLD_FORM = (
+    "eyJuIjoiTi0wMTIzNDU2Nzg5YWJjZGVmMDEyMyIsInIiOiJkc2wiLCJlIjoxNzk2NjI2ODAwfQ"
+    ".oY98g4urf5YLchNWITNNYTAwv6lMsBy6QPIJ5-PY1ps"
+)
+
+
+def test_a_link_sent_in_the_old_form_works_until_it_expires() -> None:
+    claim = LINKS.read(OLD_FORM, NOW + timedelta(days=13, hours=23))
+    assert (claim.notification_id, claim.role) == ("N-0123456789abcdef0123", "dsl")
+    assert claim.expires_at == NOW + timedelta(days=14)
+    with pytest.raises(BadLink) as expired:
+        LINKS.read(OLD_FORM, NOW + timedelta(days=14))
+    assert expired.value.problem is LinkProblem.EXPIRED
+    other = AckLinks(b"t" * 32, LINKS.base_url, LINKS.ttl)
+    for bad, links in (
+        (_flip(OLD_FORM, 3), LINKS),
+        (_flip(OLD_FORM, len(OLD_FORM) - 2), LINKS),
+        (_respelled(OLD_FORM), LINKS),
+        (OLD_FORM, other),
+    ):
+        with pytest.raises(BadLink) as tampered:
+            links.read(bad, NOW)
+        assert tampered.value.problem is LinkProblem.TAMPERED
 
 
 # --- the key --------------------------------------------------------------------------------

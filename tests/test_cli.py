@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -198,3 +200,87 @@ def test_audit_reports_answer_by_school_incident_and_child_and_are_audited(
             "SELECT count(*) FROM audit_events WHERE action = 'subject_access_export'"
         ).fetchone()
     assert ("cli:ann",) in actors and exports == (1,)
+
+
+def leaf_commands(
+    parser: argparse.ArgumentParser, words: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    """Every command that runs (``review approve``), with its parser."""
+    groups = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not groups:
+        yield words, parser
+    for group in groups:
+        for name, sub in group.choices.items():
+            yield from leaf_commands(sub, (*words, name))
+
+
+def test_each_command_group_is_one_module_that_names_the_handler_of_each_command() -> None:
+    from broker import cli
+
+    commands = dict(leaf_commands(cli.parser()))
+    assert ("review", "approve") in commands and ("keys", "new") in commands
+    for words, parser in commands.items():
+        handler = parser.get_default("handler")
+        assert callable(handler), words
+        # The handler lives in the module of its group: `encompass audit ...` in
+        # broker/cli/audit.py, and so on.
+        assert handler.__module__ == f"broker.cli.{words[0]}", words
+
+
+def test_the_encompass_script_is_the_cli_and_loads_no_pipeline_to_start() -> None:
+    import tomllib
+
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert pyproject["project"]["scripts"]["encompass"] == "broker.cli:main"
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, broker.cli; print(' '.join(sys.modules))"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.split()
+    assert "broker.cli.review" in loaded
+    assert [m for m in loaded if m.split(".")[0] in ("consumers", "console", "audit")] == []
+
+
+def test_a_command_without_its_subcommand_is_refused_with_usage(env: dict[str, str]) -> None:
+    done = encompass(env, "review")
+    assert done.returncode == 2
+    assert "usage: encompass review" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        (
+            "postgresql://enc:secret-pw@127.0.0.1:1/none",
+            "cannot use the database at postgresql://enc:***@127.0.0.1:1/none: ",
+        ),
+        ("foo://somewhere", "ENCOMPASS_DATABASE_URL is not a database URL this broker can use"),
+        ("not a url", "ENCOMPASS_DATABASE_URL is not a database URL this broker can use"),
+    ],
+)
+def test_a_database_that_cannot_be_used_gets_one_clear_line(
+    env: dict[str, str], url: str, says: str
+) -> None:
+    for args in (("db", "upgrade"), ("review", "list")):
+        done = encompass(env | {"ENCOMPASS_DATABASE_URL": url}, *args)
+        assert done.returncode == 2
+        assert done.stderr.startswith(f"encompass: {says}"), done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert "secret-pw" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_mail_dkim_key_writes_a_key_and_prints_the_record_and_never_overwrites(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    made = encompass(
+        env, "mail", "dkim-key", "--selector", "enc2026", "--domain", "council.example"
+    )
+    assert made.returncode == 0, made.stderr
+    assert '"v=DKIM1; k=rsa; p=' in made.stdout
+    assert "enc2026._domainkey.council.example. IN TXT (" in made.stdout
+    assert f"ENCOMPASS_DKIM_KEY_FILE={tmp_path / 'dkim.key'}" in made.stdout
+    assert (tmp_path / "dkim.key").stat().st_mode & 0o777 == 0o600
+    again = encompass(env, "mail", "dkim-key")
+    assert again.returncode == 1 and "never overwritten" in again.stderr

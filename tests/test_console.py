@@ -459,7 +459,7 @@ def test_a_held_account_is_shown_with_its_names_highlighted_and_sent_once_edited
 def test_review_show_marks_what_the_residual_check_found(
     directory: sessionmaker[Session], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from broker import review_cli
+    from broker.cli import review as review_cli
 
     summary = "Later Gaz and Victoria Harrison came round. The child hid upstairs."
     nid = publish(directory, incident(summary=summary))

@@ -30,4 +30,3 @@ class CalendarEntry(Base):
     first_day: Mapped[date] = mapped_column(Date)
     last_day: Mapped[date] = mapped_column(Date)
     kind: Mapped[str] = mapped_column(String(16))  # term | holiday | inset | closure
-

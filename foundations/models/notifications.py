@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -111,6 +111,12 @@ class Notification(Base):
     held_account: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+    def late_by(self, now: datetime) -> timedelta | None:
+        """How far past its ``deliver_by`` the e-mail went (sent late), or is now (not yet
+        sent and the deadline passed); None when it was, or still can be, on time."""
+        done = self.sent_at if self.sent_at is not None else now
+        return done - self.deliver_by if done > self.deliver_by else None
 
 
 class AccountStatus(StrEnum):

@@ -5,7 +5,6 @@ notification never went to is refused as unavailable: nothing is recorded either
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -16,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from audit.ledger import AuditAction, record
 from console.app import create_app
-from consumers.acknowledge import ROLES, AckLinks, _b64
+from consumers.acknowledge import ROLES, AckLinks
 from consumers.alerts import Step
 from consumers.deliver import claim_due, mark_sent
 from foundations.database import transaction
@@ -30,9 +29,7 @@ LINKS = AckLinks(b"s" * 32, "https://encompass.council.example", timedelta(days=
 
 def signed_for(nid: str, role: str) -> str:
     """What only a holder of the key could make: a valid signature over any role."""
-    body = json.dumps({"n": nid, "r": role, "e": int((NOW + timedelta(days=1)).timestamp())})
-    payload = _b64(body.encode())
-    return f"{payload}.{_b64(LINKS._mac(payload))}"
+    return LINKS._signed({"n": nid, "r": role, "e": int((NOW + timedelta(days=1)).timestamp())})
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from audit import checkpoints, incremental, merkle
 from audit.ledger import AuditAction, hash_of, record
-from broker import audit_cli
+from broker.cli import audit as audit_cli
 from foundations.database import transaction
 from foundations.models import AuditEvent, ChainCheck
 from foundations.settings import Settings

@@ -21,7 +21,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from audit.ledger import verify
-from broker import audit_cli
+from broker.cli import audit as audit_cli
 from consumers import review
 from consumers.retention import purge
 from foundations.clock import utcnow

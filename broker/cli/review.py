@@ -5,18 +5,57 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy.orm import Session, sessionmaker
-
-from consumers import held_account, review
-from consumers.render import render_email
-from consumers.residual import highlighted
+from broker.cli import common
 from foundations.database import transaction
 from foundations.settings import Settings
-from schemas.notification import SchoolNotification
 
-Sessions = sessionmaker[Session]
+# A review command: the settings, the database, the arguments and who acts.
+Command = Callable[[Settings, common.Sessions, argparse.Namespace, str], int]
+
+
+def register(commands: common.Commands) -> None:
+    review = commands.add_parser("review", help="the review queue")
+    r_sub = review.add_subparsers(dest="review_command", required=True)
+    lst = r_sub.add_parser("list", help="notifications not yet sent, most urgent first")
+    lst.add_argument("--json", action="store_true", help="one JSON object a line")
+    lst.set_defaults(handler=_handler(queue))
+    show_ = r_sub.add_parser("show", help="one notification and what the school would read")
+    show_.add_argument("notification_id")
+    show_.add_argument("--json", action="store_true")
+    show_.set_defaults(handler=_handler(show))
+    approve_ = r_sub.add_parser("approve", help="release a notification to its school")
+    approve_.add_argument("notification_id")
+    approve_.add_argument("--upn", help="the pupil record to send for, when unsure")
+    approve_.add_argument("--urn", help="the school, when the pupil is on roll at two")
+    approve_.set_defaults(handler=_handler(approve))
+    reject_ = r_sub.add_parser("reject", help="reject a notification with a reason")
+    reject_.add_argument("notification_id")
+    reject_.add_argument("reason_text", nargs="?", metavar="REASON", help="why (or --reason)")
+    reject_.add_argument("--reason", help="why it must not be sent")
+    reject_.set_defaults(handler=_handler(reject))
+    account_ = r_sub.add_parser(
+        "account", help="the officer's account held for a person: send it, edited, or discard it"
+    )
+    account_.add_argument("notification_id")
+    what = account_.add_mutually_exclusive_group(required=True)
+    what.add_argument("--send", action="store_true", help="send it as it is (nothing identifies)")
+    what.add_argument("--send-file", metavar="FILE", help="send the edited text in FILE instead")
+    what.add_argument("--discard", action="store_true", help="keep it back (needs --reason)")
+    account_.add_argument("--reason", help="why it is discarded")
+    account_.set_defaults(handler=_handler(account))
+    for action in (approve_, reject_, account_):
+        common.actor_option(action)
+
+
+def _handler(command: Command) -> common.Handler:
+    def handler(args: argparse.Namespace) -> int:
+        settings = common.settings()
+        return command(settings, common.sessions(settings), args, common.actor(args))
+
+    return handler
 
 
 def _left(deliver_by: datetime) -> str:
@@ -26,7 +65,12 @@ def _left(deliver_by: datetime) -> str:
     return f"{sign}{hours}h{minutes:02d}m"
 
 
-def list(settings: Settings, sessions: Sessions, args: argparse.Namespace, actor: str) -> int:
+def queue(
+    settings: Settings, sessions: common.Sessions, args: argparse.Namespace, actor: str
+) -> int:
+    """``review list``: what waits, most urgent first, and the officers' accounts held."""
+    from consumers import held_account, review
+
     with transaction(sessions) as session:
         rows = [review.as_row(n) for n in review.queue(session)]
     if args.json:
@@ -61,7 +105,14 @@ def list(settings: Settings, sessions: Sessions, args: argparse.Namespace, actor
     return 0
 
 
-def show(settings: Settings, sessions: Sessions, args: argparse.Namespace, actor: str) -> int:
+def show(
+    settings: Settings, sessions: common.Sessions, args: argparse.Namespace, actor: str
+) -> int:
+    from consumers import held_account, review
+    from consumers.render import render_email
+    from consumers.residual import highlighted
+    from schemas.notification import SchoolNotification
+
     with transaction(sessions) as session:
         try:
             n = review.get(session, args.notification_id)
@@ -116,7 +167,11 @@ def show(settings: Settings, sessions: Sessions, args: argparse.Namespace, actor
     return 0
 
 
-def approve(settings: Settings, sessions: Sessions, args: argparse.Namespace, actor: str) -> int:
+def approve(
+    settings: Settings, sessions: common.Sessions, args: argparse.Namespace, actor: str
+) -> int:
+    from consumers import review
+
     try:
         with transaction(sessions) as session:
             n = review.approve(
@@ -132,7 +187,11 @@ def approve(settings: Settings, sessions: Sessions, args: argparse.Namespace, ac
     return 0
 
 
-def reject(settings: Settings, sessions: Sessions, args: argparse.Namespace, actor: str) -> int:
+def reject(
+    settings: Settings, sessions: common.Sessions, args: argparse.Namespace, actor: str
+) -> int:
+    from consumers import review
+
     try:
         with transaction(sessions) as session:
             reason = args.reason or args.reason_text or "no reason given"
@@ -144,8 +203,12 @@ def reject(settings: Settings, sessions: Sessions, args: argparse.Namespace, act
     return 0
 
 
-def account(settings: Settings, sessions: Sessions, args: argparse.Namespace, actor: str) -> int:
+def account(
+    settings: Settings, sessions: common.Sessions, args: argparse.Namespace, actor: str
+) -> int:
     """Send the held officer's account (as read or edited) or discard it."""
+    from consumers import held_account, review
+
     try:
         text = None
         if args.send_file:

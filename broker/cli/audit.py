@@ -6,23 +6,73 @@ import argparse
 import json
 import sys
 from collections import Counter
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
-
-from audit import checkpoints, reports
-from audit.ledger import AuditAction, record
-from audit.verify import verify_all
+from broker.cli import common
 from foundations.database import transaction
-from foundations.models import Notification
 from foundations.settings import Settings
 
-Sessions = sessionmaker[Session]
+if TYPE_CHECKING:
+    from audit import reports
+
+# An audit command: the settings, the database and the arguments (``args.actor_name`` is
+# who acts).
+Command = Callable[[Settings, common.Sessions, argparse.Namespace], int]
 
 
-def verify(settings: Settings, sessions: Sessions, args: argparse.Namespace) -> int:
+def register(commands: common.Commands) -> None:
+    audit = commands.add_parser("audit", help="for auditors")
+    a_sub = audit.add_subparsers(dest="audit_command", required=True)
+    verify_ = a_sub.add_parser("verify", help="check the whole chain; exit 0 only if intact")
+    verify_.add_argument("--json", action="store_true")
+    verify_.set_defaults(handler=_handler(verify))
+    report_ = a_sub.add_parser("report", help="what was shared, with whom, on whose decision")
+    report_.add_argument("--school", metavar="URN", help="one school")
+    report_.add_argument("--incident", metavar="ID", help="one incident")
+    report_.add_argument("--upn", help="one child")
+    report_.add_argument("--from", dest="since", metavar="YYYY-MM-DD", help="from this day")
+    report_.add_argument("--to", dest="until", metavar="YYYY-MM-DD", help="to this day")
+    report_.add_argument("--format", choices=("text", "csv", "json"), default="text")
+    report_.add_argument("--json", action="store_true", help="the same as --format json")
+    common.actor_option(report_)
+    report_.set_defaults(handler=_handler(report))
+    sar = a_sub.add_parser("subject-access", help="everything held about one child (JSON)")
+    sar.add_argument("upn")
+    common.actor_option(sar)
+    sar.set_defaults(handler=_handler(subject_access))
+    sign = a_sub.add_parser("checkpoint", help="sign the current tree head now")
+    sign.add_argument("--json", action="store_true")
+    sign.set_defaults(handler=_handler(checkpoint))
+    prove_ = a_sub.add_parser("prove", help="an inclusion proof of one row, to hand over")
+    prove_.add_argument("row", type=int, help="the audit row number (seq)")
+    prove_.set_defaults(handler=_handler(prove))
+    check = a_sub.add_parser("check-proof", help="check a proof from `audit prove` offline")
+    check.add_argument("file")
+    check.add_argument("--public-key", help="the broker's public key (PEM)")
+    check.set_defaults(handler=_handler(check_proof))
+    searches_ = a_sub.add_parser(
+        "searches", help="reviewers' directory searches with their terms (JSON; audited)"
+    )
+    searches_.add_argument("--notification", metavar="ID", help="one notification's only")
+    common.actor_option(searches_)
+    searches_.set_defaults(handler=_handler(searches))
+
+
+def _handler(command: Command) -> common.Handler:
+    def handler(args: argparse.Namespace) -> int:
+        args.actor_name = common.actor(args)
+        settings = common.settings()
+        return command(settings, common.sessions(settings), args)
+
+    return handler
+
+
+def verify(settings: Settings, sessions: common.Sessions, args: argparse.Namespace) -> int:
+    from audit.verify import verify_all
+
     with transaction(sessions) as session:
         result = verify_all(session, settings)
     if args.json:
@@ -51,7 +101,9 @@ def verify(settings: Settings, sessions: Sessions, args: argparse.Namespace) -> 
     return 0 if result["ok"] else 1
 
 
-def checkpoint(settings: Settings, sessions: Sessions, args: argparse.Namespace) -> int:
+def checkpoint(settings: Settings, sessions: common.Sessions, args: argparse.Namespace) -> int:
+    from audit import checkpoints
+
     key = checkpoints.load_or_create_key(settings.signing_key_path)
     with transaction(sessions) as session:
         head = checkpoints.sign_head(session, key, settings.checkpoint_path)
@@ -66,7 +118,9 @@ def checkpoint(settings: Settings, sessions: Sessions, args: argparse.Namespace)
     return 0
 
 
-def prove(settings: Settings, sessions: Sessions, args: argparse.Namespace) -> int:
+def prove(settings: Settings, sessions: common.Sessions, args: argparse.Namespace) -> int:
+    from audit import checkpoints
+
     with transaction(sessions) as session:
         heads = checkpoints.db_heads(session)
         covering = [h for h in heads if h.tree_size >= args.row]
@@ -83,7 +137,9 @@ def prove(settings: Settings, sessions: Sessions, args: argparse.Namespace) -> i
     return 0
 
 
-def check_proof(settings: Settings, sessions: Sessions, args: argparse.Namespace) -> int:
+def check_proof(settings: Settings, sessions: common.Sessions, args: argparse.Namespace) -> int:
+    from audit import checkpoints
+
     document = json.loads(Path(args.file).read_text())
     key_path = Path(args.public_key) if args.public_key else None
     if key_path is None:
@@ -104,6 +160,8 @@ def check_proof(settings: Settings, sessions: Sessions, args: argparse.Namespace
 
 
 def _query(args: argparse.Namespace) -> reports.ReportQuery:
+    from audit import reports
+
     return reports.ReportQuery(
         urn=args.school,
         incident_id=args.incident,
@@ -113,8 +171,15 @@ def _query(args: argparse.Namespace) -> reports.ReportQuery:
     )
 
 
-def report(settings: Settings, sessions: Sessions, args: argparse.Namespace) -> int:
+def report(settings: Settings, sessions: common.Sessions, args: argparse.Namespace) -> int:
     """What was shared, with whom, on whose decision; producing it is itself audited."""
+    from sqlalchemy import func, select
+
+    from audit import reports
+    from audit.ledger import AuditAction, record
+    from audit.verify import verify_all
+    from foundations.models import Notification
+
     try:
         query = _query(args)
     except ValueError as exc:
@@ -163,7 +228,10 @@ def report(settings: Settings, sessions: Sessions, args: argparse.Namespace) -> 
     return 0
 
 
-def subject_access(settings: Settings, sessions: Sessions, args: argparse.Namespace) -> int:
+def subject_access(settings: Settings, sessions: common.Sessions, args: argparse.Namespace) -> int:
+    from audit import reports
+    from audit.ledger import AuditAction, record
+
     with transaction(sessions) as session:
         export = reports.subject_access(session, args.upn)
         record(
@@ -176,9 +244,10 @@ def subject_access(settings: Settings, sessions: Sessions, args: argparse.Namesp
     return 0
 
 
-def searches(settings: Settings, sessions: Sessions, args: argparse.Namespace) -> int:
+def searches(settings: Settings, sessions: common.Sessions, args: argparse.Namespace) -> int:
     """The re-match searches reviewers ran, with their terms, each checked against the
     salted hash in its audit row. Reading them is itself audited."""
+    from audit.ledger import AuditAction, record
     from consumers import review
 
     with transaction(sessions) as session:

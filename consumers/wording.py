@@ -1,0 +1,89 @@
+"""Words, not codes: what a person reads where the database keeps a code.
+
+Statuses, review policies, escalation steps and actors are stored as short codes
+(``pending_review``, ``policy:auto_release_exact``, ``console:rita``) so that the audit trail
+and the API stay stable. Pages and e-mails say them in words, from here, in one place.
+"""
+
+from __future__ import annotations
+
+from foundations.models import NotificationStatus
+from foundations.settings import ReviewPolicy
+
+STATUS_WORDS: dict[str, str] = {
+    NotificationStatus.PENDING_REVIEW: "Waiting for review",
+    NotificationStatus.NOT_FOUND: "Not found in the directory",
+    NotificationStatus.APPROVED: "Approved, waiting to be sent",
+    NotificationStatus.SENDING: "Being sent",
+    NotificationStatus.SENT: "Sent",
+    NotificationStatus.FAILED: "Could not be sent",
+    NotificationStatus.REJECTED: "Rejected",
+    NotificationStatus.SUPERSEDED: "Replaced by a newer report",
+    NotificationStatus.RECALLED: "Withdrawn",
+}
+
+POLICY_WORDS: dict[str, str] = {
+    ReviewPolicy.ALL: "the review policy (every notification reviewed)",
+    ReviewPolicy.AUTO_RELEASE_EXACT: "automatic release of an exact match",
+    ReviewPolicy.AUTO_RELEASE_CONFIDENT: "automatic release of a confident match",
+}
+
+STEP_WORDS: dict[str, str] = {
+    "review_due": "Review due",
+    "late": "Late",
+    "remind_dsl": "Reminder to the DSL",
+    "remind_deputy": "Reminder to the deputy DSL",
+    "unacknowledged": "Not acknowledged: First Response alerted",
+    "recall": "Withdrawal sent to the school",
+    "follow_up": "Officer's account sent to the school",
+}
+
+ROLE_WORDS: dict[str, str] = {
+    "dsl": "the DSL",
+    "deputy_dsl": "the deputy DSL",
+    "first_response": "First Response",
+    "school": "the school",
+}
+
+SERVICE_WORDS: dict[str, str] = {
+    "intake": "intake",
+    "notify": "notification",
+    "deliver": "delivery",
+    "escalate": "escalation",
+    "retention": "retention",
+}
+
+
+def status_words(status: str | None) -> str:
+    """``pending_review`` -> "Waiting for review"; an unknown code is shown as it is."""
+    if not status:
+        return ""
+    return STATUS_WORDS.get(status, status.replace("_", " ").capitalize())
+
+
+def step_words(step: str) -> str:
+    return STEP_WORDS.get(step, step.replace("_", " ").capitalize())
+
+
+def actor_words(actor: str | None) -> str:
+    """Who did it, in words: ``console:rita`` -> "rita (console)", ``cli:root`` ->
+    "root (command line)", ``policy:auto_release_exact`` -> "automatic release of an exact
+    match", ``school:100001:dsl`` -> "the DSL of school 100001", ``broker:deliver`` ->
+    "the broker (delivery)"."""
+    if not actor:
+        return ""
+    kind, _, rest = actor.partition(":")
+    if kind == "console":
+        if rest.startswith("oidc:"):
+            return f"{rest.removeprefix('oidc:')} (console, single sign-on)"
+        return f"{rest} (console)"
+    if kind == "cli":
+        return f"{rest} (command line)"
+    if kind == "policy":
+        return POLICY_WORDS.get(rest, f"the review policy {rest}")
+    if kind == "school":
+        urn, _, role = rest.partition(":")
+        return f"{ROLE_WORDS.get(role, 'someone')} of school {urn}"
+    if kind == "broker":
+        return f"the broker ({SERVICE_WORDS.get(rest, rest)})"
+    return actor

@@ -1,0 +1,96 @@
+"""DKIM (issue 18): every e-mail the broker sends carries a DKIM signature that verifies
+against the key published in DNS; a changed message does not verify; a key that cannot be
+read stops the process instead of sending unsigned mail."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import dkim
+import pytest
+from pydantic import ValidationError
+
+from foundations.dkim import DkimKeyError, write_key
+from foundations.mailer import SmtpMailer, build_message
+from foundations.settings import Settings, SmtpTls
+from tests.smtp_server import PASSWORD, USERNAME, RecordingSmtpServer, TestPki, make_test_ca
+
+SENDER = "operation-encompass@council.example"
+
+
+@pytest.fixture
+def pki(tmp_path: Path) -> TestPki:
+    return make_test_ca(tmp_path / "pki")
+
+
+@pytest.fixture
+def server(pki: TestPki) -> Iterator[RecordingSmtpServer]:
+    with RecordingSmtpServer("starttls", pki) as running:
+        yield running
+
+
+def dns_with(record: str, selector: str = "enc2026", domain: str = "council.example"):  # type: ignore[no-untyped-def]
+    """What a resolver would answer for the published TXT record."""
+
+    def lookup(name: bytes, timeout: int = 5) -> bytes | None:
+        expected = f"{selector}._domainkey.{domain}.".encode()
+        return record.encode() if name in (expected, expected.rstrip(b".")) else None
+
+    return lookup
+
+
+def _settings(port: int, pki: TestPki, key: Path | None, **changes: object) -> Settings:
+    return Settings(
+        smtp_host="localhost", smtp_port=port, smtp_tls=SmtpTls.STARTTLS, smtp_ca_file=pki.ca_cert,
+        smtp_username=USERNAME, smtp_password=PASSWORD, mail_from=SENDER,
+        dkim_key_file=key, dkim_selector="enc2026" if key else None, **changes,
+    )  # fmt: skip
+
+
+def _message(subject: str = "Operation Encompass notification N-1") -> object:
+    return build_message(
+        subject=subject, text="Please acknowledge.\n", html="<p>Please acknowledge.</p>",
+        sender=SENDER, to="dsl@school.example", message_id="<N-1@council.example>",
+    )  # fmt: skip
+
+
+async def test_what_the_server_receives_verifies_against_the_published_key(
+    server: RecordingSmtpServer, pki: TestPki, tmp_path: Path
+) -> None:
+    record = write_key(tmp_path / "dkim.pem")
+    mailer = SmtpMailer(_settings(server.port, pki, tmp_path / "dkim.pem"))
+    await mailer.send(_message())  # type: ignore[arg-type]
+
+    [received] = server.wait_for(1)
+    assert received.raw.startswith(b"DKIM-Signature:")
+    assert dkim.verify(received.raw, dnsfunc=dns_with(record))
+    tampered = received.raw.replace(b"N-1", b"N-2", 1)
+    assert not dkim.verify(tampered, dnsfunc=dns_with(record))
+    other_key = write_key(tmp_path / "other.pem")
+    assert not dkim.verify(received.raw, dnsfunc=dns_with(other_key))
+
+
+def test_the_txt_record_is_a_dkim_rsa_key(tmp_path: Path) -> None:
+    record = write_key(tmp_path / "dkim.pem")
+    assert record.startswith("v=DKIM1; k=rsa; p=MII")
+    assert (tmp_path / "dkim.pem").stat().st_mode & 0o777 == 0o600
+    with pytest.raises(FileExistsError):
+        write_key(tmp_path / "dkim.pem")  # never over a key in use
+
+
+def test_an_unreadable_key_stops_the_mailer_instead_of_sending_unsigned(
+    pki: TestPki, tmp_path: Path
+) -> None:
+    (tmp_path / "bad.pem").write_text("not a key")
+    with pytest.raises(DkimKeyError, match="not a readable PEM key"):
+        SmtpMailer(_settings(25, pki, tmp_path / "bad.pem"))
+    with pytest.raises(DkimKeyError, match="not a readable PEM key"):
+        SmtpMailer(_settings(25, pki, tmp_path / "missing.pem"))
+
+
+def test_half_a_dkim_configuration_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="set together or not at all"):
+        Settings(dkim_key_file=tmp_path / "dkim.pem")
+    with pytest.raises(ValidationError, match="set together or not at all"):
+        Settings(dkim_selector="enc2026")

@@ -20,6 +20,8 @@ class Weights:
     # Term frequencies: the u of an exact agreement by field, and how the roll's counts
     # are smoothed and bounded (``rarity_bits``).
     exact_u: dict[str, float] = field(default_factory=dict)
+    # m by field and level: how often the same child is recorded at that level.
+    m: dict[str, dict[str, float]] = field(default_factory=dict)
     pseudo_pupils: float = 0.0
     rarity_range: tuple[float, float] = (0.0, 0.0)
 
@@ -43,9 +45,14 @@ def load_weights(text: str | None = None) -> Weights:
     }
     fields = raw["fields"]
     tf = raw.get("term_frequency", {})
+    m = {
+        name: {level: float(mu["m"]) for level, mu in levels.items() if not level.startswith("_")}
+        for name, levels in fields.items()
+    }
     return Weights(
         math.log2(prior / (1 - prior)),
         bits,
+        m=m,
         exact_u={f: float(fields[f]["exact"]["u"]) for f in ("family_name", "given_name")},
         pseudo_pupils=float(tf.get("pseudo_pupils", 0.0)),
         rarity_range=(float(tf.get("min_bits", 0.0)), float(tf.get("max_bits", 0.0))),

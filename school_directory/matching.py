@@ -55,7 +55,8 @@ class Candidate:
     exact: bool = False  # given name, family name and date of birth all exactly equal
     note: str = ""  # why not: left the school, school closed, given name differs
     # Exact only: how many children of a roll this size are expected to share these names
-    # and this birthday (``namesakes_on_roll``); None when it cannot be told.
+    # and this birthday, over how likely the same child is to be recorded as the police
+    # recorded this one (``namesake_ratio``); None when it cannot be told.
     namesakes: float | None = None
 
     def as_dict(self) -> dict[str, object]:
@@ -179,11 +180,24 @@ def namesakes_on_roll(rarity: Rarity) -> float | None:
     return per_year * rarity.given_share * rarity.family_share / DAYS_A_YEAR
 
 
-def namesakes_off_roll(on_roll: float, off_roll_share: float) -> float:
-    """The same expectation among the children on no roll the directory knows: there
-    are share / (1 - share) of them for each child on it. Below 1 it is close to the
-    chance that such a namesake exists at all."""
-    return on_roll * off_roll_share / (1 - off_roll_share)
+def namesake_ratio(rarity: Rarity, levels: Levels, weights: Weights) -> float | None:
+    """``namesakes_on_roll`` over the chance that the same child is recorded with these
+    names, this birthday and this address (the m of each level, ``match_weights.json``):
+    a namesake must be likelier than the child's own record, not than nothing."""
+    on_roll = namesakes_on_roll(rarity)
+    if on_roll is None:
+        return None
+    same = 1.0
+    for name, level in zip(FIELDS[:4], levels[:4], strict=True):
+        if level is not None:
+            same *= weights.m[name][level]
+    return on_roll / same
+
+
+def namesakes_off_roll(ratio: float, off_roll_share: float) -> float:
+    """The odds that the child is a namesake on no roll the directory knows rather than
+    this pupil: there are share / (1 - share) such children for each one on the roll."""
+    return ratio * off_roll_share / (1 - off_roll_share)
 
 
 def probability(weight: float) -> float:
@@ -239,7 +253,7 @@ def score(
         live=not note,
         exact=verdict.exact,
         note=note,
-        namesakes=namesakes_on_roll(rarity) if verdict.exact else None,
+        namesakes=namesake_ratio(rarity, levels, weights) if verdict.exact else None,
     )
 
 

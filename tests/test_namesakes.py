@@ -10,12 +10,13 @@ import pytest
 
 from consumers.match import match_thresholds
 from foundations.settings import Settings
-from school_directory.match_weights import Rarity
+from school_directory.match_weights import Rarity, load_weights
 from school_directory.matching import (
     Candidate,
     MatchOutcome,
     Thresholds,
     decide,
+    namesake_ratio,
     namesakes_off_roll,
     namesakes_on_roll,
     probability,
@@ -87,3 +88,12 @@ def test_the_odds_and_the_off_roll_share_are_settings() -> None:
     thresholds = match_thresholds(Settings(match_namesake_odds=0, match_off_roll_share=0.2))
     assert (thresholds.namesake_odds, thresholds.off_roll_share) == (0, 0.2)
     assert not decide([exact(on_roll(1 / 2000, 1 / 5000))], thresholds).releasable
+
+
+def test_a_namesake_is_weighed_against_how_the_same_child_would_be_recorded() -> None:
+    rarity = Rarity(given_share=1 / 500, family_share=1 / 1000, roll=ROLL)
+    moved = ("exact", "exact", "exact", "different", None, None)
+    same_child = 0.6 * 0.86 * 0.92 * 0.14  # m of each level in match_weights.json
+    ratio = namesake_ratio(rarity, moved, load_weights())
+    assert ratio == pytest.approx(namesakes_on_roll(rarity) / same_child)  # type: ignore[operator]
+    assert 1 / namesakes_off_roll(ratio, 0.08) == pytest.approx(1954, rel=0.01)  # type: ignore[arg-type]

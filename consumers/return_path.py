@@ -33,7 +33,7 @@ from foundations.purpose_keys import Purpose, purpose_key
 from foundations.settings import Settings
 
 Kind = Literal["n", "s"]  # a notification's own e-mail, an escalation step's
-_TOKEN = re.compile(r"^(?:n(?P<n>[a-z0-9-]{1,40})\.(?P<hint>[0-9a-f]{4})|s(?P<s>[0-9]{1,18}))"
+_TOKEN = re.compile(r"^(?:n(?P<n>[a-z0-9-]{1,40})\.(?P<hint>[0-9a-f]{4})|s(?P<s>[1-9][0-9]{0,8}))"
                     r"\.(?P<mac>[a-z2-7]{16})$")  # fmt: skip
 _NOTIFICATION_ID = re.compile(r"^N-[a-z0-9-]{1,40}$")
 
@@ -89,8 +89,11 @@ class ReturnPaths:
         mac = self._mac("n", notification_id, to)
         return self._address(f"n{notification_id[2:]}.{_hint(to)}.{mac}")
 
-    def for_step(self, step_id: int, to: str) -> str:
-        """The return path of an escalation step's e-mail to ``to``."""
+    def for_step(self, step_id: int, to: str) -> str | None:
+        """The return path of an escalation step's e-mail to ``to`` (None past the ids a
+        token holds: a billion steps)."""
+        if not 0 < step_id < 10**9:
+            return None
         return self._address(f"s{step_id}.{self._mac('s', str(step_id), to)}")
 
     def claim(self, address: str) -> Claim | None:

@@ -31,7 +31,8 @@ def test_each_email_has_a_return_path_of_its_own(paths: ReturnPaths) -> None:
     to_dsl = paths.for_notification(NID, DSL)
     to_deputy = paths.for_notification(NID, DEPUTY)
     reminder = paths.for_step(7, DSL)
-    assert to_dsl and to_deputy
+    assert to_dsl and to_deputy and reminder
+    assert paths.for_step(10**9, DSL) is None  # past what a token holds: From, as before
     assert len({to_dsl, to_deputy, reminder, paths.for_step(8, DSL)}) == 4
     for path in (to_dsl, to_deputy, reminder):
         local, _, domain = path.partition("@")

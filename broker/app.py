@@ -40,7 +40,7 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 from sqlalchemy import text
 
-from broker.bounce_listener import BounceHandler, BounceListener
+from broker.bounce_listener import BounceListener, bounce_listener
 from broker.internal import create_internal_app
 from broker.kafka_admin import ensure_topics
 from broker.kafka_client import EncompassKafkaBroker, consumer_lag, kafka_broker
@@ -65,7 +65,6 @@ from consumers.intake_batch import (
     tolerant_headers,
 )
 from consumers.retention import RetentionJob
-from consumers.return_path import ReturnPaths
 from foundations.database import engine_for, run_in_session, schema_behind, session_factory, upgrade
 from foundations.logging import configure_logging
 from foundations.mailer import Mailer, SmtpMailer
@@ -132,10 +131,8 @@ class EncompassService:
             self.escalation = EscalationScheduler(settings, self.sessions, self.mailer, self.links)
         # Delivery status notifications to our return paths (ENCOMPASS_BOUNCE_SMTP_HOST).
         self.bounce_listener: BounceListener | None = None
-        paths = ReturnPaths.from_settings(settings)
-        if Role.DELIVERY in self.roles and settings.bounce_smtp_host and paths is not None:
-            handler = BounceHandler(settings, self.sessions, paths, self._bounce_taken)
-            self.bounce_listener = BounceListener(settings, handler)
+        if Role.DELIVERY in self.roles:
+            self.bounce_listener = bounce_listener(settings, self.sessions, self._bounce_taken)
         self.audit_publisher: AuditPublisher | None = None
         self.checkpointer: AuditCheckpointer | None = None
         self.retention: RetentionJob | None = None

@@ -144,3 +144,15 @@ class BounceListener:
         except TimeoutError:
             log.warning("bounce_listener_stop_timed_out")
         self._server, self.port = None, None
+
+
+def bounce_listener(
+    settings: Settings,
+    sessions: sessionmaker[DbSession],
+    on_taken: Callable[[bounces.Taken], None],
+) -> BounceListener | None:
+    """The listener the settings ask for: None unless a host and a bounce address are set."""
+    paths = ReturnPaths.from_settings(settings)
+    if not settings.bounce_smtp_host or paths is None:
+        return None
+    return BounceListener(settings, BounceHandler(settings, sessions, paths, on_taken))

@@ -35,6 +35,9 @@ class NotificationStatus(StrEnum):
     REJECTED = "rejected"
     SUPERSEDED = "superseded"  # a newer revision of the incident replaced it
     RECALLED = "recalled"  # sent in error: the school was asked to delete it
+    # Every address of the school it was sent to bounced (consumers/bounces.py): nobody
+    # has it; waiting for a person. (Bounced with another address left, it goes there.)
+    BOUNCED = "bounced"
 
 
 UNSENT_STATUSES = (
@@ -43,6 +46,7 @@ UNSENT_STATUSES = (
     NotificationStatus.APPROVED,
     NotificationStatus.SENDING,
     NotificationStatus.FAILED,
+    NotificationStatus.BOUNCED,
 )
 
 
@@ -50,6 +54,7 @@ REVIEWABLE_STATUSES = (
     NotificationStatus.PENDING_REVIEW,
     NotificationStatus.NOT_FOUND,
     NotificationStatus.FAILED,
+    NotificationStatus.BOUNCED,
 )
 
 
@@ -159,6 +164,7 @@ class EscalationStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"  # gave up: visible in the audit trail
     CANCELLED = "cancelled"  # not sent: no longer needed (acknowledged, or reviewed)
+    BOUNCED = "bounced"  # sent, then a delivery status notification said it failed
 
 
 class EscalationStep(Base):

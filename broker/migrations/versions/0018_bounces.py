@@ -15,7 +15,7 @@ from alembic import op
 import foundations.database
 
 revision = "0018"
-down_revision = "0016"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

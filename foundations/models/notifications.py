@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from foundations.clock import utcnow
-from foundations.crypto import EncryptedJSON, EncryptedText
+from foundations.crypto import EncryptedJSON, EncryptedText, bound_to, new_row_key
 from foundations.database import Base, UtcDateTime, status_column_type
 
 
@@ -75,6 +75,7 @@ class Notification(Base):
     __table_args__ = (
         UniqueConstraint("incident_id", "revision", "person_id", "urn_key"),
         Index("ix_notifications_status_deliver_by", "status", "deliver_by"),
+        bound_to("id"),  # encrypted values bound to the notification (foundations.crypto)
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -139,9 +140,13 @@ class NotificationEdit(Base):
     the trail proves the change without holding the account in clear."""
 
     __tablename__ = "notification_edits"
+    # The texts are bound to the notification and to this row (foundations.crypto).
+    __table_args__ = bound_to("notification_id", "row_key")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     notification_id: Mapped[str] = mapped_column(String(32), index=True)
+    # The row's random name, known before its integer key (migration 0017).
+    row_key: Mapped[str] = mapped_column(String(32), default=new_row_key)
     field: Mapped[str] = mapped_column(String(32))
     before: Mapped[str] = mapped_column(EncryptedText)
     after: Mapped[str] = mapped_column(EncryptedText)
@@ -201,9 +206,13 @@ class DirectorySearch(Base):
     terms: the trail proves the search without holding a child's details in clear."""
 
     __tablename__ = "directory_searches"
+    # The terms are bound to the notification and to this row (foundations.crypto).
+    __table_args__ = bound_to("notification_id", "row_key")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     notification_id: Mapped[str] = mapped_column(String(32), index=True)
+    # The row's random name, known before its integer key (migration 0017).
+    row_key: Mapped[str] = mapped_column(String(32), default=new_row_key)
     terms: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON)
     results: Mapped[int] = mapped_column(Integer)
     actor: Mapped[str] = mapped_column(String(100))

@@ -23,7 +23,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse, Response
 
-from console import mfa, signin, views
+from console import mfa, signin
 from console.accounts import Throttled, authenticate
 from console.api_models import (
     ERRORS,
@@ -52,7 +52,7 @@ from console.routing import (
     reviewer,
 )
 from console.throttle import client_address
-from consumers import review, review_lookups
+from consumers import review, review_lookups, review_view
 from foundations.database import transaction
 from foundations.models import ConsoleUser, Notification, NotificationStatus
 
@@ -197,7 +197,7 @@ def queue(c: Ctx, db: Db) -> list[dict[str, Any]]:
 def notification(c: Ctx, db: Db, who: Reviewer, nid: str) -> dict[str, Any]:
     n = review.get(db, nid)
     review_lookups.record_view(db, n, actor=who.actor, what="api")
-    preview = views.detail(db, c.settings, n, c.clock())["preview"]
+    preview = review_view.preview(db, c.settings, n)  # as the school will get it
     return {
         **item(n, c.clock()),
         "reason": n.reason,

@@ -38,6 +38,7 @@ from console.signin_csrf import SignInCsrf
 from consumers.acknowledge import AckLinks, BadLink
 from consumers.held_account import AccountError
 from consumers.review import NotFound, ReviewError
+from consumers.wording import actor_words, match_words, status_words, step_words
 from foundations.clock import utcnow
 from foundations.settings import Settings
 
@@ -59,6 +60,16 @@ SECURITY_HEADERS = {
 HSTS = "max-age=31536000; includeSubDomains"
 
 
+# Words, not codes: a page says a status, a step, an actor or a role in words (issue 15).
+WORD_FILTERS = {
+    "status_words": status_words,
+    "step_words": step_words,
+    "actor_words": actor_words,
+    "match_words": match_words,
+    "role_words": lambda role: {"admin": "administrator"}.get(str(role), str(role)),
+}
+
+
 def console_templates() -> Jinja2Templates:
     """Every console template is HTML, whatever its name (``*.html.j2``): all are escaped.
 
@@ -67,6 +78,7 @@ def console_templates() -> Jinja2Templates:
     HTML. Markup built in code must be ``markupsafe.Markup`` made from escaped parts.
     """
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True)
+    env.filters.update(WORD_FILTERS)
     return Jinja2Templates(env=env)
 
 

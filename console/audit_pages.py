@@ -4,7 +4,8 @@ For auditors and admins (``Auditor``)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
@@ -12,6 +13,8 @@ from fastapi.responses import HTMLResponse
 from audit import incremental, reports
 from audit.ledger import AuditAction, record
 from console.routing import Auditor, Ctx, Db, auditor
+from consumers.wording import late_words
+from foundations.clock import LONDON
 
 router = APIRouter(dependencies=[Depends(auditor)])
 
@@ -28,6 +31,16 @@ def report_query(
         )  # fmt: skip
     except ValueError:
         return None
+
+
+def shown(row: dict[str, Any]) -> dict[str, Any]:
+    """A report row as the page shows it: the sending time in London, and how late."""
+    sent = datetime.fromisoformat(row["sent_at"]).astimezone(LONDON) if row["sent_at"] else None
+    minutes = row.get("late_by_minutes")
+    late = late_words(timedelta(minutes=minutes)) if minutes is not None else ""
+    when = "after its deadline" if sent else "past its deadline, not sent"
+    return {**row, "sent": f"{sent:%Y-%m-%d %H:%M}" if sent else "",
+            "late": f"{late} {when}" if late else ""}  # fmt: skip
 
 
 @router.get("/audit", response_class=HTMLResponse)
@@ -51,7 +64,7 @@ def audit_page(
     if query is None:
         error = "Enter dates as YYYY-MM-DD."
     if query is not None and any(query.describe().values()):
-        rows = reports.notification_rows(db, query)
+        rows = [shown(r) for r in reports.notification_rows(db, query)]
         details = {"query": query.describe(), "rows": len(rows), "via": "console"}
         record(db, AuditAction.REPORT_PRODUCED, actor=who.actor, details=details)
     # Only rows and heads added since the last load; ?full=1 checks everything.

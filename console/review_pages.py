@@ -173,7 +173,7 @@ def recall(c: Ctx, db: Db, who: Reviewer, nid: str, reason: str = Form("")) -> R
 
 @pages.get("/sent", response_class=HTMLResponse)
 def sent_page(request: Request, c: Ctx, db: Db, who: Reviewer) -> HTMLResponse:
-    return c.page(request, "sent.html.j2", who=who, rows=views.sent_rows(db),
+    return c.page(request, "sent.html.j2", who=who, rows=views.sent_rows(db, c.clock()),
                   notice=request.query_params.get("notice", ""))  # fmt: skip
 
 

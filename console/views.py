@@ -1,5 +1,7 @@
-"""What the console shows of a notification: rows for the queue and the sent list, the
-incident as First Response may see it, the candidates, and the exact e-mail preview."""
+"""What the console shows of a notification: rows for the queue and the sent list, and the
+notification page (its incident, candidates and e-mail preview from
+``consumers.review_view``, the same as ``encompass review show``). Codes are said in words
+(``consumers.wording``)."""
 
 from __future__ import annotations
 
@@ -9,35 +11,29 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from consumers import held_account, review
-from consumers.render import london_when, render_email
-from consumers.wording import role_words, step_words
+from consumers import held_account, review, review_view
+from consumers.render import london_when
+from consumers.review_view import school_names
+from consumers.wording import (
+    STATUS_WORDS,
+    actor_words,
+    role_words,
+    status_words,
+    step_status_words,
+    step_words,
+)
 from foundations.models import (
     REVIEWABLE_STATUSES,
     Bounce,
     BounceKind,
     EscalationStep,
-    Incident,
     Notification,
     NotificationStatus,
-    Pupil,
-    School,
 )
 from foundations.settings import Settings
-from schemas.notification import SchoolNotification
 
-STATUS_LABELS = {
-    "pending_review": "Waiting for review",
-    "not_found": "Not found",
-    "approved": "Approved",
-    "sending": "Sending",
-    "sent": "Sent",
-    "failed": "Failed",
-    "rejected": "Rejected",
-    "superseded": "Superseded",
-    "recalled": "Recalled",
-    "bounced": "Bounced",
-}
+# The queue's labels: the statuses in words (consumers.wording), one place for both.
+STATUS_LABELS = STATUS_WORDS
 
 
 def time_left(deliver_by: datetime, now: datetime) -> str:
@@ -46,13 +42,6 @@ def time_left(deliver_by: datetime, now: datetime) -> str:
     hours, minutes = divmod(seconds // 60, 60)
     text = f"{hours}h {minutes:02d}m" if hours < 48 else f"{hours // 24} days"
     return f"{text} late" if late else text
-
-
-def school_names(session: Session, urns: set[str]) -> dict[str, School]:
-    if not urns:
-        return {}
-    found = session.execute(select(School).where(School.urn.in_(urns))).scalars()
-    return {s.urn: s for s in found}
 
 
 def queue_rows(
@@ -108,23 +97,13 @@ def held_rows(session: Session, now: datetime) -> list[dict[str, Any]]:
     (most are approved or sent already, with the structured account)."""
     notes = review.held_accounts(session)
     schools = school_names(session, {n.urn for n in notes if n.urn})
-    bounced: dict[str, list[str]] = {}
-    if notes:
-        for nid, role in session.execute(
-            select(Bounce.notification_id, Bounce.role)
-            .where(
-                Bounce.notification_id.in_([n.id for n in notes]),
-                Bounce.kind == BounceKind.PERMANENT,
-            )
-            .order_by(Bounce.id)
-        ).all():
-            bounced.setdefault(nid, []).append(role_words(role))
+    bounced = bounced_roles(session, [n.id for n in notes])
     return [
         {
             "id": n.id,
-            "bounced": list(dict.fromkeys(bounced.get(n.id, []))),
+            "bounced": bounced.get(n.id, []),
             "undelivered": n.status == NotificationStatus.BOUNCED,
-            "status_label": STATUS_LABELS.get(n.status, n.status),
+            "status_label": status_words(n.status),
             "school": schools[n.urn].name if n.urn in schools else "No school yet",
             "urn": n.urn or "",
             "found": len(held_account.suspects_of(n)),
@@ -160,85 +139,46 @@ def held_view(n: Notification) -> dict[str, Any] | None:
     }
 
 
-def _incident(session: Session, n: Notification) -> dict[str, Any]:
-    row = session.execute(
-        select(Incident).where(
-            Incident.incident_id == n.incident_id, Incident.revision == n.revision
-        )
-    ).scalar_one_or_none()
-    payload = row.payload if row else {}
-    child: dict[str, Any] = next(
-        (p for p in payload.get("persons", []) if p.get("person_id") == n.person_id), {}
-    )
-    # First Response sees the child as police recorded them, and the incident's facts;
-    # adults' details stay behind even here.
-    return {
-        "incident_id": n.incident_id,
-        "revision": n.revision,
-        "classification": payload.get("classification", ""),
-        "dash_risk": payload.get("dash_risk", ""),
-        "occurred_at": london_when(datetime.fromisoformat(payload["occurred_at"]))
-        if payload.get("occurred_at")
-        else "",
-        "child": {
-            k: child.get(k)
-            for k in (
-                "given_names",
-                "family_name",
-                "known_as",
-                "date_of_birth",
-                "gender",
-                "present",
-                "witnessed",
-                "injured",
-                "school_hint",
-            )
-        },
-    }
-
-
-def candidates(session: Session, n: Notification) -> list[dict[str, Any]]:
-    upns = {str(c.get("upn")) for c in n.candidates}
-    pupils = {
-        (p.upn, p.urn): p
-        for p in session.execute(select(Pupil).where(Pupil.upn.in_(upns))).scalars()
-    }
-    schools = school_names(session, {str(c.get("urn")) for c in n.candidates})
-    out = []
-    for c in n.candidates:
-        pupil = pupils.get((str(c.get("upn")), str(c.get("urn"))))
-        school = schools.get(str(c.get("urn")))
-        out.append(
-            {
-                **c,
-                "name": f"{pupil.given_names} {pupil.family_name}" if pupil else "",
-                "date_of_birth": pupil.date_of_birth.isoformat() if pupil else "",
-                "school": school.name if school else "",
-                "chosen": c.get("upn") == n.upn and c.get("urn") == n.urn,
-            }
-        )
-    return out
-
-
 def detail(session: Session, settings: Settings, n: Notification, now: datetime) -> dict[str, Any]:
-    preview = render_email(SchoolNotification.model_validate(n.content)) if n.content else None
+    """The notification page: the child beside each candidate, the e-mail as the school
+    will get it (``consumers.review_view``), and once sent, what happened instead of the
+    time left."""
     school = school_names(session, {n.urn}).get(n.urn or "") if n.urn else None
+    incident = review_view.child_as_recorded(session, n)
+    sent = review_view.outcome(session, n, now)
     return {
         "n": n,
-        "status_label": STATUS_LABELS.get(n.status, n.status),
+        "status_label": status_words(n.status),
         "deliver_by": london_when(n.deliver_by),
-        "left": time_left(n.deliver_by, now),
+        "left": "" if n.sent_at else time_left(n.deliver_by, now),
+        "late": review_view.lateness(n, now),
+        "sent": sent,
         "school": school.name if school else "",
-        "incident": _incident(session, n),
-        "candidates": candidates(session, n),
-        "preview": preview,
+        "incident": incident,
+        "candidates": review_view.candidates(session, n, incident["child"]),
+        "preview": review_view.preview(session, settings, n),
         "account": (n.content or {}).get("account", ""),
-        "claimed_by": review.claim_holder(n, now),
+        "claimed_by": actor_words(review.claim_holder(n, now)),
         "reviewable": n.status in {s.value for s in REVIEWABLE_STATUSES},
         "four_eyes": review.second_reviewer_needed(session, settings, n),
         "held": held_view(n),
         "bounces": bounce_rows(session, n.id),
     }
+
+
+def bounced_roles(session: Session, ids: list[str]) -> dict[str, list[str]]:
+    """For each notification, whose addresses bounced permanently, in words, each once."""
+    found: dict[str, list[str]] = {}
+    if ids:
+        for nid, role in session.execute(
+            select(Bounce.notification_id, Bounce.role)
+            .where(Bounce.notification_id.in_(ids), Bounce.kind == BounceKind.PERMANENT)
+            .order_by(Bounce.id)
+        ).all():
+            words = found.setdefault(nid, [])
+            if role_words(role) not in words:
+                words.append(role_words(role))
+    return found
 
 
 def bounce_rows(session: Session, notification_id: str) -> list[dict[str, Any]]:
@@ -259,19 +199,18 @@ def bounce_rows(session: Session, notification_id: str) -> list[dict[str, Any]]:
     ]
 
 
-def sent_rows(session: Session, limit: int = 200) -> list[dict[str, Any]]:
+SENT_OR_AFTER = (NotificationStatus.SENT, NotificationStatus.RECALLED, NotificationStatus.BOUNCED)
+SCHOOL = ("dsl", "deputy_dsl")  # reminders go to the school's DSL and deputy
+DUTY = "first_response"  # alerts go to First Response's duty inbox
+
+
+def sent_rows(session: Session, now: datetime, limit: int = 200) -> list[dict[str, Any]]:
+    """Sent (and recalled) notifications, latest first: when, whether late, acknowledged,
+    reminders and alerts in words, and on whose decision."""
     notes = list(
         session.execute(
             select(Notification)
-            .where(
-                Notification.status.in_(
-                    [
-                        NotificationStatus.SENT,
-                        NotificationStatus.RECALLED,
-                        NotificationStatus.BOUNCED,
-                    ]
-                )
-            )
+            .where(Notification.status.in_(SENT_OR_AFTER))
             .order_by(Notification.sent_at.desc())
             .limit(limit)
         ).scalars()
@@ -283,30 +222,24 @@ def sent_rows(session: Session, limit: int = 200) -> list[dict[str, Any]]:
         ).scalars():
             steps.setdefault(step.notification_id, []).append(step)
     schools = school_names(session, {n.urn for n in notes if n.urn})
-    bounced: dict[str, list[str]] = {}
-    if notes:
-        for nid, role in session.execute(
-            select(Bounce.notification_id, Bounce.role)
-            .where(
-                Bounce.notification_id.in_([n.id for n in notes]),
-                Bounce.kind == BounceKind.PERMANENT,
-            )
-            .order_by(Bounce.id)
-        ).all():
-            bounced.setdefault(nid, []).append(role_words(role))
+    decided = review_view.deciders(session, [n.id for n in notes])
+    bounced = bounced_roles(session, [n.id for n in notes])
     return [
         {
             "id": n.id,
-            "bounced": list(dict.fromkeys(bounced.get(n.id, []))),
+            "bounced": bounced.get(n.id, []),
             "undelivered": n.status == NotificationStatus.BOUNCED,
             "school": schools[n.urn].name if n.urn in schools else n.urn,
             "sent_at": london_when(n.sent_at) if n.sent_at else "",
+            "late": review_view.lateness(n, now),
             "acknowledged_at": london_when(n.acknowledged_at) if n.acknowledged_at else "",
-            "reminded": [s.step for s in steps.get(n.id, []) if s.role in ("dsl", "deputy_dsl")],
-            "escalated": [s.step for s in steps.get(n.id, []) if s.role == "first_response"],
-            "decided_by": n.decided_by or "",
+            "reminded": [step_words(s.step) for s in steps.get(n.id, []) if s.role in SCHOOL],
+            "escalated": [step_words(s.step) for s in steps.get(n.id, []) if s.role == DUTY],
+            "decided_by": actor_words(decided.get(n.id) or n.decided_by),
             "recalled": n.status == NotificationStatus.RECALLED,
-            "retraction": next((s.status for s in steps.get(n.id, []) if s.step == "recall"), None),
+            "retraction": step_status_words(
+                next((s.status for s in steps.get(n.id, []) if s.step == "recall"), None)
+            ),
         }
         for n in notes
     ]

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from audit.ledger import AuditAction, record
 from consumers.notify import build_content, deadline
+from consumers.wording import actor_words, status_words
 from foundations.clock import utcnow
 from foundations.models import (
     REVIEWABLE_STATUSES,
@@ -221,10 +222,12 @@ def _choose_pupil(
 def _reviewable(session: Session, notification_id: str, actor: str) -> Notification:
     n = get(session, notification_id)
     if n.status not in {s.value for s in REVIEWABLE_STATUSES}:
-        raise ReviewError(f"{n.id} is {n.status}: only notifications waiting for review")
+        raise ReviewError(
+            f"{n.id} is no longer waiting for review ({status_words(n.status).lower()})"
+        )
     holder = claim_holder(n, utcnow())
     if holder is not None and holder != actor:
-        raise ReviewError(f"{n.id} is being worked on by {holder}")
+        raise ReviewError(f"{n.id} is being worked on by {actor_words(holder)}")
     return n
 
 
@@ -384,7 +387,9 @@ def recall(
         raise ReviewError("a recall needs a reason")
     n = get(session, notification_id)
     if n.status != NotificationStatus.SENT or not n.recipient:
-        raise ReviewError(f"{n.id} is {n.status}: only a sent notification can be recalled")
+        raise ReviewError(
+            f"{n.id} is {status_words(n.status).lower()}: only a sent notification can be recalled"
+        )
     now = utcnow()
     n.status, n.reason = NotificationStatus.RECALLED, reason
     session.add(EscalationStep.to_school(n, "recall", now))  # consumers.alerts.Step.RECALL

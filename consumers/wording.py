@@ -7,6 +7,8 @@ and the API stay stable. Pages and e-mails say them in words, from here, in one 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from foundations.models import NotificationStatus
 from foundations.settings import ReviewPolicy
 
@@ -95,3 +97,68 @@ def actor_words(actor: str | None) -> str:
     if kind == "broker":
         return f"the broker ({SERVICE_WORDS.get(rest, rest)})"
     return actor
+
+
+# What the matcher compared (``school_directory.matching.FIELDS``) and how a field agreed.
+FIELD_WORDS: dict[str, str] = {
+    "given_name": "given names",
+    "family_name": "family name",
+    "date_of_birth": "date of birth",
+    "postcode": "postcode",
+    "gender": "gender",
+    "school_hint": "school named by the police",
+    "names_swapped": "given and family names recorded the other way round",
+}
+
+LEVEL_WORDS: dict[str, str] = {
+    "exact": "the same",
+    "exact_all": "all the same",
+    "exact_other": "another of the names is the same",
+    "same": "the same",
+    "nickname": "a short form or nickname",
+    "phonetic": "sounds the same",
+    "part": "one part is the same",
+    "similar": "similar, not the same",
+    "day_month_swapped": "day and month swapped",
+    "one_digit": "one digit differs",
+    "sector": "same postcode sector",
+    "district": "same postcode district",
+    "different": "different",
+}
+
+STEP_STATUS_WORDS: dict[str, str] = {
+    "pending": "waiting to be sent",
+    "sent": "sent",
+    "failed": "could not be sent",
+    "cancelled": "no longer needed",
+}
+
+
+def field_words(field: str) -> str:
+    """``date_of_birth`` -> "date of birth"."""
+    return FIELD_WORDS.get(field, field.replace("_", " "))
+
+
+def match_words(reason: str) -> str:
+    """One of the matcher's reasons in words: ``given_name`` -> "given names",
+    ``given_name:nickname`` -> "given names (a short form or nickname)"."""
+    field, _, level = reason.partition(":")
+    if not level:
+        return field_words(field)
+    return f"{field_words(field)} ({LEVEL_WORDS.get(level, level.replace('_', ' '))})"
+
+
+def step_status_words(status: str | None) -> str:
+    """Where an escalation step's e-mail stands: ``pending`` -> "waiting to be sent"."""
+    if not status:
+        return ""
+    return STEP_STATUS_WORDS.get(status, status.replace("_", " "))
+
+
+def late_words(late: timedelta) -> str:
+    """How late, for a person: "5 min", "1 h 5 min", "3 days"."""
+    minutes = max(int(late.total_seconds() // 60), 0)
+    hours, rest = divmod(minutes, 60)
+    if hours >= 48:
+        return f"{hours // 24} days"
+    return f"{hours} h {rest} min" if hours else f"{rest} min"

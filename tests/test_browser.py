@@ -174,7 +174,7 @@ async def test_a_reviewer_corrects_a_match_in_the_browser_and_an_auditor_finds_i
                 await page.click("button:has-text('Search')")
                 await page.wait_for_selector("h2:has-text('What was shared')")
                 text = await page.inner_text("main")
-                assert nid in text and "console:rita" in text and "intact" in text
+                assert nid in text and "rita (console)" in text and "intact" in text
                 await accessible(page, "audit")
                 await page.goto(f"{base}/queue")
                 assert "cannot see this page" in await page.inner_text("main")

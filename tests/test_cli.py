@@ -284,3 +284,70 @@ def test_mail_dkim_key_writes_a_key_and_prints_the_record_and_never_overwrites(
     assert (tmp_path / "dkim.key").stat().st_mode & 0o777 == 0o600
     again = encompass(env, "mail", "dkim-key")
     assert again.returncode == 1 and "never overwritten" in again.stderr
+
+
+def test_review_show_puts_each_candidate_beside_the_child_as_police_recorded_them(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """Issue 15, item 7: a terminal reviewer sees the child as the police recorded them
+    beside each candidate, field by field, with what differs; --json carries the same."""
+    files = write_directory(tmp_path / "directory")
+    assert (
+        encompass(env, "directory", "import", *(f"--{k}={v}" for k, v in files.items())).returncode
+        == 0
+    )
+    near = incident(
+        incident_id="44-20261121-000402",
+        persons=[*incident()["persons"][:2], child("c9", "Leo", "Twin", "2017-05-06")],
+    )
+    feed(env, near)
+    [row] = [json.loads(x) for x in encompass(env, "review", "list", "--json").stdout.splitlines()]
+    shown = encompass(env, "review", "show", row["notification_id"])
+    assert shown.returncode == 0, shown.stderr
+    text = shown.stdout
+    assert "the child as the police recorded them" in text and "Leo Twin, born 6 May 2017" in text
+    assert "Example Primary School (100001)" in text and "St Mary’s C of E Primary School" in text
+    comparing = [line for line in text.splitlines() if line.strip().startswith("date of birth")]
+    assert len(comparing) == 2
+    assert all("6 May 2017" in line and "| 5 May 2017" in line for line in comparing)
+    assert all("CLOSE (one digit differs)" in line for line in comparing)
+    assert text.count("differs: date of birth (one digit differs)") == 2
+    assert "Jane" not in text and "Example Road" not in text  # adults and addresses stay out
+    data = json.loads(encompass(env, "review", "show", row["notification_id"], "--json").stdout)
+    assert data["child_as_recorded"]["date_of_birth"] == "2017-05-06"
+    assert "address" not in data["child_as_recorded"]
+    [first, second] = data["compared"]
+    dob = next(f for f in first["compared"] if f["field"] == "date of birth")
+    assert (dob["police"], dob["record"], dob["verdict"]) == ("6 May 2017", "5 May 2017", "close")
+    assert {first["urn"], second["urn"]} == {"100001", "100002"}
+
+
+def test_review_show_previews_the_email_the_school_will_get(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """Issue 15, item 5: the preview is addressed to the role the e-mail goes to (a deputy
+    when the school has no DSL) and shows where the acknowledgement link will be."""
+    from tests.console_pages import NOAH, pupils
+
+    files = write_directory(tmp_path / "directory", pupils())
+    assert (
+        encompass(env, "directory", "import", *(f"--{k}={v}" for k, v in files.items())).returncode
+        == 0
+    )
+    feed(env, incident(), incident(incident_id="44-20261121-000403",
+                                   persons=[*incident()["persons"][:2], NOAH]))  # fmt: skip
+    rows = [json.loads(x) for x in encompass(env, "review", "list", "--json").stdout.splitlines()]
+    by_school = {r["urn"]: r["notification_id"] for r in rows}
+    to_deputy = encompass(
+        env | {"ENCOMPASS_ACK_LINK_TTL_DAYS": "7"}, "review", "show", by_school["100002"]
+    )
+    assert "Dear deputy designated safeguarding lead at St Mary" in to_deputy.stdout
+    link = "[the school's own confirmation link goes here when the e-mail is sent; it works"
+    assert f"{link} for 7 days]" in to_deputy.stdout
+    to_dsl = encompass(env, "review", "show", by_school["100001"]).stdout
+    assert "Dear designated safeguarding lead at Example Primary School" in to_dsl
+    assert "it works for 14 days" in to_dsl
+    for shown in (to_deputy.stdout, to_dsl):
+        assert "Please confirm to First Response" not in shown
+    data = json.loads(encompass(env, "review", "show", by_school["100002"], "--json").stdout)
+    assert "Dear deputy designated safeguarding lead" in data["preview"]["text"]

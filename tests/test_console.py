@@ -234,7 +234,7 @@ def test_a_claim_keeps_a_second_reviewer_out_until_it_expires(
         other_token = sign_in(other, "rob")
         refused = other.post(f"/notifications/{nid}/reject",
                              data={"csrf_token": other_token, "reason": "dup"})  # fmt: skip
-        assert "being%20worked%20on%20by%20console%3Arita" in refused.headers["location"]
+        assert "being%20worked%20on%20by%20rita%20%28console%29" in refused.headers["location"]
         with transaction(directory) as s:
             s.get(Notification, nid).review_claimed_until = None  # type: ignore[union-attr]
         other.post(
@@ -302,7 +302,7 @@ def test_an_auditor_finds_what_was_shared_and_who_approved_it(
         review.approve(s, Settings(), nid, actor="console:rita")
     sign_in(client, "aud")
     page = client.get("/audit", params={"school": "100001"}).text
-    assert nid in page and "console:rita" in page and "The audit trail is intact" in page
+    assert nid in page and "rita (console)" in page and "The audit trail is intact" in page
     [report] = events(directory, "report_produced")
     assert report.actor == "console:aud" and report.details["query"]["urn"] == "100001"
 

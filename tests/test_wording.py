@@ -56,3 +56,24 @@ def test_the_alert_to_first_response_says_the_status_in_words() -> None:
     for body in (alert.text, alert.html):
         assert "Status: Waiting for review" in body
         assert "pending_review" not in body and "review_due" not in body
+
+
+def test_the_matchers_fields_and_levels_have_words() -> None:
+    from datetime import timedelta
+
+    from consumers.wording import FIELD_WORDS, late_words, match_words, step_status_words
+    from school_directory.matching import FIELDS
+
+    assert set(FIELDS) <= set(FIELD_WORDS)
+    assert match_words("date_of_birth") == "date of birth"
+    assert match_words("given_name:nickname") == "given names (a short form or nickname)"
+    assert match_words("date_of_birth:day_month_swapped") == (
+        "date of birth (day and month swapped)"
+    )
+    assert step_status_words("pending") == "waiting to be sent"
+    assert [late_words(timedelta(minutes=m)) for m in (5, 65, 180, 60 * 72)] == [
+        "5 min",
+        "1 h 5 min",
+        "3 h 0 min",
+        "3 days",
+    ]

@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from broker.cli import common
 from foundations.database import transaction
@@ -108,10 +109,11 @@ def queue(
 def show(
     settings: Settings, sessions: common.Sessions, args: argparse.Namespace, actor: str
 ) -> int:
-    from consumers import held_account, review
-    from consumers.render import render_email
+    """``review show``: the notification, the child as the police recorded them beside each
+    candidate (what agrees and what differs), the held account, and the e-mail as the
+    school will get it (``consumers.review_view``, as in the console)."""
+    from consumers import held_account, review, review_view
     from consumers.residual import highlighted
-    from schemas.notification import SchoolNotification
 
     with transaction(sessions) as session:
         try:
@@ -120,12 +122,18 @@ def show(
             print(f"encompass review show: {exc}", file=sys.stderr)
             return 1
         row = review.as_row(n)
-        content = n.content
         held = n.held_account if held_account.is_held(n) else None
         suspects = held_account.suspects_of(n) if held else []
-    preview = render_email(SchoolNotification.model_validate(content)) if content else None
+        incident = review_view.child_as_recorded(session, n)
+        compared = review_view.candidates(session, n, incident["child"])
+        preview = review_view.preview(session, settings, n)
     if args.json:
         row["preview"] = {"subject": preview.subject, "text": preview.text} if preview else None
+        row["child_as_recorded"] = incident["child"]
+        row["compared"] = [
+            {k: c[k] for k in ("upn", "urn", "name", "date_of_birth", "school", "compared")}
+            for c in compared
+        ]
         if held:
             row["held_account"] = {
                 "text": held.get("text", ""),
@@ -144,12 +152,7 @@ def show(
         "deliver_by",
     ):
         print(f"{key:>16}: {row[key]}")
-    print("      candidates:")
-    for c in row["candidates"] or []:
-        print(
-            f"                  upn {c['upn']} at {c['urn']}  score {c['score']:.2f}  "
-            f"agreed: {', '.join(c.get('agreed', [])) or '-'}"
-        )
+    _print_candidates(incident, compared)
     if held:
         print("\n--- the officer's account, held for a person: [[ ]] marks what may identify ---")
         print(highlighted(str(held.get("text", "")), suspects))
@@ -165,6 +168,37 @@ def show(
     else:
         print("\n(no school chosen yet: approve with --upn/--urn to choose the pupil record)")
     return 0
+
+
+VERDICTS = {"same": "same", "close": "CLOSE", "differs": "DIFFERS", "not compared": "-"}
+
+
+def _print_candidates(incident: dict[str, Any], compared: list[dict[str, Any]]) -> None:
+    """Each candidate beside the child as the police recorded them, field by field."""
+    child = incident["child"]
+    name = " ".join(str(child.get(k) or "") for k in ("given_names", "family_name")).strip()
+    print("\n--- the child as the police recorded them ---")
+    print(f"  {name or '(no name recorded)'}, born {incident['born'] or '(not recorded)'}")
+    if not compared:
+        print("  No pupil record came close: search the directory in the console.")
+        return
+    print("\n--- candidates, best first: police record | pupil record ---")
+    for i, c in enumerate(compared, 1):
+        print(
+            f"  {i}. {c['name'] or '(no pupil record)'}, UPN {c['upn']} at "
+            f"{c['school'] or c['urn']} ({c['urn']})  score {c['score']:.2f}"
+            f"{'  (chosen)' if c['chosen'] else ''}"
+        )
+        for f in c["compared"]:
+            how = f" ({f['how']})" if f["how"] else ""
+            sides = f"{f['police'] or '-':<26} | {f['record'] or '-':<26}"
+            if f["field"] == "postcode":  # compared, never shown: the child's address
+                sides = f"{'(not shown)':<26}   {'':<26}"
+            print(f"       {f['field']:<28} {sides} {VERDICTS[f['verdict']]}{how}")
+        if c["differs"]:
+            print(f"       differs: {', '.join(c['differs'])}")
+        if c.get("note"):
+            print(f"       note: {c['note']}")
 
 
 def approve(

@@ -232,7 +232,7 @@ def seed(sessions: sessionmaker[Session], settings: Settings, directory: Path) -
 
 MAIL_FILE = "20261121T224000-hostile.eml"
 ALL_TEXT = " ".join(ALL)
-USER_SHOWN = f"console:{HOSTILE_USER}"
+USER_SHOWN = HOSTILE_USER  # said in words, "NAME (console)" (consumers.wording.actor_words)
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,12 @@ def build_content(
     return held_account.apply(session, n, screened, actor=ACTOR)
 
 
+def risk_level(dash_risk: str | None) -> str | None:
+    """The DASH risk level as the queue sorts it: ``standard``, ``medium``, ``high``."""
+    level = (dash_risk or "").strip().casefold()
+    return level or None
+
+
 def create_for_child(
     session: Session,
     settings: Settings,
@@ -142,6 +148,8 @@ def create_for_child(
             releasable=match.releasable and urn is not None and not is_update,
             is_update=is_update,
             deliver_by=due,
+            dash_risk=risk_level(incident.dash_risk),
+            best_urn=urn or (match.candidates[0].urn if match.candidates else None),
         )
         session.add(n)
         ids = {"incident_id": incident.incident_id, "notification_id": n.id}

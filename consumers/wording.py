@@ -87,3 +87,33 @@ def actor_words(actor: str | None) -> str:
     if kind == "broker":
         return f"the broker ({SERVICE_WORDS.get(rest, rest)})"
     return actor
+
+
+# Why a notification waits in the review queue, in a few words (console.queue_view).
+WHY_WORDS: dict[str, str] = {
+    "release_grade": "Sure match: can be approved with others",
+    "update": "Update to a sent notification",
+    "twins": "Twins or same-name children?",
+    "unsure": "Match not sure enough",
+    "not_found": "Not found in the directory",
+    "failed": "Could not be sent",
+    "going_out": "Approved, going out",
+    "account_held": "Account held: names found",
+}
+
+RISK_WORDS: dict[str, str] = {
+    "high": "High",
+    "medium": "Medium",
+    "standard": "Standard",
+}
+
+
+def why_words(why: str) -> str:
+    return WHY_WORDS.get(why, why.replace("_", " ").capitalize())
+
+
+def risk_words(risk: str | None) -> str:
+    """A DASH risk level in words; "Not recorded" when the police gave none."""
+    if not risk:
+        return "Not recorded"
+    return RISK_WORDS.get(risk, risk.capitalize())

@@ -1,0 +1,34 @@
+"""notifications: the queue's sort keys in clear (``dash_risk``, ``best_urn``)
+
+The review queue pages in SQL (issue 15): it sorts and filters thousands of rows without
+decrypting each police record. Two keys that name no one are kept in clear beside the row:
+the incident's DASH risk level (standard, medium, high) and the school of the best
+candidate (``urn`` once a school is chosen; before that, the first candidate's, which is
+encrypted with the candidates). Rows made before this revision have neither: they sort
+as "risk not recorded" and by their chosen school, and show both from the police record.
+
+Revision ID: 0019
+Revises: 0016
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0019"
+down_revision = "0016"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("notifications") as batch:
+        batch.add_column(sa.Column("dash_risk", sa.String(32), nullable=True))
+        batch.add_column(sa.Column("best_urn", sa.String(16), nullable=True))
+        batch.create_index("ix_notifications_best_urn", ["best_urn"])
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("notifications") as batch:
+        batch.drop_index("ix_notifications_best_urn")
+        batch.drop_column("best_urn")
+        batch.drop_column("dash_risk")

@@ -15,7 +15,7 @@ from datetime import date
 from email import policy
 from email.parser import BytesParser
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -55,11 +55,15 @@ def queue_page(request: Request, c: Ctx, db: Db, who: Reviewer, held: str = "") 
 
 
 @forms.post("/queue/approve")
-def bulk(c: Ctx, db: Db, who: Reviewer, ids: list[str] = NO_IDS) -> Response:
+def bulk(
+    c: Ctx, db: Db, who: Reviewer, ids: list[str] = NO_IDS, back: str = Form("")
+) -> Response:
     done, refused = review.bulk_approve(db, c.settings, ids, actor=who.actor)
-    return to_queue(
-        f"{len(done)} approved" + (f", {len(refused)} left for review" if refused else "")
-    )
+    notice = f"{len(done)} approved" + (f", {len(refused)} left for review" if refused else "")
+    # Back to the queue as it was filtered and sorted (rebuilt from what it knows, so the
+    # field can only ever lead to the queue), on its first page.
+    where = queue_view.Query.of(dict(parse_qsl(back.partition("?")[2]))).link(page=1)
+    return see_other(where + ("&" if "?" in where else "?") + "notice=" + quote(notice))
 
 
 def pupil_search(

@@ -101,6 +101,13 @@ def risk_level(dash_risk: str | None) -> str | None:
     return level or None
 
 
+def child_sort_key(child: Person) -> dict[str, str]:
+    """The child's names and date of birth as recorded, for the queue (kept encrypted)."""
+    born = child.date_of_birth.isoformat() if child.date_of_birth else ""
+    return {"given_names": child.given_names or "", "family_name": child.family_name or "",
+            "known_as": child.known_as or "", "date_of_birth": born}  # fmt: skip
+
+
 def create_for_child(
     session: Session,
     settings: Settings,
@@ -150,6 +157,7 @@ def create_for_child(
             deliver_by=due,
             dash_risk=risk_level(incident.dash_risk),
             best_urn=urn or (match.candidates[0].urn if match.candidates else None),
+            child_sort=child_sort_key(child),
         )
         session.add(n)
         ids = {"incident_id": incident.incident_id, "notification_id": n.id}

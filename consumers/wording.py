@@ -91,11 +91,11 @@ def actor_words(actor: str | None) -> str:
 
 # Why a notification waits in the review queue, in a few words (console.queue_view).
 WHY_WORDS: dict[str, str] = {
-    "release_grade": "Sure match: can be approved with others",
+    "release_grade": "Sure match",
     "update": "Update to a sent notification",
-    "twins": "Twins or same-name children?",
-    "unsure": "Match not sure enough",
-    "not_found": "Not found in the directory",
+    "twins": "Twins?",
+    "unsure": "Match not sure",
+    "not_found": "Not found",
     "failed": "Could not be sent",
     "going_out": "Approved, going out",
     "account_held": "Account held: names found",

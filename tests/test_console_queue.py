@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import Text, cast, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from console.accounts import add_user
 from console.app import create_app
 from console.queue_view import PAGE_SIZE, Query
 from consumers import review
+from consumers.retention import purge
 from foundations import crypto
+from foundations.clock import utcnow
 from foundations.database import transaction
 from foundations.models import Notification
 from foundations.settings import Settings
@@ -83,15 +86,15 @@ def test_each_row_shows_the_child_the_risk_the_school_why_it_waits_and_the_time_
     assert len(shown) == sum(FEW.values())
     sure = shown[seeded.ids["release_grade"][0]]
     assert re.fullmatch(r"[A-Z][a-z]+ [A-Z][a-z]+ / \d+ years old", sure["Child"]), sure
-    assert sure["Why it waits"] == "Sure match: can be approved with others"
+    assert sure["Why it waits"] == "Sure match"
     assert re.fullmatch(r".+ \(10000[12]\)", sure["School"]), sure
     assert re.fullmatch(r"1h [01]0m / Monday 23 November 2026 at 08:[34]0", sure["Time left"])
     assert sure["Claimed by"] == "Nobody"
     for nid in seeded.ids["twins"]:
-        assert shown[nid]["Why it waits"].startswith("Twins or same-name children?")
+        assert shown[nid]["Why it waits"].startswith("Twins?")
         assert shown[nid]["School"].endswith("/ best candidate")  # no school chosen yet
     for nid in seeded.ids["not_found"]:
-        assert shown[nid]["Why it waits"] == "Not found in the directory"
+        assert shown[nid]["Why it waits"] == "Not found"
         assert shown[nid]["Notification"].endswith("/ Not found in the directory")
     for nid in seeded.ids["account_held"]:
         assert "Account held: names found (1)" in shown[nid]["Why it waits"]
@@ -140,13 +143,7 @@ def test_the_queue_sorts_by_each_column_both_ways(
     assert [key(v) for v in down] == sorted(up_keys, reverse=True), down
 
 
-WHY_ORDER = [
-    "Sure match: can be approved with others",
-    "Update to a sent notification",
-    "Twins or same-name children?",
-    "Match not sure enough",
-    "Not found in the directory",
-]
+WHY_ORDER = ["Sure match", "Update to a sent notification", "Twins?", "Match not sure", "Not found"]
 
 
 def test_the_queue_sorts_by_age_and_by_who_has_claimed_it(
@@ -156,6 +153,15 @@ def test_the_queue_sorts_by_age_and_by_who_has_claimed_it(
     ages = [int(r["Child"].split(" / ")[1].split()[0]) for r in
             rows(client.get("/queue", params={"sort": "age"}).text)]  # fmt: skip
     assert ages == sorted(ages)
+    names = [r["Child"] for r in rows(client.get("/queue", params={"sort": "child"}).text)]
+    # Rows made before the child's sort key was kept are sorted from the police record.
+    with transaction(sessions) as s:
+        s.execute(update(Notification).where(Notification.id.in_(seeded.ids["twins"]
+                  + seeded.ids["release_grade"])).values(child_sort=None))  # fmt: skip
+    assert [r["Child"] for r in rows(client.get("/queue", params={"sort": "child"}).text)] == names
+    again = [int(r["Child"].split(" / ")[1].split()[0]) for r in
+             rows(client.get("/queue", params={"sort": "age"}).text)]  # fmt: skip
+    assert again == ages
     with transaction(sessions) as s:
         review.claim(s, settings_for(Path()), seeded.ids["update"][0], actor="console:rob")
         review.claim(s, settings_for(Path()), seeded.ids["not_found"][0], actor="console:ann")
@@ -292,3 +298,39 @@ def test_the_query_keeps_only_what_it_knows() -> None:
     assert q.link(page=2) == "/queue?why=twins&sort=child&page=2"
     assert q.sorted_by("child") == "/queue?why=twins&sort=child&order=desc"
     assert Query.of({"child": "a\x00b"}).child == ""
+
+
+def test_the_bulk_approval_comes_back_to_the_queue_as_it_was_filtered(
+    few: tuple[TestClient, Seeded], sessions: sessionmaker[Session]
+) -> None:
+    client, seeded = few
+    page = client.get("/queue", params={"why": "release_grade", "sort": "risk", "page": "1"})
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    back = re.search(r'name="back" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    ids = seeded.ids["release_grade"]
+    done = client.post("/queue/approve", data={"csrf_token": token, "ids": ids,
+                                                "back": back.replace("&amp;", "&")})  # fmt: skip
+    assert done.headers["location"].startswith("/queue?why=release_grade&sort=risk&notice=3")
+    # Whatever is sent back, the way back leads to the queue and nowhere else.
+    for odd in ("https://elsewhere.example/queue?why=twins", "//elsewhere.example", "\x00"):
+        again = client.post("/queue/approve", data={"csrf_token": token, "back": odd})
+        assert again.headers["location"].startswith("/queue"), again.headers["location"]
+    with transaction(sessions) as s:
+        assert {review.get(s, nid).status for nid in ids} == {"approved"}
+
+
+def test_the_childs_sort_key_is_encrypted_and_purged_with_the_police_record(
+    few: tuple[TestClient, Seeded], sessions: sessionmaker[Session]
+) -> None:
+    _, seeded = few
+    nid = seeded.ids["update"][0]
+    with transaction(sessions) as s:
+        stored = s.execute(
+            select(cast(Notification.child_sort, Text)).where(Notification.id == nid)
+        ).scalar_one()
+        assert stored.startswith("enc1.") and "family_name" not in stored
+        sent = [n for n in s.execute(select(Notification)).scalars() if n.status == "sent"]
+        assert sent and all(n.child_sort for n in sent)
+        purge(s, now=utcnow() + timedelta(days=401), keep_days=400)
+    with transaction(sessions) as s:
+        assert all(s.get(Notification, n.id).child_sort is None for n in sent)  # type: ignore[union-attr]

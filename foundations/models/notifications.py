@@ -101,6 +101,9 @@ class Notification(Base):
     # candidate's before a school is chosen; ``urn`` after).
     dash_risk: Mapped[str | None] = mapped_column(String(32), nullable=True)
     best_urn: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
+    # The child's names and date of birth as the police recorded them, encrypted: the
+    # queue sorts and searches by them without opening each police record. Purged with it.
+    child_sort: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON, nullable=True)
     content: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON, nullable=True)
     content_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     recipient: Mapped[str | None] = mapped_column(String(254), nullable=True)

@@ -116,6 +116,9 @@ def test_each_row_shows_the_child_the_risk_the_school_why_it_waits_and_the_time_
     assert again[nid]["Claimed by"] == "rob (console)"
 
 
+WHY_ORDER = ["Sure match", "Update to a sent notification", "Twins?", "Match not sure", "Not found"]
+
+
 @pytest.mark.parametrize(
     ("sort", "column", "key"),
     [
@@ -141,9 +144,6 @@ def test_the_queue_sorts_by_each_column_both_ways(
         up_keys = [key(v) for v in up]
     assert up_keys == sorted(up_keys), up
     assert [key(v) for v in down] == sorted(up_keys, reverse=True), down
-
-
-WHY_ORDER = ["Sure match", "Update to a sent notification", "Twins?", "Match not sure", "Not found"]
 
 
 def test_the_queue_sorts_by_age_and_by_who_has_claimed_it(

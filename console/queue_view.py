@@ -7,8 +7,9 @@ Thousands of rows wait after a weekend, and each police record is encrypted at r
 the queue filters, sorts, counts and pages in SQL, on what is kept in clear (deadlines,
 statuses, schools, the risk level, why it waits: none of it names anyone), and decrypts
 only the page it shows. Sorting or searching by the child's name or age needs every
-record of the filtered rows: that, alone, decrypts them all (the police record only, in
-one query), and is the slower way through a long queue.
+filtered row's child: that, alone, opens them all, from the few encrypted bytes kept for
+it (``Notification.child_sort``; the police record for rows made before migration 0019),
+and is the slower way through a long queue.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ class Query:
         except ValueError:
             page = 1
         return cls(
-            la=text("la", 16),
+            la=text("la"),
             school=text("school"),
             status=pick(text("status"), STATUS_CHOICES),
             why=pick(text("why"), (*WHY, "account_held")),

@@ -362,7 +362,7 @@ def _rows(
                 "found": len(held_account.suspects_of(n)) if held_account.is_held(n) else 0,
                 "score": n.match_score if n.match_score is not None else best.get("score"),
                 "late": late,
-                "deliver_by": london_when(n.deliver_by),
+                "deliver_by": short_when(n.deliver_by),
                 "left": time_left(n.deliver_by, now),
                 "claimed_by": actor_words(review.claim_holder(n, now)),
                 "first_approved_by": actor_words(n.first_approved_by),
@@ -372,6 +372,11 @@ def _rows(
             }
         )
     return rows
+
+
+def short_when(moment: datetime) -> str:
+    """``Mon 23 Nov 08:30``, in Europe/London time: a narrow column's due time."""
+    return f"{moment.astimezone(LONDON):%a %d %b %H:%M}"
 
 
 def held_rows(

@@ -55,9 +55,7 @@ def queue_page(request: Request, c: Ctx, db: Db, who: Reviewer, held: str = "") 
 
 
 @forms.post("/queue/approve")
-def bulk(
-    c: Ctx, db: Db, who: Reviewer, ids: list[str] = NO_IDS, back: str = Form("")
-) -> Response:
+def bulk(c: Ctx, db: Db, who: Reviewer, ids: list[str] = NO_IDS, back: str = Form("")) -> Response:
     done, refused = review.bulk_approve(db, c.settings, ids, actor=who.actor)
     notice = f"{len(done)} approved" + (f", {len(refused)} left for review" if refused else "")
     # Back to the queue as it was filtered and sorted (rebuilt from what it knows, so the

@@ -160,11 +160,7 @@ def sent_rows(session: Session, limit: int = 200) -> list[dict[str, Any]]:
     notes = list(
         session.execute(
             select(Notification)
-            .where(
-                Notification.status.in_(
-                    [NotificationStatus.SENT, NotificationStatus.RECALLED]
-                )
-            )
+            .where(Notification.status.in_([NotificationStatus.SENT, NotificationStatus.RECALLED]))
             .order_by(Notification.sent_at.desc())
             .limit(limit)
         ).scalars()

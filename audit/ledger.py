@@ -74,6 +74,9 @@ class AuditAction(StrEnum):
     ACCOUNT_RELEASED = "account_released"  # a person let it go (as read, or edited)
     ACCOUNT_DISCARDED = "account_discarded"  # a person decided the school does not get it
     FOLLOW_UP_SENT = "follow_up_sent"  # the officer's account, after the notification
+    # Delivery status notifications (consumers/bounces.py).
+    BOUNCED = "bounced"  # an e-mail bounced for good: to whom, why, and what was done
+    DELIVERY_DELAYED = "delivery_delayed"  # the receiving system is still trying
 
 
 def sha256_hex(data: bytes | str) -> str:

@@ -32,6 +32,7 @@ COLUMNS = (
     "recipient",
     "acknowledged_at",
     "content_sha256",
+    "bounces",
 )
 
 
@@ -81,19 +82,25 @@ def notification_rows(
     ids = [n.id for n in notes]
     approvals: dict[str, tuple[str, datetime]] = {}
     acks: dict[str, datetime] = {}
+    bounces: dict[str, list[str]] = {}
     if ids:
-        for nid, action, actor, at in session.execute(
-            select(AuditEvent.notification_id, AuditEvent.action, AuditEvent.actor, AuditEvent.at)
-            .where(
-                AuditEvent.notification_id.in_(ids),
-                AuditEvent.action.in_(("approved", "acknowledged")),
+        for nid, action, actor, at, details in session.execute(
+            select(
+                AuditEvent.notification_id,
+                AuditEvent.action,
+                AuditEvent.actor,
+                AuditEvent.at,
+                AuditEvent.details,
             )
+            .where(AuditEvent.notification_id.in_(ids), AuditEvent.action.in_(_FROM_THE_TRAIL))
             .order_by(AuditEvent.seq)
         ).all():
             if action == "approved" and nid:
                 approvals[nid] = (actor, at)
             elif action == "acknowledged" and nid:
                 acks.setdefault(nid, at)
+            elif nid:
+                bounces.setdefault(nid, []).append(_bounce(action, at, details or {}))
     names = dict(session.execute(select(School.urn, School.name)).all()) if notes else {}
     rows = []
     for n in notes:
@@ -117,9 +124,26 @@ def notification_rows(
                 "recipient": n.recipient,
                 "acknowledged_at": acks[n.id].isoformat() if n.id in acks else None,
                 "content_sha256": n.content_sha256,
+                "bounces": "; ".join(bounces[n.id]) if n.id in bounces else None,
             }
         )
     return rows
+
+
+# What the report reads of the trail: decisions, acknowledgements and bounces.
+_FROM_THE_TRAIL = ("approved", "acknowledged", "bounced", "delivery_delayed")
+
+
+def _bounce(action: str, at: datetime, details: dict[str, Any]) -> str:
+    """``bounced 5.1.1 from dsl@school.example (dsl) at ...; sent again to deputy_dsl``."""
+    kind = "bounced" if action == "bounced" else "delayed"
+    what = f"{kind} {details.get('status') or '-'} from {details.get('to')} ({details.get('role')})"
+    if details.get("step"):
+        what += f" for the {details['step']} e-mail"
+    what += f" at {at.isoformat()}"
+    if details.get("sent_again_to"):
+        what += f", sent again to {details['sent_again_to']}"
+    return what
 
 
 def as_csv(rows: list[dict[str, Any]]) -> str:
@@ -153,6 +177,8 @@ def as_text(rows: list[dict[str, Any]], query: ReportQuery) -> str:
             f"{r['recipient'] or '-'}; acknowledged {r['acknowledged_at'] or '-'}; "
             f"sha256 {r['content_sha256'] or '-'}"
         )
+        if r.get("bounces"):
+            lines.append(f"      BOUNCES: {r['bounces']}")
     return "\n".join(lines)
 
 

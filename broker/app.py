@@ -10,15 +10,17 @@ One lifecycle, the same for ``encompass up`` (``start``, ``stop``) and ``faststr
 
 1. ``starting``: what needs only the database starts at once, so that approved e-mails go
    and acknowledgement links answer while Kafka is still being reached: delivery and
-   escalation, the retention purge, the console and the internal listener. Then the
+   escalation, the retention purge, the console, the internal listener and the bounce
+   listener (broker/bounce_listener.py, when ``ENCOMPASS_BOUNCE_SMTP_HOST`` is set). Then the
    intake's language model is loaded and the topics are made sure of.
 2. The Kafka broker starts: the producer connects and the intake subscriber joins its
    consumer group (after a crash, once the dead member's session has ended).
 3. ``started``: the audit relay and the checkpoints, which publish to Kafka.
 
 Stopping: ``stopping`` (intake stops taking events and the batch in hand commits; the
-console and the workers stop, the e-mail in flight finishing; the last audit rows and a
-last tree head go out), the Kafka broker stops, then ``stopped`` (the database engine).
+console, the bounce listener and the workers stop, the e-mail in flight finishing; the last
+audit rows and a last tree head go out), the Kafka broker stops, then ``stopped`` (the
+database engine).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 from sqlalchemy import text
 
+from broker.bounce_listener import BounceListener, bounce_listener
 from broker.internal import create_internal_app
 from broker.kafka_admin import ensure_topics
 from broker.kafka_client import EncompassKafkaBroker, consumer_lag, kafka_broker
@@ -50,6 +53,7 @@ from console.server import ConsoleServer
 from consumers import residual
 from consumers.acknowledge import AckLinks
 from consumers.audit_publish import AuditCheckpointer, AuditPublisher
+from consumers.bounces import Taken
 from consumers.deliver import DeliveryWorker
 from consumers.escalate import EscalationScheduler
 from consumers.intake_batch import (
@@ -125,6 +129,10 @@ class EncompassService:
                 on_result=lambda result: self.metrics.emails.labels(result).inc(),
             )
             self.escalation = EscalationScheduler(settings, self.sessions, self.mailer, self.links)
+        # Delivery status notifications to our return paths (ENCOMPASS_BOUNCE_SMTP_HOST).
+        self.bounce_listener: BounceListener | None = None
+        if Role.DELIVERY in self.roles:
+            self.bounce_listener = bounce_listener(settings, self.sessions, self._bounce_taken)
         self.audit_publisher: AuditPublisher | None = None
         self.checkpointer: AuditCheckpointer | None = None
         self.retention: RetentionJob | None = None
@@ -210,6 +218,14 @@ class EncompassService:
                 self.metrics.matches.labels(match).inc()
         self._lag.update(consumer_lag(self.broker, records))
 
+    def _bounce_taken(self, taken: Taken) -> None:
+        """Counted; the workers woken when the report left them something to send."""
+        self.metrics.bounce_reports.labels(taken.outcome.value).inc()
+        if taken.sent_again and self.delivery is not None:
+            self.delivery.wake.set()
+        if taken.alerted and self.escalation is not None:
+            self.escalation.wake.set()
+
     async def readiness(self) -> tuple[bool, dict[str, str]]:
         """Ready when the database answers, and the Kafka broker does when a role uses it."""
         checks: dict[str, str] = {}
@@ -269,6 +285,8 @@ class EncompassService:
         self.start_workers()
         self.start_console()
         self.start_internal()
+        if self.bounce_listener is not None:
+            await self.bounce_listener.start()
         if not self.uses_kafka:
             return
         if Role.INTAKE in self.roles:
@@ -296,6 +314,8 @@ class EncompassService:
             await subscriber.stop()
         await self.stop_console()
         await self.stop_internal()
+        if self.bounce_listener is not None:
+            await self.bounce_listener.stop()
         if self.delivery is not None:
             self.delivery.request_stop()
         delivering = [t for name, t in self._tasks.items() if name == "delivery"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +25,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from foundations.clock import utcnow
 from foundations.database import transaction
-from foundations.models import UNSENT_STATUSES, Notification, NotificationStatus
+from foundations.models import (
+    UNSENT_STATUSES,
+    Bounce,
+    BounceKind,
+    Notification,
+    NotificationStatus,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -55,6 +61,13 @@ class Metrics:
             ["result"],
             registry=self.registry,
         )
+        self.bounce_reports = Counter(
+            "encompass_bounce_reports_total",
+            "Reports taken by this process's bounce listener, by outcome "
+            "(permanent, delayed, duplicate, ignored, forged, later)",
+            ["outcome"],
+            registry=self.registry,
+        )
 
 
 @dataclass(frozen=True)
@@ -64,6 +77,7 @@ class QueueFigures:
     by_status: dict[str, int]
     first_created: Any
     first_due: Any
+    bounces: dict[str, int] = field(default_factory=dict)  # recorded, by kind
 
 
 def read_queue(sessions: sessionmaker[Session]) -> QueueFigures:
@@ -81,7 +95,15 @@ def read_queue(sessions: sessionmaker[Session]) -> QueueFigures:
                 Notification.status.in_(unsent)
             )
         ).one()
-    return QueueFigures({str(k): int(v) for k, v in counts.items()}, first_created, first_due)
+        bounces = dict(
+            session.execute(select(Bounce.kind, func.count()).group_by(Bounce.kind)).all()
+        )
+    return QueueFigures(
+        {str(k): int(v) for k, v in counts.items()},
+        first_created,
+        first_due,
+        {str(k): int(v) for k, v in bounces.items()},
+    )
 
 
 class QueueCollector(Collector):
@@ -146,6 +168,14 @@ def _queue_gauges(figures: QueueFigures) -> Iterator[GaugeMetricFamily]:
     yield oldest
     slack.add_metric([], -_seconds(now, figures.first_due) if figures.first_due else 0.0)
     yield slack
+    bounces = GaugeMetricFamily(
+        "encompass_bounces",
+        "Bounces recorded (the listener's and the mailbox's), by kind",
+        labels=["kind"],
+    )
+    for kind in BounceKind:
+        bounces.add_metric([kind.value], figures.bounces.get(kind.value, 0))
+    yield bounces
 
 
 def _seconds(now: datetime, then: Any) -> float:

@@ -24,13 +24,14 @@ from datetime import datetime
 from enum import StrEnum
 
 import pyotp
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, inspect, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from audit.ledger import AuditAction, record
 from console import sessions as console_sessions
 from console import throttle
 from console.throttle import Kind
+from foundations.crypto import InRow, row_name
 from foundations.database import transaction
 from foundations.models import ConsoleUser, RecoveryCode
 from foundations.settings import Settings
@@ -134,11 +135,21 @@ def enrol(
     done = session.execute(  # only once: two tabs confirming at once set up one secret
         update(ConsoleUser)
         .where(ConsoleUser.username == username, ConsoleUser.totp_secret.is_(None))
-        .values(totp_secret=secret, totp_enrolled_at=now, totp_last_step=step)
-        .execution_options(synchronize_session="fetch")
+        # the secret is bound to its account (foundations.crypto)
+        .values(
+            totp_secret=InRow(secret, row_name([username])),
+            totp_enrolled_at=now,
+            totp_last_step=step,
+        )
+        .execution_options(synchronize_session=False)
     )
     if done.rowcount != 1:  # type: ignore[attr-defined]
         return None
+    loaded = session.identity_map.get(
+        inspect(ConsoleUser).identity_key_from_primary_key((username,))
+    )
+    if loaded is not None:  # read again: the account now has its secret
+        session.expire(loaded)
     codes = new_recovery_codes(session, username, now=now)
     record(session, AuditAction.MFA_ENROLLED, actor=actor,
            details={"user": username, "factor": Factor.TOTP.value,

@@ -41,12 +41,13 @@ PAGE_SIZE = 50
 HELD_SHOWN = 5  # officers' accounts waiting, most urgent first, before "show all"
 
 # Why a notification waits, most actionable first (the order of "sort by why").
-WHY = ("release_grade", "update", "twins", "unsure", "not_found", "failed", "going_out")
+WHY = ("release_grade", "update", "twins", "unsure", "not_found", "failed", "bounced",
+       "going_out")  # fmt: skip
 RISKS = ("high", "medium", "standard")
 # The matcher's words for two children too close to tell apart (school_directory.matching).
 TWINS_MARK = "twins or same-name children"
 
-STATUS_CHOICES = ("pending_review", "not_found", "failed", "late", "approved")
+STATUS_CHOICES = ("pending_review", "not_found", "failed", "bounced", "late", "approved")
 DUE_CHOICES = {"late": timedelta(0), "1h": timedelta(hours=1), "4h": timedelta(hours=4),
                "24h": timedelta(hours=24)}  # fmt: skip
 DUE_WORDS = {"late": "Late already", "1h": "Within an hour", "4h": "Within 4 hours",
@@ -133,6 +134,7 @@ def why_rank() -> ColumnElement[int]:
     s = Notification.status
     return case(
         (s == NotificationStatus.FAILED, WHY.index("failed")),
+        (s == NotificationStatus.BOUNCED, WHY.index("bounced")),
         (s.in_([NotificationStatus.APPROVED, NotificationStatus.SENDING]),
          WHY.index("going_out")),
         (s == NotificationStatus.NOT_FOUND, WHY.index("not_found")),

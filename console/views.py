@@ -11,8 +11,11 @@ from sqlalchemy.orm import Session
 
 from consumers import held_account, review
 from consumers.render import london_when, render_email
+from consumers.wording import role_words, step_words
 from foundations.models import (
     REVIEWABLE_STATUSES,
+    Bounce,
+    BounceKind,
     EscalationStep,
     Incident,
     Notification,
@@ -33,6 +36,7 @@ STATUS_LABELS = {
     "rejected": "Rejected",
     "superseded": "Superseded",
     "recalled": "Recalled",
+    "bounced": "Bounced",
 }
 
 
@@ -153,14 +157,41 @@ def detail(session: Session, settings: Settings, n: Notification, now: datetime)
         "reviewable": n.status in {s.value for s in REVIEWABLE_STATUSES},
         "four_eyes": review.second_reviewer_needed(session, settings, n),
         "held": held_view(n),
+        "bounces": bounce_rows(session, n.id),
     }
+
+
+def bounce_rows(session: Session, notification_id: str) -> list[dict[str, Any]]:
+    """What came back of this notification's e-mails (consumers/bounces.py), oldest first."""
+    return [
+        {
+            "kind": "Bounced" if b.kind == BounceKind.PERMANENT else "Delayed",
+            "permanent": b.kind == BounceKind.PERMANENT,
+            "what": step_words(b.step) if b.step else "The notification",
+            "to": f"{b.recipient} ({role_words(b.role)})",
+            "status": b.status,
+            "diagnostic": b.diagnostic,
+            "at": london_when(b.received_at),
+        }
+        for b in session.execute(
+            select(Bounce).where(Bounce.notification_id == notification_id).order_by(Bounce.id)
+        ).scalars()
+    ]
 
 
 def sent_rows(session: Session, limit: int = 200) -> list[dict[str, Any]]:
     notes = list(
         session.execute(
             select(Notification)
-            .where(Notification.status.in_([NotificationStatus.SENT, NotificationStatus.RECALLED]))
+            .where(
+                Notification.status.in_(
+                    [
+                        NotificationStatus.SENT,
+                        NotificationStatus.RECALLED,
+                        NotificationStatus.BOUNCED,
+                    ]
+                )
+            )
             .order_by(Notification.sent_at.desc())
             .limit(limit)
         ).scalars()
@@ -172,9 +203,22 @@ def sent_rows(session: Session, limit: int = 200) -> list[dict[str, Any]]:
         ).scalars():
             steps.setdefault(step.notification_id, []).append(step)
     schools = school_names(session, {n.urn for n in notes if n.urn})
+    bounced: dict[str, list[str]] = {}
+    if notes:
+        for nid, role in session.execute(
+            select(Bounce.notification_id, Bounce.role)
+            .where(
+                Bounce.notification_id.in_([n.id for n in notes]),
+                Bounce.kind == BounceKind.PERMANENT,
+            )
+            .order_by(Bounce.id)
+        ).all():
+            bounced.setdefault(nid, []).append(role_words(role))
     return [
         {
             "id": n.id,
+            "bounced": list(dict.fromkeys(bounced.get(n.id, []))),
+            "undelivered": n.status == NotificationStatus.BOUNCED,
             "school": schools[n.urn].name if n.urn in schools else n.urn,
             "sent_at": london_when(n.sent_at) if n.sent_at else "",
             "acknowledged_at": london_when(n.acknowledged_at) if n.acknowledged_at else "",

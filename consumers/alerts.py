@@ -26,6 +26,9 @@ from consumers.render import EMAIL_ENV, RenderedEmail, content_sha256, london_by
 from foundations.models import (
     REVIEWABLE_STATUSES,
     AccountStatus,
+    AuditEvent,
+    Bounce,
+    BounceKind,
     EscalationStatus,
     EscalationStep,
     Notification,
@@ -48,6 +51,11 @@ class Step(StrEnum):
     UNACKNOWLEDGED = "unacknowledged"
     RECALL = "recall"  # a retraction to the school (consumers.review.recall)
     FOLLOW_UP = "follow_up"  # the officer's account, once read (consumers.held_account)
+    BOUNCED = "bounced"  # an e-mail to the school bounced for good (consumers.bounces)
+    UNDELIVERABLE = "undeliverable"  # ... and then every address of the school had
+
+
+BOUNCE_ALERTS = frozenset({Step.BOUNCED, Step.UNDELIVERABLE})
 
 
 CHASING = frozenset({Step.REMIND_DSL, Step.REMIND_DEPUTY, Step.UNACKNOWLEDGED})
@@ -66,6 +74,10 @@ class AlertView:
     sent_at: datetime | None
     queue_url: str
     deputy_reminded: bool = False
+    # A bounce alert: the roles whose addresses bounced (dsl, deputy_dsl, school), and the
+    # role it was sent to again (None: no address is left).
+    bounced_roles: tuple[str, ...] = ()
+    resent_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +97,10 @@ def alert_subject(a: AlertView) -> str:
         what = f"still waiting for review, due {london_by(a.deliver_by)}"
     elif a.step == "late":
         what = f"LATE: not sent by {london_by(a.deliver_by)}"
+    elif a.step == "bounced":
+        what = "BOUNCED: the school's mail system refused it"
+    elif a.step == "undeliverable":
+        what = "UNDELIVERABLE: every address of the school bounced"
     else:
         what = "not acknowledged by the school"
     return f"Operation Encompass alert: {a.notification_id} {what}"
@@ -154,6 +170,10 @@ def render_step(
                 EscalationStep.step == Step.REMIND_DEPUTY.value,
             )
         ).first()
+        bounced: tuple[str, ...] = ()
+        resent_to = None
+        if row.step in BOUNCE_ALERTS:
+            bounced, resent_to = bounce_facts(session, n)
         return render_alert(
             AlertView(
                 step=row.step,
@@ -165,6 +185,8 @@ def render_step(
                 sent_at=n.sent_at,
                 queue_url=f"{links.base_url}/queue",
                 deputy_reminded=deputy_reminded is not None,
+                bounced_roles=bounced,
+                resent_to=resent_to,
             )
         )
     return render_reminder(
@@ -177,6 +199,25 @@ def render_step(
             to_deputy=row.step == Step.REMIND_DEPUTY.value,
         )
     )
+
+
+def bounce_facts(session: Session, n: Notification) -> tuple[tuple[str, ...], str | None]:
+    """For a bounce alert: the roles whose addresses bounced for good, and the role the
+    notification was sent to again after the last bounce, as its audit row says (None:
+    it was not, for want of an address or because a reminder bounced)."""
+    roles = session.execute(
+        select(Bounce.role)
+        .where(Bounce.notification_id == n.id, Bounce.kind == BounceKind.PERMANENT)
+        .order_by(Bounce.id)
+    ).scalars()
+    last = session.execute(
+        select(AuditEvent.details)
+        .where(AuditEvent.notification_id == n.id, AuditEvent.action == AuditAction.BOUNCED)
+        .order_by(AuditEvent.seq.desc())
+        .limit(1)
+    ).scalar()
+    again = last.get("sent_again_to") if isinstance(last, dict) else None
+    return tuple(dict.fromkeys(roles)), again if isinstance(again, str) else None
 
 
 def _no_longer_needed(row: EscalationStep, n: Notification) -> bool:

@@ -9,7 +9,7 @@ school's mail system can recognise it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -23,10 +23,17 @@ from consumers.acknowledge import AckLinks
 from consumers.outbox import Clock, Courier, DeliveryError, Outbox, settle
 from consumers.periodic import Periodic
 from consumers.render import RenderedEmail, as_message, content_sha256, render_email
+from consumers.return_path import ReturnPaths
 from foundations.clock import utcnow
 from foundations.database import run_in_session
 from foundations.mailer import Mailer, TransientDeliveryError
-from foundations.models import Notification, NotificationStatus, SafeguardingContact
+from foundations.models import (
+    Bounce,
+    BounceKind,
+    Notification,
+    NotificationStatus,
+    SafeguardingContact,
+)
 from foundations.settings import Settings
 from schemas.notification import SchoolNotification
 
@@ -39,8 +46,9 @@ def message_id(notification_id: str, settings: Settings) -> str:
     return f"<{notification_id}@{domain}>"
 
 
-def recipient(session: Session, urn: str) -> tuple[str, str] | None:
-    """The school's DSL, else its deputy: (role, address)."""
+def recipient(session: Session, urn: str, avoid: Collection[str] = ()) -> tuple[str, str] | None:
+    """The school's DSL, else its deputy: (role, address); none whose address is in
+    ``avoid`` (lowercase: the addresses this notification bounced from)."""
     contacts = session.execute(
         select(SafeguardingContact.role, SafeguardingContact.email)
         .where(SafeguardingContact.urn == urn)
@@ -48,9 +56,22 @@ def recipient(session: Session, urn: str) -> tuple[str, str] | None:
     ).all()
     for wanted in ("dsl", "deputy_dsl"):
         for role, email in contacts:
-            if role == wanted:
+            if role == wanted and email.lower() not in avoid:
                 return role, email
     return None
+
+
+def bounced_addresses(session: Session, notification_id: str) -> set[str]:
+    """The addresses (lowercase) that this notification's e-mails, or its reminders,
+    bounced from for good (consumers/bounces.py): it is not sent to them again."""
+    return {
+        address.lower()
+        for address in session.execute(
+            select(Bounce.recipient).where(
+                Bounce.notification_id == notification_id, Bounce.kind == BounceKind.PERMANENT
+            )
+        ).scalars()
+    }
 
 
 @dataclass(frozen=True)
@@ -91,9 +112,13 @@ def claim_due(
         if n.urn is None or n.content is None:
             _fail(session, n, "no school or content: it must be reviewed again")
             continue
-        to = recipient(session, n.urn)
+        bounced = bounced_addresses(session, n.id)
+        to = recipient(session, n.urn, bounced)
         if to is None:
-            _fail(session, n, f"school {n.urn} has no DSL or deputy e-mail in the directory")
+            why = "no DSL or deputy e-mail in the directory"
+            if bounced:
+                why = "no DSL or deputy e-mail in the directory that has not bounced"
+            _fail(session, n, f"school {n.urn} has {why}")
             continue
         box.lease(n, now)
         n.recipient = to[1]
@@ -185,6 +210,7 @@ class DeliveryWorker:
         self.links = links
         self.on_result = on_result or (lambda _result: None)
         self.clock = clock
+        self.return_paths = ReturnPaths.from_settings(settings)
         self.courier: Courier[Job] = Courier(
             sessions,
             mailer,
@@ -211,11 +237,13 @@ class DeliveryWorker:
         return len(jobs)
 
     def _message(self, job: Job) -> EmailMessage:
+        paths = self.return_paths
         return as_message(
             job.rendered,
             sender=self.settings.mail_from,
             to=job.to,
             message_id=message_id(job.notification_id, self.settings),
+            return_path=paths.for_notification(job.notification_id, job.to) if paths else None,
         )
 
     def _told(self, job: Job, error: DeliveryError | None) -> None:

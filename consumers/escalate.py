@@ -43,10 +43,11 @@ from consumers.alerts import (
     mark_alert_sent,
 )
 from consumers.alerts import outbox as alerts_outbox
-from consumers.deliver import recipient
+from consumers.deliver import bounced_addresses, recipient
 from consumers.outbox import Clock, Courier, DeliveryError
 from consumers.periodic import Periodic
 from consumers.render import as_message
+from consumers.return_path import ReturnPaths
 from foundations.clock import utcnow
 from foundations.database import run_in_session
 from foundations.mailer import Mailer
@@ -117,6 +118,8 @@ def due_now(f: Facts, now: datetime, t: Timings) -> list[Due]:
             return [Due(Step.LATE, late_at)] if now >= late_at else []
         if now >= f.deliver_by:
             return [Due(Step.LATE, f.deliver_by)]
+        if f.status == NotificationStatus.BOUNCED:  # First Response was alerted at the bounce
+            return []
         warn_at = f.deliver_by - t.before_deadline
         if Step.REVIEW_DUE not in raised and now >= warn_at:
             return [Due(Step.REVIEW_DUE, warn_at)]
@@ -137,18 +140,20 @@ def due_now(f: Facts, now: datetime, t: Timings) -> list[Due]:
 # --- raising steps (one transaction) -------------------------------------------------------
 
 
-def _contacts(session: Session, urn: str | None) -> tuple[tuple[str, str] | None, str | None]:
+def _contacts(session: Session, n: Notification) -> tuple[tuple[str, str] | None, str | None]:
     """The school's (role, address) for reminders (its DSL, else its deputy) and another
-    deputy's address, if it has one."""
-    if urn is None:
+    deputy's address, if it has one; none that this notification bounced from."""
+    if n.urn is None:
         return None, None
-    main = recipient(session, urn)
+    bounced = bounced_addresses(session, n.id)
+    main = recipient(session, n.urn, bounced)
     deputies = session.execute(
         select(SafeguardingContact.email)
-        .where(SafeguardingContact.urn == urn, SafeguardingContact.role == "deputy_dsl")
+        .where(SafeguardingContact.urn == n.urn, SafeguardingContact.role == "deputy_dsl")
         .order_by(SafeguardingContact.id)
     ).scalars()
-    other = next((e for e in deputies if main is None or e.lower() != main[1].lower()), None)
+    taken = {main[1].lower()} if main else set()
+    other = next((e for e in deputies if e.lower() not in taken | bounced), None)
     return main, other
 
 
@@ -204,7 +209,7 @@ def raise_due(session: Session, settings: Settings, now: datetime, limit: int = 
     count = 0
     for n in candidates:
         sent = n.status == NotificationStatus.SENT
-        main, deputy = _contacts(session, n.urn) if sent else (None, None)
+        main, deputy = _contacts(session, n) if sent else (None, None)
         facts = Facts(
             n.status,
             n.deliver_by,
@@ -279,6 +284,7 @@ class EscalationScheduler:
         self.mailer = mailer
         self.links = links
         self.clock = clock
+        self.return_paths = ReturnPaths.from_settings(settings)
         self.courier: Courier[AlertJob] = Courier(
             sessions,
             mailer,
@@ -310,6 +316,9 @@ class EscalationScheduler:
             to=job.to,
             message_id=job.message_id,
             in_reply_to=job.in_reply_to,
+            return_path=self.return_paths.for_step(job.step_id, job.to)
+            if self.return_paths
+            else None,
         )
 
     async def run(self) -> None:

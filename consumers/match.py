@@ -50,6 +50,8 @@ def match_thresholds(settings: Settings) -> Thresholds:
         release=settings.match_release_threshold,
         review=settings.match_review_threshold,
         margin_bits=settings.match_margin_bits,
+        namesake_odds=settings.match_namesake_odds,
+        off_roll_share=settings.match_off_roll_share,
     )
 
 

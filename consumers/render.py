@@ -17,7 +17,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from consumers.vocabulary import MONTHS
-from consumers.wording import status_words
+from consumers.wording import role_words, status_words
 from foundations.clock import LONDON
 from foundations.mailer import build_message
 from schemas.notification import SchoolNotification
@@ -102,6 +102,7 @@ def _environment() -> Environment:
         yes_no=yes_no,
         paragraphs=paragraphs,
         status_words=status_words,
+        role_words=role_words,
     )
     return env
 
@@ -160,6 +161,7 @@ def as_message(
     to: str,
     message_id: str,
     in_reply_to: str | None = None,
+    return_path: str | None = None,
 ) -> EmailMessage:
     """The message that carries exactly this rendering (what ``content_sha256`` hashes)."""
     return build_message(
@@ -170,4 +172,5 @@ def as_message(
         to=to,
         message_id=message_id,
         in_reply_to=in_reply_to,
+        return_path=return_path,
     )

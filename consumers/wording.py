@@ -20,6 +20,7 @@ STATUS_WORDS: dict[str, str] = {
     NotificationStatus.REJECTED: "Rejected",
     NotificationStatus.SUPERSEDED: "Replaced by a newer report",
     NotificationStatus.RECALLED: "Withdrawn",
+    NotificationStatus.BOUNCED: "Bounced: no address of the school took it",
 }
 
 POLICY_WORDS: dict[str, str] = {
@@ -36,6 +37,8 @@ STEP_WORDS: dict[str, str] = {
     "unacknowledged": "Not acknowledged: First Response alerted",
     "recall": "Withdrawal sent to the school",
     "follow_up": "Officer's account sent to the school",
+    "bounced": "Bounced: First Response alerted",
+    "undeliverable": "Every address bounced: First Response alerted",
 }
 
 ROLE_WORDS: dict[str, str] = {
@@ -63,6 +66,11 @@ def status_words(status: str | None) -> str:
 
 def step_words(step: str) -> str:
     return STEP_WORDS.get(step, step.replace("_", " ").capitalize())
+
+
+def role_words(role: str) -> str:
+    """``deputy_dsl`` -> "the deputy DSL"; an unknown role is shown as it is."""
+    return ROLE_WORDS.get(role, role.replace("_", " "))
 
 
 def actor_words(actor: str | None) -> str:
@@ -97,6 +105,7 @@ WHY_WORDS: dict[str, str] = {
     "unsure": "Match not sure",
     "not_found": "Not found",
     "failed": "Could not be sent",
+    "bounced": "Bounced: no address left",
     "going_out": "Approved, going out",
     "account_held": "Account held: names found",
 }

@@ -6,7 +6,19 @@ The keyring belongs to an engine (``make_engine(url, keyring)``): the column typ
 find it on the engine's dialect, so two databases with two keys can live in one process
 (as they do in the tests), and nothing is read from the environment at import time.
 
-Stored form of an encrypted value: ``enc1.<key id>.<base64url(nonce || ciphertext+tag)>``.
+Stored form of an encrypted value: ``enc2.<key id>.<base64url(nonce || ciphertext+tag)>``,
+its AES-GCM associated data naming the table, the column and the row it was written to
+(``associated_data``): a value copied to another row or column does not decrypt there
+(``NotThisRow``). A row is named by columns known before it is inserted, declared per table
+(``bound_to``): a natural key that never changes, or a random ``row_key``. The ORM binds a
+row's values when it flushes the row (``seal_on_flush``); a Core INSERT or UPDATE passes
+each value with its row (``write_rows``, ``InRow``), and a value written without its row is
+refused (``UnboundWrite``). Reading needs no help: the column's SELECT expression brings the
+row's identity along with the stored text (``Encrypted.column_expression``).
+
+``enc1.<key id>.<…>`` is the form from before migration 0017, bound to no row. It is read
+until the database records that none is left (``encompass keys rotate`` rewrites every value
+as ``enc2``), then refused (``UnboundRefused``), as values in clear are.
 """
 
 from __future__ import annotations
@@ -17,21 +29,54 @@ import hmac
 import json
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import String, Text
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    String,
+    Table,
+    Text,
+    bindparam,
+    cast,
+    event,
+    func,
+    insert,
+    inspect,
+    type_coerce,
+    update,
+)
+from sqlalchemy import literal_column as _sql
 from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Mapper, Session
+from sqlalchemy.sql.elements import BindParameter, Label
+from sqlalchemy.sql.expression import FromClause
 from sqlalchemy.types import TypeDecorator
 
 from foundations.purpose_keys import Purpose, purpose_key
 
-PREFIX = "enc1"
+_T = TypeVar("_T")
+
+PREFIX = "enc1"  # before migration 0017: bound to no row
+BOUND = "enc2"  # bound by associated data to its table, column and row
+ENCRYPTED_PREFIXES = (PREFIX + ".", BOUND + ".")
+# Table.info key: the columns that name a row for its encrypted values (``bound_to``).
+ROW_IDENTITY = "row_identity"
+ROW_KEY = "row_key"
+# Between the parts of the associated data, and of a value as a SELECT reads it; no column
+# that names a row holds it (``row_parts``).
+SEP = "\x1f"
+
+
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
 
 
 class KeyError_(ValueError):
@@ -61,27 +106,48 @@ class Keyring:
         ciphers: dict[str, AESGCM] = self._ciphers  # type: ignore[attr-defined]
         return ciphers[key_id]
 
+    def seal(self, plaintext: bytes, associated: bytes) -> str:
+        """``enc2.<key id>.<token>`` under the current key, bound to ``associated``."""
+        return self._seal(BOUND, plaintext, associated)
+
+    def unseal(self, stored: str, associated: bytes) -> bytes:
+        """The plaintext of an ``enc2`` value: ``InvalidTag`` unless ``associated`` is what
+        it was sealed with."""
+        return self._open(BOUND, stored, associated)
+
     def encrypt(self, plaintext: bytes, context: bytes = b"") -> str:
-        nonce = secrets.token_bytes(12)
-        sealed = self._cipher(self.current).encrypt(nonce, plaintext, context)
-        token = base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
-        return f"{PREFIX}.{self.current}.{token}"
+        """``enc1``, the form from before migration 0017: kept for the tests that make old
+        values; the broker writes ``enc2`` only."""
+        return self._seal(PREFIX, plaintext, context)
 
     def decrypt(self, stored: str, context: bytes = b"") -> bytes:
+        """The plaintext of an ``enc1`` value."""
+        return self._open(PREFIX, stored, context)
+
+    def _seal(self, prefix: str, plaintext: bytes, associated: bytes) -> str:
+        nonce = os.urandom(12)  # what secrets.token_bytes does, a call less per value
+        sealed = self._cipher(self.current).encrypt(nonce, plaintext, associated)
+        token = binascii.b2a_base64(nonce + sealed, newline=False).translate(_TO_URLSAFE)
+        return f"{prefix}.{self.current}.{token.rstrip(b'=').decode()}"
+
+    def _open(self, expected: str, stored: str, associated: bytes) -> bytes:
         try:
             prefix, key_id, token = stored.split(".", 2)
         except ValueError as exc:
             raise KeyError_("not an encrypted value") from exc
-        if prefix != PREFIX:
-            raise KeyError_("not an encrypted value")
+        if prefix != expected:
+            raise KeyError_(f"not an {expected} value")
         if key_id not in self.keys:
             raise KeyError_(f"no key {key_id!r} in the keyring: was it rotated away?")
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        return self._cipher(key_id).decrypt(raw[:12], raw[12:], context)
+        # base64url without padding; what urlsafe_b64decode does, in one call
+        raw = binascii.a2b_base64(
+            (token + "=" * (-len(token) % 4)).encode().translate(_FROM_URLSAFE)
+        )
+        return self._cipher(key_id).decrypt(raw[:12], raw[12:], associated)
 
     def key_id_of(self, stored: str) -> str | None:
         parts = stored.split(".", 2)
-        return parts[1] if len(parts) == 3 and parts[0] == PREFIX else None
+        return parts[1] if len(parts) == 3 and parts[0] in (PREFIX, BOUND) else None
 
     def blind(self, value: str) -> str:
         blinded: Callable[[str], str] = self._blinded  # type: ignore[attr-defined]
@@ -179,79 +245,418 @@ def refuse_plaintext(dialect: Dialect) -> None:
     dialect.encompass_refuse_plaintext = True  # type: ignore[attr-defined]
 
 
+def refuse_unbound(dialect: Dialect) -> None:
+    """Every value in this database is bound to its row (``enc2``; foundations/identity.py
+    says so): from now on an ``enc1`` value is refused when read. Someone who can write to
+    the database cannot put an old unbound value, copied from another row, where it would
+    still decrypt."""
+    dialect.encompass_refuse_unbound = True  # type: ignore[attr-defined]
+
+
 class PlaintextRefused(KeyError_):
     """A value in an encrypted column that is not encrypted, where none may be."""
 
 
-def _open(stored: str, dialect: Dialect) -> str:
-    """The plaintext of a stored value; a value from before encryption passes through,
-    until the database records that every value is encrypted."""
-    if not stored.startswith(PREFIX + "."):
-        if getattr(dialect, "encompass_refuse_plaintext", False):
-            raise PlaintextRefused(
-                "a value in an encrypted column is not encrypted: refused (written without "
-                "the data key, or forged)"
+class UnboundRefused(KeyError_):
+    """An ``enc1`` value (bound to no row) where every value must be bound to its row."""
+
+
+class NotThisRow(KeyError_):
+    """An ``enc2`` value that does not decrypt where it was read: sealed for another row or
+    column and copied or moved here, or altered."""
+
+
+class UnboundWrite(KeyError_):
+    """A value for an encrypted column written, or read, without the row it belongs to."""
+
+
+# --- which table, column and row a value belongs to ------------------------------------------
+
+
+def bound_to(*columns: str) -> dict[str, Any]:
+    """In ``__table_args__`` of a table with encrypted columns: the columns that name a row
+    for the associated data. Each is known before the row is inserted and never changes: a
+    natural key, or ``row_key`` (random, made when the row is first written)."""
+    return {"info": {ROW_IDENTITY: tuple(columns)}}
+
+
+def new_row_key() -> str:
+    """A row's random name, for tables whose primary key is known only once inserted."""
+    return secrets.token_hex(16)
+
+
+def row_parts(values: Sequence[Any]) -> tuple[str, ...]:
+    """A row's identity as text, as SQL's ``CAST(... AS VARCHAR)`` gives it too."""
+    parts = []
+    for value in values:
+        if value is None:
+            raise UnboundWrite("a column that names the row is empty: its values cannot be bound")
+        text = str(value)
+        if SEP in text:
+            raise UnboundWrite("a column that names the row holds a control character")
+        parts.append(text)
+    return tuple(parts)
+
+
+def associated_data(table: str, column: str, row: Sequence[str]) -> bytes:
+    """What an ``enc2`` value is bound to: its table, its column and its row."""
+    return SEP.join((BOUND, table, column, *row)).encode()
+
+
+def row_name(values: Sequence[Any]) -> bytes:
+    """A row's identity as the last part of its values' associated data."""
+    return SEP.join(row_parts(values)).encode()
+
+
+class InRow:
+    """A value on its way to an encrypted column with the identity of its row
+    (``row_name``): what a Core INSERT or UPDATE passes instead of the bare value."""
+
+    __slots__ = ("row", "value")  # one per value the ORM writes: kept small
+
+    def __init__(self, value: Any, row: bytes) -> None:
+        self.value, self.row = value, row
+
+    def __repr__(self) -> str:
+        return "InRow(…)"  # never the value: statement errors print their parameters
+
+
+def identity_of(table: Table) -> tuple[str, ...]:
+    """The columns that name a row of ``table`` (``bound_to``)."""
+    identity: tuple[str, ...] = tuple(table.info.get(ROW_IDENTITY) or ())
+    if not identity:
+        raise UnboundWrite(
+            f"table {table.name} has encrypted columns but names no row identity: give it "
+            "bound_to(...) in __table_args__"
+        )
+    return identity
+
+
+@cache
+def encrypted_in(table: Table) -> tuple[Column[Any], ...]:
+    return tuple(c for c in table.columns if isinstance(c.type, Encrypted))
+
+
+def _default(column: Column[Any]) -> Any:
+    """The Python-side default of an encrypted column (``""``, ``list``), for a row that
+    leaves it out: SQLAlchemy would apply it after the value could be bound."""
+    default: Any = column.default
+    if default is None or getattr(default, "is_sequence", False):
+        return None
+    if getattr(default, "is_callable", False):
+        return default.arg(None)
+    return default.arg if getattr(default, "is_scalar", False) else None
+
+
+def write_rows(
+    session: Session, table: FromClause, rows: Sequence[dict[str, Any]], *, key: str | None = None
+) -> None:
+    """A bulk INSERT of ``rows`` into ``table`` (``key`` None), or an UPDATE of each row by
+    its ``key`` column: how the directory imports write. Each encrypted value is sealed here
+    for its row, named by the row itself (so an UPDATE names it too), and bound as the text
+    it now is: no object per value is made or passed through the column type, which keeps
+    an import of a million pupils as quick as before the binding. A new row gets its
+    ``row_key`` and the defaults of the encrypted columns it leaves out."""
+    assert isinstance(table, Table)
+    if not rows:
+        return
+    ring = _keyring(session.get_bind().dialect)
+    encrypted = encrypted_in(table) if ring is not None else ()
+    if ring is not None and encrypted:
+        rows = _sealed(ring, table, encrypted, rows, inserting=key is None)
+    # The sealed values bound as the text they are; every other column as its type says.
+    sealed = {c.key: bindparam(c.key, type_=Text()) for c in encrypted if c.key in rows[0]}
+    if key is None:
+        statement = insert(table)
+        session.execute(statement.values(sealed) if sealed else statement, rows)
+        return
+    by: BindParameter[Any] = bindparam("_where_" + key)  # the name of no column
+    params = [{**{k: v for k, v in r.items() if k != key}, by.key: r[key]} for r in rows]
+    where = update(table).where(table.c[key] == by)
+    session.execute(where.values(sealed) if sealed else where, params)
+
+
+def _sealed(
+    ring: Keyring,
+    table: Table,
+    encrypted: Sequence[Column[Any]],
+    rows: Sequence[dict[str, Any]],
+    *,
+    inserting: bool,
+) -> list[dict[str, Any]]:
+    identity = identity_of(table)
+    make_key = inserting and ROW_KEY in identity
+    plan = []
+    for column in encrypted:
+        kind: Encrypted[Any] = column.type  # type: ignore[assignment]
+        plan.append((column.key, kind._dump, kind._where()[3], column))
+    seal = ring.seal
+    done = []
+    for given in rows:
+        values = dict(given)
+        if make_key and values.get(ROW_KEY) is None:
+            values[ROW_KEY] = new_row_key()
+        try:
+            row = row_name([values[name] for name in identity])
+        except KeyError as exc:
+            raise UnboundWrite(
+                f"{table.name}: a row written with encrypted values must name its identity "
+                f"({', '.join(identity)})"
+            ) from exc
+        for key, dump, head, column in plan:
+            if key in values:
+                value = values[key]
+            elif inserting:
+                value = _default(column)
+            else:
+                continue
+            if type(value) is InRow:
+                value = value.value
+            values[key] = None if value is None else seal(dump(value).encode(), head + row)
+        done.append(values)
+    return done
+
+
+def _open_unbound(stored: str, dialect: Dialect, where: str) -> str:
+    """The plaintext of a stored value that is not ``enc2``: ``enc1``, and a value from
+    before encryption, are read until the database records that none is left."""
+    if stored.startswith(_UNBOUND_DOT):
+        if getattr(dialect, "encompass_refuse_unbound", False):
+            raise UnboundRefused(
+                f"a value in {where} is encrypted without its row (enc1), where every value "
+                "is bound to its row: refused (copied from an older copy, or forged)"
             )
-        return stored
-    ring = _keyring(dialect)
-    if ring is None:
-        raise KeyError_("encrypted data but no data key: set ENCOMPASS_DATA_KEY")
-    return ring.decrypt(stored).decode()
-
-
-class EncryptedText(TypeDecorator[str]):
-    """A string encrypted with the engine's keyring (stored as text)."""
-
-    impl = Text
-    cache_ok = True
-
-    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
         ring = _keyring(dialect)
-        if value is None or ring is None:
-            return value
-        return ring.encrypt(value.encode())
+        if ring is None:
+            raise KeyError_("encrypted data but no data key: set ENCOMPASS_DATA_KEY")
+        return ring.decrypt(stored).decode()
+    if getattr(dialect, "encompass_refuse_plaintext", False):
+        raise PlaintextRefused(
+            "a value in an encrypted column is not encrypted: refused (written without "
+            "the data key, or forged)"
+        )
+    return stored
 
-    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
-        return None if value is None else _open(value, dialect)
+
+_BOUND_DOT, _UNBOUND_DOT = BOUND + ".", PREFIX + "."
+# The separator as SQL text (a literal: PostgreSQL cannot type ``unknown || unknown``).
+_SEP_SQL = _sql(f"'{SEP}'", String)
+_EMPTY_SQL = _sql("''", String)
 
 
-class EncryptedJSON(TypeDecorator[Any]):
-    """A JSON document encrypted as a whole."""
+class Encrypted(TypeDecorator[_T]):
+    """Text in the database, sealed for its table, column and row (module docstring)."""
 
     impl = Text
     cache_ok = True
+    # (table, column, the columns naming a row, the associated data before the row's part):
+    # set when the column joins its table.
+    _place: tuple[Table, str, tuple[str, ...], bytes] | None = None
+
+    def _dump(self, value: _T) -> str:
+        raise NotImplementedError
+
+    def _load(self, text: str) -> _T:
+        raise NotImplementedError
+
+    def bind_to_column(self, table: Table, column: str) -> None:
+        if self._place is None:
+            head = associated_data(table.name, column, ("",))  # the row's part comes last
+            self._place = (table, column, identity_of(table), head)
+        elif (self._place[0].name, self._place[1]) != (table.name, column):
+            raise UnboundWrite(
+                f"one encrypted type object is used for {self._place[0].name}."
+                f"{self._place[1]} and {table.name}.{column}: give each column its own"
+            )
+
+    def _where(self) -> tuple[Table, str, tuple[str, ...], bytes]:
+        if self._place is None:
+            raise UnboundWrite("an encrypted type is used outside a table's column")
+        return self._place
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        row = None
+        if type(value) is InRow:
+            value, row = value.value, value.row
         if value is None:
             return None
-        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        text = self._dump(value)
         ring = _keyring(dialect)
-        return ring.encrypt(text.encode()) if ring else text
+        if ring is None:
+            return text
+        table, column, _, head = self._where()
+        if row is None:
+            raise UnboundWrite(
+                f"a value for {table.name}.{column} is written without its row: the ORM "
+                "binds a row's values when it flushes it; a Core INSERT or UPDATE passes "
+                "them with write_rows(...) or InRow(value, row_name(...)) (foundations/crypto.py)"
+            )
+        return ring.seal(text.encode(), head + row)
 
-    def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
+    def column_expression(self, colexpr: ColumnElement[Any]) -> ColumnElement[Any]:
+        """What a SELECT reads: the row's identity, then the stored text, so that the value
+        is opened for the row it is read from, whatever the query."""
+        table, column, identity, _ = self._where()
+        source: Any = colexpr
+        while isinstance(source, Label):
+            source = source.element
+        selectable = getattr(source, "table", None)
+        expression: ColumnElement[Any] | None = None
+        for name in identity:
+            part = None
+            if selectable is not None:
+                part = selectable.corresponding_column(table.c[name])
+                if part is None:
+                    part = selectable.c.get(name)
+            if part is None:
+                names = ", ".join(identity)
+                raise UnboundWrite(
+                    f"{table.name}.{column} is read without the columns that name its row "
+                    f"({names}): read it from its table, or together with them"
+                )
+            as_text = part if isinstance(part.type, String) else cast(part, String)
+            text = func.coalesce(as_text, _EMPTY_SQL)  # never NULL: that would hide the value
+            expression = text if expression is None else expression.concat(_SEP_SQL).concat(text)
+        assert expression is not None
+        return type_coerce(expression.concat(_SEP_SQL).concat(colexpr), self)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> _T | None:
+        """``value`` is the row's identity, then the stored text (``column_expression``)."""
         if value is None:
             return None
-        value = _open(value, dialect)
-        return json.loads(value)
+        table, column, identity, head = self._place or self._where()
+        pieces = value.split(SEP, len(identity))
+        if len(pieces) <= len(identity):
+            raise UnboundWrite(f"{table.name}.{column} was read without its row")
+        stored = pieces[-1]
+        if stored.startswith(_BOUND_DOT):
+            ring = _keyring(dialect)
+            if ring is None:
+                raise KeyError_("encrypted data but no data key: set ENCOMPASS_DATA_KEY")
+            row = value[: len(value) - len(stored) - 1]  # the parts with their separators
+            try:
+                return self._load(ring.unseal(stored, head + row.encode()).decode())
+            except InvalidTag as exc:
+                raise NotThisRow(
+                    f"a value in {table.name}.{column} does not decrypt for its row and "
+                    "column: it was copied or moved there from another row or column, or "
+                    "altered; refused"
+                ) from exc
+        return self._load(_open_unbound(stored, dialect, f"{table.name}.{column}"))
 
 
-class EncryptedDate(TypeDecorator[date]):
-    """A date encrypted as its ISO text; look it up through a ``BlindIndex`` column."""
+@event.listens_for(Column, "after_parent_attach")
+def _place_encrypted_column(column: Column[Any], parent: Any) -> None:
+    if isinstance(column.type, Encrypted) and isinstance(parent, Table):
+        column.type.bind_to_column(parent, column.name)
 
-    impl = Text
+
+class EncryptedText(Encrypted[str]):
+    """A string encrypted with the engine's keyring (stored as text)."""
+
     cache_ok = True
 
-    def process_bind_param(self, value: date | None, dialect: Dialect) -> str | None:
-        if value is None:
-            return None
-        ring = _keyring(dialect)
-        return ring.encrypt(value.isoformat().encode()) if ring else value.isoformat()
+    def _dump(self, value: str) -> str:
+        return value
 
-    def process_result_value(self, value: str | None, dialect: Dialect) -> date | None:
-        if value is None:
-            return None
-        value = _open(value, dialect)
-        return date.fromisoformat(value)
+    def _load(self, text: str) -> str:
+        return text
+
+
+class EncryptedJSON(Encrypted[Any]):
+    """A JSON document encrypted as a whole."""
+
+    cache_ok = True
+
+    def _dump(self, value: Any) -> str:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+    def _load(self, text: str) -> Any:
+        return json.loads(text)
+
+
+class EncryptedDate(Encrypted[date]):
+    """A date encrypted as its ISO text; look it up through a ``BlindIndex`` column."""
+
+    cache_ok = True
+
+    def _dump(self, value: date) -> str:
+        return value.isoformat()
+
+    def _load(self, text: str) -> date:
+        return date.fromisoformat(text)
+
+
+# --- the ORM: a row's values bound when it is flushed ------------------------------------------
+
+
+def seal_on_flush(base: type[Any]) -> None:
+    """Every class mapped under ``base`` binds its encrypted values to its row when the ORM
+    writes it, and has them back as they were once written."""
+    event.listen(base, "before_insert", _before_insert, propagate=True)
+    event.listen(base, "before_update", _before_update, propagate=True)
+    event.listen(base, "after_insert", _after_write, propagate=True)
+    event.listen(base, "after_update", _after_write, propagate=True)
+
+
+@cache
+def _flushed(mapper: Mapper[Any]) -> tuple[tuple[tuple[str, Column[Any]], ...], tuple[str, ...]]:
+    """A mapper's encrypted attributes with their columns, and its identity attributes."""
+    table = mapper.local_table
+    assert isinstance(table, Table)
+    encrypted = encrypted_in(table)
+    if not encrypted:
+        return (), ()
+    key = mapper.get_property_by_column
+    identity = tuple(key(table.c[name]).key for name in identity_of(table))
+    return tuple((key(c).key, c) for c in encrypted), identity
+
+
+def _before_insert(mapper: Mapper[Any], _connection: Any, target: Any) -> None:
+    encrypted, identity = _flushed(mapper)
+    if not encrypted:
+        return
+    values = inspect(target).dict
+    if ROW_KEY in identity and values.get(ROW_KEY) is None:
+        setattr(target, ROW_KEY, new_row_key())
+    row = row_name([values.get(name) for name in identity])
+    for key, column in encrypted:
+        value = values[key] if key in values else _default(column)
+        if isinstance(value, InRow):
+            value = value.value
+        if value is not None:
+            values[key] = InRow(value, row)
+
+
+def _before_update(mapper: Mapper[Any], _connection: Any, target: Any) -> None:
+    encrypted, identity = _flushed(mapper)
+    if not encrypted:
+        return
+    state = inspect(target)
+    for name in identity:
+        if state.attrs[name].history.has_changes():
+            raise UnboundWrite(
+                f"{mapper.local_table.description}: the columns that name a row "
+                f"({', '.join(identity)}) cannot change, its encrypted values are bound to them"
+            )
+    changed = [key for key, _ in encrypted if key in state.committed_state]
+    values = state.dict
+    changed = [key for key in changed if values.get(key) is not None]
+    if not changed:
+        return
+    row = row_name([getattr(target, name) for name in identity])
+    for key in changed:
+        value = values[key]
+        values[key] = InRow(value.value if isinstance(value, InRow) else value, row)
+
+
+def _after_write(mapper: Mapper[Any], _connection: Any, target: Any) -> None:
+    encrypted, _ = _flushed(mapper)
+    values = inspect(target).dict
+    for key, _column in encrypted:
+        value = values.get(key)
+        if isinstance(value, InRow):
+            values[key] = value.value
 
 
 class BlindIndex(TypeDecorator[str]):

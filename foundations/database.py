@@ -31,6 +31,8 @@ from foundations.crypto import (
     load_key_file,
     parse_key_spec,
     refuse_plaintext,
+    refuse_unbound,
+    seal_on_flush,
 )
 
 if TYPE_CHECKING:
@@ -45,6 +47,10 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "broker" / "migrations
 
 class Base(DeclarativeBase):
     pass
+
+
+# Every model's encrypted values are bound to their row when the ORM writes it.
+seal_on_flush(Base)
 
 
 def status_column_type(enum: type[StrEnum], length: int = 16) -> SqlEnum:
@@ -181,6 +187,8 @@ def engine_for(settings: Settings) -> Engine:
         raise
     if checked.plaintext_refused:
         refuse_plaintext(engine.dialect)
+    if checked.unbound_refused:
+        refuse_unbound(engine.dialect)
     return engine
 
 

@@ -21,7 +21,14 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from foundations.clock import utcnow
-from foundations.crypto import PREFIX, KeyError_, Keyring
+from foundations.crypto import (
+    BOUND,
+    ENCRYPTED_PREFIXES,
+    PREFIX,
+    KeyError_,
+    Keyring,
+    associated_data,
+)
 from foundations.models.identity import DatabaseIdentity
 from foundations.startup import StartupRefused
 
@@ -30,7 +37,16 @@ CANARY_PLAINTEXT = b"Operation Encompass data key canary"
 
 
 def _context(database_id: str) -> bytes:
+    """The associated data of an ``enc1`` canary (written before migration 0017)."""
     return b"database_identity.key_canary:" + database_id.encode()
+
+
+def _seal_canary(keyring: Keyring, database_id: str) -> str:
+    return keyring.seal(CANARY_PLAINTEXT, _canary_data(database_id))
+
+
+def _canary_data(database_id: str) -> bytes:
+    return associated_data("database_identity", "key_canary", (database_id,))
 
 
 def database_id(session: Session) -> str:
@@ -55,6 +71,8 @@ def key_canary_written(engine: Engine) -> bool:
 
 def canary_opens(keyring: Keyring, stored: str, db_id: str) -> bool:
     try:
+        if stored.startswith(BOUND + "."):
+            return keyring.unseal(stored, _canary_data(db_id)) == CANARY_PLAINTEXT
         return keyring.decrypt(stored, _context(db_id)) == CANARY_PLAINTEXT
     except (KeyError_, InvalidTag, ValueError):
         return False
@@ -63,21 +81,21 @@ def canary_opens(keyring: Keyring, stored: str, db_id: str) -> bool:
 def _sample_opens(conn_session: Session, keyring: Keyring) -> str | None:
     """Before the first canary: does the key open the encrypted values already stored (a
     database from before migration 0013)? The key id of one that does not, else None."""
-    from foundations.keys import encrypted_columns
+    from foundations.keys import encrypted_columns, open_stored, stored_with_rows
     from foundations.models import metadata
 
     for table, columns in encrypted_columns(metadata).items():
         for name in columns:
-            column = cast(table.c[name], Text())
-            value = conn_session.execute(
-                select(column).where(column.like(PREFIX + ".%")).limit(1)
-            ).scalar_one_or_none()
-            if value is None:
-                continue
-            try:
-                keyring.decrypt(value)
-            except (KeyError_, InvalidTag, ValueError):
-                return keyring.key_id_of(value) or "?"
+            for prefix in (PREFIX, BOUND):
+                query = stored_with_rows(table, name, prefix).limit(1)
+                found = conn_session.execute(query).first()
+                if found is None:
+                    continue
+                value, row = found[0], found[1:]
+                try:
+                    open_stored(keyring, table, name, row, value)
+                except (KeyError_, InvalidTag, ValueError):
+                    return keyring.key_id_of(value) or "?"
     return None
 
 
@@ -85,6 +103,7 @@ def _sample_opens(conn_session: Session, keyring: Keyring) -> str | None:
 class KeyCheck:
     database_id: str
     plaintext_refused: bool
+    unbound_refused: bool
 
 
 def check_data_key(engine: Engine, keyring: Keyring, source: str) -> KeyCheck:
@@ -110,7 +129,7 @@ def check_data_key(engine: Engine, keyring: Keyring, source: str) -> KeyCheck:
                     .where(DatabaseIdentity.id == IDENTITY_ROW)
                     .where(DatabaseIdentity.key_canary.is_(None))
                     .values(
-                        key_canary=keyring.encrypt(CANARY_PLAINTEXT, _context(row.database_id)),
+                        key_canary=_seal_canary(keyring, row.database_id),
                         key_canary_at=utcnow(),
                     )
                 )
@@ -125,7 +144,7 @@ def check_data_key(engine: Engine, keyring: Keyring, source: str) -> KeyCheck:
                     "ENCOMPASS_DATA_KEY_FILE); with another key it would write pupils the "
                     "others cannot read and find none of theirs."
                 )
-            return KeyCheck(row.database_id, row.plaintext_refused)
+            return KeyCheck(row.database_id, row.plaintext_refused, row.unbound_refused)
     except (OperationalError, ProgrammingError) as exc:
         if "database_identity" in str(exc):
             raise StartupRefused(
@@ -148,7 +167,7 @@ def plaintext_left(engine: Engine) -> list[str]:
                 clear = conn.execute(
                     select(column)
                     .where(column.is_not(None))
-                    .where(column.not_like(PREFIX + ".%"))
+                    .where(*(column.not_like(prefix + "%") for prefix in ENCRYPTED_PREFIXES))
                     .limit(1)
                 ).first()
                 if clear is not None:
@@ -170,6 +189,37 @@ def refuse_plaintext_from_now(engine: Engine) -> bool:
     return True
 
 
+def unbound_left(engine: Engine) -> list[str]:
+    """The encrypted columns (``table.column``) that still hold an ``enc1`` value, bound to
+    no row."""
+    from foundations.keys import encrypted_columns
+    from foundations.models import metadata
+
+    found = []
+    with engine.connect() as conn:
+        for table, columns in encrypted_columns(metadata).items():
+            for name in columns:
+                column = cast(table.c[name], Text())
+                old = conn.execute(select(column).where(column.like(PREFIX + ".%")).limit(1))
+                if old.first() is not None:
+                    found.append(f"{table.name}.{name}")
+    return found
+
+
+def refuse_unbound_from_now(engine: Engine) -> bool:
+    """After a rotation: if every value is bound to its row, record that an ``enc1`` value
+    is refused from now on. Returns whether it is."""
+    if unbound_left(engine):
+        return False
+    with Session(engine) as session, session.begin():
+        session.execute(
+            update(DatabaseIdentity)
+            .where(DatabaseIdentity.id == IDENTITY_ROW)
+            .values(unbound_refused=True)
+        )
+    return True
+
+
 def rewrite_canary(engine: Engine, keyring: Keyring) -> None:
     """After a rotation: the canary under the current key, as every other value."""
     with Session(engine) as session, session.begin():
@@ -180,5 +230,5 @@ def rewrite_canary(engine: Engine, keyring: Keyring) -> None:
             keyring, row.key_canary, row.database_id
         ):
             raise StartupRefused("the key canary does not decrypt with this keyring")
-        row.key_canary = keyring.encrypt(CANARY_PLAINTEXT, _context(row.database_id))
+        row.key_canary = _seal_canary(keyring, row.database_id)
         row.key_canary_at = utcnow()

@@ -8,6 +8,7 @@ on retries and backoff. Error messages never carry the message body.
 
 from __future__ import annotations
 
+import copy
 import ssl
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -57,10 +58,14 @@ def build_message(
     message_id: str,
     cc: str | None = None,
     in_reply_to: str | None = None,
+    return_path: str | None = None,
 ) -> EmailMessage:
     """A multipart/alternative message (plain text, then HTML) with a fixed Message-ID;
-    ``in_reply_to`` threads it under an earlier message (a follow-up, a retraction)."""
+    ``in_reply_to`` threads it under an earlier message (a follow-up, a retraction);
+    ``return_path`` is where its bounces go (the envelope sender, see ``SmtpMailer.send``)."""
     message = EmailMessage()
+    if return_path:
+        message["Return-Path"] = f"<{return_path}>"
     message["Subject"] = subject
     message["From"] = sender
     message["To"] = to
@@ -118,12 +123,19 @@ class SmtpMailer:
 
     def wire_bytes(self, message: EmailMessage) -> bytes:
         """The message exactly as it goes to the server: CRLF line ends, DKIM-signed when a
-        key is configured (the signature covers these bytes, so nothing may re-fold them)."""
+        key is configured (the signature covers these bytes, so nothing may re-fold them).
+        A Return-Path header is not sent: it is the envelope sender (MAIL FROM), and the
+        receiving system writes the header itself on delivery (RFC 5321, 4.4)."""
+        if "Return-Path" in message:
+            message = copy.deepcopy(message)
+            del message["Return-Path"]
         raw = message.as_bytes(policy=policy.SMTP)
         return self._dkim.sign(raw) if self._dkim is not None else raw
 
     async def send(self, message: EmailMessage) -> None:
-        """Hand one message to the server; raise a classified error if that fails."""
+        """Hand one message to the server; raise a classified error if that fails. The
+        envelope sender is the message's Return-Path when it has one (its own bounce
+        address), else the From address."""
         to = _addresses(message, "To")
         where = f"{self._host}:{self._port}"
         sender = message.get("Return-Path") or parseaddr(str(message["From"]))[1]

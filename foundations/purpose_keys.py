@@ -35,6 +35,7 @@ class Purpose(StrEnum):
     OIDC_STATE = "encompass console oidc state"  # console/oidc.py: state between redirects
     SIGN_IN_CSRF = "encompass console sign-in csrf"  # console/signin_csrf.py
     ACKNOWLEDGEMENT_LINK = "encompass acknowledgement link"  # consumers/acknowledge.py
+    BOUNCE_ADDRESS = "encompass bounce address"  # consumers/return_path.py: VERP tokens
 
 
 def purpose_key(master: bytes, purpose: Purpose) -> bytes:

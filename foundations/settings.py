@@ -138,6 +138,26 @@ class Settings(BaseSettings):
         default=None, pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62})$"
     )
     dkim_domain: str | None = None
+    # Bounces (consumers/bounces.py). With a bounce address, every e-mail goes with a return
+    # path of its own, <local>+<token>@<domain> (VERP), the token naming the e-mail, signed, so
+    # a forged bounce is refused. Unset: the envelope sender is mail_from's, as before.
+    bounce_address: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,20}@[^@\s]+$")
+    # The listener for delivery status notifications, beside the broker in the delivery
+    # role: off unless the host is set (port 0: any free one). It offers STARTTLS with a
+    # certificate and key when both are set.
+    bounce_smtp_host: str | None = None
+    bounce_smtp_port: int = Field(default=2525, ge=0, le=65535)
+    bounce_smtp_tls_cert_file: Path | None = None
+    bounce_smtp_tls_key_file: Path | None = None
+    # `encompass mail bounces --imap`: the mailbox bounces are routed to, for councils that
+    # cannot route mail to the listener. Over TLS only (implicit, or STARTTLS), verified.
+    bounce_imap_host: str | None = None
+    bounce_imap_port: int = Field(default=993, ge=1, le=65535)
+    bounce_imap_tls: Literal["implicit", "starttls"] = "implicit"
+    bounce_imap_username: str | None = None
+    bounce_imap_password: SecretStr | None = None
+    bounce_imap_folder: str = "INBOX"
+    bounce_imap_ca_file: Path | None = None
     delivery_max_attempts: int = Field(default=8, ge=1)
     delivery_backoff_s: float = Field(default=5.0, gt=0, le=600)
     delivery_poll_s: float = Field(default=1.0, gt=0, le=60)
@@ -225,6 +245,13 @@ class Settings(BaseSettings):
     match_release_threshold: float = Field(default=0.999, gt=0, le=1)
     match_review_threshold: float = Field(default=0.01, gt=0, le=1)
     match_margin_bits: float = Field(default=10.0, ge=0)
+    # An exact match on names and date of birth whose address differs (a family that has
+    # moved, or fled to a refuge) is released unless a namesake born the same day and on no
+    # roll the directory knows is likelier than this (docs/matching.md, "Namesakes").
+    match_namesake_odds: float = Field(default=0.001, ge=0, le=1)
+    # The share of the children this deployment's police may meet who are on no roll the
+    # directory knows (home-educated, missing education, at schools it does not hold).
+    match_off_roll_share: float = Field(default=0.08, gt=0, lt=1)
 
     # Encryption at rest (foundations/crypto.py): ``id:base64key`` entries, newest last, or a key
     # file (default <data_dir>/data.key, made on first use with mode 0600).
@@ -301,6 +328,19 @@ class Settings(BaseSettings):
         if (self.dkim_key_file is None) != (self.dkim_selector is None):
             raise ValueError(
                 "ENCOMPASS_DKIM_KEY_FILE and ENCOMPASS_DKIM_SELECTOR are set together or not at all"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _bounce_settings_whole(self) -> Settings:
+        if self.bounce_smtp_host and not self.bounce_address:
+            raise ValueError(
+                "ENCOMPASS_BOUNCE_SMTP_HOST needs ENCOMPASS_BOUNCE_ADDRESS: without return "
+                "paths of our own, no bounce could be told from a forgery"
+            )
+        if (self.bounce_smtp_tls_cert_file is None) != (self.bounce_smtp_tls_key_file is None):
+            raise ValueError(
+                "ENCOMPASS_BOUNCE_SMTP_TLS_CERT_FILE and _KEY_FILE are set together or not at all"
             )
         return self
 

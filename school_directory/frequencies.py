@@ -14,7 +14,7 @@ from sqlalchemy import Select, and_, bindparam, delete, func, insert, literal, o
 from sqlalchemy.orm import Session
 
 from foundations.models import NameFrequency, Pupil
-from school_directory.match_weights import Rarity, load_weights, rarity_bits
+from school_directory.match_weights import Rarity, load_weights, name_share, rarity_bits
 from school_directory.matching import ChildRecord
 
 ROLL = ("roll", "")  # the row holding the roll's size
@@ -75,4 +75,13 @@ def rarity(session: Session, child: ChildRecord) -> Rarity:
     bits = {
         kind: rarity_bits(counts.get(kind, 0), roll, weights, f"{kind}_name") for kind in wanted
     }
-    return Rarity(family_bits=bits.get("family", 0.0), given_bits=bits.get("given", 0.0))
+    shares = {
+        kind: name_share(counts.get(kind, 0), roll, weights, f"{kind}_name") for kind in wanted
+    }
+    return Rarity(
+        family_bits=bits.get("family", 0.0),
+        given_bits=bits.get("given", 0.0),
+        family_share=shares.get("family"),
+        given_share=shares.get("given"),
+        roll=roll,
+    )

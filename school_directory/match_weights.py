@@ -20,6 +20,8 @@ class Weights:
     # Term frequencies: the u of an exact agreement by field, and how the roll's counts
     # are smoothed and bounded (``rarity_bits``).
     exact_u: dict[str, float] = field(default_factory=dict)
+    # m by field and level: how often the same child is recorded at that level.
+    m: dict[str, dict[str, float]] = field(default_factory=dict)
     pseudo_pupils: float = 0.0
     rarity_range: tuple[float, float] = (0.0, 0.0)
 
@@ -43,9 +45,14 @@ def load_weights(text: str | None = None) -> Weights:
     }
     fields = raw["fields"]
     tf = raw.get("term_frequency", {})
+    m = {
+        name: {level: float(mu["m"]) for level, mu in levels.items() if not level.startswith("_")}
+        for name, levels in fields.items()
+    }
     return Weights(
         math.log2(prior / (1 - prior)),
         bits,
+        m=m,
         exact_u={f: float(fields[f]["exact"]["u"]) for f in ("family_name", "given_name")},
         pseudo_pupils=float(tf.get("pseudo_pupils", 0.0)),
         rarity_range=(float(tf.get("min_bits", 0.0)), float(tf.get("max_bits", 0.0))),
@@ -55,21 +62,32 @@ def load_weights(text: str | None = None) -> Weights:
 @dataclass(frozen=True)
 class Rarity:
     """Bits added to an exact agreement on this child's family name and first given
-    name: positive for a name rarer than average on the roll, negative for a common one."""
+    name: positive for a name rarer than average on the roll, negative for a common one.
+    With the roll's counts, also the names' shares of the roll and the roll's size, for
+    the chance of a namesake (``matching.namesake_chance``); None without counts."""
 
     family_bits: float = 0.0
     given_bits: float = 0.0
+    family_share: float | None = None
+    given_share: float | None = None
+    roll: int = 0
+
+
+def name_share(pupils: int, roll: int, weights: Weights, field_name: str) -> float:
+    """The share of the roll with this name: ``pupils`` of ``roll``, smoothed towards the
+    weights file's average u by ``pseudo_pupils`` imaginary pupils (a small roll says
+    little about rarity)."""
+    average = weights.exact_u[field_name]
+    pseudo = weights.pseudo_pupils
+    return (pupils + pseudo * average) / (roll + pseudo)
 
 
 def rarity_bits(pupils: int, roll: int, weights: Weights, field_name: str) -> float:
-    """Term-frequency adjustment: an exact agreement on a name ``pupils`` of the ``roll``
-    share has u = pupils / roll, not the average u of the weights file. The count is
-    smoothed towards that average by ``pseudo_pupils`` imaginary pupils (a small roll
-    says little about rarity), and the adjustment is kept within ``rarity_range``."""
-    average = weights.exact_u[field_name]
-    pseudo = weights.pseudo_pupils
-    if roll <= 0 or pseudo <= 0:
+    """Term-frequency adjustment: an exact agreement on a name has u = its share of the
+    roll (``name_share``), not the average u of the weights file; the adjustment is kept
+    within ``rarity_range``."""
+    if roll <= 0 or weights.pseudo_pupils <= 0:
         return 0.0
-    u = (pupils + pseudo * average) / (roll + pseudo)
+    u = name_share(pupils, roll, weights, field_name)
     low, high = weights.rarity_range
-    return max(low, min(high, math.log2(average / u)))
+    return max(low, min(high, math.log2(weights.exact_u[field_name] / u)))

@@ -54,6 +54,10 @@ class Candidate:
     live: bool = True  # may be told: on roll at an open school, nothing vetoes a release
     exact: bool = False  # given name, family name and date of birth all exactly equal
     note: str = ""  # why not: left the school, school closed, given name differs
+    # Exact only: how many children of a roll this size are expected to share these names
+    # and this birthday, over how likely the same child is to be recorded as the police
+    # recorded this one (``namesake_ratio``); None when it cannot be told.
+    namesakes: float | None = None
 
     def as_dict(self) -> dict[str, object]:
         found: dict[str, object] = {
@@ -91,6 +95,15 @@ class Thresholds:
     release: float = 0.999
     review: float = 0.01
     margin_bits: float = 10.0
+    # An exact match below ``release`` only because the address differs is released when
+    # fewer than this many namesakes born the same day are expected off the roll.
+    namesake_odds: float = 0.001
+    off_roll_share: float = 0.08  # of the children the police meet, on no roll we hold
+
+
+# School years a roll spans (reception to year 13): its children per birth year.
+SCHOOL_YEARS = 14
+DAYS_A_YEAR = 365.25
 
 
 @dataclass(frozen=True)
@@ -154,6 +167,39 @@ def on_roll_note(pupil: PupilRow, on_date: date) -> str:
     return "" if pupil.school_open else "the school is closed"
 
 
+def namesakes_on_roll(rarity: Rarity) -> float | None:
+    """The expected number of children of the roll's size who share this child's first
+    given name, family name and birthday (docs/matching.md, "Namesakes"):
+
+        roll / 14 school years x share(given) x share(family) / 365.25
+
+    None without the roll's name counts."""
+    if rarity.given_share is None or rarity.family_share is None or rarity.roll <= 0:
+        return None
+    per_year = rarity.roll / SCHOOL_YEARS
+    return per_year * rarity.given_share * rarity.family_share / DAYS_A_YEAR
+
+
+def namesake_ratio(rarity: Rarity, levels: Levels, weights: Weights) -> float | None:
+    """``namesakes_on_roll`` over the chance that the same child is recorded with these
+    names, this birthday and this address (the m of each level, ``match_weights.json``):
+    a namesake must be likelier than the child's own record, not than nothing."""
+    on_roll = namesakes_on_roll(rarity)
+    if on_roll is None:
+        return None
+    same = 1.0
+    for name, level in zip(FIELDS[:4], levels[:4], strict=True):
+        if level is not None:
+            same *= weights.m[name][level]
+    return on_roll / same
+
+
+def namesakes_off_roll(ratio: float, off_roll_share: float) -> float:
+    """The odds that the child is a namesake on no roll the directory knows rather than
+    this pupil: there are share / (1 - share) such children for each one on the roll."""
+    return ratio * off_roll_share / (1 - off_roll_share)
+
+
 def probability(weight: float) -> float:
     return 1.0 / (1.0 + 2.0 ** (-weight)) if weight > -1000 else 0.0
 
@@ -207,6 +253,7 @@ def score(
         live=not note,
         exact=verdict.exact,
         note=note,
+        namesakes=namesake_ratio(rarity, levels, weights) if verdict.exact else None,
     )
 
 
@@ -299,6 +346,15 @@ def rank(candidates: list[Candidate]) -> list[Candidate]:
     return sorted(candidates, key=lambda c: (-c.weight, not c.live, c.upn, c.urn))
 
 
+def moved_house(best: Candidate, thresholds: Thresholds) -> bool:
+    """An exact match held back only by its address (a family that has moved, or fled to
+    a refuge): nothing else disagrees, and a namesake born the same day on no roll the
+    directory knows is less likely than ``namesake_odds``."""
+    if best.namesakes is None or not all(d.startswith("postcode") for d in best.disagreed):
+        return False
+    return namesakes_off_roll(best.namesakes, thresholds.off_roll_share) < thresholds.namesake_odds
+
+
 def decide(
     ranked: list[Candidate], thresholds: Thresholds, *, keep: int = 10, most: int = 30
 ) -> MatchResult:
@@ -334,6 +390,14 @@ def decide(
         return MatchResult(MatchOutcome.PARTIAL, shown, "best match not clear of the next pupil")
     sure = best.score >= thresholds.release
     if best.exact:
+        if not sure and moved_house(best, thresholds):
+            odds = namesakes_off_roll(best.namesakes or 0.0, thresholds.off_roll_share)
+            one_in = f"1 in {1 / odds:,.0f}" if odds > 0 else "none"
+            reason = (
+                "names and date of birth agree; only the address differs, and a namesake "
+                f"born the same day on no roll is unlikely ({one_in})"
+            )
+            return MatchResult(MatchOutcome.EXACT, shown, reason, records, releasable=True)
         reason = "names and date of birth agree"
         return MatchResult(MatchOutcome.EXACT, shown, reason, records, releasable=sure)
     if sure:

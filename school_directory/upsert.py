@@ -11,10 +11,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import String, insert, select, update
+from sqlalchemy import String, select
 from sqlalchemy.orm import Session
 
-from foundations.crypto import BlindIndex
+from foundations.crypto import BlindIndex, write_rows
 from foundations.database import Base
 from school_directory.csv_rows import Records, RowError
 
@@ -131,10 +131,11 @@ class Upserter:
             ):
                 updates.append({**values, self.pk: old[0]})
                 changed.add(line)
+        # Encrypted values are sealed for their row as they are written (foundations.crypto).
         if inserts:
-            self.session.execute(insert(self.model), inserts)
+            write_rows(self.session, self.model.__table__, inserts)
         if updates:
-            self.session.execute(update(self.model), updates)
+            write_rows(self.session, self.model.__table__, updates, key=self.pk)
         if self.on_batch is not None:
             changed |= self.on_batch(batch) - inserted
         self.report.inserted += len(inserts)

@@ -1,5 +1,6 @@
 """Shared fixtures: a database (SQLite file or PostgreSQL), the real Kafka-protocol broker
-process, and factories for settings.
+process, the Kafka layer of subscriber tests (in memory or that process), and factories for
+settings.
 
 Locally a missing PostgreSQL or Docker gives a clear skip; in CI (``CI=true``) a missing
 service fails the run instead, so nothing is skipped silently.
@@ -11,6 +12,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -19,6 +21,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from broker.embedded import EmbeddedKafka
 from foundations.crypto import keyring_from_material
 from foundations.database import make_engine, session_factory, upgrade
+
+if TYPE_CHECKING:
+    from tests.kafka_layer import KafkaLayer
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 # Database tests run with personal data encrypted at rest, as every process does.
@@ -101,6 +106,17 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield broker.bootstrap
     finally:
         broker.stop()
+
+
+@pytest.fixture(params=["memory", pytest.param("real", marks=pytest.mark.kafka)])
+def kafka_layer(request: pytest.FixtureRequest) -> KafkaLayer:
+    """The same subscriber test in memory (FastStream's TestKafkaBroker: fast, no network)
+    and on the real broker process (the wiring); tests/kafka_layer.py says what each covers."""
+    from tests.kafka_layer import MemoryKafka, RealKafka
+
+    if request.param == "memory":
+        return MemoryKafka()
+    return RealKafka(request.getfixturevalue("kafka_bootstrap"))
 
 
 @pytest.fixture

@@ -94,3 +94,26 @@ def test_half_a_dkim_configuration_is_refused(tmp_path: Path) -> None:
         Settings(dkim_key_file=tmp_path / "dkim.pem")
     with pytest.raises(ValidationError, match="set together or not at all"):
         Settings(dkim_selector="enc2026")
+
+
+async def test_a_return_path_of_its_own_is_the_envelope_sender_and_the_signature_holds(
+    server: RecordingSmtpServer, pki: TestPki, tmp_path: Path
+) -> None:
+    """Bounces (issue 18, item 2): the return path goes as MAIL FROM, not as a header the
+    receiving system would add its own to; the signature verifies with or without it."""
+    record = write_key(tmp_path / "dkim.pem")
+    mailer = SmtpMailer(_settings(server.port, pki, tmp_path / "dkim.pem"))
+    message = build_message(
+        subject="Operation Encompass notification N-1", text="Please acknowledge.\n",
+        html="<p>Please acknowledge.</p>", sender=SENDER, to="dsl@school.example",
+        message_id="<N-1@council.example>", return_path="bounces+s1.abcd@council.example",
+    )  # fmt: skip
+    await mailer.send(message)
+
+    [received] = server.wait_for(1)
+    assert received.mail_from == "bounces+s1.abcd@council.example"
+    assert b"Return-Path" not in received.raw
+    assert dkim.verify(received.raw, dnsfunc=dns_with(record))
+    delivered = b"Return-Path: <bounces+s1.abcd@council.example>\r\n" + received.raw
+    assert dkim.verify(delivered, dnsfunc=dns_with(record))  # as the mailbox stores it
+    assert message["Return-Path"] == "<bounces+s1.abcd@council.example>"  # the caller's, kept

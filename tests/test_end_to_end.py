@@ -1,6 +1,7 @@
-"""The spine over real parts: the Kafka-protocol broker process, a SQLite file, an SMTP
-server with STARTTLS, AUTH and a test CA. An incident becomes one minimal e-mail to the
-right school, with an intact audit trail; bad input lands on the dead-letter topic."""
+"""The spine over real parts: a SQLite file, an SMTP server with STARTTLS, AUTH and a test
+CA, and Kafka in memory and as the Kafka-protocol broker process (tests/kafka_layer.py). An
+incident becomes one minimal e-mail to the right school, with an intact audit trail; bad
+input lands on the dead-letter topic."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 import structlog.testing
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from sqlalchemy import select
 
 from audit.ledger import verify
@@ -21,10 +22,9 @@ from foundations.database import transaction
 from foundations.models import AuditEvent
 from foundations.settings import Settings
 from tests.factories import incident
+from tests.kafka_layer import KafkaLayer, read_topic
 from tests.real_parts import running_service, settings_for, smtp_server
 from tests.smtp_server import RecordingSmtpServer
-
-pytestmark = pytest.mark.kafka
 
 
 @pytest.fixture
@@ -40,8 +40,18 @@ def settings(tmp_path: Path, smtp: RecordingSmtpServer) -> Settings:
 
 @pytest.fixture
 async def service(
+    kafka_layer: KafkaLayer, settings: Settings, tmp_path: Path
+) -> AsyncIterator[EncompassService]:
+    """The service on the layer of the test: in memory, and on the broker process."""
+    async with kafka_layer.running(settings, tmp_path / "directory") as svc:
+        yield svc
+
+
+@pytest.fixture
+async def real_service(
     settings: Settings, kafka_bootstrap: str, tmp_path: Path
 ) -> AsyncIterator[EncompassService]:
+    """The service on the broker process only."""
     async with running_service(settings, kafka_bootstrap, tmp_path) as svc:
         yield svc
 
@@ -56,35 +66,14 @@ async def publish(bootstrap: str, topic: str, values: list[bytes]) -> None:
         await producer.stop()
 
 
-async def read_topic(bootstrap: str, topic: str, count: int, timeout: float = 20.0) -> list[Any]:
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    found: list[Any] = []
-    try:
-        async with asyncio.timeout(timeout):
-            while len(found) < count:
-                batch = await consumer.getmany(timeout_ms=500)
-                for records in batch.values():
-                    found.extend(records)
-    finally:
-        await consumer.stop()
-    return found
-
-
 async def test_an_incident_becomes_one_minimal_email_to_the_right_school(
     service: EncompassService,
     smtp: RecordingSmtpServer,
-    kafka_bootstrap: str,
+    kafka_layer: KafkaLayer,
     settings: Settings,
 ) -> None:
     spec = json.dumps(incident()).encode()
-    await publish(kafka_bootstrap, settings.incidents_topic, [spec, spec])  # at least once
+    await kafka_layer.publish(settings.incidents_topic, spec, spec)  # at least once
     await smtp.async_wait_for(1, timeout=30)
     await asyncio.sleep(1.5)  # time enough for a wrongly duplicated second e-mail to show
     assert len(smtp.messages) == 1
@@ -104,25 +93,25 @@ async def test_an_incident_becomes_one_minimal_email_to_the_right_school(
 
 async def test_bad_input_lands_on_the_dead_letter_topic_with_its_reason(
     service: EncompassService,
-    kafka_bootstrap: str,
+    kafka_layer: KafkaLayer,
     settings: Settings,
 ) -> None:
     bad = [b"{not json", json.dumps(incident() | {"persons": []}).encode()]
-    await publish(kafka_bootstrap, settings.incidents_topic, bad)
-    parked = await read_topic(kafka_bootstrap, settings.dlq_topic, 2)
+    await kafka_layer.publish(settings.incidents_topic, *bad)
+    parked = await kafka_layer.published(settings.dlq_topic, 2)
     assert sorted(r.value for r in parked) == sorted(bad)
-    reasons = sorted(dict(r.headers)["x-error"].decode() for r in parked)
+    reasons = sorted(r.headers["x-error"] for r in parked)
     assert "not JSON" in reasons[0] and "no persons" in reasons[1]
-    assert all("x-error-at" in dict(r.headers) for r in parked)
+    assert all("x-error-at" in r.headers for r in parked)
 
 
 async def test_every_audit_row_is_published(
     service: EncompassService,
-    kafka_bootstrap: str,
+    kafka_layer: KafkaLayer,
     settings: Settings,
     smtp: RecordingSmtpServer,
 ) -> None:
-    await publish(kafka_bootstrap, settings.incidents_topic, [json.dumps(incident()).encode()])
+    await kafka_layer.publish(settings.incidents_topic, json.dumps(incident()).encode())
     await smtp.async_wait_for(1, timeout=30)
     await asyncio.sleep(1.5)  # the relay polls once a second
     with transaction(service.sessions) as session:
@@ -132,7 +121,7 @@ async def test_every_audit_row_is_published(
     # carry no seq, and one may be signed at start, among the rows.
     rows: list[dict[str, Any]] = []
     for extra in range(4):
-        published = await read_topic(kafka_bootstrap, settings.audit_topic, len(expected) + extra)
+        published = await kafka_layer.published(settings.audit_topic, len(expected) + extra)
         rows = [m for m in map(json.loads, (r.value for r in published)) if "seq" in m]
         if len(rows) >= len(expected):
             break
@@ -143,8 +132,9 @@ async def test_every_audit_row_is_published(
     assert "sent" in [a for _, a, _ in got]
 
 
+@pytest.mark.kafka  # header values that are not text: only the real wire carries them
 async def test_undecodable_headers_still_reach_the_dead_letter_topic(
-    service: EncompassService,
+    real_service: EncompassService,
     kafka_bootstrap: str,
     settings: Settings,
 ) -> None:
@@ -164,11 +154,11 @@ async def test_undecodable_headers_still_reach_the_dead_letter_topic(
 async def test_no_personal_data_reaches_the_logs(
     service: EncompassService,
     smtp: RecordingSmtpServer,
-    kafka_bootstrap: str,
+    kafka_layer: KafkaLayer,
     settings: Settings,
 ) -> None:
     with structlog.testing.capture_logs() as logs:
-        await publish(kafka_bootstrap, settings.incidents_topic, [json.dumps(incident()).encode()])
+        await kafka_layer.publish(settings.incidents_topic, json.dumps(incident()).encode())
         await smtp.async_wait_for(1, timeout=30)
         await asyncio.sleep(0.5)
     assert any(e["event"] == "incident_processed" for e in logs)
@@ -190,8 +180,9 @@ async def test_no_personal_data_reaches_the_logs(
         assert personal not in logged
 
 
+@pytest.mark.kafka  # the replay reads and writes the topics itself
 async def test_dead_lettered_events_are_replayed_after_a_fix(
-    service: EncompassService,
+    real_service: EncompassService,
     smtp: RecordingSmtpServer,
     kafka_bootstrap: str,
     settings: Settings,

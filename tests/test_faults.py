@@ -1,5 +1,6 @@
 """The failures that happen at 3 a.m., each survived: the mail server down for a while, the
-database unavailable, the Kafka broker restarted, a poison message."""
+database unavailable, the Kafka broker restarted (on the real broker process), a poison
+message (in memory too: tests/kafka_layer.py)."""
 
 from __future__ import annotations
 
@@ -19,9 +20,8 @@ from foundations.models import AuditEvent
 from foundations.settings import ReviewPolicy, Settings
 from tests.conftest import POSTGRES_ADMIN_URL, _postgres_database
 from tests.factories import import_directory, incident, isolated_settings, write_directory
+from tests.kafka_layer import KafkaLayer
 from tests.smtp_server import RecordingSmtpServer
-
-pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 
 def settings_for(tmp_path: Path, database_url: str, smtp_port: int) -> Settings:
@@ -53,6 +53,8 @@ async def send(bootstrap: str, topic: str, *values: bytes) -> None:
         await producer.stop()
 
 
+@pytest.mark.kafka
+@pytest.mark.slow
 async def test_mail_server_down_for_a_while_retries_then_delivers_once(
     tmp_path: Path, kafka_bootstrap: str
 ) -> None:
@@ -95,6 +97,8 @@ def _block(database: str, allow: bool) -> None:
     admin.dispose()
 
 
+@pytest.mark.kafka
+@pytest.mark.slow
 async def test_database_unavailable_pauses_intake_and_resumes_without_loss(
     tmp_path: Path, kafka_bootstrap: str, postgres_url: str
 ) -> None:
@@ -118,6 +122,8 @@ async def test_database_unavailable_pauses_intake_and_resumes_without_loss(
             await service.stop()
 
 
+@pytest.mark.kafka
+@pytest.mark.slow
 async def test_the_kafka_broker_restarted_consumers_reconnect(tmp_path: Path) -> None:
     kafka = EmbeddedKafka().start()
     with RecordingSmtpServer(tls="none", auth=False) as smtp:
@@ -140,24 +146,19 @@ async def test_the_kafka_broker_restarted_consumers_reconnect(tmp_path: Path) ->
 
 
 async def test_a_poison_message_is_dead_lettered_and_the_partition_keeps_moving(
-    tmp_path: Path, kafka_bootstrap: str
+    tmp_path: Path, kafka_layer: KafkaLayer
 ) -> None:
     with RecordingSmtpServer(tls="none", auth=False) as smtp:
         settings = settings_for(tmp_path, f"sqlite:///{tmp_path / 'p.db'}", smtp.port)
-        service = EncompassService(settings, bootstrap=kafka_bootstrap)
-        load_directory(service, tmp_path / "d")
-        await service.start()
-        try:
+        async with kafka_layer.running(settings, tmp_path / "d") as service:
             # Same key, so same partition: the bad one first, the good one behind it.
-            await send(
-                kafka_bootstrap,
+            await kafka_layer.publish(
                 settings.incidents_topic,
                 b"\xff not even text",
                 json.dumps(incident()).encode(),
+                key=b"44-20261121-000123",
             )
             await smtp.async_wait_for(1, timeout=30)
-        finally:
-            await service.stop()
     with transaction(service.sessions) as session:
         actions = (
             session.execute(select(AuditEvent.action).order_by(AuditEvent.seq)).scalars().all()

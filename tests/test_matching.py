@@ -29,7 +29,7 @@ from school_directory.comparisons import (
     compare_given,
     compare_postcode,
 )
-from school_directory.match_weights import Rarity, load_weights, rarity_bits
+from school_directory.match_weights import Rarity, load_weights, name_share, rarity_bits
 from school_directory.matching import (
     Candidate,
     MatchOutcome,
@@ -411,6 +411,9 @@ def test_the_pupil_import_counts_each_name_for_the_matcher(directory: Any) -> No
         assert frequencies.rarity(session, record) == Rarity(
             family_bits=rarity_bits(2, pupils, load_weights(), "family_name"),
             given_bits=rarity_bits(leos, pupils, load_weights(), "given_name"),
+            family_share=name_share(2, pupils, load_weights(), "family_name"),
+            given_share=name_share(leos, pupils, load_weights(), "given_name"),
+            roll=pupils,
         )
         nobody = child_record("Zebedee", "Quux", date_of_birth=date(2017, 5, 5))
         assert frequencies.rarity(session, nobody).family_bits > 0

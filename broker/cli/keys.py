@@ -62,10 +62,18 @@ def rotate(args: argparse.Namespace) -> int:
     engine.dispose()
     print(
         f"re-encrypted {done.values} value(s) in {done.rows} row(s) with key "
-        f"{keyring.current} ({done.plaintext_encrypted} were not yet encrypted)"
+        f"{keyring.current} ({done.plaintext_encrypted} were not yet encrypted), each "
+        f"bound to its table, column and row ({done.unbound_bound} were bound to none)"
     )
     if done.plaintext_refused:
         print("every value is encrypted: a value in clear is refused from now on")
     else:
         print("values in clear were written meanwhile: run `encompass keys rotate` again")
+    if done.unbound_refused:
+        print(
+            "every value is bound to its table, column and row: a value that is not (enc1) "
+            "is refused from now on"
+        )
+    else:
+        print("values bound to no row were written meanwhile: run `encompass keys rotate` again")
     return 0

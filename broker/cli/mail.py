@@ -1,16 +1,23 @@
-"""``encompass mail``: the broker's outgoing mail (DKIM keys)."""
+"""``encompass mail``: the broker's outgoing mail (DKIM keys) and what comes back of it
+(bounces)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from broker.cli import common
 
+if TYPE_CHECKING:
+    from consumers.return_path import ReturnPaths
+    from foundations.settings import Settings
+
 
 def register(commands: common.Commands) -> None:
-    mail = commands.add_parser("mail", help="outgoing mail: DKIM keys")
+    mail = commands.add_parser("mail", help="outgoing mail: DKIM keys, bounces")
     mail_sub = mail.add_subparsers(dest="mail_command", required=True)
     key = mail_sub.add_parser(
         "dkim-key", help="make a DKIM signing key and print the DNS TXT record to publish"
@@ -26,6 +33,18 @@ def register(commands: common.Commands) -> None:
     )
     key.add_argument("--domain", help="the signing domain (default: ENCOMPASS_MAIL_FROM's)")
     key.set_defaults(handler=dkim_key)
+    taken = mail_sub.add_parser(
+        "bounces",
+        help="take delivery status notifications (bounces) from a mailbox or from files",
+    )
+    source = taken.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--imap",
+        action="store_true",
+        help="read the unseen messages of ENCOMPASS_BOUNCE_IMAP_FOLDER (TLS only)",
+    )
+    source.add_argument("--file", nargs="+", metavar="F", help="messages saved as files (.eml)")
+    taken.set_defaults(handler=bounces)
 
 
 def dkim_key(args: argparse.Namespace) -> int:
@@ -59,3 +78,54 @@ def dkim_key(args: argparse.Namespace) -> int:
     if args.domain:
         print(f"  ENCOMPASS_DKIM_DOMAIN={domain}")
     return 0
+
+
+def bounces(args: argparse.Namespace) -> int:
+    from consumers.return_path import ReturnPaths
+
+    settings = common.settings()
+    paths = ReturnPaths.from_settings(settings)
+    if paths is None:
+        print(
+            "encompass mail bounces: ENCOMPASS_BOUNCE_ADDRESS is not set, so no e-mail went "
+            "with a return path of its own, and no bounce can be told from a forgery",
+            file=sys.stderr,
+        )
+        return 2
+    sessions = common.sessions(settings)
+    counts: Counter[str] | None
+    if args.imap:
+        from broker.bounce_imap import ImapProblem, read_mailbox
+
+        try:
+            counts = read_mailbox(settings, sessions, paths)
+        except ImapProblem as problem:
+            print(f"encompass mail bounces: {problem}", file=sys.stderr)
+            return 1
+    else:
+        counts = _from_files(settings, sessions, paths, [Path(f) for f in args.file])
+    if counts is None:
+        return 1
+    summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items())) or "none"
+    print(f"Reports taken: {summary}")
+    return 0
+
+
+def _from_files(
+    settings: Settings, sessions: common.Sessions, paths: ReturnPaths, files: list[Path]
+) -> Counter[str] | None:
+    from consumers import bounces as taking
+    from foundations.clock import utcnow
+    from foundations.database import transaction
+
+    counts: Counter[str] = Counter()
+    for path in files:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            print(f"encompass mail bounces: {path}: {exc.strerror}", file=sys.stderr)
+            return None
+        with transaction(sessions) as session:
+            taken = taking.take(session, settings, paths, raw, via="file", now=utcnow())
+        counts[taken.outcome.value] += 1
+    return counts

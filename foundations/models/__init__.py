@@ -4,6 +4,7 @@ key rotation and the key canary."""
 
 from foundations.database import Base
 from foundations.models.audit import AuditEvent, ChainCheck, Checkpoint, RelayCursor
+from foundations.models.bounces import Bounce, BounceKind
 from foundations.models.calendar import BankHoliday, CalendarEntry
 from foundations.models.console import ConsoleSession, ConsoleUser, RecoveryCode, SignInThrottle
 from foundations.models.directory import (
@@ -40,6 +41,8 @@ __all__ = [
     "AccountStatus",
     "AuditEvent",
     "BankHoliday",
+    "Bounce",
+    "BounceKind",
     "CalendarEntry",
     "ChainCheck",
     "Checkpoint",

@@ -8,7 +8,7 @@ from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column
 
 from foundations.clock import utcnow
-from foundations.crypto import EncryptedText
+from foundations.crypto import EncryptedText, bound_to
 from foundations.database import Base, UtcDateTime
 
 
@@ -21,6 +21,7 @@ class ConsoleUser(Base):
     __tablename__ = "console_users"
     __table_args__ = (
         UniqueConstraint("oidc_issuer", "oidc_subject", name="uq_console_users_oidc"),
+        bound_to("username"),  # the TOTP secret is bound to its account (foundations.crypto)
     )
 
     username: Mapped[str] = mapped_column(String(100), primary_key=True)
@@ -44,6 +45,7 @@ class ConsoleSession(Base):
     after the idle timeout, and at its absolute expiry, whichever comes first."""
 
     __tablename__ = "console_sessions"
+    __table_args__ = bound_to("id")  # the secret being set up, bound to its session
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the token
     username: Mapped[str] = mapped_column(ForeignKey("console_users.username"), index=True)

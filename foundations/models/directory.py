@@ -7,7 +7,7 @@ from datetime import date
 from sqlalchemy import Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from foundations.crypto import BlindIndex, EncryptedDate, EncryptedJSON, EncryptedText
+from foundations.crypto import BlindIndex, EncryptedDate, EncryptedJSON, EncryptedText, bound_to
 from foundations.database import Base
 
 OPEN_STATUSES = frozenset({"Open", "Open, but proposed to close"})
@@ -77,6 +77,8 @@ class Pupil(Base):
         # sound keys inside the index (covering), so no table row is read to filter
         Index("ix_pupils_urn_year_keys", "urn", "birth_year_key", "family_key", "given_key"),
         Index("ix_pupils_dob", "dob_key"),
+        # The personal fields are bound to the pupil's UPN and school (foundations.crypto).
+        bound_to("upn", "urn"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -10,7 +10,7 @@ from sqlalchemy import Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from foundations.clock import utcnow
-from foundations.crypto import EncryptedJSON
+from foundations.crypto import EncryptedJSON, bound_to
 from foundations.database import Base, UtcDateTime, status_column_type
 
 
@@ -22,7 +22,11 @@ class IncidentOutcome(StrEnum):
 
 class Incident(Base):
     __tablename__ = "incidents"
-    __table_args__ = (UniqueConstraint("incident_id", "revision"),)
+    # The police record is bound to its incident and revision (foundations.crypto).
+    __table_args__ = (
+        UniqueConstraint("incident_id", "revision"),
+        bound_to("incident_id", "revision"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[str] = mapped_column(String(64), index=True)

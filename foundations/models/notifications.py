@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from foundations.clock import utcnow
-from foundations.crypto import EncryptedJSON, EncryptedText
+from foundations.crypto import EncryptedJSON, EncryptedText, bound_to, new_row_key
 from foundations.database import Base, UtcDateTime, status_column_type
 
 
@@ -35,6 +35,9 @@ class NotificationStatus(StrEnum):
     REJECTED = "rejected"
     SUPERSEDED = "superseded"  # a newer revision of the incident replaced it
     RECALLED = "recalled"  # sent in error: the school was asked to delete it
+    # Every address of the school it was sent to bounced (consumers/bounces.py): nobody
+    # has it; waiting for a person. (Bounced with another address left, it goes there.)
+    BOUNCED = "bounced"
 
 
 UNSENT_STATUSES = (
@@ -43,6 +46,7 @@ UNSENT_STATUSES = (
     NotificationStatus.APPROVED,
     NotificationStatus.SENDING,
     NotificationStatus.FAILED,
+    NotificationStatus.BOUNCED,
 )
 
 
@@ -50,6 +54,7 @@ REVIEWABLE_STATUSES = (
     NotificationStatus.PENDING_REVIEW,
     NotificationStatus.NOT_FOUND,
     NotificationStatus.FAILED,
+    NotificationStatus.BOUNCED,
 )
 
 
@@ -75,6 +80,7 @@ class Notification(Base):
     __table_args__ = (
         UniqueConstraint("incident_id", "revision", "person_id", "urn_key"),
         Index("ix_notifications_status_deliver_by", "status", "deliver_by"),
+        bound_to("id"),  # encrypted values bound to the notification (foundations.crypto)
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -147,9 +153,13 @@ class NotificationEdit(Base):
     the trail proves the change without holding the account in clear."""
 
     __tablename__ = "notification_edits"
+    # The texts are bound to the notification and to this row (foundations.crypto).
+    __table_args__ = bound_to("notification_id", "row_key")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     notification_id: Mapped[str] = mapped_column(String(32), index=True)
+    # The row's random name, known before its integer key (migration 0017).
+    row_key: Mapped[str] = mapped_column(String(32), default=new_row_key)
     field: Mapped[str] = mapped_column(String(32))
     before: Mapped[str] = mapped_column(EncryptedText)
     after: Mapped[str] = mapped_column(EncryptedText)
@@ -162,6 +172,7 @@ class EscalationStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"  # gave up: visible in the audit trail
     CANCELLED = "cancelled"  # not sent: no longer needed (acknowledged, or reviewed)
+    BOUNCED = "bounced"  # sent, then a delivery status notification said it failed
 
 
 class EscalationStep(Base):
@@ -209,9 +220,13 @@ class DirectorySearch(Base):
     terms: the trail proves the search without holding a child's details in clear."""
 
     __tablename__ = "directory_searches"
+    # The terms are bound to the notification and to this row (foundations.crypto).
+    __table_args__ = bound_to("notification_id", "row_key")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     notification_id: Mapped[str] = mapped_column(String(32), index=True)
+    # The row's random name, known before its integer key (migration 0017).
+    row_key: Mapped[str] = mapped_column(String(32), default=new_row_key)
     terms: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON)
     results: Mapped[int] = mapped_column(Integer)
     actor: Mapped[str] = mapped_column(String(100))

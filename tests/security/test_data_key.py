@@ -79,7 +79,7 @@ def test_a_second_process_with_another_key_is_refused_at_start(
 ) -> None:
     first = Settings(data_dir=tmp_path / "a", database_url=postgres_url, data_key=KEY_A)
     engine_for(first).dispose()  # the first process writes the canary with its key
-    assert (canary(postgres_url) or "").startswith("enc1.k1.")
+    assert (canary(postgres_url) or "").startswith("enc2.k1.")
 
     second = isolated_settings(data_dir=tmp_path / "b", database_url=postgres_url, data_key=KEY_B)
     with pytest.raises(StartupRefused, match="not this database's key") as refused:
@@ -189,7 +189,7 @@ def test_the_embedded_database_still_starts_with_a_key_made_in_the_data_folder(
     made = key_file.read_bytes()
     engine_for(settings).dispose()  # the next start reads the same key
     assert key_file.read_bytes() == made
-    assert (canary(settings.resolved_database_url) or "").startswith("enc1.k1.")
+    assert (canary(settings.resolved_database_url) or "").startswith("enc2.k1.")
     # A copy of the database without its key file does not start with a new key, and
     # none is made.
     key_file.unlink()
@@ -218,7 +218,7 @@ def test_rotation_re_encrypts_the_canary(postgres_url: str, tmp_path: Path) -> N
         "rotate",
     )
     assert done.returncode == 0, done.stderr
-    assert (canary(postgres_url) or "").startswith("enc1.k2.")
+    assert (canary(postgres_url) or "").startswith("enc2.k2.")
     engine_for(both).dispose()
     # A process left with the old key alone is refused: it cannot read what k2 encrypts.
     with pytest.raises(StartupRefused, match="not this database's key"):

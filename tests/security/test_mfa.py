@@ -314,7 +314,7 @@ def test_the_secret_is_encrypted_at_rest_and_recovery_codes_are_only_hashes(
     key = manual_key(page.text)
     with transaction(people) as s:
         [waiting] = s.execute(text("SELECT enrol_secret FROM console_sessions")).scalars()
-    assert waiting.startswith("enc1.") and key not in waiting
+    assert waiting.startswith("enc2.") and key not in waiting
     app = APPS["aud"] = Authenticator(key)
     done = client.post("/mfa/enrol", data={"csrf_token": csrf_of(page.text), "code": app.code()})
     codes = recovery_codes(done.text)
@@ -326,7 +326,7 @@ def test_the_secret_is_encrypted_at_rest_and_recovery_codes_are_only_hashes(
             s.execute(text("SELECT code_sha256 FROM console_recovery_codes")).scalars()
         )
         user = s.execute(text("SELECT * FROM console_users WHERE username = 'aud'")).one()
-    assert stored.startswith("enc1.") and key not in stored
+    assert stored.startswith("enc2.") and key not in stored
     assert key not in " ".join(str(v) for v in user)
     assert len(codes) == 10
     assert not any(c.replace("-", "") in hashes or c in hashes for c in codes)

@@ -34,6 +34,7 @@ from schemas import incident as schema
 from schemas.incident import incident_json_schema
 from tests.conftest import POSTGRES_ADMIN_URL, TEST_KEYRING, _postgres_database
 from tests.factories import child, incident, isolated_settings
+from tests.kafka_layer import KafkaLayer
 
 # --- the schema: every string bounded, and bounded by its column -------------------------
 
@@ -340,7 +341,7 @@ async def test_with_the_database_away_nothing_is_dead_lettered_not_even_refusals
     engine.dispose()
 
 
-# --- on the real broker and PostgreSQL: the partition keeps moving ------------------------
+# --- on Kafka (in memory and the broker process) and PostgreSQL: the partition moves on ---
 
 KEY = b"44-20261121-000123"  # one key: one partition, the poison first
 
@@ -412,26 +413,24 @@ def _actions(sessions: sessionmaker[Session]) -> list[tuple[str, str | None]]:
         return [(a, i) for a, i in session.execute(query).all()]
 
 
-@pytest.mark.kafka
 async def test_an_event_over_a_limit_is_dead_lettered_and_the_next_one_recorded(
-    tmp_path: Path,
-    kafka_bootstrap: str,
-    postgres_url: str,
-    started: list[EncompassService],
+    tmp_path: Path, kafka_layer: KafkaLayer, postgres_url: str
 ) -> None:
     settings = _settings(tmp_path, postgres_url)
-    service = await _start(started, settings, kafka_bootstrap)
     poison = json.dumps(incident(incident_id="44-POISON", force_code="4" * 17)).encode()
-    await _send(kafka_bootstrap, settings.incidents_topic, poison, json.dumps(incident()).encode())
-    await _wait_for(service.sessions, "44-20261121-000123", timeout=30)
-    [parked] = await _read(kafka_bootstrap, settings.dlq_topic)
-    assert parked.value == poison and parked.key == KEY
-    assert _reason(parked) == "force_code: String should have at most 16 characters"
-    assert "x-error-at" in dict(parked.headers)
-    assert _actions(service.sessions)[:2] == [
-        ("refused", "44-20261121-000123"),
-        ("received", "44-20261121-000123"),
-    ]
+    async with kafka_layer.running(settings) as service:
+        await kafka_layer.publish(
+            settings.incidents_topic, poison, json.dumps(incident()).encode(), key=KEY
+        )
+        await _wait_for(service.sessions, "44-20261121-000123", timeout=30)
+        [parked] = await kafka_layer.published(settings.dlq_topic, 1)
+        assert parked.value == poison and parked.key == KEY
+        assert parked.headers["x-error"] == "force_code: String should have at most 16 characters"
+        assert "x-error-at" in parked.headers
+        assert _actions(service.sessions)[:2] == [
+            ("refused", "44-20261121-000123"),
+            ("received", "44-20261121-000123"),
+        ]
 
 
 async def _committed(reader: AIOKafkaConsumer, settings: Settings) -> int:

@@ -93,4 +93,5 @@ def test_no_module_derives_a_key_of_its_own() -> None:
         "foundations/purpose_keys.py",  # the derivation
         "console/signin_csrf.py",  # the sign-in token: HMAC of a nonce, with its purpose key
         "consumers/acknowledge.py",  # links in the old form, read until they expire
+        "consumers/return_path.py",  # the bounce address token: HMAC with its purpose key
     }

@@ -11,14 +11,14 @@ or searched by the child. Rows made before this revision have none of them: they
 sorted by the child from the police record itself.
 
 Revision ID: 0019
-Revises: 0016
+Revises: 0020 (numbered when 0017 and 0018 were in flight; chained after the last merged)
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0019"
-down_revision = "0016"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 

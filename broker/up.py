@@ -13,6 +13,7 @@ from pathlib import Path
 
 import structlog
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from broker.app import KAFKA_ROLES, EncompassService
 from broker.demo import PupilSeed, incident_stream
@@ -30,13 +31,22 @@ from school_directory.synthetic import write_directory
 log = structlog.get_logger(__name__)
 
 
-def seed_directory(service: EncompassService, folder: Path) -> list[PupilSeed]:
-    files = write_directory(folder, schools=40, pupils=4000)
-    with transaction(service.sessions) as session:
+DEMO_SCHOOLS, DEMO_PUPILS = 40, 4000
+
+
+def import_demo_directory(sessions: sessionmaker[Session], folder: Path) -> None:
+    """The demo's synthetic directory, written to ``folder`` and imported: what
+    ``up --demo`` starts with (some schools are left without a deputy, on purpose)."""
+    files = write_directory(folder, schools=DEMO_SCHOOLS, pupils=DEMO_PUPILS)
+    with transaction(sessions) as session:
         imports.import_schools(session, files.schools)
         imports.import_contacts(session, files.contacts)
         imports.import_pupils(session, files.pupils)
         imports.import_calendar(session, files.calendar)
+
+
+def seed_directory(service: EncompassService, folder: Path) -> list[PupilSeed]:
+    import_demo_directory(service.sessions, folder)
     with transaction(service.sessions) as session:
         rows = session.execute(
             select(Pupil).where(Pupil.on_roll_until.is_(None)).order_by(func.random()).limit(500)

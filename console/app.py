@@ -27,6 +27,7 @@ from console import (
     ack_pages,
     api,
     audit_pages,
+    health_pages,
     oidc,
     review_pages,
     signin_pages,
@@ -91,6 +92,7 @@ def create_app(
     for router in (signin_pages.router, review_pages.pages, review_pages.forms,
                    audit_pages.router, account_pages.router):  # fmt: skip
         app.include_router(router)
+    app.include_router(health_pages.router)
     oidc.install(app, c, signer.secret)
     api_app = api.create_api(c)
     app.mount("/api", api_app)

@@ -38,7 +38,7 @@ from typing import Any
 
 import structlog
 from itsdangerous import BadData, URLSafeSerializer
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from audit.ledger import AuditAction, record
@@ -298,6 +298,7 @@ def acknowledge(session: Session, claim: AckClaim, now: datetime) -> AckResult:
         return state
     n.acknowledged_at = now
     n.acknowledged_by = f"link:{claim.role}"
+    confirm_contact(session, n, claim.role, now)
     record(
         session,
         AuditAction.ACKNOWLEDGED,
@@ -307,3 +308,30 @@ def acknowledge(session: Session, claim: AckClaim, now: datetime) -> AckResult:
         details={"via": "link", "role": claim.role, "urn": n.urn, "status": n.status},
     )
     return AckResult(AckOutcome.RECORDED, n.id, now)
+
+
+def confirm_contact(session: Session, n: Notification, role: str, now: datetime) -> None:
+    """An acknowledgement by this role at this school confirms the address its link went
+    to (the e-mail's, or a reminder's to that role): the directory's health counts the
+    contact as confirmed (``school_directory.health``). Another contact is not touched."""
+    if n.urn is None:
+        return
+    addresses = {
+        a.lower()
+        for a in session.execute(
+            select(EscalationStep.recipient).where(
+                EscalationStep.notification_id == n.id, EscalationStep.role == role
+            )
+        ).scalars()
+    }
+    if n.recipient:
+        addresses.add(n.recipient.lower())
+    session.execute(
+        update(SafeguardingContact)
+        .where(
+            SafeguardingContact.urn == n.urn,
+            SafeguardingContact.role == role,
+            func.lower(SafeguardingContact.email).in_(addresses),
+        )
+        .values(confirmed_at=now)
+    )

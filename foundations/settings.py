@@ -253,6 +253,24 @@ class Settings(BaseSettings):
     # directory knows (home-educated, missing education, at schools it does not hold).
     match_off_roll_share: float = Field(default=0.08, gt=0, lt=1)
 
+    # The directory's health, a go-live gate (`encompass directory health`, the console's
+    # /directory/health; school_directory/health.py): it fails below any of these.
+    # Shares are fractions of one: of open schools with a DSL, with a deputy, with a
+    # calendar (their own or their LA's); of contacts confirmed (by an import or an
+    # acknowledgement) within max_unconfirmed_days; of recent notifications (the window)
+    # matched without a person. Each open school's roll imported, against GIAS's
+    # NumberOfPupils, at least min_pupil_coverage; at most max_bounced_addresses addresses
+    # still in the directory that bounced in the window.
+    health_min_dsl_share: float = Field(default=1.0, ge=0, le=1)
+    health_min_deputy_share: float = Field(default=0.95, ge=0, le=1)
+    health_max_unconfirmed_days: int = Field(default=365, ge=1)
+    health_min_confirmed_share: float = Field(default=0.95, ge=0, le=1)
+    health_max_bounced_addresses: int = Field(default=0, ge=0)
+    health_min_pupil_coverage: float = Field(default=0.8, ge=0, le=1)
+    health_min_calendar_share: float = Field(default=1.0, ge=0, le=1)
+    health_min_auto_match_share: float = Field(default=0.8, ge=0, le=1)
+    health_window_days: int = Field(default=30, ge=1)
+
     # Encryption at rest (foundations/crypto.py): ``id:base64key`` entries, newest last, or a key
     # file (default <data_dir>/data.key, made on first use with mode 0600).
     data_key: SecretStr | None = None

@@ -9,13 +9,14 @@ changes nothing. Rows are compared and written in batches, never one query per r
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from foundations.clock import utcnow
 from foundations.models import (
     MATCH_RECORD,
     CalendarEntry,
@@ -36,7 +37,7 @@ from school_directory.csv_rows import (
     records,
 )
 from school_directory.upn import upn_problem
-from school_directory.upsert import ImportReport, Upserter, run_import
+from school_directory.upsert import BATCH_SIZE, ImportReport, Upserter, run_import
 
 CONTACT_ROLES = ("dsl", "deputy_dsl")
 CALENDAR_KINDS = ("term", "holiday", "inset", "closure")
@@ -50,6 +51,10 @@ GIAS_COLUMNS = {
     "type": "TypeOfEstablishment (name)",
     "postcode": "Postcode",
 }
+# Read when the extract has it (GIAS's full extract does): the census count of pupils, which
+# the directory's health compares with the roll imported (school_directory.health).
+GIAS_PUPIL_COUNT = "NumberOfPupils"
+MAX_PUPIL_COUNT_DIGITS = 7
 
 
 def _known_urns(session: Session) -> set[str]:
@@ -62,10 +67,10 @@ def _known_urns(session: Session) -> set[str]:
 def import_schools(session: Session, path: Path) -> ImportReport:
     """The GIAS establishment extract as downloaded; closed schools are kept."""
     report = ImportReport("schools")
-    rows = records(path, list(GIAS_COLUMNS.values()))
+    rows = records(path, list(GIAS_COLUMNS.values()), [GIAS_PUPIL_COUNT])
 
     def parse(row: dict[str, str]) -> dict[str, Any]:
-        values = {column: row[gias] for column, gias in GIAS_COLUMNS.items()}
+        values: dict[str, Any] = {column: row[gias] for column, gias in GIAS_COLUMNS.items()}
         values["urn"] = parse_urn(values["urn"])
         for column in ("name", "la_code", "status"):
             if not values[column]:
@@ -73,10 +78,20 @@ def import_schools(session: Session, path: Path) -> ImportReport:
         if not LA_CODE_PATTERN.fullmatch(values["la_code"]):
             raise RowError(f"LA (code) {values['la_code']!r} is not an LA code")
         values["postcode"] = " ".join(values["postcode"].upper().split())
+        values["_pupil_count"] = row[GIAS_PUPIL_COUNT]
         return values
 
+    def add(line: int, values: dict[str, Any]) -> None:
+        # An optional statistic never refuses the school: a bad count is left empty.
+        given = values.pop("_pupil_count")
+        whole = given.isascii() and given.isdigit() and len(given) <= MAX_PUPIL_COUNT_DIGITS
+        values["number_of_pupils"] = int(given) if whole else None
+        if given and not whole:
+            report.warnings.append((line, f"{GIAS_PUPIL_COUNT} is not a whole number; left empty"))
+        upserter.add(line, values)
+
     upserter = Upserter(session, report, School, ["urn"])
-    done = run_import(report, upserter, rows, parse)
+    done = run_import(report, upserter, rows, parse, add)
     index_school_names(session)  # in the same transaction as the names themselves
     return done
 
@@ -93,9 +108,11 @@ def index_school_names(session: Session) -> None:
         session.execute(insert(SchoolNameWord), words)
 
 
-def import_contacts(session: Session, path: Path) -> ImportReport:
-    """DSL and deputy contacts; an optional ``day_start`` is stored on the school."""
+def import_contacts(session: Session, path: Path, *, at: datetime | None = None) -> ImportReport:
+    """DSL and deputy contacts; an optional ``day_start`` is stored on the school. Every
+    contact the file names is confirmed ``at`` (now by default), changed or not."""
     report = ImportReport("contacts")
+    named: set[tuple[str, str, str]] = set()
     rows = records(path, ["urn", "role", "name", "email"], ["phone", "day_start"])
     urns = _known_urns(session)
     day_starts: dict[str, tuple[str, int]] = {}  # urn -> (HH:MM, line that gave it)
@@ -127,6 +144,7 @@ def import_contacts(session: Session, path: Path) -> ImportReport:
         day_start = values.pop("_day_start")
         if not upserter.accept(line, values):
             return
+        named.add((values["urn"], values["role"], values["email"]))
         if day_start:
             urn = values["urn"]
             kept, first_line = day_starts.setdefault(urn, (day_start, line))
@@ -160,7 +178,30 @@ def import_contacts(session: Session, path: Path) -> ImportReport:
     upserter = Upserter(
         session, report, SafeguardingContact, ["urn", "role", "email"], store_day_starts
     )
-    return run_import(report, upserter, rows, parse, add)
+    done = run_import(report, upserter, rows, parse, add)
+    confirm_contacts(session, named, at or utcnow())
+    return done
+
+
+def confirm_contacts(session: Session, named: set[tuple[str, str, str]], at: datetime) -> None:
+    """Mark the contacts named by (urn, role, email) confirmed ``at``, in batches. Not a
+    change to the directory: the import's counts leave it out."""
+    urns = sorted({urn for urn, _, _ in named})
+    ids: list[int] = []
+    for start in range(0, len(urns), BATCH_SIZE):
+        query = select(
+            SafeguardingContact.id,
+            SafeguardingContact.urn,
+            SafeguardingContact.role,
+            SafeguardingContact.email,
+        ).where(SafeguardingContact.urn.in_(urns[start : start + BATCH_SIZE]))
+        ids += [row.id for row in session.execute(query) if (row.urn, row.role, row.email) in named]
+    for start in range(0, len(ids), BATCH_SIZE):
+        session.execute(
+            update(SafeguardingContact)
+            .where(SafeguardingContact.id.in_(ids[start : start + BATCH_SIZE]))
+            .values(confirmed_at=at)
+        )
 
 
 def import_pupils(session: Session, path: Path) -> ImportReport:

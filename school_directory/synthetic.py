@@ -1,7 +1,8 @@
 """A deterministic synthetic school directory: never real people, never real schools.
 
 ``write_directory`` writes the four import files (SPEC section 5): a GIAS-shaped
-Windows-1252 ``schools.csv`` with some extra GIAS columns and a couple of closed schools,
+Windows-1252 ``schools.csv`` with some extra GIAS columns (``NumberOfPupils`` close to the
+roll written, except for a few schools) and a couple of closed schools,
 ``contacts.csv`` on the reserved ``.example`` domain with Ofcom drama phone numbers,
 ``pupils.csv`` with valid UPNs (some children on two rolls, some twins), and
 ``calendar.csv`` for the academic year 2026/27. Rows are streamed, so a million pupils
@@ -137,9 +138,21 @@ def _status(i: int, count: int, closed: int) -> str:
     return "Open, but proposed to close" if count >= 20 and i == count - closed - 1 else "Open"
 
 
-def _gias_rows(schools: Sequence[SyntheticSchool], seed: int) -> Iterator[tuple[object, ...]]:
+def _census_count(rng: random.Random, per_school: float, n: int) -> int:
+    """GIAS's ``NumberOfPupils`` for the ``n``-th open school: about the roll the pupils
+    file gives it (the census is a little older); every sixteenth, from the sixth, has
+    three times that, a roll only partly sent, which the directory's health shows."""
+    count = max(1, round(per_school * rng.uniform(0.95, 1.1)))
+    return count * 3 if n % 16 == 5 else count
+
+
+def _gias_rows(
+    schools: Sequence[SyntheticSchool], seed: int, pupils: int
+) -> Iterator[tuple[object, ...]]:
     rng, fake = random.Random(seed + 1), Faker("en_GB")
     fake.seed_instance(seed + 1)
+    open_order = {s.urn: n for n, s in enumerate(s for s in schools if s.is_open)}
+    per_school = pupils / max(1, len(open_order))
     for s in schools:
         code, type_name, group, phase_code, phase, low, high = _TYPES[s.type_index]
         yield (
@@ -147,7 +160,8 @@ def _gias_rows(schools: Sequence[SyntheticSchool], seed: int) -> Iterator[tuple[
             s.establishment_number, s.name, code, type_name, group,
             {"Open": "1", "Closed": "2"}.get(s.status, "4"), s.status, "01-09-1974",
             "" if s.is_open else "31-08-2025",
-            phase_code, phase, low, high, "Mixed", rng.randrange(60, 1400) if s.is_open else "",
+            phase_code, phase, low, high, "Mixed",
+            _census_count(rng, per_school, open_order[s.urn]) if s.is_open else "",
             fake.street_name(), fake.city(), s.postcode, f"https://{s.urn}.school.example",
             f"01632 960{rng.randrange(1000):03d}", 10000000 + int(s.urn),
         )  # fmt: skip
@@ -313,7 +327,7 @@ def write_directory(
     with files.schools.open("w", encoding="cp1252", errors="replace", newline="") as f:
         writer = csv.writer(f, quoting=csv.QUOTE_ALL)
         writer.writerow(GIAS_HEADER)
-        writer.writerows(_gias_rows(directory, seed))
+        writer.writerows(_gias_rows(directory, seed, pupils))
     for path, header, rows in (
         (files.contacts, CONTACT_HEADER, synthetic_contact_rows(directory, seed)),
         (files.pupils, PUPIL_HEADER, synthetic_pupil_rows(directory, pupils, seed)),

@@ -69,6 +69,7 @@ ROUTES = {
     ("POST", "/api/queue/approve"): REVIEWER,
     ("POST", "/api/notifications/{nid}/recall"): REVIEWER,
     ("GET", "/audit"): AUDITOR,
+    ("GET", "/directory/health"): AUDITOR,
 }
 
 

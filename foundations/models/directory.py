@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from foundations.crypto import BlindIndex, EncryptedDate, EncryptedJSON, EncryptedText, bound_to
-from foundations.database import Base
+from foundations.database import Base, UtcDateTime
 
 OPEN_STATUSES = frozenset({"Open", "Open, but proposed to close"})
 
@@ -25,6 +25,9 @@ class School(Base):
     type: Mapped[str] = mapped_column(String(100), default="")
     postcode: Mapped[str] = mapped_column(String(10), default="")
     day_start: Mapped[str | None] = mapped_column(String(5), nullable=True)
+    # GIAS's ``NumberOfPupils`` (the school census), when the extract has it: what the
+    # directory's health compares the imported roll with (school_directory.health).
+    number_of_pupils: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     @property
     def is_open(self) -> bool:
@@ -52,6 +55,9 @@ class SafeguardingContact(Base):
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(254))
     phone: Mapped[str] = mapped_column(String(40), default="")
+    # When this address was last confirmed: named in a contacts import, or a link sent to
+    # it acknowledged by this role at this school. None: never (rows from before 0020).
+    confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 # What ``Pupil.match_record`` holds, in order (the date of birth as ISO text).

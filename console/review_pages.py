@@ -15,13 +15,13 @@ from datetime import date
 from email import policy
 from email.parser import BytesParser
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from console import views
+from console import queue_view, views
 from console.auth import Principal
 from console.routing import Ctx, Db, Reviewer, claimed, form_csrf, reviewer, see_other
 from consumers import held_account, review, review_lookups
@@ -42,26 +42,26 @@ def to_notification(nid: str) -> RedirectResponse:
 
 
 @pages.get("/queue", response_class=HTMLResponse)
-def queue_page(
-    request: Request, c: Ctx, db: Db, who: Reviewer, la: str = "", school: str = "",
-    status: str = "",
-) -> HTMLResponse:  # fmt: skip
-    rows, counts = views.queue_rows(db, c.settings, c.clock(), la=la, urn=school, status=status)
-    held = views.held_rows(db, c.clock())
+def queue_page(request: Request, c: Ctx, db: Db, who: Reviewer, held: str = "") -> HTMLResponse:
+    """The queue, filtered, sorted and a page at a time (``console.queue_view``)."""
+    q = queue_view.Query.of(request.query_params)
+    now = c.clock()
+    held_total, held_rows = queue_view.held_rows(db, now, every=held == "all")
     return c.page(
-        request, "queue.html.j2", who=who, rows=rows, counts=counts, held=held,
-        filters={"la": la, "school": school, "status": status},
-        labels=views.STATUS_LABELS,
+        request, "queue.html.j2", who=who, held=held_rows, held_total=held_total,
         notice=request.query_params.get("notice", ""),
+        **queue_view.queue(db, c.settings, now, q, actor=who.actor),
     )  # fmt: skip
 
 
 @forms.post("/queue/approve")
-def bulk(c: Ctx, db: Db, who: Reviewer, ids: list[str] = NO_IDS) -> Response:
+def bulk(c: Ctx, db: Db, who: Reviewer, ids: list[str] = NO_IDS, back: str = Form("")) -> Response:
     done, refused = review.bulk_approve(db, c.settings, ids, actor=who.actor)
-    return to_queue(
-        f"{len(done)} approved" + (f", {len(refused)} left for review" if refused else "")
-    )
+    notice = f"{len(done)} approved" + (f", {len(refused)} left for review" if refused else "")
+    # Back to the queue as it was filtered and sorted (rebuilt from what it knows, so the
+    # field can only ever lead to the queue), on its first page.
+    where = queue_view.Query.of(dict(parse_qsl(back.partition("?")[2]))).link(page=1)
+    return see_other(where + ("&" if "?" in where else "?") + "notice=" + quote(notice))
 
 
 def pupil_search(

@@ -95,6 +95,19 @@ def build_content(
     return held_account.apply(session, n, screened, actor=ACTOR)
 
 
+def risk_level(dash_risk: str | None) -> str | None:
+    """The DASH risk level as the queue sorts it: ``standard``, ``medium``, ``high``."""
+    level = (dash_risk or "").strip().casefold()
+    return level or None
+
+
+def child_sort_key(child: Person) -> dict[str, str]:
+    """The child's names and date of birth as recorded, for the queue (kept encrypted)."""
+    born = child.date_of_birth.isoformat() if child.date_of_birth else ""
+    return {"given_names": child.given_names or "", "family_name": child.family_name or "",
+            "known_as": child.known_as or "", "date_of_birth": born}  # fmt: skip
+
+
 def create_for_child(
     session: Session,
     settings: Settings,
@@ -142,6 +155,9 @@ def create_for_child(
             releasable=match.releasable and urn is not None and not is_update,
             is_update=is_update,
             deliver_by=due,
+            dash_risk=risk_level(incident.dash_risk),
+            best_urn=urn or (match.candidates[0].urn if match.candidates else None),
+            child_sort=child_sort_key(child),
         )
         session.add(n)
         ids = {"incident_id": incident.incident_id, "notification_id": n.id}

@@ -76,6 +76,7 @@ def purge(session: Session, *, now: datetime, keep_days: int, actor: str = ACTOR
                 n.content = None
                 notifications += 1
             n.held_account = None  # the officer's account, if it was held for a person
+            n.child_sort = None  # the child's names and date of birth, for the queue
         if notes:  # reviewers' edits hold the account too; their searches, the child's details
             for table in (NotificationEdit, DirectorySearch):
                 session.execute(

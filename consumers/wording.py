@@ -162,3 +162,34 @@ def late_words(late: timedelta) -> str:
     if hours >= 48:
         return f"{hours // 24} days"
     return f"{hours} h {rest} min" if hours else f"{rest} min"
+
+
+# Why a notification waits in the review queue, in a few words (console.queue_view).
+WHY_WORDS: dict[str, str] = {
+    "release_grade": "Sure match",
+    "update": "Update to a sent notification",
+    "twins": "Twins?",
+    "unsure": "Match not sure",
+    "not_found": "Not found",
+    "failed": "Could not be sent",
+    "bounced": "Bounced: no address left",
+    "going_out": "Approved, going out",
+    "account_held": "Account held: names found",
+}
+
+RISK_WORDS: dict[str, str] = {
+    "high": "High",
+    "medium": "Medium",
+    "standard": "Standard",
+}
+
+
+def why_words(why: str) -> str:
+    return WHY_WORDS.get(why, why.replace("_", " ").capitalize())
+
+
+def risk_words(risk: str | None) -> str:
+    """A DASH risk level in words; "Not recorded" when the police gave none."""
+    if not risk:
+        return "Not recorded"
+    return RISK_WORDS.get(risk, risk.capitalize())

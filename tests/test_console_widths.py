@@ -185,11 +185,6 @@ async def test_every_page_fits_1280_and_800_pixels_and_passes_axe(served: Served
     assert problems == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the queue's own widths are issue 15 item 1's work, on another branch: at 800px "
-    "its table is 1,051px wide; remove this marker when the queue fits",
-)
 async def test_the_queue_fits_1280_and_800_pixels_and_passes_axe(served: Served) -> None:
     async_playwright = _browser_or_skip()
     problems: dict[str, list[str]] = {}

@@ -13,3 +13,11 @@ if (refresh) {
     if (!busy) window.location.reload();
   }, seconds * 1000);
 }
+
+// The queue: one box ticks every sure match on the page (each can still be unticked).
+const all = document.querySelector("[data-select-all]");
+if (all) {
+  all.hidden = false;
+  const boxes = () => document.querySelectorAll("input[name='ids']");
+  all.addEventListener("change", () => boxes().forEach((box) => { box.checked = all.checked; }));
+}

@@ -102,6 +102,14 @@ class Notification(Base):
     # a school, above the release threshold, clear of every other child by the margin.
     releasable: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     deliver_by: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    # The review queue's sort keys, in clear because they name no one (migration 0019):
+    # the incident's DASH risk level, and the best candidate's school (the first
+    # candidate's before a school is chosen; ``urn`` after).
+    dash_risk: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    best_urn: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
+    # The child's names and date of birth as the police recorded them, encrypted: the
+    # queue sorts and searches by them without opening each police record. Purged with it.
+    child_sort: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON, nullable=True)
     content: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON, nullable=True)
     content_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     recipient: Mapped[str | None] = mapped_column(String(254), nullable=True)

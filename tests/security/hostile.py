@@ -253,7 +253,7 @@ def visits(h: Hostile) -> list[Visit]:
 
     held, rejected = f"/notifications/{h.held}", f"/notifications/{h.rejected}"
     return [
-        Visit("rita", "/queue", (HOSTILE_SCHOOL, USER_SHOWN)),
+        Visit("rita", "/queue", (HOSTILE_SCHOOL, f"{HOSTILE_USER} (console)")),  # in words
         Visit("rita", "/queue?" + q(notice=ALL_TEXT, la=META, school=SCRIPT, status=FORM),
               (ALL_TEXT,), (("#f-la", META), ("#f-school", SCRIPT))),
         Visit("rita", "/sent?" + q(notice=ALL_TEXT), (ALL_TEXT, HOSTILE_SCHOOL, USER_SHOWN)),

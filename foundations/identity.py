@@ -178,15 +178,7 @@ def plaintext_left(engine: Engine) -> list[str]:
 def refuse_plaintext_from_now(engine: Engine) -> bool:
     """After a rotation: if no value is left in clear, record that none may be. Returns
     whether values in clear are now refused."""
-    if plaintext_left(engine):
-        return False
-    with Session(engine) as session, session.begin():
-        session.execute(
-            update(DatabaseIdentity)
-            .where(DatabaseIdentity.id == IDENTITY_ROW)
-            .values(plaintext_refused=True)
-        )
-    return True
+    return _refuse_from_now(engine, bool(plaintext_left(engine)), plaintext_refused=True)
 
 
 def unbound_left(engine: Engine) -> list[str]:
@@ -209,13 +201,16 @@ def unbound_left(engine: Engine) -> list[str]:
 def refuse_unbound_from_now(engine: Engine) -> bool:
     """After a rotation: if every value is bound to its row, record that an ``enc1`` value
     is refused from now on. Returns whether it is."""
-    if unbound_left(engine):
+    return _refuse_from_now(engine, bool(unbound_left(engine)), unbound_refused=True)
+
+
+def _refuse_from_now(engine: Engine, left: bool, **flag: bool) -> bool:
+    """Record ``flag`` on the database's identity unless some value is ``left`` as it was."""
+    if left:
         return False
     with Session(engine) as session, session.begin():
         session.execute(
-            update(DatabaseIdentity)
-            .where(DatabaseIdentity.id == IDENTITY_ROW)
-            .values(unbound_refused=True)
+            update(DatabaseIdentity).where(DatabaseIdentity.id == IDENTITY_ROW).values(**flag)
         )
     return True
 

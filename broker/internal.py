@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CollectorRegistry, make_asgi_app
-from starlette.types import Receive, Scope, Send
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
 
 Readiness = Callable[[], Awaitable[tuple[bool, dict[str, str]]]]
 
@@ -36,14 +36,15 @@ def create_internal_app(
     app = FastAPI(
         title="Operation Encompass internal", docs_url=None, redoc_url=None, openapi_url=None
     )
-    exposition = make_asgi_app(registry)
 
-    async def metrics(scope: Scope, receive: Receive, send: Send) -> None:
-        if before_scrape is not None and scope["type"] == "http":
+    @app.get("/metrics", include_in_schema=False)
+    @app.get("/metrics/", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        """Prometheus's text (or OpenMetrics, as asked), at /metrics without a redirect."""
+        if before_scrape is not None:
             await before_scrape()
-        await exposition(scope, receive, send)
-
-    app.mount("/metrics", metrics)
+        encoder, content_type = choose_encoder(request.headers.get("accept", ""))
+        return Response(encoder(registry), headers={"Content-Type": content_type})
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz() -> JSONResponse:

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import httpx
 from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy.orm import Session, sessionmaker
 
 from broker.app import EncompassService
+from broker.internal import create_internal_app
 from console.accounts import add_user
 from console.app import create_app
 from foundations.database import transaction
@@ -81,3 +83,19 @@ async def test_the_internal_listener_answers_what_the_public_port_does_not(
         await service.stop_console()
         await service.stop_internal()
         service.engine.dispose()
+
+
+def test_metrics_answers_at_its_own_path_without_a_redirect() -> None:
+    registry = CollectorRegistry()
+    Counter("encompass_example", "an example", registry=registry).inc()
+
+    async def ready() -> tuple[bool, dict[str, str]]:
+        return True, {}
+
+    app = create_internal_app(registry, ready)
+    with TestClient(app, follow_redirects=False) as client:
+        for path in ("/metrics", "/metrics/"):
+            answer = client.get(path)
+            assert answer.status_code == 200, path
+            assert "encompass_example_total 1.0" in answer.text
+            assert answer.headers["content-type"].startswith("text/plain")

@@ -351,3 +351,12 @@ def test_review_show_previews_the_email_the_school_will_get(
         assert "Please confirm to First Response" not in shown
     data = json.loads(encompass(env, "review", "show", by_school["100002"], "--json").stdout)
     assert "Dear deputy designated safeguarding lead" in data["preview"]["text"]
+
+
+def test_commands_on_a_fresh_machine_make_the_data_folder(tmp_path: Path) -> None:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("ENCOMPASS_")}
+    for command in (("db", "upgrade"), ("users", "list")):
+        folder = tmp_path / "-".join(command) / "not" / "made" / "yet"
+        done = encompass(base | {"ENCOMPASS_DATA_DIR": str(folder)}, *command)
+        assert done.returncode == 0, done.stderr
+        assert (folder / "encompass.db").exists()

@@ -26,8 +26,8 @@ from broker.app import EncompassService
 from broker.demo import PupilSeed, incident_stream
 from broker.embedded import EmbeddedKafka
 from broker.kafka_admin import ensure_topics
-from foundations.crypto import new_key_spec
 from foundations.database import transaction
+from foundations.key_material import new_key_spec
 from foundations.logging import configure_logging
 from foundations.mailer import MemoryMailer
 from foundations.models import Notification, Pupil

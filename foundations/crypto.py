@@ -23,7 +23,6 @@ as ``enc2``), then refused (``UnboundRefused``), as values in clear are.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hmac
 import json
@@ -32,8 +31,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cache, lru_cache
-from pathlib import Path
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from cryptography.exceptions import InvalidTag
@@ -44,20 +42,14 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    bindparam,
     cast,
     event,
     func,
-    insert,
-    inspect,
     type_coerce,
-    update,
 )
 from sqlalchemy import literal_column as _sql
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import Mapper, Session
-from sqlalchemy.sql.elements import BindParameter, Label
-from sqlalchemy.sql.expression import FromClause
+from sqlalchemy.sql.elements import Label
 from sqlalchemy.types import TypeDecorator
 
 from foundations.purpose_keys import Purpose, purpose_key
@@ -168,69 +160,7 @@ def keyring_from_material(entries: list[tuple[str, bytes]]) -> Keyring:
     return Keyring(keys=keys, current=entries[-1][0], index_key=index_key)
 
 
-def parse_key_spec(spec: str) -> list[tuple[str, bytes]]:
-    """``ENCOMPASS_DATA_KEY``: ``id:base64`` entries separated by commas, newest last."""
-    entries = []
-    for part in (p.strip() for p in spec.split(",") if p.strip()):
-        kid, _, material = part.partition(":")
-        if not kid or not material:
-            raise KeyError_("ENCOMPASS_DATA_KEY entries are id:base64key, newest last")
-        try:
-            raw = base64.b64decode(material + "=" * (-len(material) % 4), validate=True)
-        except binascii.Error as exc:
-            raise KeyError_(f"data key {kid!r} is not base64") from exc
-        if len(raw) < 32:
-            raise KeyError_(f"data key {kid!r} is shorter than 32 bytes")
-        entries.append((kid, raw))
-    return entries
-
-
-def load_key_file(path: Path) -> list[tuple[str, bytes]]:
-    """A JSON list of {"id", "key"} (base64), newest last; made (mode 0600) if missing."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        first = [{"id": "k1", "key": base64.b64encode(secrets.token_bytes(32)).decode()}]
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another process made it first: read theirs
-        else:
-            with os.fdopen(fd, "w") as out:
-                json.dump(first, out)
-    data = json.loads(path.read_text())
-    return [(str(e["id"]), base64.b64decode(e["key"])) for e in data]
-
-
-def new_key_spec(key_id: str = "k1") -> str:
-    """A new random key as an ``ENCOMPASS_DATA_KEY`` entry: ``id:base64``."""
-    if not key_id or any(c in key_id for c in ":,. "):
-        raise KeyError_("a key id is a short word without ':', ',', '.' or spaces")
-    return f"{key_id}:{base64.b64encode(secrets.token_bytes(32)).decode()}"
-
-
-def new_key_file(path: Path, key_id: str = "k1") -> None:
-    """A new key file (0600); an existing one is never overwritten."""
-    kid, _, material = new_key_spec(key_id).partition(":")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as out:
-        json.dump([{"id": kid, "key": material}], out)
-
-
-def add_key_to_file(path: Path) -> str:
-    """Rotation, step one: a new current key. Returns its id."""
-    entries = json.loads(path.read_text()) if path.exists() else []
-    new_id = f"k{len(entries) + 1}"
-    entries.append({"id": new_id, "key": base64.b64encode(secrets.token_bytes(32)).decode()})
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        json.dump(entries, out)
-    os.replace(tmp, path)
-    return new_id
-
-
-def _keyring(dialect: Dialect) -> Keyring | None:
+def keyring_of(dialect: Dialect) -> Keyring | None:
     return getattr(dialect, "encompass_keyring", None)
 
 
@@ -332,91 +262,6 @@ def identity_of(table: Table) -> tuple[str, ...]:
     return identity
 
 
-@cache
-def encrypted_in(table: Table) -> tuple[Column[Any], ...]:
-    return tuple(c for c in table.columns if isinstance(c.type, Encrypted))
-
-
-def _default(column: Column[Any]) -> Any:
-    """The Python-side default of an encrypted column (``""``, ``list``), for a row that
-    leaves it out: SQLAlchemy would apply it after the value could be bound."""
-    default: Any = column.default
-    if default is None or getattr(default, "is_sequence", False):
-        return None
-    if getattr(default, "is_callable", False):
-        return default.arg(None)
-    return default.arg if getattr(default, "is_scalar", False) else None
-
-
-def write_rows(
-    session: Session, table: FromClause, rows: Sequence[dict[str, Any]], *, key: str | None = None
-) -> None:
-    """A bulk INSERT of ``rows`` into ``table`` (``key`` None), or an UPDATE of each row by
-    its ``key`` column: how the directory imports write. Each encrypted value is sealed here
-    for its row, named by the row itself (so an UPDATE names it too), and bound as the text
-    it now is: no object per value is made or passed through the column type, which keeps
-    an import of a million pupils as quick as before the binding. A new row gets its
-    ``row_key`` and the defaults of the encrypted columns it leaves out."""
-    assert isinstance(table, Table)
-    if not rows:
-        return
-    ring = _keyring(session.get_bind().dialect)
-    encrypted = encrypted_in(table) if ring is not None else ()
-    if ring is not None and encrypted:
-        rows = _sealed(ring, table, encrypted, rows, inserting=key is None)
-    # The sealed values bound as the text they are; every other column as its type says.
-    sealed = {c.key: bindparam(c.key, type_=Text()) for c in encrypted if c.key in rows[0]}
-    if key is None:
-        statement = insert(table)
-        session.execute(statement.values(sealed) if sealed else statement, rows)
-        return
-    by: BindParameter[Any] = bindparam("_where_" + key)  # the name of no column
-    params = [{**{k: v for k, v in r.items() if k != key}, by.key: r[key]} for r in rows]
-    where = update(table).where(table.c[key] == by)
-    session.execute(where.values(sealed) if sealed else where, params)
-
-
-def _sealed(
-    ring: Keyring,
-    table: Table,
-    encrypted: Sequence[Column[Any]],
-    rows: Sequence[dict[str, Any]],
-    *,
-    inserting: bool,
-) -> list[dict[str, Any]]:
-    identity = identity_of(table)
-    make_key = inserting and ROW_KEY in identity
-    plan = []
-    for column in encrypted:
-        kind: Encrypted[Any] = column.type  # type: ignore[assignment]
-        plan.append((column.key, kind._dump, kind._where()[3], column))
-    seal = ring.seal
-    done = []
-    for given in rows:
-        values = dict(given)
-        if make_key and values.get(ROW_KEY) is None:
-            values[ROW_KEY] = new_row_key()
-        try:
-            row = row_name([values[name] for name in identity])
-        except KeyError as exc:
-            raise UnboundWrite(
-                f"{table.name}: a row written with encrypted values must name its identity "
-                f"({', '.join(identity)})"
-            ) from exc
-        for key, dump, head, column in plan:
-            if key in values:
-                value = values[key]
-            elif inserting:
-                value = _default(column)
-            else:
-                continue
-            if type(value) is InRow:
-                value = value.value
-            values[key] = None if value is None else seal(dump(value).encode(), head + row)
-        done.append(values)
-    return done
-
-
 def _open_unbound(stored: str, dialect: Dialect, where: str) -> str:
     """The plaintext of a stored value that is not ``enc2``: ``enc1``, and a value from
     before encryption, are read until the database records that none is left."""
@@ -426,7 +271,7 @@ def _open_unbound(stored: str, dialect: Dialect, where: str) -> str:
                 f"a value in {where} is encrypted without its row (enc1), where every value "
                 "is bound to its row: refused (copied from an older copy, or forged)"
             )
-        ring = _keyring(dialect)
+        ring = keyring_of(dialect)
         if ring is None:
             raise KeyError_("encrypted data but no data key: set ENCOMPASS_DATA_KEY")
         return ring.decrypt(stored).decode()
@@ -481,7 +326,7 @@ class Encrypted(TypeDecorator[_T]):
         if value is None:
             return None
         text = self._dump(value)
-        ring = _keyring(dialect)
+        ring = keyring_of(dialect)
         if ring is None:
             return text
         table, column, _, head = self._where()
@@ -530,7 +375,7 @@ class Encrypted(TypeDecorator[_T]):
             raise UnboundWrite(f"{table.name}.{column} was read without its row")
         stored = pieces[-1]
         if stored.startswith(_BOUND_DOT):
-            ring = _keyring(dialect)
+            ring = keyring_of(dialect)
             if ring is None:
                 raise KeyError_("encrypted data but no data key: set ENCOMPASS_DATA_KEY")
             row = value[: len(value) - len(stored) - 1]  # the parts with their separators
@@ -587,78 +432,6 @@ class EncryptedDate(Encrypted[date]):
         return date.fromisoformat(text)
 
 
-# --- the ORM: a row's values bound when it is flushed ------------------------------------------
-
-
-def seal_on_flush(base: type[Any]) -> None:
-    """Every class mapped under ``base`` binds its encrypted values to its row when the ORM
-    writes it, and has them back as they were once written."""
-    event.listen(base, "before_insert", _before_insert, propagate=True)
-    event.listen(base, "before_update", _before_update, propagate=True)
-    event.listen(base, "after_insert", _after_write, propagate=True)
-    event.listen(base, "after_update", _after_write, propagate=True)
-
-
-@cache
-def _flushed(mapper: Mapper[Any]) -> tuple[tuple[tuple[str, Column[Any]], ...], tuple[str, ...]]:
-    """A mapper's encrypted attributes with their columns, and its identity attributes."""
-    table = mapper.local_table
-    assert isinstance(table, Table)
-    encrypted = encrypted_in(table)
-    if not encrypted:
-        return (), ()
-    key = mapper.get_property_by_column
-    identity = tuple(key(table.c[name]).key for name in identity_of(table))
-    return tuple((key(c).key, c) for c in encrypted), identity
-
-
-def _before_insert(mapper: Mapper[Any], _connection: Any, target: Any) -> None:
-    encrypted, identity = _flushed(mapper)
-    if not encrypted:
-        return
-    values = inspect(target).dict
-    if ROW_KEY in identity and values.get(ROW_KEY) is None:
-        setattr(target, ROW_KEY, new_row_key())
-    row = row_name([values.get(name) for name in identity])
-    for key, column in encrypted:
-        value = values[key] if key in values else _default(column)
-        if isinstance(value, InRow):
-            value = value.value
-        if value is not None:
-            values[key] = InRow(value, row)
-
-
-def _before_update(mapper: Mapper[Any], _connection: Any, target: Any) -> None:
-    encrypted, identity = _flushed(mapper)
-    if not encrypted:
-        return
-    state = inspect(target)
-    for name in identity:
-        if state.attrs[name].history.has_changes():
-            raise UnboundWrite(
-                f"{mapper.local_table.description}: the columns that name a row "
-                f"({', '.join(identity)}) cannot change, its encrypted values are bound to them"
-            )
-    changed = [key for key, _ in encrypted if key in state.committed_state]
-    values = state.dict
-    changed = [key for key in changed if values.get(key) is not None]
-    if not changed:
-        return
-    row = row_name([getattr(target, name) for name in identity])
-    for key in changed:
-        value = values[key]
-        values[key] = InRow(value.value if isinstance(value, InRow) else value, row)
-
-
-def _after_write(mapper: Mapper[Any], _connection: Any, target: Any) -> None:
-    encrypted, _ = _flushed(mapper)
-    values = inspect(target).dict
-    for key, _column in encrypted:
-        value = values.get(key)
-        if isinstance(value, InRow):
-            values[key] = value.value
-
-
 class BlindIndex(TypeDecorator[str]):
     """A keyed hash of a lookup key: equal values stay equal (so ``==`` and ``in_`` work,
     with the query's values hashed the same way), but the stored text reveals nothing."""
@@ -670,5 +443,5 @@ class BlindIndex(TypeDecorator[str]):
         if value is None:
             return None
         text = value.isoformat() if isinstance(value, date) else str(value)
-        ring = _keyring(dialect)
+        ring = keyring_of(dialect)
         return ring.blind(text) if ring and text else text

@@ -28,12 +28,11 @@ from foundations.crypto import (
     Keyring,
     attach,
     keyring_from_material,
-    load_key_file,
-    parse_key_spec,
     refuse_plaintext,
     refuse_unbound,
-    seal_on_flush,
 )
+from foundations.key_material import load_key_file, parse_key_spec
+from foundations.row_sealing import seal_on_flush
 
 if TYPE_CHECKING:
     from foundations.settings import Settings

@@ -14,8 +14,9 @@ from typing import Any
 from sqlalchemy import String, select
 from sqlalchemy.orm import Session
 
-from foundations.crypto import BlindIndex, write_rows
+from foundations.crypto import BlindIndex
 from foundations.database import Base
+from foundations.row_sealing import write_rows
 from school_directory.csv_rows import Records, RowError
 
 BATCH_SIZE = 5_000

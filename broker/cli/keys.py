@@ -27,7 +27,8 @@ def register(commands: common.Commands) -> None:
 def new(args: argparse.Namespace) -> int:
     """A new random data key: printed as an ENCOMPASS_DATA_KEY value, or written to a new
     key file (0600). Neither touches a database."""
-    from foundations.crypto import KeyError_, new_key_file, new_key_spec
+    from foundations.crypto import KeyError_
+    from foundations.key_material import new_key_file, new_key_spec
 
     if args.file is None:
         print(new_key_spec(args.id))
@@ -42,8 +43,8 @@ def new(args: argparse.Namespace) -> int:
 
 
 def rotate(args: argparse.Namespace) -> int:
-    from foundations.crypto import add_key_to_file
     from foundations.database import keyring_for, make_engine
+    from foundations.key_material import add_key_to_file
     from foundations.keys import reencrypt
 
     settings = common.settings()

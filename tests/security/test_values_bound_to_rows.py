@@ -34,7 +34,6 @@ from foundations.crypto import (
     associated_data,
     identity_of,
     keyring_from_material,
-    parse_key_spec,
 )
 from foundations.database import (
     MIGRATIONS_DIR,
@@ -45,6 +44,7 @@ from foundations.database import (
     upgrade,
 )
 from foundations.identity import CANARY_PLAINTEXT, _context, plaintext_left, unbound_left
+from foundations.key_material import parse_key_spec
 from foundations.keys import encrypted_columns, open_stored
 from foundations.models import DatabaseIdentity, Incident, Notification, Pupil, metadata
 from foundations.settings import Settings

@@ -21,7 +21,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from console import queue_view, views
+from console import queue_query, queue_view, views
 from console.auth import Principal
 from console.routing import Ctx, Db, Reviewer, claimed, form_csrf, reviewer, see_other
 from consumers import held_account, review, review_lookups
@@ -44,7 +44,7 @@ def to_notification(nid: str) -> RedirectResponse:
 @pages.get("/queue", response_class=HTMLResponse)
 def queue_page(request: Request, c: Ctx, db: Db, who: Reviewer, held: str = "") -> HTMLResponse:
     """The queue, filtered, sorted and a page at a time (``console.queue_view``)."""
-    q = queue_view.Query.of(request.query_params)
+    q = queue_query.Query.of(request.query_params)
     now = c.clock()
     held_total, held_rows = queue_view.held_rows(db, now, every=held == "all")
     return c.page(
@@ -60,7 +60,7 @@ def bulk(c: Ctx, db: Db, who: Reviewer, ids: list[str] = NO_IDS, back: str = For
     notice = f"{len(done)} approved" + (f", {len(refused)} left for review" if refused else "")
     # Back to the queue as it was filtered and sorted (rebuilt from what it knows, so the
     # field can only ever lead to the queue), on its first page.
-    where = queue_view.Query.of(dict(parse_qsl(back.partition("?")[2]))).link(page=1)
+    where = queue_query.Query.of(dict(parse_qsl(back.partition("?")[2]))).link(page=1)
     return see_other(where + ("&" if "?" in where else "?") + "notice=" + quote(notice))
 
 

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from console.accounts import add_user
 from console.app import create_app
-from console.queue_view import PAGE_SIZE, Query
+from console.queue_query import Query
+from console.queue_view import PAGE_SIZE
 from consumers import review
 from consumers.retention import purge
 from foundations import crypto

@@ -287,6 +287,10 @@ class Settings(BaseSettings):
 
     # Minimisation profiles: one TOML file per local agreement (consumers/profiles.py).
     profiles_dir: Path | None = None
+    # The councils this deployment serves and its neighbours: one TOML file per council
+    # (foundations/councils.py, docs/councils.md), checked at start. Unset: one council,
+    # whose First Response is first_response_* above, and every account sees everything.
+    councils_dir: Path | None = None
 
     # Audit: signed tree heads over the ledger (a file outside the database, and Kafka).
     audit_signing_key_file: Path | None = None  # default: <data_dir>/audit-signing.key

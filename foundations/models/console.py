@@ -28,6 +28,10 @@ class ConsoleUser(Base):
     role: Mapped[str] = mapped_column(String(16))  # reviewer | auditor | admin
     password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The councils whose notifications this account sees and acts on, comma separated LA
+    # codes (foundations/councils.py). In a deployment of several councils an account with
+    # none sees nothing; in a single-council one it is not used.
+    councils: Mapped[str] = mapped_column(String(200), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     oidc_issuer: Mapped[str | None] = mapped_column(String(255), nullable=True)
     oidc_subject: Mapped[str | None] = mapped_column(String(255), nullable=True)

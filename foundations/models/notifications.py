@@ -110,6 +110,10 @@ class Notification(Base):
     # The child's names and date of birth as the police recorded them, encrypted: the
     # queue sorts and searches by them without opening each police record. Purged with it.
     child_sort: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON, nullable=True)
+    # The member council that owns it (foundations/councils.py): its reviewers see it, its
+    # First Response is in the e-mail. The school's council; for a school beyond the
+    # deployment or no school, the child's home council. None in a single-council deployment.
+    council: Mapped[str | None] = mapped_column(String(8), nullable=True, index=True)
     content: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON, nullable=True)
     content_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     recipient: Mapped[str | None] = mapped_column(String(254), nullable=True)

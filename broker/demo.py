@@ -21,6 +21,7 @@ class PupilSeed:
     preferred_name: str
     date_of_birth: date
     postcode: str
+    nhs_number: str = ""  # the pupil's (synthetic, 999 range) when the directory has one
 
 
 OTHER_ADULTS = (
@@ -99,6 +100,8 @@ def make_incident(
                 else None,
             }
         )
+        if seed is not None and seed.nhs_number:  # police who know it record it
+            persons[-1]["nhs_number"] = seed.nhs_number
     victim = next(p for p in persons if p["role"] == "victim")
     suspect = next((p for p in persons if p["role"] == "suspect"), persons[1])
     summary = (

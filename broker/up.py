@@ -52,7 +52,14 @@ def seed_directory(service: EncompassService, folder: Path) -> list[PupilSeed]:
             select(Pupil).where(Pupil.on_roll_until.is_(None)).order_by(func.random()).limit(500)
         ).scalars()
         return [
-            PupilSeed(p.given_names, p.family_name, p.preferred_name, p.date_of_birth, p.postcode)
+            PupilSeed(
+                p.given_names,
+                p.family_name,
+                p.preferred_name,
+                p.date_of_birth,
+                p.postcode,
+                p.nhs_number or "",
+            )
             for p in rows
         ]
 

@@ -10,10 +10,12 @@ Every candidate keeps its score and its reasons for the review queue and the aud
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 from sqlalchemy.orm import Session
 
+from foundations.nhs_number import nhs_number_problem
 from foundations.settings import Settings
 from schemas.incident import Person
 from school_directory import blocking, frequencies
@@ -40,7 +42,15 @@ def record_of(child: Person) -> ChildRecord:
         postcode=child.address.postcode if child.address else None,
         gender=child.gender,
         school_hint=child.school_hint,
+        nhs_number=child.nhs_number,
     )
+
+
+def nhs_number_warning(child: Person) -> str | None:
+    """What to record when the police gave an NHS number that is not valid: it is ignored
+    for matching, never a reason to refuse or hold the event; the value is not repeated."""
+    problem = nhs_number_problem(child.nhs_number)
+    return f"the NHS number recorded {problem}; ignored for matching" if problem else None
 
 
 def match_thresholds(settings: Settings) -> Thresholds:
@@ -67,9 +77,18 @@ def match_child(
     Wider searches (one name and a likely corruption of the date, then the officer's
     school hint) are made only while the blocks have found no one likely. ``thresholds``
     are the configured ones (``match_thresholds``): the same decide the gate and the verdict."""
-    weights = weights or load_weights()
-    record = record_of(child)
-    if not (record.given or record.family or record.date_of_birth or record.postcode):
+    warning = nhs_number_warning(child)
+    result = _match(session, record_of(child), on_date, thresholds, weights or load_weights())
+    if warning is None:
+        return result
+    return replace(result, reason=f"{result.reason}; {warning}", warnings=(warning,))
+
+
+def _match(
+    session: Session, record: ChildRecord, on_date: date, thresholds: Thresholds, weights: Weights
+) -> MatchResult:
+    if not (record.given or record.family or record.date_of_birth or record.postcode
+            or record.nhs_number):  # fmt: skip
         return MatchResult(
             MatchOutcome.NONE, reason="no name, date of birth or address to search by"
         )

@@ -173,6 +173,8 @@ def create_for_child(
                 "upn": upn,
                 "candidates": candidates,  # each with its score and reasons
                 "reason": match.reason,
+                # e.g. an NHS number that fails its check digit, ignored (no value here)
+                **({"warnings": list(match.warnings)} if match.warnings else {}),
             },
         )
         if urn is not None and upn is not None:

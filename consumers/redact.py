@@ -214,6 +214,7 @@ def redact(text: str, incident: PoliceIncident, child: Person) -> str:
             t.sub(p.NI_WORD, lambda m: m.group("lead") + NI_NUMBER)
         t.sub(p.NI, NI_NUMBER)
         t.sub(p.DATE_OF_BIRTH_PHRASE, DATE_OF_BIRTH)
+        t.sub(p.NHS_NUMBER, NUMBER)
         t.sub(p.PHONE_ANY, plan.phones)
         t.sub(p.PHONE_UK, PHONE)
         t.sub(p.PHONE_INTL, PHONE)

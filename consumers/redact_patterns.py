@@ -85,6 +85,9 @@ REF_WORD = re.compile(
     I,
 )
 LONG_NUMBER = re.compile(r"(?<![\w/])\d{6,}(?![\w/])")
+# An NHS number written 3-3-4 (999 123 4543, 999-123-4543): the ten digits run together
+# are a LONG_NUMBER already. Never for a school: removed whether its check digit is right.
+NHS_NUMBER = re.compile(r"(?<![\w+/.-])\d{3}(?P<sep>[ -])\d{3}(?P=sep)\d{4}(?![\w/-])")
 NI = re.compile(
     r"(?<![A-Za-z0-9])(?:[A-Z]{2}(?:[\s-]?\d{2}){3}[\s-]?[A-D]?|[a-z]{2}\d{6}[a-d])(?![A-Za-z0-9])"
 )

@@ -107,6 +107,7 @@ FIELD_WORDS: dict[str, str] = {
     "postcode": "postcode",
     "gender": "gender",
     "school_hint": "school named by the police",
+    "nhs_number": "NHS number",
     "names_swapped": "given and family names recorded the other way round",
 }
 

@@ -30,6 +30,7 @@ REFERENCE_MAX = 64  # crime_reference
 NAME_MAX = 200  # a given name, a family name, known_as, an officer's name, a school hint
 LINE_MAX = 200  # one line of an address; one police action
 POSTCODE_MAX = 16
+NHS_NUMBER_MAX = 64  # ten digits, 3-3-4 with spaces; room for whatever a system puts there
 PHONE_MAX = 40
 EMAIL_MAX = 254  # RFC 5321's limit on a path
 TEXT_MAX = 20_000  # the officer's summary; the voice of the child
@@ -104,6 +105,25 @@ Code = Annotated[str, Field(max_length=CODE_MAX), ONE_LINE]
 Name = Annotated[str, Field(max_length=NAME_MAX), ONE_LINE]
 Line = Annotated[str, Field(max_length=LINE_MAX), ONE_LINE]
 Text = Annotated[str, Field(max_length=TEXT_MAX), MULTI_LINE]
+# The child's NHS number as recorded (foundations.nhs_number): text, or a JSON number read
+# as its digits. Its check digit is NOT a reason to refuse the event: an NHS number that
+# is not valid is ignored for matching and said so in the audit trail (docs/matching.md),
+# so a typing slip can never hold a notification back.
+NhsNumber = (
+    Annotated[
+        str,
+        Field(
+            max_length=NHS_NUMBER_MAX,
+            description=(
+                "The child's NHS number: ten digits, or 3-3-4 with spaces or hyphens. "
+                "Optional. One failing its modulus-11 check digit is not refused: it is "
+                "ignored for matching and recorded as not valid."
+            ),
+        ),
+        ONE_LINE,
+    ]
+    | int  # read as its digits: a number that lost a leading zero is simply not valid
+)
 
 
 class Role(StrEnum):
@@ -160,6 +180,7 @@ class Person(_Open):
     injured: bool | None = None
     voice_of_child: Text | None = None
     school_hint: Name | None = None
+    nhs_number: NhsNumber | None = None  # children only: the consistent child identifier
 
 
 class PoliceIncident(_Open):

@@ -12,6 +12,8 @@ least one block, so a lookup never scans the roll (docs/matching.md):
   date of birth recorded, both sound keys alone), the child's own keys searched first so
   that a common name's many sound-alikes cannot crowd the child out of the block;
 - postcode and a birth date within two years: names mangled beyond recognition;
+- the child's NHS number, when the police recorded a valid one: the pupil who carries it,
+  whatever the names and the date of birth say (a family name changed, say);
 - only when nothing above is likely: one sound key and any likely corruption of the date
   of birth (a typo in one name and a digit wrong in the date), then the officer's school
   hint and the birth year.
@@ -40,7 +42,7 @@ _COLUMNS = (
     Pupil.id,
     Pupil.upn,
     Pupil.urn,
-    Pupil.match_record,  # the six personal fields, one decryption (MATCH_RECORD)
+    Pupil.match_record,  # the six personal fields (and NHS number), one decryption
     Pupil.on_roll_from,
     Pupil.on_roll_until,
     School.name,
@@ -105,7 +107,7 @@ def _own_names(*conditions: Any) -> Select[Any]:
 
 
 @cache
-def _statement(dated: bool, keyed: bool, paired: bool, addressed: bool) -> Rows:
+def _statement(dated: bool, keyed: bool, paired: bool, addressed: bool, nhs: bool = False) -> Rows:
     """One statement per shape of police record, built once; the values are parameters,
     so the compiled form is cached too."""
     born = Pupil.dob_key  # a blind index: the dates bound below are hashed the same way
@@ -132,6 +134,9 @@ def _statement(dated: bool, keyed: bool, paired: bool, addressed: bool) -> Rows:
         found.append(
             select(Pupil.id).where(Pupil.postcode_key == bindparam("postcode")).limit(BLOCK_ROWS)
         )
+    if nhs:
+        # the pupil the child's NHS number names (a blind index: hashed the same way)
+        found.append(select(Pupil.id).where(Pupil.nhs_key == bindparam("nhs")).limit(BLOCK_ROWS))
     return rows_query(found)
 
 
@@ -140,7 +145,7 @@ def search(child: ChildRecord) -> tuple[Rows, dict[str, Any]] | None:
     family, given = search_keys(child)
     keys = sorted(family | given)
     born = child.date_of_birth
-    if not keys and not child.postcode:
+    if not keys and not child.postcode and not child.nhs_number:
         return None
     params: dict[str, Any] = {"keys": keys, "fam": sorted(family), "giv": sorted(given)}
     if born is not None:
@@ -153,8 +158,10 @@ def search(child: ChildRecord) -> tuple[Rows, dict[str, Any]] | None:
         params |= _own_keys(child)
     if child.postcode:
         params["postcode"] = child.postcode
+    if child.nhs_number:
+        params["nhs"] = child.nhs_number
     shape = (born is not None, bool(keys), bool(family and given), bool(child.postcode))
-    return _statement(*shape), params
+    return _statement(*shape, bool(child.nhs_number)), params
 
 
 @cache
@@ -212,12 +219,14 @@ def _rows(session: Session, query: Rows, params: dict[str, Any]) -> list[PupilRo
         older = {r[0]: r[1:] for r in connection.execute(_SEPARATE, {"ids": separate})}
     found = []
     for pupil_id, upn, urn, record, start, until, school, status in rows:
-        given, family, preferred, born, gender, postcode = record or older[pupil_id]
+        fields = record or older[pupil_id]
+        given, family, preferred, born, gender, postcode = fields[:6]
+        nhs = fields[6] if len(fields) > 6 else ""  # held only when the pupil has one
         if isinstance(born, str):
             born = date.fromisoformat(born)
         found.append(
             PupilRow(upn, urn, given, family, preferred, born, gender, postcode, start, until,
-                     school, status in OPEN_STATUSES)
+                     school, status in OPEN_STATUSES, nhs)
         )  # fmt: skip
     return found
 

@@ -126,3 +126,11 @@ def compare_school(hint: str, school_name: str) -> str | None:
         return None
     school = " ".join(names.parts(school_name))
     return "same" if fuzz.token_set_ratio(hint, school) >= 90 else "different"
+
+
+def compare_nhs_number(recorded: str, pupil: str) -> str | None:
+    """Both NHS numbers valid (the import and ``child_record`` keep no other): the same or
+    not. None when either side has none: no evidence either way."""
+    if not recorded or not pupil:
+        return None
+    return "exact" if recorded == pupil else "different"

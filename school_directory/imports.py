@@ -25,6 +25,7 @@ from foundations.models import (
     School,
     SchoolNameWord,
 )
+from foundations.nhs_number import nhs_number_problem, normalise_nhs_number
 from school_directory import frequencies, names
 from school_directory.csv_rows import (
     HHMM_PATTERN,
@@ -205,12 +206,16 @@ def confirm_contacts(session: Session, named: set[tuple[str, str, str]], at: dat
 
 
 def import_pupils(session: Session, path: Path) -> ImportReport:
-    """Pupil rolls; one row per (UPN, URN), so a dual-registered child has two."""
+    """Pupil rolls; one row per (UPN, URN), so a dual-registered child has two.
+
+    An optional ``nhs_number`` column gives the pupil's NHS number. One that is not valid
+    (its check digit, its form) never refuses the pupil: the row is imported without it
+    and the line is reported as a warning, so the child can still be found by name."""
     report = ImportReport("pupils")
     rows = records(
         path,
         ["upn", "given_names", "family_name", "date_of_birth", "urn"],
-        ["preferred_name", "gender", "postcode", "on_roll_from", "on_roll_until"],
+        ["preferred_name", "gender", "postcode", "on_roll_from", "on_roll_until", "nhs_number"],
     )
     urns = _known_urns(session)
     today = date.today()
@@ -239,11 +244,16 @@ def import_pupils(session: Session, path: Path) -> ImportReport:
             "gender": row["gender"],
             "postcode": names.postcode(row["postcode"]),
         }
+        nhs = normalise_nhs_number(row["nhs_number"])
         return {
             "upn": upn,
             "urn": urn,
             **personal,
-            "match_record": [str(personal[f]) for f in MATCH_RECORD],
+            # the NHS number follows the six only when there is one (models.MATCH_RECORD)
+            "match_record": [str(personal[f]) for f in MATCH_RECORD] + ([nhs] if nhs else []),
+            "nhs_number": nhs or None,
+            "nhs_key": nhs,
+            "_nhs_problem": nhs_number_problem(row["nhs_number"]),
             "on_roll_from": on_from,
             "on_roll_until": on_until,
             "dob_key": born.isoformat(),
@@ -256,8 +266,15 @@ def import_pupils(session: Session, path: Path) -> ImportReport:
             "given_key": names.given_key(row["given_names"]),
         }
 
+    def add(line: int, values: dict[str, Any]) -> None:
+        # A bad NHS number is left out, never the pupil (the value is not repeated).
+        problem = values.pop("_nhs_problem")
+        if problem:
+            report.warnings.append((line, f"nhs_number {problem}; imported without it"))
+        upserter.add(line, values)
+
     upserter = Upserter(session, report, Pupil, ["upn", "urn"])
-    done = run_import(report, upserter, rows, parse)
+    done = run_import(report, upserter, rows, parse, add)
     frequencies.refresh(session)  # the matcher's name counts, in the same transaction
     return done
 

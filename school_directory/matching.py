@@ -18,19 +18,23 @@ from datetime import date
 from enum import StrEnum
 from functools import lru_cache
 
+from foundations.nhs_number import normalise_nhs_number
 from foundations.vocabulary import gender_code
 from school_directory import names
 from school_directory.comparisons import (
     compare_dob,
     compare_family,
     compare_given,
+    compare_nhs_number,
     compare_postcode,
     compare_school,
 )
 from school_directory.match_weights import Rarity, Weights
 
 NO_RARITY = Rarity()  # frozen: one shared default is safe
-FIELDS = ("given_name", "family_name", "date_of_birth", "postcode", "gender", "school_hint")
+FIELDS = ("given_name", "family_name", "date_of_birth", "postcode", "gender", "school_hint",
+          "nhs_number")  # fmt: skip
+NHS_DIFFERS = "NHS number differs"  # the veto's note: never released to that school
 
 
 class MatchOutcome(StrEnum):
@@ -58,6 +62,9 @@ class Candidate:
     # and this birthday, over how likely the same child is to be recorded as the police
     # recorded this one (``namesake_ratio``); None when it cannot be told.
     namesakes: float | None = None
+    # The same valid NHS number on both sides, and neither the given name nor the date of
+    # birth says another child: decisive (``decide``), whatever the rest of the record.
+    decisive: bool = False
 
     def as_dict(self) -> dict[str, object]:
         found: dict[str, object] = {
@@ -80,6 +87,9 @@ class MatchResult:
     reason: str = ""
     chosen: tuple[Candidate, ...] = ()  # the chosen child's live records, one per school
     releasable: bool = False  # above the release threshold and clear of the rest by margin
+    # What the police record held that the matcher could not use, said without the value
+    # (an NHS number that fails its check digit): for the audit trail and the reviewer.
+    warnings: tuple[str, ...] = ()
 
     @property
     def exact_schools(self) -> tuple[Candidate, ...]:
@@ -117,6 +127,7 @@ class ChildRecord:
     postcode: str
     gender: str
     school_hint: str
+    nhs_number: str = ""  # ten digits when valid; "" when not recorded or not valid
 
 
 @dataclass(frozen=True)
@@ -135,6 +146,7 @@ class PupilRow:
     on_roll_until: date | None
     school_name: str
     school_open: bool
+    nhs_number: str = ""  # ten digits, valid when the import kept it; "" when none
 
 
 def child_record(
@@ -146,7 +158,9 @@ def child_record(
     postcode: str | None = None,
     gender: str | None = None,
     school_hint: str | None = None,
+    nhs_number: str | int | None = None,
 ) -> ChildRecord:
+    """``nhs_number`` as recorded: kept only when valid (``foundations.nhs_number``)."""
     return ChildRecord(
         given=names.parts(given_names),
         known_as=names.parts(known_as),
@@ -155,6 +169,7 @@ def child_record(
         postcode=names.postcode(postcode),
         gender=gender_code(gender),
         school_hint=" ".join(names.parts(school_hint)),
+        nhs_number=normalise_nhs_number(nhs_number),
     )
 
 
@@ -235,6 +250,7 @@ def score(
         compare_postcode(child.postcode, pupil.postcode),
         gender,
         compare_school(child.school_hint, pupil.school_name),
+        compare_nhs_number(child.nhs_number, pupil.nhs_number),
     )
     verdict = _verdict(levels, swapped, weights)
     note = on_roll_note(pupil, on_date) or verdict.veto
@@ -254,6 +270,7 @@ def score(
         exact=verdict.exact,
         note=note,
         namesakes=namesake_ratio(rarity, levels, weights) if verdict.exact else None,
+        decisive=verdict.decisive,
     )
 
 
@@ -271,6 +288,7 @@ class _Verdict:
     disagreed: tuple[str, ...]
     veto: str
     exact: bool
+    decisive: bool = False
 
 
 @lru_cache(maxsize=4_096)
@@ -293,14 +311,22 @@ def _verdict(levels: Levels, swapped: bool, weights: Weights) -> _Verdict:
     exact = not swapped and all(
         named[f] in _AGREE for f in ("given_name", "family_name", "date_of_birth")
     )
+    veto = _veto(named)
+    decisive = named["nhs_number"] == "exact" and not veto
     return _Verdict(
-        weight, probability(weight), tuple(agreed), tuple(disagreed), _veto(named), exact
+        weight, probability(weight), tuple(agreed), tuple(disagreed), veto, exact, decisive
     )
 
 
 def _veto(levels: dict[str, str | None]) -> str:
     """Evidence no weight can outvote: a twin differs only by given name, a sibling also
-    by date of birth, so a release needs both to agree (a near miss is agreement)."""
+    by date of birth, so a release needs both to agree (a near miss is agreement). Two
+    different valid NHS numbers are two children. The same NHS number stands in for a
+    given name not recorded, never for one that differs (a brother's number copied)."""
+    if levels["nhs_number"] == "different":
+        return NHS_DIFFERS
+    if levels["given_name"] is None and levels["nhs_number"] == "exact":
+        return "date of birth differs" if levels["date_of_birth"] == "different" else ""
     if levels["given_name"] not in _SURE_GIVEN:
         return "given name not recorded" if levels["given_name"] is None else "given name differs"
     if levels["date_of_birth"] == "different":
@@ -369,6 +395,9 @@ def decide(
     best = ranked[0]
     worth_a_look = sum(1 for c in ranked if c.score >= thresholds.review)
     shown = tuple(ranked[: max(keep, min(worth_a_look, most))])
+    decided = next((c for c in ranked if c.decisive), None)
+    if decided is not None:
+        return _decided_by_nhs_number(decided, ranked, shown)
     rival = next((c for c in ranked if c.upn != best.upn), None)
     margin = best.weight - rival.weight if rival else math.inf
     if best.score < thresholds.review:
@@ -406,3 +435,31 @@ def decide(
     return MatchResult(
         MatchOutcome.PARTIAL, shown, f"best match {best.score:.4f} is below the release threshold"
     )
+
+
+def _decided_by_nhs_number(
+    decided: Candidate, ranked: list[Candidate], shown: tuple[Candidate, ...]
+) -> MatchResult:
+    """The same valid NHS number on the police record and on one pupil's, and neither the
+    given name nor the date of birth says another child: that pupil, whatever the address,
+    the family name or a namesake with the same birthday (a namesake whose number differs
+    is vetoed, one without a number is no rival to a number that agrees). Held only when
+    another pupil (another UPN) carries the same number too, or the pupil is off roll.
+    The pupil's records are listed first, so the reviewer sees the one the number names."""
+    first = [c for c in ranked if c.upn == decided.upn]
+    shown = tuple(first + [c for c in shown if c.upn != decided.upn])
+    others = {c.upn for c in ranked if c.upn != decided.upn and "nhs_number" in c.agreed}
+    if others:
+        return MatchResult(
+            MatchOutcome.AMBIGUOUS,
+            shown,
+            f"{len(others) + 1} pupil records carry the NHS number recorded",
+        )
+    records = tuple(c for c in ranked if c.upn == decided.upn and c.live)
+    if not records:
+        return MatchResult(MatchOutcome.PARTIAL, shown, f"NHS number agrees; {decided.note}")
+    if decided.exact:
+        reason = "NHS number, names and date of birth agree"
+        return MatchResult(MatchOutcome.EXACT, shown, reason, records, releasable=True)
+    reason = "NHS number agrees"
+    return MatchResult(MatchOutcome.CONFIDENT, shown, reason, records, releasable=True)

@@ -4,7 +4,8 @@
 Windows-1252 ``schools.csv`` with some extra GIAS columns (``NumberOfPupils`` close to the
 roll written, except for a few schools) and a couple of closed schools,
 ``contacts.csv`` on the reserved ``.example`` domain with Ofcom drama phone numbers,
-``pupils.csv`` with valid UPNs (some children on two rolls, some twins), and
+``pupils.csv`` with valid UPNs (some children on two rolls, some twins; about a third with
+an NHS number from the 999 range the NHS keeps for tests, check digit valid), and
 ``calendar.csv`` for the academic year 2026/27. Rows are streamed, so a million pupils
 never sit in memory. The same seed gives the same files.
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from faker import Faker
 
+from foundations.nhs_number import with_check_digit
 from school_directory.upn import upn_check_letter
 
 ACADEMIC_YEAR = 2026
@@ -35,8 +37,9 @@ GIAS_HEADER = (
 CONTACT_HEADER = ("urn", "role", "name", "email", "phone", "day_start")
 PUPIL_HEADER = (
     "upn", "given_names", "family_name", "preferred_name", "date_of_birth", "gender",
-    "postcode", "urn", "on_roll_from", "on_roll_until",
+    "postcode", "urn", "on_roll_from", "on_roll_until", "nhs_number",
 )  # fmt: skip
+NHS_SHARE = 0.35  # of the synthetic pupils who carry an NHS number
 CALENDAR_HEADER = ("scope", "first_day", "last_day", "kind")
 # GIAS type code and name, type group, phase code and name, statutory low and high age.
 _TYPES = (
@@ -206,6 +209,8 @@ def synthetic_pupil_rows(
     postcodes = [fake.postcode() for _ in range(4000)]
     serials: dict[tuple[str, int, int], int] = {}
     previous: dict[str, str] | None = None
+    # Its own generator: the rest of the roll is the same with or without NHS numbers.
+    nhs_rng, nhs_numbers = random.Random(seed + 5), synthetic_nhs_numbers()
     for _ in range(pupils):
         school = rng.choice(open_schools)
         low, high = _TYPES[school.type_index][5:7]
@@ -245,6 +250,7 @@ def synthetic_pupil_rows(
             "urn": school.urn,
             "on_roll_from": joined.isoformat(),
             "on_roll_until": left,
+            "nhs_number": next(nhs_numbers, "") if nhs_rng.random() < NHS_SHARE else "",
         }
         yield row
         previous = row
@@ -252,6 +258,15 @@ def synthetic_pupil_rows(
             other = rng.choice([s for s in open_schools[:50] if s.urn != school.urn])
             yield {**row, "urn": other.urn, "on_roll_from": f"{ACADEMIC_YEAR}-09-14",
                    "on_roll_until": ""}  # fmt: skip
+
+
+def synthetic_nhs_numbers() -> Iterator[str]:
+    """Distinct NHS numbers of the 999 range (test numbers, never issued to a person),
+    check digit valid, in a scrambled order: about 909,000 of them before it runs out."""
+    for i in range(1_000_000):
+        number = with_check_digit(f"999{i * 7919 % 1_000_000:06d}")  # 7919 is prime
+        if number is not None:
+            yield number
 
 
 def _next_upn(serials: dict[tuple[str, int, int], int], school: SyntheticSchool, year: int) -> str:

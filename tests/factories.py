@@ -112,6 +112,8 @@ def write_directory(folder: Path, pupils: list[dict[str, str]] | None = None) ->
             "on_roll_from",
             "on_roll_until",
         ]
+        if any("nhs_number" in row for row in rows):  # the optional column, when given
+            fields.append("nhs_number")
         w2 = csv.DictWriter(f, fieldnames=fields)
         w2.writeheader()
         for row in rows:

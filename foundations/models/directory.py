@@ -63,6 +63,8 @@ class SafeguardingContact(Base):
 # What ``Pupil.match_record`` holds, in order (the date of birth as ISO text).
 MATCH_RECORD = ("given_names", "family_name", "preferred_name", "date_of_birth", "gender",
                 "postcode")  # fmt: skip
+# A seventh, the NHS number, follows only when the pupil has one (a record without one is
+# as it was before the NHS number was read).
 
 
 class Pupil(Base):
@@ -83,6 +85,8 @@ class Pupil(Base):
         # sound keys inside the index (covering), so no table row is read to filter
         Index("ix_pupils_urn_year_keys", "urn", "birth_year_key", "family_key", "given_key"),
         Index("ix_pupils_dob", "dob_key"),
+        # the child's NHS number: a pupil found by it whatever the names and date say
+        Index("ix_pupils_nhs_key", "nhs_key"),
         # The personal fields are bound to the pupil's UPN and school (foundations.crypto).
         bound_to("upn", "urn"),
     )
@@ -100,6 +104,9 @@ class Pupil(Base):
     # The same six fields sealed as one value, in the order of MATCH_RECORD: the matcher
     # decrypts one value per candidate, not six. None on rows imported before it existed.
     match_record: Mapped[list[str] | None] = mapped_column(EncryptedJSON, nullable=True)
+    # The NHS number (ten digits, its check digit valid: foundations.nhs_number), when the
+    # pupils file gives one; None otherwise. Also the last field of ``match_record``.
+    nhs_number: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
     on_roll_from: Mapped[date | None] = mapped_column(Date, nullable=True)
     on_roll_until: Mapped[date | None] = mapped_column(Date, nullable=True)
     # What the matcher looks up by, as blind indexes (see school_directory.names).
@@ -112,6 +119,7 @@ class Pupil(Base):
     # Sound keys (names.family_key, names.given_key): Kowalski/Kovalski, Alfie/Alfred.
     family_key: Mapped[str] = mapped_column(BlindIndex, default="")
     given_key: Mapped[str] = mapped_column(BlindIndex, default="")
+    nhs_key: Mapped[str] = mapped_column(BlindIndex, default="")  # "" when none is known
 
 
 class NameFrequency(Base):

@@ -7,14 +7,14 @@ single-council deployment nothing reads it; in one of several, an operator assig
 (docs/councils.md) and until then only accounts of the lead council see them.
 
 Revision ID: 0022
-Revises: 0019
+Revises: 0021
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0022"
-down_revision = "0019"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 

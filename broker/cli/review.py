@@ -90,7 +90,7 @@ def la_scope(settings: Settings, la: str | None) -> Scope:
     strangers = [c for c in codes if c not in councils.members]
     if not codes or strangers:
         raise SystemExit(
-            f"encompass review: --la: {', '.join(strangers) or la!r} is not a council this "
+            f"encompass review: --la: {', '.join(strangers) or repr(la)} is not a council this "
             f"deployment serves ({', '.join(sorted(councils.members))})"
         )
     return scope_for(councils, codes)
@@ -110,6 +110,12 @@ def _elsewhere(session: Session, nid: str, scope: Scope) -> str | None:
     return f"{nid} belongs to council {owner}, not to --la {scope.describe()}: refused"
 
 
+def _scope_of(args: argparse.Namespace) -> Scope:
+    """``--la``'s scope, set by the handler (every notification when called without it)."""
+    found = getattr(args, "scope", EVERYTHING)
+    return found if isinstance(found, Scope) else EVERYTHING
+
+
 def _why(sessions: common.Sessions, args: argparse.Namespace, exc: Exception) -> object:
     """The refusal in words: a notification of another council says so."""
     from consumers import review
@@ -117,7 +123,7 @@ def _why(sessions: common.Sessions, args: argparse.Namespace, exc: Exception) ->
     if not isinstance(exc, review.NotFound):
         return exc
     with transaction(sessions) as session:
-        return _elsewhere(session, args.notification_id, args.scope) or exc
+        return _elsewhere(session, args.notification_id, _scope_of(args)) or exc
 
 
 def _left(deliver_by: datetime) -> str:
@@ -134,7 +140,7 @@ def queue(
     from consumers import held_account, review
 
     with transaction(sessions) as session:
-        rows = [review.as_row(n) for n in review.queue(session, args.scope)]
+        rows = [review.as_row(n) for n in review.queue(session, _scope_of(args))]
     if args.json:
         for row in rows:
             print(json.dumps(row))
@@ -142,7 +148,7 @@ def queue(
     with transaction(sessions) as session:
         held = [
             (n.id, n.status, len(held_account.suspects_of(n)))
-            for n in review.held_accounts(session, args.scope)
+            for n in review.held_accounts(session, _scope_of(args))
         ]
     if held:
         print("Officers' accounts waiting to be read (review show ID, then review account ID):")
@@ -178,9 +184,9 @@ def show(
 
     with transaction(sessions) as session:
         try:
-            n = review.get(session, args.notification_id, args.scope)
+            n = review.get(session, args.notification_id, _scope_of(args))
         except review.ReviewError as exc:
-            why = _elsewhere(session, args.notification_id, args.scope) or exc
+            why = _elsewhere(session, args.notification_id, _scope_of(args)) or exc
             print(f"encompass review show: {why}", file=sys.stderr)
             return 1
         row = review.as_row(n)
@@ -278,7 +284,7 @@ def approve(
                 actor=actor,
                 upn=args.upn,
                 urn=args.urn,
-                scope=args.scope,
+                scope=_scope_of(args),
             )
             if n.status == NotificationStatus.APPROVED:
                 print(f"{n.id} approved for school {n.urn}; it will be sent now.")
@@ -299,7 +305,7 @@ def reject(
         with transaction(sessions) as session:
             reason = args.reason or args.reason_text or "no reason given"
             n = review.reject(
-                session, args.notification_id, actor=actor, reason=reason, scope=args.scope
+                session, args.notification_id, actor=actor, reason=reason, scope=_scope_of(args)
             )
             print(f"{n.id} rejected.")
     except review.ReviewError as exc:
@@ -320,7 +326,7 @@ def account(
             with open(args.send_file, encoding="utf-8") as f:
                 text = f.read()
         with transaction(sessions) as session:
-            n = review.get(session, args.notification_id, args.scope)
+            n = review.get(session, args.notification_id, _scope_of(args))
             if args.discard:
                 held_account.discard(session, n, actor=actor, reason=args.reason or "")
                 print(f"{n.id}: the officer's account was discarded.")

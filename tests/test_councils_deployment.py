@@ -416,3 +416,15 @@ def test_an_oidc_councils_claim_grants_only_la_codes() -> None:
     assert councils_from(["850", "851"]) == "850,851"
     assert councils_from("851, 850") == "851,850"
     assert councils_from(None) == "" and councils_from(["admin", 850]) == "850"
+
+
+def test_the_acknowledgement_page_names_the_owning_councils_first_response(
+    console: tuple[TestClient, sessionmaker[Session], dict[str, str]],
+) -> None:
+    client, _, ids = console
+    links = client.app.state.console.links  # type: ignore[attr-defined]
+    for nid, phone in ((ids["pip"], "0300 555 0851"), (ids["amy"], "0300 555 0850")):
+        url = links.url(nid, "dsl", utcnow())
+        page = client.get(url.removeprefix(links.base_url)).text  # not sent yet: call them
+        assert phone in page, nid
+    assert "0300 555 0850" in client.get("/ack/not-a-link").text  # no notification: the lead's

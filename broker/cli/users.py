@@ -125,13 +125,13 @@ def list_users(args: argparse.Namespace) -> int:
         for u in users:
             print(json.dumps(u.__dict__))
         return 0
-    print(f"{'USERNAME':<32} {'ROLE':<9} {'STATE':<9} {'KIND':<6} {'2-STEP':<14} SESSIONS"
-          "  COUNCILS")  # fmt: skip
+    print(f"{'USERNAME':<32} {'ROLE':<9} {'STATE':<9} {'KIND':<6} {'2-STEP':<14} "
+          f"{'COUNCILS':<12} SESSIONS")  # fmt: skip
     for u in users:
         second = f"on ({u.recovery_codes_left} codes)" if u.mfa else "off"
         state = "active" if u.active else "disabled"
         print(f"{u.username:<32} {u.role:<9} {state:<9} {u.kind:<6} {second:<14} "
-              f"{u.open_sessions:<9} {u.councils or '-'}")  # fmt: skip
+              f"{u.councils or '-':<12} {u.open_sessions}")  # fmt: skip
     return 0
 
 

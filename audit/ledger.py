@@ -66,6 +66,7 @@ class AuditAction(StrEnum):
     SESSIONS_ENDED = "sessions_ended"  # every session of an account, and why
     USER_DISABLED = "user_disabled"
     USER_ENABLED = "user_enabled"
+    USER_COUNCILS_SET = "user_councils_set"  # the councils an account sees (docs/councils.md)
     MFA_ENROLLED = "mfa_enrolled"
     MFA_RESET = "mfa_reset"
     MFA_RECOVERY_USED = "mfa_recovery_used"  # a recovery code spent, and how many are left

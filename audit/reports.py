@@ -13,6 +13,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from foundations.clock import LONDON, utcnow
+from foundations.council_scope import EVERYTHING, Scope
 from foundations.models import AuditEvent, Incident, Notification, Pupil, School
 
 COLUMNS = (
@@ -59,13 +60,18 @@ def _london_midnight(day: date) -> datetime:
 
 
 def notification_rows(
-    session: Session, query: ReportQuery, now: datetime | None = None
+    session: Session, query: ReportQuery, now: datetime | None = None, scope: Scope = EVERYTHING
 ) -> list[dict[str, Any]]:
     """One row per notification in scope, with the decision and delivery facts from the
-    trail. Notifications are selected by when they were created (or sent). A notification
-    sent after its ``deliver_by``, or still unsent past it, carries ``late_by_minutes``."""
+    trail. Notifications are selected by when they were created (or sent), of the councils
+    in ``scope`` (an auditor's, foundations/council_scope.py). A notification sent after
+    its ``deliver_by``, or still unsent past it, carries ``late_by_minutes``."""
     now = now or utcnow()
-    q = select(Notification).order_by(Notification.created_at, Notification.id)
+    q = (
+        select(Notification)
+        .where(scope.condition())
+        .order_by(Notification.created_at, Notification.id)
+    )
     if query.urn:
         q = q.where(Notification.urn == query.urn)
     if query.incident_id:

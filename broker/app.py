@@ -64,6 +64,7 @@ from consumers.intake_batch import (
     raw_batch,
     tolerant_headers,
 )
+from consumers.profiles import check_profiles
 from consumers.retention import RetentionJob
 from foundations.database import engine_for, run_in_session, schema_behind, session_factory, upgrade
 from foundations.logging import configure_logging
@@ -95,6 +96,7 @@ class EncompassService:
         # behind this version when it is not to be migrated here, then a data key that is
         # missing or not this database's (foundations/startup.py, identity.py).
         refuse_unsafe_settings(settings, bootstrap=self.bootstrap)
+        check_profiles(settings)  # each council's named profile exists (docs/councils.md)
         if settings.migrate_on_start if migrate is None else migrate:
             upgrade(self.database_url)
         elif behind := schema_behind(self.database_url):

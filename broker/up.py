@@ -20,6 +20,7 @@ from broker.demo import PupilSeed, incident_stream
 from broker.embedded import EmbeddedKafka
 from broker.mail_catcher import MailCatcher
 from broker.runtime import clear_runtime, holding_data_folder, write_runtime
+from consumers.profiles import check_profiles
 from foundations.database import transaction
 from foundations.logging import configure_logging
 from foundations.models import Pupil
@@ -129,6 +130,7 @@ def run_up(
             settings = settings.model_copy(update={"public_url": public})
     # Before the embedded broker starts: the service checks again with its address.
     refuse_unsafe_settings(settings)
+    check_profiles(settings)  # each council's named profile exists (docs/councils.md)
     with holding_data_folder(settings):
         return asyncio.run(_up(settings, demo=demo, incidents=incidents, interval_s=interval_s))
 

@@ -3,7 +3,8 @@
 ``/mfa/enrol`` serves both an account that must set one up before its session is full (the
 session waits at the ``enrol`` level) and a signed-in person who chooses to; a wrong code
 is throttled like any other second factor. ``/account`` shows the second factor and the
-open sessions, and signs out everywhere.
+open sessions, and signs out everywhere. ``/accounts``, for administrators, lists every
+account and sets the councils whose notifications each sees (docs/councils.md).
 """
 
 from __future__ import annotations
@@ -18,13 +19,15 @@ from fastapi.responses import HTMLResponse, Response
 from audit.ledger import AuditAction, record
 from console import mfa, signin, throttle
 from console import sessions as console_sessions
+from console.accounts import AccountError, Role, list_users, set_councils
 from console.accounts import sign_out_everywhere as end_everywhere
-from console.auth import Current
+from console.auth import Current, Forbidden, Principal
 from console.routing import Ctx, Db, SignedIn, form_csrf, see_other
 from console.sessions import Level
 from console.signin import safe_next
 from console.signin_pages import waiting
 from console.throttle import Throttled, client_address
+from foundations.councils import councils_for
 from foundations.database import transaction
 from foundations.models import ConsoleUser
 
@@ -145,8 +148,62 @@ def account_page(request: Request, c: Ctx, db: Db, who: SignedIn) -> HTMLRespons
         "codes_left": mfa.recovery_codes_left(db, who.username),
         "open_sessions": console_sessions.open_count(db, who.username, now=c.clock()),
         "oidc": user.oidc_subject is not None,
+        "councils": _council_names(c, user.councils),
     }
     return c.page(request, "account.html.j2", who=who, **values)
+
+
+def _council_names(c: Ctx, stored: str) -> str | None:
+    """An account's councils in words; None in a single-council deployment (not used)."""
+    deployment = councils_for(c.settings)
+    if not deployment.scoped:
+        return None
+    codes = [code for code in stored.split(",") if code]
+    if not codes:
+        return "None: you see no notifications until an administrator gives you a council"
+    return ", ".join(
+        deployment.members[code].label if code in deployment.members else f"{code} (not served)"
+        for code in codes
+    )
+
+
+def _admin(who: SignedIn) -> Principal:
+    if who.role != Role.ADMIN:
+        raise Forbidden
+    return who
+
+
+Admin = Annotated[Principal, Depends(_admin)]
+NO_COUNCILS = Form([])  # the form with nothing ticked: the account sees nothing
+
+
+@router.get("/accounts", response_class=HTMLResponse)
+def accounts_page(
+    request: Request, c: Ctx, db: Db, who: Admin, notice: str = "", error: str = ""
+) -> HTMLResponse:
+    """Every account, and (several councils) the councils each sees."""
+    deployment = councils_for(c.settings)
+    return c.page(
+        request, "accounts.html.j2", who=who, accounts=list_users(db, now=c.clock()),
+        scoped=deployment.scoped, members=sorted(deployment.members.values(),
+                                                 key=lambda m: m.la_code or ""),
+        notice=notice[:200], error=error[:200],
+    )  # fmt: skip
+
+
+@router.post("/accounts/{username}/councils", dependencies=[Depends(_admin), Depends(form_csrf)])
+def accounts_set_councils(
+    c: Ctx, db: Db, who: Admin, username: str, councils: list[str] = NO_COUNCILS
+) -> Response:
+    """Set an account's councils: the member councils ticked (none: it sees nothing)."""
+    deployment = councils_for(c.settings)
+    chosen = [code for code in councils if code in deployment.members]
+    try:
+        set_councils(db, username, ",".join(chosen), actor=who.actor)
+    except AccountError as exc:
+        return see_other(f"/accounts?error={quote(str(exc))}")
+    said = ", ".join(chosen) or "none"
+    return see_other(f"/accounts?notice={quote(f'{username}: councils {said}')}")
 
 
 @router.post("/account/signout-all", dependencies=[Depends(form_csrf)])

@@ -19,11 +19,20 @@ from console import sessions as console_sessions
 from console import throttle
 from console.throttle import Kind, Throttled
 from foundations.clock import utcnow
+from foundations.council_scope import parse_la_codes, stored_la_codes
 from foundations.database import transaction
 from foundations.models import ConsoleSession, ConsoleUser, RecoveryCode
 from foundations.settings import Settings
 
-__all__ = ["MIN_PASSWORD", "AccountError", "Role", "Throttled", "add_user", "authenticate"]
+__all__ = [
+    "MIN_PASSWORD",
+    "AccountError",
+    "Role",
+    "Throttled",
+    "add_user",
+    "authenticate",
+    "set_councils",
+]
 
 _HASHER = PasswordHasher()  # argon2id, the library's current recommended parameters
 # Verified against when the account does not exist, so both cases take as long.
@@ -42,9 +51,18 @@ class AccountError(ValueError):
 
 
 def add_user(
-    session: Session, username: str, role: str, password: str | None, *, actor: str
+    session: Session,
+    username: str,
+    role: str,
+    password: str | None,
+    *,
+    actor: str,
+    councils: str | None = None,
 ) -> ConsoleUser:
-    """Add (or reset) a local account. The password is stored only as an argon2 hash."""
+    """Add (or reset) a local account. The password is stored only as an argon2 hash.
+    ``councils``: the LA codes whose notifications it sees, comma separated (a deployment
+    of several councils, docs/councils.md); None keeps an existing account's."""
+    codes = council_codes(councils) if councils is not None else None
     name = username.strip()
     if not name or len(name) > 100 or any(ch.isspace() for ch in name):
         raise AccountError("a username is 1-100 characters without spaces")
@@ -61,8 +79,13 @@ def add_user(
         session.add(user)
     user.role, user.active = chosen.value, True
     user.password_hash = _HASHER.hash(password) if password is not None else None
+    if codes is not None:
+        user.councils = ",".join(codes)
     session.flush()
-    record(session, AuditAction.USER_ADDED, actor=actor, details={"user": name, "role": role})
+    details = {"user": name, "role": role}
+    if user.councils:
+        details["councils"] = user.councils
+    record(session, AuditAction.USER_ADDED, actor=actor, details=details)
     if existed:  # a reset: sessions opened with the old password (or role) end now
         console_sessions.end_all(
             session, name, why=console_sessions.Ended.PASSWORD_CHANGED, now=utcnow(), actor=actor
@@ -85,6 +108,32 @@ def set_active(session: Session, username: str, active: bool, *, actor: str) -> 
     return user
 
 
+def council_codes(text: str) -> tuple[str, ...]:
+    """``850,851`` as LA codes; ``AccountError`` for anything else."""
+    try:
+        codes = parse_la_codes(text)
+    except ValueError as exc:
+        raise AccountError(str(exc)) from None
+    if len(",".join(codes)) > 200:
+        raise AccountError("too many councils for one account")
+    return codes
+
+
+def set_councils(session: Session, username: str, councils: str, *, actor: str) -> ConsoleUser:
+    """The councils whose notifications an account sees and acts on (docs/councils.md);
+    audited. It takes effect on the account's next request: the scope is read with the
+    account on every one."""
+    codes = council_codes(councils)
+    user = session.get(ConsoleUser, username)
+    if user is None:
+        raise AccountError(f"no account {username!r}")
+    before = user.councils
+    user.councils = ",".join(codes)
+    record(session, AuditAction.USER_COUNCILS_SET, actor=actor,
+           details={"user": username, "before": before, "after": user.councils})  # fmt: skip
+    return user
+
+
 def sign_out_everywhere(session: Session, username: str, *, actor: str, now: datetime) -> int:
     if session.get(ConsoleUser, username) is None:
         raise AccountError(f"no account {username!r}")
@@ -99,6 +148,7 @@ class AccountSummary:
     role: str
     active: bool
     kind: str  # local | oidc
+    councils: str  # comma-separated LA codes (docs/councils.md); "" none
     mfa: bool
     recovery_codes_left: int
     open_sessions: int
@@ -126,6 +176,7 @@ def list_users(session: Session, *, now: datetime) -> list[AccountSummary]:
             role=u.role,
             active=u.active,
             kind="oidc" if u.oidc_subject or u.username.startswith("oidc:") else "local",
+            councils=",".join(stored_la_codes(u.councils)),
             mfa=u.totp_secret is not None,
             recovery_codes_left=int(codes.get(u.username, 0)),
             open_sessions=int(live.get(u.username, 0)),

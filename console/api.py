@@ -188,14 +188,14 @@ def item(n: Notification, now: datetime) -> dict[str, Any]:
 
 
 @reading.get("/queue", response_model=list[QueueItem])
-def queue(c: Ctx, db: Db) -> list[dict[str, Any]]:
+def queue(c: Ctx, db: Db, who: Reviewer) -> list[dict[str, Any]]:
     now = c.clock()
-    return [item(n, now) for n in review.queue(db)]
+    return [item(n, now) for n in review.queue(db, who.scope)]
 
 
 @reading.get("/notifications/{nid}", response_model=NotificationDetail)
 def notification(c: Ctx, db: Db, who: Reviewer, nid: str) -> dict[str, Any]:
-    n = review.get(db, nid)
+    n = review.get(db, nid, who.scope)
     review_lookups.record_view(db, n, actor=who.actor, what="api")
     preview = review_view.preview(db, c.settings, n)  # as the school will get it
     return {
@@ -212,14 +212,16 @@ def outcome(n: Notification, message: str) -> dict[str, Any]:
 
 @acting.post("/notifications/{nid}/claim", response_model=Outcome)
 def claim(c: Ctx, db: Db, who: Reviewer, nid: str) -> dict[str, Any]:
-    n = review.claim(db, c.settings, nid, actor=who.actor)
+    n = review.claim(db, c.settings, nid, actor=who.actor, scope=who.scope)
     return outcome(n, f"claimed by {who.username}")
 
 
 @acting.post("/notifications/{nid}/approve", response_model=Outcome)
 def approve(c: Ctx, db: Db, who: Reviewer, nid: str, body: Approval) -> dict[str, Any]:
     with claimed(db, c.settings, nid, who):
-        n = review.approve(db, c.settings, nid, actor=who.actor, upn=body.upn, urn=body.urn)
+        n = review.approve(
+            db, c.settings, nid, actor=who.actor, upn=body.upn, urn=body.urn, scope=who.scope
+        )
     done = n.status == NotificationStatus.APPROVED
     return outcome(n, "approved" if done else "first approval: a second reviewer must approve")
 
@@ -227,32 +229,36 @@ def approve(c: Ctx, db: Db, who: Reviewer, nid: str, body: Approval) -> dict[str
 @acting.post("/notifications/{nid}/reject", response_model=Outcome)
 def reject(c: Ctx, db: Db, who: Reviewer, nid: str, body: Rejection) -> dict[str, Any]:
     with claimed(db, c.settings, nid, who):
-        n = review.reject(db, nid, actor=who.actor, reason=body.reason)
+        n = review.reject(db, nid, actor=who.actor, reason=body.reason, scope=who.scope)
     return outcome(n, "rejected")
 
 
 @acting.post("/notifications/{nid}/account", response_model=Outcome)
 def edit(c: Ctx, db: Db, who: Reviewer, nid: str, body: AccountEdit) -> dict[str, Any]:
     with claimed(db, c.settings, nid, who):
-        n = review.edit_account(db, nid, actor=who.actor, account=body.account)
+        n = review.edit_account(db, nid, actor=who.actor, account=body.account, scope=who.scope)
     return outcome(n, "account changed")
 
 
 @acting.post("/notifications/{nid}/rematch", response_model=Outcome)
 def rematch(c: Ctx, db: Db, who: Reviewer, nid: str, body: Rematch) -> dict[str, Any]:
     with claimed(db, c.settings, nid, who):
-        n = review.rematch(db, c.settings, nid, actor=who.actor, upn=body.upn, urn=body.urn)
+        n = review.rematch(
+            db, c.settings, nid, actor=who.actor, upn=body.upn, urn=body.urn, scope=who.scope
+        )
     return outcome(n, f"now for school {n.urn}: not yet approved")
 
 
 @acting.post("/queue/approve", response_model=BulkOutcome)
 def bulk(c: Ctx, db: Db, who: Reviewer, body: BulkApproval) -> dict[str, Any]:
     """Approve several at once: only release-grade ones; the rest are refused, with why."""
-    done, refused = review.bulk_approve(db, c.settings, body.notification_ids, actor=who.actor)
+    done, refused = review.bulk_approve(
+        db, c.settings, body.notification_ids, actor=who.actor, scope=who.scope
+    )
     return {"approved": [n.id for n in done], "refused": refused}
 
 
 @acting.post("/notifications/{nid}/recall", response_model=Outcome)
 def recall(c: Ctx, db: Db, who: Reviewer, nid: str, body: Rejection) -> dict[str, Any]:
-    n = review.recall(db, c.settings, nid, actor=who.actor, reason=body.reason)
+    n = review.recall(db, c.settings, nid, actor=who.actor, reason=body.reason, scope=who.scope)
     return outcome(n, "recalled: a retraction is on its way to the school")

@@ -64,8 +64,11 @@ def audit_page(
     if query is None:
         error = "Enter dates as YYYY-MM-DD."
     if query is not None and any(query.describe().values()):
-        rows = [shown(r) for r in reports.notification_rows(db, query)]
-        details = {"query": query.describe(), "rows": len(rows), "via": "console"}
+        found = reports.notification_rows(db, query, scope=who.scope)
+        rows = [shown(r) for r in found]
+        details: dict[str, Any] = {"query": query.describe(), "rows": len(rows), "via": "console"}
+        if not who.scope.everything:
+            details["councils"] = who.scope.describe()
         record(db, AuditAction.REPORT_PRODUCED, actor=who.actor, details=details)
     # Only rows and heads added since the last load; ?full=1 checks everything.
     verification = incremental.check(db, c.settings, full=bool(full))

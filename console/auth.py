@@ -27,6 +27,8 @@ from sqlalchemy.orm import Session
 from console import mfa
 from console import sessions as console_sessions
 from console.accounts import Role
+from foundations.council_scope import NOTHING, Scope, scope_for
+from foundations.councils import councils_for
 from foundations.models import ConsoleSession, ConsoleUser
 from foundations.purpose_keys import Purpose, purpose_key
 from foundations.settings import Settings, is_loopback
@@ -38,6 +40,9 @@ class Principal:
     role: Role
     csrf: str
     token: str = field(default="", repr=False, compare=False)  # the session's, for the cookie
+    # Whose notifications this account sees and acts on (foundations/council_scope.py):
+    # nothing unless given, so that a Principal made anywhere else fails closed.
+    scope: Scope = NOTHING
 
     @property
     def actor(self) -> str:
@@ -148,7 +153,8 @@ class SessionCookies:
         if found.row.mfa is None and mfa.required(self.settings, found.user):
             raise NotSignedIn  # e.g. MFA was switched on for reviewers since this sign-in
         user = found.user
-        who = Principal(user.username, Role(user.role), found.csrf, found.token)
+        scope = scope_for(councils_for(self.settings), user.councils)
+        who = Principal(user.username, Role(user.role), found.csrf, found.token, scope)
         request.state.principal = who  # the middleware slides the idle timeout
         return who
 

@@ -10,6 +10,11 @@ that name is taken), so an administrator can list and disable it like any other.
 the provider's redirect the console's own session is opened exactly as for a local
 sign-in, second factor included: unless the ID token's ``amr`` says the provider asked for
 one (``mfa``), an account that needs it is asked for the console's own.
+
+In a deployment of several councils (docs/councils.md), ``ENCOMPASS_OIDC_COUNCILS_CLAIM``
+names the claim that lists the account's councils, read on every sign-in like the role; a
+token without it gives none, and an account with none sees nothing. Unset, an
+administrator sets an OIDC account's councils as for a local one.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from console import signin
 from console.accounts import Role
 from console.mfa import Factor
 from console.routing import Console, Ctx
+from foundations.council_scope import stored_la_codes
 from foundations.database import transaction
 from foundations.models import ConsoleUser
 from foundations.purpose_keys import Purpose, purpose_key
@@ -45,6 +51,14 @@ def role_from(claim: object) -> Role | None:
         else set()
     )
     return next((r for r in _PRIORITY if r.value in granted), None)
+
+
+def councils_from(claim: object) -> str:
+    """The councils a provider grants (a list of LA codes, or one string of them comma
+    separated), as stored; anything that is not an LA code is dropped, so a missing or
+    malformed claim grants nothing (fails closed)."""
+    parts = claim if isinstance(claim, list) else str(claim or "").split(",")
+    return ",".join(stored_la_codes(",".join(str(p) for p in parts)))
 
 
 def account_for(session: Session, issuer: str, subject: str) -> ConsoleUser | None:
@@ -146,6 +160,8 @@ def _open_session(
                                oidc_issuer=issuer, oidc_subject=subject)  # fmt: skip
             session.add(user)
         user.role, user.password_hash = role.value, None
+        if c.settings.oidc_councils_claim:
+            user.councils = councils_from(claims.get(c.settings.oidc_councils_claim))
         session.flush()
         factor = Factor.PROVIDER if provider_did_mfa(claims) else None
         return signin.open_session(session, c.settings, user, now=now, via="oidc",

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy import ColumnElement, and_, case, func, or_
 
+from foundations.council_scope import Scope
 from foundations.models import (
     UNSENT_STATUSES,
     AccountStatus,
@@ -139,9 +140,13 @@ def is_late(now: datetime) -> ColumnElement[bool]:
     return or_(Notification.deliver_by <= now, Notification.late_at.is_not(None))
 
 
-def conditions(q: Query, now: datetime, actor: str) -> list[ColumnElement[bool]]:
-    """The filters that SQL can apply (all but the child's name)."""
-    where: list[ColumnElement[bool]] = [Notification.status.in_([s.value for s in UNSENT_STATUSES])]
+def conditions(q: Query, now: datetime, actor: str, scope: Scope) -> list[ColumnElement[bool]]:
+    """The filters that SQL can apply (all but the child's name), within the reviewer's
+    councils (``scope``, foundations/council_scope.py)."""
+    where: list[ColumnElement[bool]] = [
+        Notification.status.in_([s.value for s in UNSENT_STATUSES]),
+        scope.condition(),
+    ]
     if q.la:
         where.append(School.la_code == q.la)
     if q.school:

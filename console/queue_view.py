@@ -40,6 +40,7 @@ from consumers import held_account, review
 from consumers.render import london_when
 from consumers.wording import actor_words, risk_words, status_words, why_words
 from foundations.clock import LONDON
+from foundations.council_scope import Scope
 from foundations.models import (
     UNSENT_STATUSES,
     AccountStatus,
@@ -135,9 +136,10 @@ def _page_ids(session: Session, q: Query, where: list[Any], now: datetime) -> tu
     return total, list(ids)
 
 
-def counts(session: Session, now: datetime) -> dict[str, int]:
-    """How many wait, by status and by why, and how many are late: for the whole queue."""
-    unsent = Notification.status.in_([s.value for s in UNSENT_STATUSES])
+def counts(session: Session, now: datetime, scope: Scope) -> dict[str, int]:
+    """How many wait, by status and by why, and how many are late: for the whole queue (of
+    the reviewer's councils)."""
+    unsent = and_(Notification.status.in_([s.value for s in UNSENT_STATUSES]), scope.condition())
     out: dict[str, int] = {"all": 0, "late": 0, "account_held": 0}
     late = func.sum(case((is_late(now), 1), else_=0))
     held = func.sum(case((Notification.account_status == AccountStatus.HELD, 1), else_=0))
@@ -228,12 +230,12 @@ def short_when(moment: datetime) -> str:
 
 
 def held_rows(
-    session: Session, now: datetime, *, every: bool = False
+    session: Session, now: datetime, scope: Scope, *, every: bool = False
 ) -> tuple[int, list[dict[str, Any]]]:
     """Officers' accounts waiting for a person, whatever became of their notification (most
     are approved or sent already, with the structured account): the most urgent
     ``HELD_SHOWN``, or ``every`` one, and how many there are."""
-    held = Notification.account_status == AccountStatus.HELD
+    held = and_(Notification.account_status == AccountStatus.HELD, scope.condition())
     total = session.execute(select(func.count()).where(held)).scalar_one()
     query = select(Notification).where(held).order_by(Notification.deliver_by, Notification.id)
     notes = list(session.execute(query if every else query.limit(HELD_SHOWN)).scalars())
@@ -269,10 +271,10 @@ def pages_around(page: int, last: int) -> list[int | None]:
 
 
 def queue(
-    session: Session, settings: Settings, now: datetime, q: Query, *, actor: str
+    session: Session, settings: Settings, now: datetime, q: Query, *, actor: str, scope: Scope
 ) -> dict[str, Any]:
-    """Everything the queue page shows."""
-    where = conditions(q, now, actor)
+    """Everything the queue page shows, of the reviewer's councils."""
+    where = conditions(q, now, actor, scope)
     total, ids = _page_ids(session, q, where, now)
     last = max(1, -(-total // PAGE_SIZE))
     if q.page > last and total:
@@ -287,7 +289,7 @@ def queue(
         "last_shown": (q.page - 1) * PAGE_SIZE + len(rows),
         "pages": pages_around(q.page, last),
         "last_page": last,
-        "counts": counts(session, now),
+        "counts": counts(session, now, scope),
         "selectable": any(r["selectable"] for r in rows),
         "choices": {
             "status": {s: ("Late" if s == "late" else status_words(s)) for s in STATUS_CHOICES},

@@ -46,17 +46,17 @@ def queue_page(request: Request, c: Ctx, db: Db, who: Reviewer, held: str = "") 
     """The queue, filtered, sorted and a page at a time (``console.queue_view``)."""
     q = queue_query.Query.of(request.query_params)
     now = c.clock()
-    held_total, held_rows = queue_view.held_rows(db, now, every=held == "all")
+    held_total, held_rows = queue_view.held_rows(db, now, who.scope, every=held == "all")
     return c.page(
         request, "queue.html.j2", who=who, held=held_rows, held_total=held_total,
         notice=request.query_params.get("notice", ""),
-        **queue_view.queue(db, c.settings, now, q, actor=who.actor),
+        **queue_view.queue(db, c.settings, now, q, actor=who.actor, scope=who.scope),
     )  # fmt: skip
 
 
 @forms.post("/queue/approve")
 def bulk(c: Ctx, db: Db, who: Reviewer, ids: list[str] = NO_IDS, back: str = Form("")) -> Response:
-    done, refused = review.bulk_approve(db, c.settings, ids, actor=who.actor)
+    done, refused = review.bulk_approve(db, c.settings, ids, actor=who.actor, scope=who.scope)
     notice = f"{len(done)} approved" + (f", {len(refused)} left for review" if refused else "")
     # Back to the queue as it was filtered and sorted (rebuilt from what it knows, so the
     # field can only ever lead to the queue), on its first page.
@@ -95,7 +95,7 @@ def notification_page(
     request: Request, c: Ctx, db: Db, who: Reviewer, nid: str, upn: str = "", dob: str = "",
     family: str = "", error: str = "",
 ) -> HTMLResponse:  # fmt: skip
-    n = review.get(db, nid)
+    n = review.get(db, nid, who.scope)
     review_lookups.record_view(db, n, actor=who.actor)
     search, refused = pupil_search(db, n, who, upn, dob, family)
     return c.page(
@@ -106,7 +106,7 @@ def notification_page(
 
 @forms.post("/notifications/{nid}/claim")
 def claim(c: Ctx, db: Db, who: Reviewer, nid: str) -> Response:
-    review.claim(db, c.settings, nid, actor=who.actor)
+    review.claim(db, c.settings, nid, actor=who.actor, scope=who.scope)
     return to_notification(nid)
 
 
@@ -115,7 +115,9 @@ def approve(
     c: Ctx, db: Db, who: Reviewer, nid: str, upn: str = Form(""), urn: str = Form("")
 ) -> Response:
     with claimed(db, c.settings, nid, who):
-        n = review.approve(db, c.settings, nid, actor=who.actor, upn=upn or None, urn=urn or None)
+        n = review.approve(
+            db, c.settings, nid, actor=who.actor, upn=upn or None, urn=urn or None, scope=who.scope
+        )
     if n.status != NotificationStatus.APPROVED:
         return to_queue(f"{nid}: first approval recorded; a second reviewer must approve it")
     return to_queue(f"{nid} approved for {n.urn}: it will be sent now")
@@ -126,21 +128,23 @@ def choose(
     c: Ctx, db: Db, who: Reviewer, nid: str, upn: str = Form(""), urn: str = Form("")
 ) -> Response:
     with claimed(db, c.settings, nid, who):
-        review.rematch(db, c.settings, nid, actor=who.actor, upn=upn, urn=urn or None)
+        review.rematch(
+            db, c.settings, nid, actor=who.actor, upn=upn, urn=urn or None, scope=who.scope
+        )
     return to_notification(nid)
 
 
 @forms.post("/notifications/{nid}/reject")
 def reject(c: Ctx, db: Db, who: Reviewer, nid: str, reason: str = Form("")) -> Response:
     with claimed(db, c.settings, nid, who):
-        review.reject(db, nid, actor=who.actor, reason=reason)
+        review.reject(db, nid, actor=who.actor, reason=reason, scope=who.scope)
     return to_queue(f"{nid} rejected")
 
 
 @forms.post("/notifications/{nid}/edit")
 def edit(c: Ctx, db: Db, who: Reviewer, nid: str, account: str = Form("")) -> Response:
     with claimed(db, c.settings, nid, who):
-        review.edit_account(db, nid, actor=who.actor, account=account)
+        review.edit_account(db, nid, actor=who.actor, account=account, scope=who.scope)
     return to_notification(nid)
 
 
@@ -152,7 +156,7 @@ def edit(c: Ctx, db: Db, who: Reviewer, nid: str, account: str = Form("")) -> Re
 def release_account(
     c: Ctx, db: Db, who: Reviewer, nid: str, account: str = Form(""), as_read: str = Form("")
 ) -> Response:
-    n = review.get(db, nid)
+    n = review.get(db, nid, who.scope)
     held_account.release(db, c.settings, n, actor=who.actor, account=None if as_read else account)
     if n.account_status == AccountStatus.FOLLOW_UP:
         return to_queue(f"{nid}: the officer's account will follow to the school now")
@@ -161,26 +165,29 @@ def release_account(
 
 @forms.post("/notifications/{nid}/account/discard")
 def discard_account(c: Ctx, db: Db, who: Reviewer, nid: str, reason: str = Form("")) -> Response:
-    held_account.discard(db, review.get(db, nid), actor=who.actor, reason=reason)
+    held_account.discard(db, review.get(db, nid, who.scope), actor=who.actor, reason=reason)
     return to_queue(f"{nid}: the officer's account was discarded; the school keeps what it has")
 
 
 @forms.post("/notifications/{nid}/recall")
 def recall(c: Ctx, db: Db, who: Reviewer, nid: str, reason: str = Form("")) -> Response:
-    review.recall(db, c.settings, nid, actor=who.actor, reason=reason)
+    review.recall(db, c.settings, nid, actor=who.actor, reason=reason, scope=who.scope)
     return see_other(f"/sent?notice={quote(nid + ' recalled: the school is asked to delete it')}")
 
 
 @pages.get("/sent", response_class=HTMLResponse)
 def sent_page(request: Request, c: Ctx, db: Db, who: Reviewer) -> HTMLResponse:
-    return c.page(request, "sent.html.j2", who=who, rows=views.sent_rows(db, c.clock()),
+    return c.page(request, "sent.html.j2", who=who, rows=views.sent_rows(db, c.clock(), who.scope),
                   notice=request.query_params.get("notice", ""))  # fmt: skip
 
 
 @pages.get("/mail", response_class=HTMLResponse)
 def mail_page(request: Request, c: Ctx, who: Reviewer, name: str = "") -> HTMLResponse:
     folder = c.settings.data_dir / "demo-mail"
-    files = sorted(folder.glob("*.eml"), reverse=True)[:200] if folder.is_dir() else []
+    # The demo's mail folder holds every council's e-mails: shown only where an account
+    # sees every notification (a single-council deployment).
+    every = who.scope.everything and folder.is_dir()
+    files = sorted(folder.glob("*.eml"), reverse=True)[:200] if every else []
     messages, shown = [], None
     for path in files:
         parsed = BytesParser(policy=policy.default).parsebytes(path.read_bytes())

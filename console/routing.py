@@ -135,7 +135,7 @@ def claimed(db: Session, settings: Settings, nid: str, who: Principal) -> Iterat
     """Claim, act, release: the claim is taken (or renewed) before the action in the block,
     and released after it once the notification needs no more review (approved). A refusal
     (``ReviewError``) leaves the claim to the transaction, which rolls it back."""
-    review.claim(db, settings, nid, actor=who.actor)
+    review.claim(db, settings, nid, actor=who.actor, scope=who.scope)
     yield
-    if review.get(db, nid).status == NotificationStatus.APPROVED:
-        review.release_claim(db, nid, actor=who.actor)
+    if review.get(db, nid, who.scope).status == NotificationStatus.APPROVED:
+        review.release_claim(db, nid, actor=who.actor, scope=who.scope)

@@ -22,6 +22,7 @@ from consumers.wording import (
     step_status_words,
     step_words,
 )
+from foundations.council_scope import Scope
 from foundations.models import (
     REVIEWABLE_STATUSES,
     Bounce,
@@ -42,8 +43,6 @@ def time_left(deliver_by: datetime, now: datetime) -> str:
     hours, minutes = divmod(seconds // 60, 60)
     text = f"{hours}h {minutes:02d}m" if hours < 48 else f"{hours // 24} days"
     return f"{text} late" if late else text
-
-
 
 
 def held_view(n: Notification) -> dict[str, Any] | None:
@@ -136,13 +135,15 @@ SCHOOL = ("dsl", "deputy_dsl")  # reminders go to the school's DSL and deputy
 DUTY = "first_response"  # alerts go to First Response's duty inbox
 
 
-def sent_rows(session: Session, now: datetime, limit: int = 200) -> list[dict[str, Any]]:
-    """Sent (and recalled) notifications, latest first: when, whether late, acknowledged,
-    reminders and alerts in words, and on whose decision."""
+def sent_rows(
+    session: Session, now: datetime, scope: Scope, limit: int = 200
+) -> list[dict[str, Any]]:
+    """Sent (and recalled) notifications of the reviewer's councils, latest first: when,
+    whether late, acknowledged, reminders and alerts in words, and on whose decision."""
     notes = list(
         session.execute(
             select(Notification)
-            .where(Notification.status.in_(SENT_OR_AFTER))
+            .where(Notification.status.in_(SENT_OR_AFTER), scope.condition())
             .order_by(Notification.sent_at.desc())
             .limit(limit)
         ).scalars()

@@ -23,6 +23,7 @@ from consumers.held_account import follow_up_text
 from consumers.notify import first_response
 from consumers.outbox import Outbox, settle
 from consumers.render import EMAIL_ENV, RenderedEmail, content_sha256, london_by, paragraphs
+from foundations.councils import councils_for
 from foundations.models import (
     REVIEWABLE_STATUSES,
     AccountStatus,
@@ -39,6 +40,13 @@ from schemas.notification import FirstResponseContact
 
 ACTOR = "broker:escalate"
 FIRST_RESPONSE = "first_response"  # the role of the duty inbox
+
+
+def duty_inbox(settings: Settings, council: str | None) -> str:
+    """Where a notification's alerts go: the duty inbox of the council that owns it
+    (``Notification.council``, docs/councils.md); in a single-council deployment
+    ``ENCOMPASS_FIRST_RESPONSE_DUTY_EMAIL``, else ``ENCOMPASS_FIRST_RESPONSE_EMAIL``."""
+    return councils_for(settings).first_response(council).duty_inbox
 
 
 class Step(StrEnum):
@@ -158,11 +166,11 @@ def render_step(
         subject = f"Operation Encompass notification {n.id}: the officer's account"
         return _render("follow_up", subject, reference=n.id, sent_at=n.sent_at,
                        paragraphs=paragraphs(follow_up_text(n)),
-                       first_response=first_response(settings))  # fmt: skip
+                       first_response=first_response(settings, n.council))  # fmt: skip
     if row.step == Step.RECALL.value:
         subject = f"Operation Encompass notification {n.id} withdrawn: please delete it"
         return _render("retraction", subject, reference=n.id, sent_at=n.sent_at,
-                       first_response=first_response(settings))  # fmt: skip
+                       first_response=first_response(settings, n.council))  # fmt: skip
     if row.role == FIRST_RESPONSE:
         deputy_reminded = session.execute(
             select(EscalationStep.id).where(
@@ -195,7 +203,7 @@ def render_step(
             deliver_by=n.deliver_by,
             sent_at=n.sent_at,
             ack_url=links.url(n.id, row.role, now),
-            first_response=first_response(settings),
+            first_response=first_response(settings, n.council),
             to_deputy=row.step == Step.REMIND_DEPUTY.value,
         )
     )

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from audit.ledger import AuditAction, record
 from consumers import dsn
-from consumers.alerts import FIRST_RESPONSE, Step
+from consumers.alerts import FIRST_RESPONSE, Step, duty_inbox
 from consumers.deliver import bounced_addresses, recipient
 from consumers.return_path import Claim, ReturnPaths
 from consumers.wording import role_words
@@ -270,7 +270,7 @@ def _alert(session: Session, settings: Settings, n: Notification, now: datetime)
         step = Step.UNDELIVERABLE
     else:
         return False
-    duty = settings.first_response_duty_email or settings.first_response_email
+    duty = duty_inbox(settings, n.council)  # the owning council's (docs/councils.md)
     try:
         with session.begin_nested():
             session.add(

@@ -39,6 +39,7 @@ from consumers.alerts import (
     AlertJob,
     Step,
     claim_alerts,
+    duty_inbox,
     mark_alert_failed,
     mark_alert_sent,
 )
@@ -158,13 +159,17 @@ def _contacts(session: Session, n: Notification) -> tuple[tuple[str, str] | None
 
 
 def _addressee(
-    step: Step, settings: Settings, main: tuple[str, str] | None, deputy: str | None
+    step: Step,
+    settings: Settings,
+    main: tuple[str, str] | None,
+    deputy: str | None,
+    council: str | None = None,
 ) -> tuple[str, str | None]:
     if step is Step.REMIND_DSL:
         return (main[0], main[1]) if main else ("dsl", None)
     if step is Step.REMIND_DEPUTY:
         return "deputy_dsl", deputy
-    return FIRST_RESPONSE, settings.first_response_duty_email or settings.first_response_email
+    return FIRST_RESPONSE, duty_inbox(settings, council)  # the owning council's
 
 
 def raise_due(session: Session, settings: Settings, now: datetime, limit: int = 500) -> int:
@@ -220,7 +225,7 @@ def raise_due(session: Session, settings: Settings, now: datetime, limit: int = 
             raised.get(n.id, {}),
         )
         for due in due_now(facts, now, t):
-            role, to = _addressee(due.step, settings, main, deputy)
+            role, to = _addressee(due.step, settings, main, deputy, n.council)
             try:
                 with session.begin_nested():
                     _raise(session, n, due, role, to, now)

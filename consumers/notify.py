@@ -1,5 +1,6 @@
 """Notify: turn one child's match into notifications, one per (incident, child, school),
-each with its deadline, its minimised content and the review policy's first decision."""
+each with its owning council, its deadline, its minimised content and the review policy's
+first decision (the owning council's, in a deployment of several: docs/councils.md)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from consumers import held_account
 from consumers.minimise import minimise
 from consumers.policy import initial_status
 from consumers.profiles import profiles_for
+from foundations.councils import councils_for
 from foundations.models import (
     UNSENT_STATUSES,
     Notification,
@@ -43,17 +45,45 @@ def deadline(
 
 
 def chosen_profile(settings: Settings, la_code: str | None, force_code: str) -> MinimisationProfile:
-    """The local agreement for this school's LA, else the force's, else the default."""
+    """The profile the school's council names in its file (docs/councils.md), else the
+    local agreement for this school's LA, else the force's, else the default."""
     directory = str(settings.profiles_dir) if settings.profiles_dir else None
-    return profiles_for(directory).choose(la_code, force_code)
+    council = councils_for(settings).get(la_code)
+    named = council.profile if council is not None else None
+    return profiles_for(directory).choose(la_code, force_code, named=named)
 
 
-def first_response(settings: Settings) -> FirstResponseContact:
-    return FirstResponseContact(
-        name=settings.first_response_name,
-        email=settings.first_response_email,
-        phone=settings.first_response_phone,
-    )
+def first_response(settings: Settings, council: str | None = None) -> FirstResponseContact:
+    """First Response of the council that owns a notification (``Notification.council``);
+    in a single-council deployment, ``ENCOMPASS_FIRST_RESPONSE_*``."""
+    contact = councils_for(settings).first_response(council)
+    return FirstResponseContact(name=contact.name, email=contact.email, phone=contact.phone)
+
+
+def home_postcode(incident: PoliceIncident, child: Person) -> str | None:
+    """Where the child lives, as the police recorded it: the child's address, else the
+    incident's."""
+    for where in (child.address, incident.location):
+        if where is not None and where.postcode:
+            return where.postcode
+    return None
+
+
+def owning_council(
+    session: Session,
+    settings: Settings,
+    incident: PoliceIncident,
+    child: Person,
+    urn: str | None,
+) -> str | None:
+    """The member council a notification belongs to (``councils.owner``): its school's
+    (before one is chosen, the best candidate's), else the child's home council. None in
+    a single-council deployment."""
+    councils = councils_for(settings)
+    if not councils.scoped:
+        return None
+    school = session.get(School, urn) if urn else None
+    return councils.owner(school.la_code if school else None, home_postcode(incident, child))
 
 
 def build_content(
@@ -78,7 +108,7 @@ def build_content(
         child_name=f"{known_as} {pupil.family_name}",
         child_date_of_birth=pupil.date_of_birth,
         deliver_by=n.deliver_by,
-        first_response=first_response(settings),
+        first_response=first_response(settings, n.council),
         ack_url=None,
         is_update=n.is_update,
         profile=profile,
@@ -127,9 +157,12 @@ def create_for_child(
     targets: list[tuple[str | None, str | None, float | None]] = (
         [(c.urn, c.upn, c.score) for c in schools] if schools else [(None, None, None)]
     )
+    best = match.candidates[0].urn if match.candidates else None
     for urn, upn, score in targets:
         is_update = urn is not None and urn in sent_before
-        status, reason = initial_status(settings.review_policy, match, is_update=is_update)
+        council = owning_council(session, settings, incident, child, urn or best)
+        policy = councils_for(settings).review_policy(council, settings.review_policy)
+        status, reason = initial_status(policy, match, is_update=is_update)
         if urn is None:
             candidate_urns = {c.urn for c in match.candidates}
             due = min(
@@ -156,8 +189,9 @@ def create_for_child(
             is_update=is_update,
             deliver_by=due,
             dash_risk=risk_level(incident.dash_risk),
-            best_urn=urn or (match.candidates[0].urn if match.candidates else None),
+            best_urn=urn or best,
             child_sort=child_sort_key(child),
+            council=council,
         )
         session.add(n)
         ids = {"incident_id": incident.incident_id, "notification_id": n.id}
@@ -193,7 +227,7 @@ def create_for_child(
             record(
                 session,
                 AuditAction.APPROVED,
-                actor="policy:" + settings.review_policy.value,
+                actor="policy:" + policy.value,
                 **ids,
                 details={"reason": reason},
             )

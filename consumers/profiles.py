@@ -9,8 +9,11 @@ saying which optional fields its schools receive and which default ones it leave
                                                    # voice_of_child, risk_level
     omit = []                                      # account, police_actions, circumstances
 
-A profile for the school's LA wins over one for the incident's force; otherwise the SPEC's
-minimal default applies. A file naming any other field is refused when it loads.
+A profile named by the school's council in its file (``profile = "hampshire-2026"``,
+docs/councils.md) wins; then a profile for the school's LA, over one for the incident's
+force; otherwise the SPEC's minimal default applies. A file naming any other field is
+refused when it loads, and so is a council naming a profile that does not exist
+(:func:`check_profiles`, at start).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from foundations.settings import Settings
+from foundations.startup import StartupRefused, councils_or_refuse
 from schemas.notification import DEFAULT_PROFILE, OMITTABLE, PROFILE_FIELDS, MinimisationProfile
 
 INCLUDABLE = {v: k for k, v in PROFILE_FIELDS.items()}  # field name -> profile switch
@@ -36,8 +41,24 @@ class ProfileError(ValueError):
 class ProfileBook:
     by_la: dict[str, MinimisationProfile] = field(default_factory=dict)
     by_force: dict[str, MinimisationProfile] = field(default_factory=dict)
+    by_name: dict[str, MinimisationProfile] = field(default_factory=dict)
 
-    def choose(self, la_code: str | None, force_code: str | None) -> MinimisationProfile:
+    def named(self, name: str) -> MinimisationProfile:
+        """The profile of this ``name`` (a council's file names one: docs/councils.md);
+        ``ProfileError`` when there is none."""
+        found = self.by_name.get(name)
+        if found is None:
+            known = ", ".join(sorted(self.by_name)) or "none (ENCOMPASS_PROFILES_DIR)"
+            raise ProfileError(f"no minimisation profile named {name!r}; known: {known}")
+        return found
+
+    def choose(
+        self, la_code: str | None, force_code: str | None, *, named: str | None = None
+    ) -> MinimisationProfile:
+        """The council's named profile (``named``), else the one for the school's LA, else
+        the force's, else the SPEC's minimal default."""
+        if named:
+            return self.named(named)
         if la_code and la_code in self.by_la:
             return self.by_la[la_code]
         if force_code and force_code in self.by_force:
@@ -88,6 +109,9 @@ def load_profiles(directory: Path) -> ProfileBook:
         except tomllib.TOMLDecodeError as exc:
             raise ProfileError(f"{path.name}: not valid TOML: {exc}") from exc
         profile, applies = parse_profile(data, path.name)
+        if profile.name in book.by_name:
+            raise ProfileError(f"{path.name}: another file is also named {profile.name!r}")
+        book.by_name[profile.name] = profile
         for kind, table in (("la", book.by_la), ("forces", book.by_force)):
             for code in applies.get(kind, []):
                 code = str(code)
@@ -103,3 +127,24 @@ def load_profiles(directory: Path) -> ProfileBook:
 def profiles_for(directory: str | None) -> ProfileBook:
     """Loaded once per process; a change of agreement takes effect on restart."""
     return load_profiles(Path(directory)) if directory else ProfileBook()
+
+
+def check_profiles(settings: Settings) -> None:
+    """At start: the profile files load, and every council's ``profile`` and
+    ``no_roll_profile`` names one of them. ``StartupRefused`` names what is wrong: a
+    council's children would otherwise be sent under the wrong agreement, or not at all."""
+    directory = str(settings.profiles_dir) if settings.profiles_dir else None
+    try:
+        book = profiles_for(directory)
+    except (ProfileError, OSError) as exc:
+        raise StartupRefused(f"ENCOMPASS_PROFILES_DIR: {exc}") from None
+    councils = councils_or_refuse(settings)
+    for council in (*councils.members.values(), *councils.neighbours.values()):
+        for key in ("profile", "no_roll_profile"):
+            name = getattr(council, key)
+            if name and name not in book.by_name:
+                known = ", ".join(sorted(book.by_name)) or "none"
+                raise StartupRefused(
+                    f"ENCOMPASS_COUNCILS_DIR: {council.la_code}.toml: {key} {name!r} is not "
+                    f"a minimisation profile in ENCOMPASS_PROFILES_DIR (known: {known})"
+                )

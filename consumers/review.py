@@ -20,6 +20,7 @@ from audit.ledger import AuditAction, record
 from consumers.notify import build_content, deadline
 from consumers.wording import actor_words, status_words
 from foundations.clock import utcnow
+from foundations.council_scope import EVERYTHING, Scope
 from foundations.models import (
     REVIEWABLE_STATUSES,
     UNSENT_STATUSES,
@@ -43,23 +44,23 @@ class NotFound(ReviewError):
     """There is no notification with that id (the console answers 404)."""
 
 
-def queue(session: Session) -> list[Notification]:
-    """Notifications not yet sent, most urgent first."""
+def queue(session: Session, scope: Scope = EVERYTHING) -> list[Notification]:
+    """Notifications not yet sent, most urgent first (of the councils in ``scope``)."""
     return list(
         session.execute(
             select(Notification)
-            .where(Notification.status.in_([s.value for s in UNSENT_STATUSES]))
+            .where(Notification.status.in_([s.value for s in UNSENT_STATUSES]), scope.condition())
             .order_by(Notification.deliver_by, Notification.created_at, Notification.id)
         ).scalars()
     )
 
 
-def held_accounts(session: Session) -> list[Notification]:
+def held_accounts(session: Session, scope: Scope = EVERYTHING) -> list[Notification]:
     """Notifications whose officer's account waits for a person, most urgent first."""
     return list(
         session.execute(
             select(Notification)
-            .where(Notification.account_status == AccountStatus.HELD)
+            .where(Notification.account_status == AccountStatus.HELD, scope.condition())
             .order_by(Notification.deliver_by, Notification.id)
         ).scalars()
     )
@@ -72,11 +73,13 @@ def checked_text(text: str, what: str) -> str:
     return text
 
 
-def get(session: Session, notification_id: str) -> Notification:
+def get(session: Session, notification_id: str, scope: Scope = EVERYTHING) -> Notification:
+    """The notification, if it is in ``scope`` (foundations/council_scope.py): another
+    council's is not found, like one that does not exist, so that nothing leaks."""
     if "\x00" in notification_id or len(notification_id) > 32:
         raise NotFound(f"no notification {notification_id!r}")
     found = session.get(Notification, notification_id)
-    if found is None:
+    if found is None or not scope.allows(found.council):
         raise NotFound(f"no notification {notification_id}")
     return found
 
@@ -96,6 +99,7 @@ def as_row(n: Notification) -> dict[str, Any]:
         "late_at": n.late_at.isoformat() if n.late_at else None,  # set by consumers.escalate
         "is_update": n.is_update,
         "account_held": n.account_status == AccountStatus.HELD,
+        "council": n.council,  # the owning council's LA code (None: a single-council deployment)
         "candidates": [
             {k: c[k] for k in ("upn", "urn", "score", "agreed", "disagreed") if k in c}
             for c in n.candidates
@@ -111,9 +115,10 @@ def approve(
     actor: str,
     upn: str | None = None,
     urn: str | None = None,
+    scope: Scope = EVERYTHING,
 ) -> Notification:
     """Release a notification to its school, choosing the pupil record when it is unsure."""
-    n = _reviewable(session, notification_id, actor)
+    n = _reviewable(session, notification_id, actor, scope)
     if upn or urn:
         _choose_pupil(session, settings, n, upn=upn, urn=urn)
     if n.urn is None or n.content is None:
@@ -152,10 +157,12 @@ def approve(
     return n
 
 
-def reject(session: Session, notification_id: str, *, actor: str, reason: str) -> Notification:
+def reject(
+    session: Session, notification_id: str, *, actor: str, reason: str, scope: Scope = EVERYTHING
+) -> Notification:
     if not checked_text(reason, "reason").strip():
         raise ReviewError("a rejection needs a reason")
-    n = _reviewable(session, notification_id, actor)
+    n = _reviewable(session, notification_id, actor, scope)
     n.status = NotificationStatus.REJECTED
     n.reason = reason
     n.decided_by, n.decided_at = actor, utcnow()
@@ -219,8 +226,10 @@ def _choose_pupil(
 # --- the console's rules: claims, four eyes, edits, bulk approval, search ---------------------
 
 
-def _reviewable(session: Session, notification_id: str, actor: str) -> Notification:
-    n = get(session, notification_id)
+def _reviewable(
+    session: Session, notification_id: str, actor: str, scope: Scope = EVERYTHING
+) -> Notification:
+    n = get(session, notification_id, scope)
     if n.status not in {s.value for s in REVIEWABLE_STATUSES}:
         raise ReviewError(
             f"{n.id} is no longer waiting for review ({status_words(n.status).lower()})"
@@ -239,10 +248,15 @@ def claim_holder(n: Notification, now: datetime) -> str | None:
 
 
 def claim(
-    session: Session, settings: Settings, notification_id: str, *, actor: str
+    session: Session,
+    settings: Settings,
+    notification_id: str,
+    *,
+    actor: str,
+    scope: Scope = EVERYTHING,
 ) -> Notification:
     """Take (or renew) the claim, so two people never work the same notification."""
-    n = _reviewable(session, notification_id, actor)
+    n = _reviewable(session, notification_id, actor, scope)
     now = utcnow()
     renewing = claim_holder(n, now) == actor
     n.review_claimed_by = actor
@@ -259,8 +273,10 @@ def claim(
     return n
 
 
-def release_claim(session: Session, notification_id: str, *, actor: str) -> None:
-    n = get(session, notification_id)
+def release_claim(
+    session: Session, notification_id: str, *, actor: str, scope: Scope = EVERYTHING
+) -> None:
+    n = get(session, notification_id, scope)
     if n.review_claimed_by == actor:
         n.review_claimed_by, n.review_claimed_until = None, None
 
@@ -288,11 +304,11 @@ def second_reviewer_needed(session: Session, settings: Settings, n: Notification
 
 
 def edit_account(
-    session: Session, notification_id: str, *, actor: str, account: str
+    session: Session, notification_id: str, *, actor: str, account: str, scope: Scope = EVERYTHING
 ) -> Notification:
     """Change the account the school will read; the before and after are kept (encrypted)
     and the audit row proves them by hash."""
-    n = _reviewable(session, notification_id, actor)
+    n = _reviewable(session, notification_id, actor, scope)
     if n.content is None:
         raise ReviewError(f"{n.id} has no school yet: choose a pupil record first")
     after = checked_text(account, "account").replace("\r\n", "\n").strip()
@@ -335,19 +351,24 @@ def release_grade(n: Notification) -> bool:
 
 
 def bulk_approve(
-    session: Session, settings: Settings, notification_ids: list[str], *, actor: str
+    session: Session,
+    settings: Settings,
+    notification_ids: list[str],
+    *,
+    actor: str,
+    scope: Scope = EVERYTHING,
 ) -> tuple[list[Notification], dict[str, str]]:
     """Approve several release-grade notifications; the rest are refused with a reason."""
     done: list[Notification] = []
     refused: dict[str, str] = {}
     for nid in dict.fromkeys(notification_ids):
         try:
-            n = get(session, nid)
+            n = get(session, nid, scope)
             if not release_grade(n):
                 raise ReviewError("not release-grade: open it and review it on its own")
             if second_reviewer_needed(session, settings, n):
                 raise ReviewError("needs two reviewers: open it and review it on its own")
-            done.append(approve(session, settings, nid, actor=actor))
+            done.append(approve(session, settings, nid, actor=actor, scope=scope))
         except ReviewError as exc:
             refused[nid] = str(exc)
     return done, refused
@@ -361,9 +382,10 @@ def rematch(
     actor: str,
     upn: str,
     urn: str | None = None,
+    scope: Scope = EVERYTHING,
 ) -> Notification:
     """Choose another pupil record (and so school) without releasing yet."""
-    n = _reviewable(session, notification_id, actor)
+    n = _reviewable(session, notification_id, actor, scope)
     before = {"urn": n.urn, "upn": n.upn}
     _choose_pupil(session, settings, n, upn=upn, urn=urn)
     record(
@@ -378,14 +400,20 @@ def rematch(
 
 
 def recall(
-    session: Session, settings: Settings, notification_id: str, *, actor: str, reason: str
+    session: Session,
+    settings: Settings,
+    notification_id: str,
+    *,
+    actor: str,
+    reason: str,
+    scope: Scope = EVERYTHING,
 ) -> Notification:
     """Withdraw a notification sent in error: the school is sent a retraction asking it to
     delete the message (through the escalation outbox, ``consumers.alerts``), reminders
     stop, and the recall is audited."""
     if not checked_text(reason, "reason").strip():
         raise ReviewError("a recall needs a reason")
-    n = get(session, notification_id)
+    n = get(session, notification_id, scope)
     if n.status != NotificationStatus.SENT or not n.recipient:
         raise ReviewError(
             f"{n.id} is {status_words(n.status).lower()}: only a sent notification can be recalled"

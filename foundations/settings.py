@@ -214,6 +214,11 @@ class Settings(BaseSettings):
     oidc_client_id: str | None = None
     oidc_client_secret: SecretStr | None = None
     oidc_role_claim: str = "roles"  # a claim listing reviewer/auditor/admin
+    # A claim naming the councils an OIDC account sees (LA codes: a list, or a string comma
+    # separated), set from the provider on every sign-in; an account whose token lacks it
+    # sees nothing. Unset: an administrator sets them (`encompass users councils`, the
+    # console's Accounts page) and a new account sees nothing until then (docs/councils.md).
+    oidc_councils_claim: str | None = None
 
     # Deadlines and escalation (minutes). First Response's duty inbox hears of anything
     # still waiting for review this long before deliver_by, and of anything late.

@@ -3,9 +3,13 @@
 Settings are only read here, at the start of ``encompass up``, the service and the CLI
 commands, never in ``Settings()`` itself: unit tests build settings freely.
 
-- Unsafe settings (issue 13, defect 7): a placeholder First Response address, a public
-  URL that no school can reach or that sends links in clear, Kafka in plaintext to another
-  host. Each is refused with its setting's name unless ``ENCOMPASS_ALLOW_UNSAFE`` names it.
+- Unsafe settings (issue 13, defect 7): a placeholder First Response address (the
+  deployment's, or in a deployment of several councils each council's, from its file in
+  ``ENCOMPASS_COUNCILS_DIR``), a public URL that no school can reach or that sends links in
+  clear, Kafka in plaintext to another host. Each is refused with its setting's name unless
+  ``ENCOMPASS_ALLOW_UNSAFE`` names it.
+- A councils folder that cannot be used (foundations/councils.py): refused, with the file
+  and the reason.
 - The files of the embedded installation: outside a container image, the data folder is
   0700 and the SQLite database, its WAL and the demo's mail files 0600.
 """
@@ -22,6 +26,7 @@ from urllib.parse import urlsplit
 import structlog
 from sqlalchemy.engine import make_url
 
+from foundations.councils import CouncilError, Councils, councils_for
 from foundations.settings import Settings, is_loopback
 
 log = structlog.get_logger(__name__)
@@ -100,9 +105,53 @@ def _bootstrap_hosts(bootstrap: str) -> list[str]:
     return hosts
 
 
+def councils_or_refuse(settings: Settings) -> Councils:
+    """The deployment's councils; ``StartupRefused`` naming the file and the reason when
+    the folder cannot be used."""
+    try:
+        return councils_for(settings)
+    except CouncilError as exc:
+        raise StartupRefused(f"ENCOMPASS_COUNCILS_DIR: {exc}") from None
+
+
+def _council_addresses(councils: Councils) -> list[Unsafe]:
+    """Each council's First Response addresses, under the allowances of the deployment's
+    own (``first_response_email``, ``first_response_duty_email``)."""
+    found: list[Unsafe] = []
+    for council in (*councils.members.values(), *councils.neighbours.values()):
+        contact = council.first_response
+        if contact is None:
+            continue
+        for allowance, key, address in (
+            ("first_response_email", "email", contact.email),
+            ("first_response_duty_email", "duty_email", contact.duty_email),
+        ):
+            problem = _email_problem(address) if address is not None else None
+            if problem:
+                found.append(
+                    Unsafe(
+                        allowance,
+                        f"ENCOMPASS_COUNCILS_DIR {council.la_code}.toml [first_response] "
+                        f"{key} {address!r} is {problem}: that council's e-mails and alerts "
+                        "would reach no one. Set its real address.",
+                    )
+                )
+    return found
+
+
 def unsafe_settings(settings: Settings, bootstrap: str | None = None) -> list[Unsafe]:
     """Every unsafe setting, allowed or not. ``bootstrap``: the Kafka servers the process
-    will really use (the embedded broker's address, when there is one)."""
+    will really use (the embedded broker's address, when there is one). A councils folder
+    that cannot be read at all is refused outright (``StartupRefused``); in one that can,
+    each council's addresses stand in for ``ENCOMPASS_FIRST_RESPONSE_*``, which are then
+    not used."""
+    councils = councils_or_refuse(settings)
+    if councils.scoped:
+        return _council_addresses(councils) + _other_unsafe(settings, bootstrap)
+    return _deployment_addresses(settings) + _other_unsafe(settings, bootstrap)
+
+
+def _deployment_addresses(settings: Settings) -> list[Unsafe]:
     found: list[Unsafe] = []
     problem = _email_problem(settings.first_response_email)
     if problem:
@@ -127,6 +176,11 @@ def unsafe_settings(settings: Settings, bootstrap: str | None = None) -> list[Un
                     "unset to use ENCOMPASS_FIRST_RESPONSE_EMAIL.",
                 )
             )
+    return found
+
+
+def _other_unsafe(settings: Settings, bootstrap: str | None) -> list[Unsafe]:
+    found: list[Unsafe] = []
     problem = _public_url_problem(settings.public_url)
     if problem:
         found.append(

@@ -43,6 +43,7 @@ class Provider:
         # how (``amr``, RFC 8176), when it says.
         self.subject, self.username = "u-1234", "olive"
         self.amr: list[str] | None = None
+        self.councils: list[str] | None = None  # the "councils" claim, when given
         self.codes: dict[str, str] = {}
         self.app = self._app()
         self.server = uvicorn.Server(
@@ -89,6 +90,8 @@ class Provider:
             }  # fmt: skip
             if self.amr is not None:
                 claims["amr"] = self.amr
+            if self.councils is not None:
+                claims["councils"] = self.councils
             id_token = jwt.encode({"alg": "RS256", "kid": "k1"}, claims, self.key).decode()
             return JSONResponse(
                 {"access_token": "at", "token_type": "Bearer", "expires_in": 300,

@@ -138,7 +138,7 @@ def pages(world: tuple[Path, Seeded, sessionmaker[Session]]) -> Iterator[tuple[s
     for who in ("aud", "dana"):
         person = client_for(world, who)
         for path in ("/audit", "/audit?school=100001", "/audit?school=100002",
-                     "/audit?from=2026-01-01", "/account"):  # fmt: skip
+                     "/audit?from=2026-01-01", "/account", "/accounts"):  # fmt: skip
             yield who, path, visible(person.get(path).text)
     public = client_for(world, "")
     for path in ("/login", f"/ack/{seeded.ack_token}", "/ack/not-a-token"):

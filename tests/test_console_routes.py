@@ -27,6 +27,7 @@ app_settings = test_console.app_settings
 client = test_console.client
 
 PUBLIC, ANYONE, REVIEWER, AUDITOR = "public", "anyone signed in", "reviewer", "auditor"
+ADMIN = "admin"
 ROUTES = {
     ("GET", "/"): PUBLIC,  # to sign in, or to the queue or the audit page
     ("GET", "/login"): PUBLIC,
@@ -70,6 +71,8 @@ ROUTES = {
     ("POST", "/api/notifications/{nid}/recall"): REVIEWER,
     ("GET", "/audit"): AUDITOR,
     ("GET", "/directory/health"): AUDITOR,
+    ("GET", "/accounts"): ADMIN,  # every account and its councils (docs/councils.md)
+    ("POST", "/accounts/{username}/councils"): ADMIN,
 }
 
 
@@ -91,7 +94,7 @@ def guarded(*roles: str) -> list[tuple[str, str]]:
 
 
 def call(c: TestClient, method: str, path: str, token: str = "") -> Any:
-    url = path.replace("{nid}", "N-x").replace("{token}", "x")
+    url = path.replace("{nid}", "N-x").replace("{token}", "x").replace("{username}", "rita")
     if not url.startswith("/api/"):
         return c.request(method, url, data={"csrf_token": token} if token else None)
     headers = {"X-CSRF-Token": token} if token else {}
@@ -105,7 +108,7 @@ def test_every_route_of_the_console_is_in_the_map(client: TestClient) -> None:
 def test_signed_out_every_guarded_route_sends_to_sign_in_or_answers_401(
     client: TestClient,
 ) -> None:
-    for method, path in guarded(ANYONE, REVIEWER, AUDITOR):
+    for method, path in guarded(ANYONE, REVIEWER, AUDITOR, ADMIN):
         response = call(client, method, path)
         if path.startswith("/api/"):
             assert response.status_code == 401, (method, path)
@@ -116,11 +119,13 @@ def test_signed_out_every_guarded_route_sends_to_sign_in_or_answers_401(
 
 def test_a_role_that_may_not_is_refused_before_anything_is_read(client: TestClient) -> None:
     token = sign_in(client, "aud")
-    for method, path in guarded(REVIEWER):
+    for method, path in guarded(REVIEWER, ADMIN):
         assert call(client, method, path, token).status_code == 403, (method, path)
     client.cookies.clear()
     token = sign_in(client, "rita")
     assert call(client, "GET", "/audit", token).status_code == 403
+    for method, path in guarded(ADMIN):
+        assert call(client, method, path, token).status_code == 403, (method, path)
 
 
 def test_every_form_and_api_call_of_a_reviewer_needs_the_csrf_token(

@@ -33,6 +33,7 @@ from broker.cli import (
     users,
 )
 from broker.cli.common import Handler
+from foundations.councils import CouncilError
 from foundations.startup import StartupRefused
 
 # A database that does not answer, or a URL that names none: one line, not a traceback.
@@ -81,6 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = handler(args)
     except StartupRefused as refused:
         print(f"encompass: {refused}", file=sys.stderr)
+        return 2
+    except CouncilError as exc:  # a councils folder that cannot be used (docs/councils.md)
+        print(f"encompass: ENCOMPASS_COUNCILS_DIR: {exc}", file=sys.stderr)
         return 2
     except DATABASE_UNREACHABLE as exc:
         print(f"encompass: {database_problem(exc)}", file=sys.stderr)

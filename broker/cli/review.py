@@ -9,7 +9,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from broker.cli import common
+from foundations.council_scope import EVERYTHING, Scope, parse_la_codes, scope_for
 from foundations.database import transaction
 from foundations.settings import Settings
 
@@ -49,14 +52,78 @@ def register(commands: common.Commands) -> None:
     account_.set_defaults(handler=_handler(account))
     for action in (approve_, reject_, account_):
         common.actor_option(action)
+    for command in (lst, show_, approve_, reject_, account_):
+        command.add_argument(
+            "--la",
+            metavar="CODES",
+            help="only these member councils' notifications (LA codes, comma separated; "
+            "a deployment of several councils, docs/councils.md)",
+        )
 
 
 def _handler(command: Command) -> common.Handler:
     def handler(args: argparse.Namespace) -> int:
         settings = common.settings()
+        args.scope = la_scope(settings, getattr(args, "la", None))
         return command(settings, common.sessions(settings), args, common.actor(args))
 
     return handler
+
+
+def la_scope(settings: Settings, la: str | None) -> Scope:
+    """``--la 850,851``: only those member councils' notifications (the console's rule,
+    foundations/council_scope.py); without it, every notification, as before."""
+    from foundations.councils import councils_for
+
+    if la is None:
+        return EVERYTHING
+    try:
+        codes = parse_la_codes(la)
+    except ValueError as exc:
+        raise SystemExit(f"encompass review: --la: {exc}") from None
+    councils = councils_for(settings)
+    if not councils.scoped:
+        raise SystemExit(
+            "encompass review: --la: this deployment is one council (ENCOMPASS_COUNCILS_DIR "
+            "is not set): every notification is its own"
+        )
+    strangers = [c for c in codes if c not in councils.members]
+    if not codes or strangers:
+        raise SystemExit(
+            f"encompass review: --la: {', '.join(strangers) or repr(la)} is not a council this "
+            f"deployment serves ({', '.join(sorted(councils.members))})"
+        )
+    return scope_for(councils, codes)
+
+
+def _elsewhere(session: Session, nid: str, scope: Scope) -> str | None:
+    """Why a notification outside ``--la`` is refused, in words (the operator has the
+    database: there is nothing to hide from them, unlike a console account)."""
+    from foundations.models import Notification
+
+    if scope.everything or "\x00" in nid or len(nid) > 32:
+        return None
+    n = session.get(Notification, nid)
+    if n is None:
+        return None
+    owner = n.council or "no council (a row from before councils)"
+    return f"{nid} belongs to council {owner}, not to --la {scope.describe()}: refused"
+
+
+def _scope_of(args: argparse.Namespace) -> Scope:
+    """``--la``'s scope, set by the handler (every notification when called without it)."""
+    found = getattr(args, "scope", EVERYTHING)
+    return found if isinstance(found, Scope) else EVERYTHING
+
+
+def _why(sessions: common.Sessions, args: argparse.Namespace, exc: Exception) -> object:
+    """The refusal in words: a notification of another council says so."""
+    from consumers import review
+
+    if not isinstance(exc, review.NotFound):
+        return exc
+    with transaction(sessions) as session:
+        return _elsewhere(session, args.notification_id, _scope_of(args)) or exc
 
 
 def _left(deliver_by: datetime) -> str:
@@ -73,7 +140,7 @@ def queue(
     from consumers import held_account, review
 
     with transaction(sessions) as session:
-        rows = [review.as_row(n) for n in review.queue(session)]
+        rows = [review.as_row(n) for n in review.queue(session, _scope_of(args))]
     if args.json:
         for row in rows:
             print(json.dumps(row))
@@ -81,7 +148,7 @@ def queue(
     with transaction(sessions) as session:
         held = [
             (n.id, n.status, len(held_account.suspects_of(n)))
-            for n in review.held_accounts(session)
+            for n in review.held_accounts(session, _scope_of(args))
         ]
     if held:
         print("Officers' accounts waiting to be read (review show ID, then review account ID):")
@@ -117,9 +184,10 @@ def show(
 
     with transaction(sessions) as session:
         try:
-            n = review.get(session, args.notification_id)
+            n = review.get(session, args.notification_id, _scope_of(args))
         except review.ReviewError as exc:
-            print(f"encompass review show: {exc}", file=sys.stderr)
+            why = _elsewhere(session, args.notification_id, _scope_of(args)) or exc
+            print(f"encompass review show: {why}", file=sys.stderr)
             return 1
         row = review.as_row(n)
         held = n.held_account if held_account.is_held(n) else None
@@ -210,14 +278,20 @@ def approve(
     try:
         with transaction(sessions) as session:
             n = review.approve(
-                session, settings, args.notification_id, actor=actor, upn=args.upn, urn=args.urn
+                session,
+                settings,
+                args.notification_id,
+                actor=actor,
+                upn=args.upn,
+                urn=args.urn,
+                scope=_scope_of(args),
             )
             if n.status == NotificationStatus.APPROVED:
                 print(f"{n.id} approved for school {n.urn}; it will be sent now.")
             else:  # four eyes (consumers.review.second_reviewer_needed)
                 print(f"{n.id}: first approval recorded; a second reviewer must approve it.")
     except review.ReviewError as exc:
-        print(f"encompass review approve: {exc}", file=sys.stderr)
+        print(f"encompass review approve: {_why(sessions, args, exc)}", file=sys.stderr)
         return 1
     return 0
 
@@ -230,10 +304,12 @@ def reject(
     try:
         with transaction(sessions) as session:
             reason = args.reason or args.reason_text or "no reason given"
-            n = review.reject(session, args.notification_id, actor=actor, reason=reason)
+            n = review.reject(
+                session, args.notification_id, actor=actor, reason=reason, scope=_scope_of(args)
+            )
             print(f"{n.id} rejected.")
     except review.ReviewError as exc:
-        print(f"encompass review reject: {exc}", file=sys.stderr)
+        print(f"encompass review reject: {_why(sessions, args, exc)}", file=sys.stderr)
         return 1
     return 0
 
@@ -250,7 +326,7 @@ def account(
             with open(args.send_file, encoding="utf-8") as f:
                 text = f.read()
         with transaction(sessions) as session:
-            n = review.get(session, args.notification_id)
+            n = review.get(session, args.notification_id, _scope_of(args))
             if args.discard:
                 held_account.discard(session, n, actor=actor, reason=args.reason or "")
                 print(f"{n.id}: the officer's account was discarded.")
@@ -261,6 +337,6 @@ def account(
             else:
                 print(f"{n.id}: the officer's account is now in the notification.")
     except (review.ReviewError, held_account.AccountError, OSError) as exc:
-        print(f"encompass review account: {exc}", file=sys.stderr)
+        print(f"encompass review account: {_why(sessions, args, exc)}", file=sys.stderr)
         return 1
     return 0

@@ -8,6 +8,7 @@ import sys
 
 from broker.cli import common
 from foundations.database import transaction
+from foundations.settings import Settings
 
 
 def register(commands: common.Commands) -> None:
@@ -17,8 +18,22 @@ def register(commands: common.Commands) -> None:
     u_add.add_argument("username")
     u_add.add_argument("--role", choices=("reviewer", "auditor", "admin"), required=True)
     u_add.add_argument("--password-stdin", action="store_true", help="read it from stdin")
+    u_add.add_argument(
+        "--la",
+        metavar="CODES",
+        help="the councils whose notifications it sees, LA codes comma separated (a "
+        "deployment of several councils: without them it sees nothing; docs/councils.md)",
+    )
     common.actor_option(u_add)
     u_add.set_defaults(handler=add)
+    u_councils = u_sub.add_parser(
+        "councils", help="set the councils whose notifications an account sees and acts on"
+    )
+    u_councils.add_argument("username")
+    u_councils.add_argument("--la", metavar="CODES", required=True,
+                            help='LA codes, comma separated ("" for none)')  # fmt: skip
+    common.actor_option(u_councils)
+    u_councils.set_defaults(handler=councils)
     u_list = u_sub.add_parser("list", help="every account: role, state, second factor, sessions")
     u_list.add_argument("--json", action="store_true", help="one JSON object a line")
     u_list.set_defaults(handler=list_users)
@@ -47,12 +62,53 @@ def add(args: argparse.Namespace) -> int:
             return 2
     settings = common.settings()
     try:
+        known_councils(settings, args.la)
         with transaction(common.sessions(settings)) as session:
-            add_user(session, args.username, args.role, password, actor=common.actor(args))
+            user = add_user(session, args.username, args.role, password,
+                            actor=common.actor(args), councils=args.la)  # fmt: skip
+            seen = user.councils
     except AccountError as exc:
         print(f"encompass users add: {exc}", file=sys.stderr)
         return 2
-    print(f"{args.username} can sign in to the console as {args.role}.")
+    print(f"{args.username} can sign in to the console as {args.role}" + (
+        f", for council(s) {seen}." if seen else "."))  # fmt: skip
+    return 0
+
+
+def known_councils(settings: Settings, la: str | None) -> None:
+    """``--la`` names member councils of this deployment (``AccountError`` otherwise); in
+    a single-council deployment the codes are kept, for when councils are configured."""
+    from console.accounts import AccountError, council_codes
+    from foundations.councils import councils_for
+
+    if la is None:
+        return
+    codes = council_codes(la)
+    deployment = councils_for(settings)
+    strangers = [c for c in codes if deployment.scoped and c not in deployment.members]
+    if strangers:
+        raise AccountError(
+            f"{', '.join(strangers)} is not a council this deployment serves "
+            f"({', '.join(sorted(deployment.members))})"
+        )
+
+
+def councils(args: argparse.Namespace) -> int:
+    """``users councils NAME --la 850,851``: whose notifications the account sees."""
+    from console.accounts import AccountError, set_councils
+
+    settings = common.settings()
+    try:
+        known_councils(settings, args.la)
+        with transaction(common.sessions(settings)) as session:
+            user = set_councils(session, args.username, args.la, actor=common.actor(args))
+            seen = user.councils
+    except AccountError as exc:
+        print(f"encompass users councils: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.username} sees the notifications of " + (
+        f"council(s) {seen}." if seen else "no council (in a deployment of several councils, "
+        "nothing)."))  # fmt: skip
     return 0
 
 
@@ -69,12 +125,13 @@ def list_users(args: argparse.Namespace) -> int:
         for u in users:
             print(json.dumps(u.__dict__))
         return 0
-    print(f"{'USERNAME':<32} {'ROLE':<9} {'STATE':<9} {'KIND':<6} {'2-STEP':<14} SESSIONS")
+    print(f"{'USERNAME':<32} {'ROLE':<9} {'STATE':<9} {'KIND':<6} {'2-STEP':<14} "
+          f"{'COUNCILS':<12} SESSIONS")  # fmt: skip
     for u in users:
         second = f"on ({u.recovery_codes_left} codes)" if u.mfa else "off"
         state = "active" if u.active else "disabled"
         print(f"{u.username:<32} {u.role:<9} {state:<9} {u.kind:<6} {second:<14} "
-              f"{u.open_sessions}")  # fmt: skip
+              f"{u.councils or '-':<12} {u.open_sessions}")  # fmt: skip
     return 0
 
 

@@ -124,3 +124,29 @@ def test_one_subject_of_one_issuer_is_one_account(sessions: sessionmaker[Session
             s.add(ConsoleUser(username=name, role="reviewer", active=True,
                               oidc_issuer="https://idp.example", oidc_subject="same"))  # fmt: skip
             s.flush()
+
+
+def test_a_councils_claim_sets_the_accounts_councils_at_every_sign_in_and_fails_closed(
+    sessions: sessionmaker[Session], tmp_path: Path, provider: Provider
+) -> None:
+    """docs/councils.md: with ENCOMPASS_OIDC_COUNCILS_CLAIM, the provider's claim decides
+    the account's councils, like its role; a token without it gives none."""
+    settings = Settings(
+        data_dir=tmp_path, secret_key="k" * 32, public_url="http://testserver",
+        console_cookie_secure=False, oidc_issuer=provider.base, oidc_client_id=CLIENT_ID,
+        oidc_client_secret=CLIENT_SECRET, oidc_councils_claim="councils",
+    )  # fmt: skip
+
+    def councils() -> str:
+        with transaction(sessions) as s:
+            user = s.get(ConsoleUser, "oidc:olive")
+            assert user is not None
+            return user.councils
+
+    with TestClient(create_app(settings, sessions), follow_redirects=False) as client:
+        provider.councils = ["851", "not-a-code"]
+        assert signed_in_as(client, provider) == "oidc:olive"
+        assert councils() == "851"
+        provider.councils = None  # the claim is gone: no council, nothing seen
+        assert signed_in_as(client, provider) == "oidc:olive"
+        assert councils() == ""

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from consumers import held_account, review, review_view
+from consumers import held_account, review, review_view, routes
 from consumers.render import london_when
 from consumers.review_view import school_names
 from consumers.wording import (
@@ -22,12 +22,14 @@ from consumers.wording import (
     step_status_words,
     step_words,
 )
+from foundations.councils import councils_for
 from foundations.models import (
     REVIEWABLE_STATUSES,
     Bounce,
     BounceKind,
     EscalationStep,
     Notification,
+    NotificationRoute,
     NotificationStatus,
 )
 from foundations.settings import Settings
@@ -42,8 +44,6 @@ def time_left(deliver_by: datetime, now: datetime) -> str:
     hours, minutes = divmod(seconds // 60, 60)
     text = f"{hours}h {minutes:02d}m" if hours < 48 else f"{hours // 24} days"
     return f"{text} late" if late else text
-
-
 
 
 def held_view(n: Notification) -> dict[str, Any] | None:
@@ -95,6 +95,9 @@ def detail(session: Session, settings: Settings, n: Notification, now: datetime)
         "four_eyes": review.second_reviewer_needed(session, settings, n),
         "held": held_view(n),
         "bounces": bounce_rows(session, n.id),
+        # A school beyond the deployment's councils, or an officer (consumers/routes.py).
+        "route_marker": routes.marker(councils_for(settings), n),
+        "can_route": n.route != NotificationRoute.NEIGHBOUR_FIRST_RESPONSE,
     }
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from audit.ledger import AuditAction, record
-from consumers import held_account
+from consumers import held_account, routes
 from consumers.minimise import minimise
 from consumers.policy import initial_status
 from consumers.profiles import profiles_for
@@ -187,6 +187,9 @@ def create_for_child(
         ):
             status, reason = NotificationStatus.PENDING_REVIEW, ACCOUNT_HELD_REASON
             n.status, n.reason = status, reason
+        if urn is not None:  # a school beyond the deployment's councils (consumers/routes.py)
+            routes.route_school(session, settings, n, incident, child)
+            status = NotificationStatus(n.status)
         if status is NotificationStatus.APPROVED:
             record(
                 session,

@@ -136,6 +136,8 @@ def marker(councils: Councils, n: Notification) -> str | None:
     if n.route in (NotificationRoute.OFFICER_EHE, NotificationRoute.OFFICER_CME):
         role = "ehe" if n.route == NotificationRoute.OFFICER_EHE else "cme"
         return f"to the home council's {OFFICER_WORDS[role]}"
+    if n.route_council is None or n.urn is None:  # no school yet, or made before 0023
+        return None
     if not councils.scoped or councils.member(n.route_council) is not None:
         return None
     neighbour = councils.neighbour(n.route_council)

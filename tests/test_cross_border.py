@@ -220,3 +220,11 @@ def test_a_neighbours_first_response_is_reminded_then_the_home_council_alerted(
         ("remind_dsl", "neighbour_first_response", "iaa@vale.test"),
         ("unacknowledged", "first_response", steps[1][2]),
     ]
+
+
+def test_no_marker_for_our_own_schools_or_a_child_with_no_school_yet(deployment: Any) -> None:
+    _, settings = deployment
+    councils = councils_for(settings)
+    own = Notification(route="school", route_council="850", urn="100001")
+    nowhere = Notification(route="school", route_council=None, urn=None)
+    assert routes.marker(councils, own) is None and routes.marker(councils, nowhere) is None

@@ -228,3 +228,20 @@ def test_no_marker_for_our_own_schools_or_a_child_with_no_school_yet(deployment:
     own = Notification(route="school", route_council="850", urn="100001")
     nowhere = Notification(route="school", route_council=None, urn=None)
     assert routes.marker(councils, own) is None and routes.marker(councils, nowhere) is None
+
+
+def test_the_home_councils_reviewers_see_the_route_on_the_page_and_in_the_queue(
+    deployment: Any,
+) -> None:
+    from console import queue_view, views
+
+    sessions, settings = deployment
+    via = report(deployment, "401001")
+    held = report(deployment, "401006")
+    now = datetime.now(UTC)
+    with sessions() as session:
+        page = views.detail(session, settings, session.get(Notification, via.id), now)
+        assert page["route_marker"] == "via Vale of Glamorgan First Response"
+        assert "Dear Vale Information, Advice and Assistance" in page["preview"].text
+        rows = queue_view._rows(session, settings, [held.id], now)
+    assert rows[0]["route"] == "school in LA 682, not a council of this deployment"

@@ -30,7 +30,10 @@ from foundations.database import transaction
 from foundations.models import AuditEvent, EscalationStep, Notification, NotificationStatus
 from foundations.settings import ReviewPolicy, Settings
 from school_directory.imports import import_council_contacts
+from tests.bounce_reports import dsn
+from tests.deadlines import DUTY, add_notification, add_schools, london
 from tests.factories import child, import_directory, incident, write_directory
+from tests.test_bounces import Broker, return_path
 
 DATA = Path(__file__).parent / "data"
 HAMPSHIRE = """
@@ -217,3 +220,39 @@ def test_an_officer_is_reminded_then_the_home_council_alerted(deployment: Any) -
         ("unacknowledged", "first_response"),
     ]
     assert steps[0][2] == "cme.officer@hants.example"
+
+
+async def test_an_officers_address_that_bounces_is_not_sent_to_a_school_instead(
+    sessions: sessionmaker[Session],
+) -> None:
+    """Delivery over the real workers (memory mailer): the officer's e-mail bounces; it
+    waits for a person, with First Response told; nobody else is written to."""
+    settings = Settings(
+        first_response_duty_email=DUTY, public_url="https://encompass.council.example",
+        secret_key="k" * 40, mail_from="encompass@council.example",
+        bounce_address="bounces@council.example",
+    )  # fmt: skip
+    add_schools(sessions)
+    due = london("2026-11-23 08:30")
+    nid = add_notification(sessions, "N-noroll-1", status="approved", deliver_by=due)
+    with transaction(sessions) as session:
+        import_council_contacts(session, DATA / "council_contacts_sample.csv")
+        n = session.get(Notification, nid)
+        assert n is not None
+        n.urn, n.upn, n.urn_key = None, None, ""
+        n.route, n.route_council = "officer_cme", "850"
+    broker = Broker(settings, sessions)
+    await broker.tick()
+    [to_officer] = broker.mailer.messages
+    assert to_officer["To"] == "cme.officer@hants.example"
+    assert "Dear Jo Example, children missing education officer," in str(to_officer)
+    bounce = dsn(return_path(to_officer), "cme.officer@hants.example")
+    taken = broker.take(bounce, return_path(to_officer))
+    assert not taken.sent_again and taken.alerted
+    await broker.tick()
+    with sessions() as session:
+        after = session.get(Notification, nid)
+        assert after is not None
+        assert after.status == NotificationStatus.BOUNCED
+        assert "its recipient has no other address" in after.reason
+    assert [m["To"] for m in broker.mailer.messages][1:] == [DUTY]

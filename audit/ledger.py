@@ -78,6 +78,9 @@ class AuditAction(StrEnum):
     # Delivery status notifications (consumers/bounces.py).
     BOUNCED = "bounced"  # an e-mail bounced for good: to whom, why, and what was done
     DELIVERY_DELAYED = "delivery_delayed"  # the receiving system is still trying
+    # Councils (consumers/routes.py, docs/councils.md).
+    CROSS_BORDER = "cross_border"  # a school beyond the deployment's councils: its handling
+    ROUTED = "routed"  # a child on no roll: a reviewer routed it to the home council's officer
 
 
 def sha256_hex(data: bytes | str) -> str:

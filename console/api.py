@@ -37,6 +37,7 @@ from console.api_models import (
     QueueItem,
     Rejection,
     Rematch,
+    Routing,
     SessionInfo,
     SignInToken,
 )
@@ -247,6 +248,14 @@ def rematch(c: Ctx, db: Db, who: Reviewer, nid: str, body: Rematch) -> dict[str,
             db, c.settings, nid, actor=who.actor, upn=body.upn, urn=body.urn, scope=who.scope
         )
     return outcome(n, f"now for school {n.urn}: not yet approved")
+
+
+@acting.post("/notifications/{nid}/route", response_model=Outcome)
+def route(c: Ctx, db: Db, who: Reviewer, nid: str, body: Routing) -> dict[str, Any]:
+    with claimed(db, c.settings, nid, who):
+        n = review.route_to_officer(db, c.settings, nid, actor=who.actor, to=body.to)
+    done = n.status == NotificationStatus.APPROVED
+    return outcome(n, f"routed to the {body.to} officer" + ("" if done else ": first approval"))
 
 
 @acting.post("/queue/approve", response_model=BulkOutcome)

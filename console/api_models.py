@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -57,6 +57,12 @@ class Approval(BaseModel):
 class Rematch(BaseModel):
     upn: str = Field(min_length=1, max_length=13)
     urn: str | None = Field(default=None, max_length=16)
+
+
+class Routing(BaseModel):
+    """A child on no roll, to the home council's officer (consumers/routes.py)."""
+
+    to: Literal["ehe", "cme"]
 
 
 class BulkApproval(BaseModel):

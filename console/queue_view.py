@@ -36,11 +36,12 @@ from console.queue_query import (
     why_rank,
 )
 from console.views import time_left
-from consumers import held_account, review
+from consumers import held_account, review, routes
 from consumers.render import london_when
 from consumers.wording import actor_words, risk_words, status_words, why_words
 from foundations.clock import LONDON
 from foundations.council_scope import Scope
+from foundations.councils import councils_for
 from foundations.models import (
     UNSENT_STATUSES,
     AccountStatus,
@@ -183,6 +184,7 @@ def _rows(
     schools = {s.urn: s for s in session.execute(select(School).where(School.urn.in_(urns)))
                .scalars()}  # fmt: skip
     today = now.astimezone(LONDON).date()
+    councils = councils_for(settings)
     rows = []
     for nid in ids:
         n, payload, why = by_id[nid]
@@ -219,6 +221,8 @@ def _rows(
                 # Bulk approval takes only these: release-grade, and one reviewer enough.
                 "selectable": grade and not review.second_reviewer_needed(session, settings, n),
                 "release_grade": grade,
+                # A school beyond the deployment's councils, or an officer (consumers/routes.py).
+                "route": routes.marker(councils, n) or "",
             }
         )
     return rows

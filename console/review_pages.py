@@ -141,6 +141,16 @@ def reject(c: Ctx, db: Db, who: Reviewer, nid: str, reason: str = Form("")) -> R
     return to_queue(f"{nid} rejected")
 
 
+@forms.post("/notifications/{nid}/route")
+def route(c: Ctx, db: Db, who: Reviewer, nid: str, to: str = Form("")) -> Response:
+    """A child on no roll, to the home council's ehe or cme officer (consumers/routes.py)."""
+    with claimed(db, c.settings, nid, who):
+        n = review.route_to_officer(db, c.settings, nid, actor=who.actor, to=to)
+    if n.status != NotificationStatus.APPROVED:
+        return to_queue(f"{nid} routed: first approval recorded; a second reviewer must approve it")
+    return to_queue(f"{nid} routed to the home council's {to} officer: it will be sent now")
+
+
 @forms.post("/notifications/{nid}/edit")
 def edit(c: Ctx, db: Db, who: Reviewer, nid: str, account: str = Form("")) -> Response:
     with claimed(db, c.settings, nid, who):

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from consumers import held_account, review, review_view
+from consumers import held_account, review, review_view, routes
 from consumers.render import london_when
 from consumers.review_view import school_names
 from consumers.wording import (
@@ -23,12 +23,14 @@ from consumers.wording import (
     step_words,
 )
 from foundations.council_scope import Scope
+from foundations.councils import councils_for
 from foundations.models import (
     REVIEWABLE_STATUSES,
     Bounce,
     BounceKind,
     EscalationStep,
     Notification,
+    NotificationRoute,
     NotificationStatus,
 )
 from foundations.settings import Settings
@@ -94,6 +96,9 @@ def detail(session: Session, settings: Settings, n: Notification, now: datetime)
         "four_eyes": review.second_reviewer_needed(session, settings, n),
         "held": held_view(n),
         "bounces": bounce_rows(session, n.id),
+        # A school beyond the deployment's councils, or an officer (consumers/routes.py).
+        "route_marker": routes.marker(councils_for(settings), n),
+        "can_route": n.route != NotificationRoute.NEIGHBOUR_FIRST_RESPONSE,
     }
 
 

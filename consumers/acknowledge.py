@@ -54,7 +54,9 @@ from foundations.settings import Settings
 
 SECRET_FILE = "secret.key"  # noqa: S105 - a file name, not a secret
 MIN_SECRET_CHARS = 32
-ROLES = frozenset({"dsl", "deputy_dsl"})
+# A school's DSL or deputy; or, for a notification not routed to a school
+# (consumers/routes.py), a neighbouring council's First Response or the home council's officer.
+ROLES = frozenset({"dsl", "deputy_dsl", "neighbour_first_response", "officer_ehe", "officer_cme"})
 # A link works once the e-mail is on its way: acknowledging before the send is recorded
 # (a fast reader) is fine; anything not sent (rejected, superseded) is not acknowledged.
 ACKNOWLEDGEABLE = frozenset({NotificationStatus.SENDING, NotificationStatus.SENT})
@@ -251,7 +253,9 @@ def roles_sent_to(session: Session, n: Notification) -> set[str]:
     ).scalars():
         if isinstance(details, dict) and isinstance(details.get("role"), str):
             roles.add(details["role"])
-    if n.recipient and n.urn:
+    if n.recipient and n.route not in (None, "school"):
+        roles.add(n.route)  # its recipient is the route's, whoever that is
+    elif n.recipient and n.urn:
         roles.update(
             session.execute(
                 select(SafeguardingContact.role).where(
@@ -302,7 +306,11 @@ def acknowledge(session: Session, claim: AckClaim, now: datetime) -> AckResult:
     record(
         session,
         AuditAction.ACKNOWLEDGED,
-        actor=f"school:{n.urn}:{claim.role}",
+        actor=(
+            f"school:{n.urn}:{claim.role}"
+            if claim.role in ("dsl", "deputy_dsl")
+            else f"council:{n.route_council}:{claim.role}"
+        ),
         incident_id=n.incident_id,
         notification_id=n.id,
         details={"via": "link", "role": claim.role, "urn": n.urn, "status": n.status},

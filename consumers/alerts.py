@@ -22,7 +22,14 @@ from consumers.deliver import message_id
 from consumers.held_account import follow_up_text
 from consumers.notify import first_response
 from consumers.outbox import Outbox, settle
-from consumers.render import EMAIL_ENV, RenderedEmail, content_sha256, london_by, paragraphs
+from consumers.render import (
+    ADDRESSEES,
+    EMAIL_ENV,
+    RenderedEmail,
+    content_sha256,
+    london_by,
+    paragraphs,
+)
 from foundations.councils import councils_for
 from foundations.models import (
     REVIEWABLE_STATUSES,
@@ -98,6 +105,9 @@ class ReminderView:
     ack_url: str
     first_response: FirstResponseContact
     to_deputy: bool = False
+    # Whom it greets when it is not a school's DSL (consumers/routes.py): a neighbouring
+    # council's First Response, an officer.
+    addressee: str | None = None
 
 
 def alert_subject(a: AlertView) -> str:
@@ -205,6 +215,7 @@ def render_step(
             ack_url=links.url(n.id, row.role, now),
             first_response=first_response(settings, n.council),
             to_deputy=row.step == Step.REMIND_DEPUTY.value,
+            addressee=None if row.role in ("dsl", "deputy_dsl") else ADDRESSEES.get(row.role),
         )
     )
 

@@ -98,7 +98,8 @@ def resolve(session: Session, paths: ReturnPaths, claim: Claim) -> SentEmail | N
     roles = {email.lower(): role for email, role in reversed(contacts)}
     for address in dict.fromkeys([n.recipient or "", *(email for email, _ in contacts)]):
         if address and paths.verify(claim, address):
-            return SentEmail(n, None, roles.get(address.lower(), "school"), address)
+            other = "school" if n.route in (None, "school") else n.route  # consumers/routes.py
+            return SentEmail(n, None, roles.get(address.lower(), other), address)
     return None
 
 
@@ -215,10 +216,13 @@ def _act(session: Session, sent: SentEmail, report: dsn.DeliveryReport) -> str |
     if n.status != NotificationStatus.SENT or n.acknowledged_at is not None or not latest:
         return None  # recalled, acknowledged, or already going elsewhere: recorded only
     bounced = f"the address of {role_words(sent.role)} bounced ({why})"
-    nxt = recipient(session, n.urn, bounced_addresses(session, n.id)) if n.urn else None
+    # A neighbour's First Response or an officer (consumers/routes.py) has one address.
+    school = n.route in (None, "school")
+    nxt = recipient(session, n.urn, bounced_addresses(session, n.id)) if n.urn and school else None
     if nxt is None:
         n.status = NotificationStatus.BOUNCED
-        n.reason = f"{bounced}; the school has no other address that has not bounced"
+        who = "the school has" if school else "its recipient has"
+        n.reason = f"{bounced}; {who} no other address that has not bounced"
         return None
     n.status, n.reason = NotificationStatus.APPROVED, f"{bounced}: sent to {role_words(nxt[0])}"
     n.recipient, n.attempts, n.last_error = nxt[1], 0, ""

@@ -24,6 +24,8 @@ from consumers.outbox import Clock, Courier, DeliveryError, Outbox, settle
 from consumers.periodic import Periodic
 from consumers.render import RenderedEmail, as_message, content_sha256, render_email
 from consumers.return_path import ReturnPaths
+from consumers.routes import is_school_route
+from consumers.routes import recipient as route_recipient
 from foundations.clock import utcnow
 from foundations.database import run_in_session
 from foundations.mailer import Mailer, TransientDeliveryError
@@ -109,12 +111,24 @@ def claim_due(
     box = outbox(settings)
     jobs: list[Job] = []
     for n in box.claimable(session, now, order_by=Notification.deliver_by, limit=limit):
-        if n.urn is None or n.content is None:
+        school = is_school_route(n)
+        if (school and n.urn is None) or n.content is None:
             _fail(session, n, "no school or content: it must be reviewed again")
             continue
         bounced = bounced_addresses(session, n.id)
-        to = recipient(session, n.urn, bounced)
+        addressee: str | None = None
+        if school:
+            to = recipient(session, n.urn or "", bounced)
+        else:  # a neighbour's First Response, or the home council's officer
+            other = route_recipient(session, settings, n)
+            to = (other.role, other.address) if other else None
+            addressee = other.addressee if other else None
+            if to is not None and to[1].lower() in bounced:
+                to = None
         if to is None:
+            if not school:
+                _fail(session, n, f"no address for its recipient ({n.route}, LA {n.route_council})")
+                continue
             why = "no DSL or deputy e-mail in the directory"
             if bounced:
                 why = "no DSL or deputy e-mail in the directory that has not bounced"
@@ -126,7 +140,7 @@ def claim_due(
         content = SchoolNotification.model_validate(n.content)
         if links is not None:
             content = content.model_copy(update={"ack_url": links.url(n.id, to[0], now)})
-        rendered = render_email(content, role=to[0])
+        rendered = render_email(content, role=to[0], addressee=addressee)
         jobs.append(Job(n.id, n.incident_id, n.attempts, to[1], to[0], rendered))
     return jobs
 
@@ -161,6 +175,11 @@ def mark_sent(session: Session, job: Job, now: datetime | None = None) -> None:
             "to": job.to,
             "role": job.role,
             "urn": n.urn,
+            **(
+                {"route": n.route, "route_council": n.route_council}
+                if job.role not in ("dsl", "deputy_dsl")
+                else {}
+            ),
             "attempt": job.attempt,
             "message_id": n.message_id,
         },

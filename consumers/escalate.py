@@ -144,6 +144,10 @@ def due_now(f: Facts, now: datetime, t: Timings) -> list[Due]:
 def _contacts(session: Session, n: Notification) -> tuple[tuple[str, str] | None, str | None]:
     """The school's (role, address) for reminders (its DSL, else its deputy) and another
     deputy's address, if it has one; none that this notification bounced from."""
+    if n.route not in (None, "school"):
+        # Not a school (consumers/routes.py): the reminder goes to the inbox the e-mail went
+        # to (a neighbour's First Response, an officer); no deputy; then the alert.
+        return (n.route, n.recipient) if n.recipient else None, None
     if n.urn is None:
         return None, None
     bounced = bounced_addresses(session, n.id)

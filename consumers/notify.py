@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from audit.ledger import AuditAction, record
-from consumers import held_account
+from consumers import held_account, routes
 from consumers.minimise import minimise
 from consumers.policy import initial_status
 from consumers.profiles import profiles_for
@@ -60,15 +60,6 @@ def first_response(settings: Settings, council: str | None = None) -> FirstRespo
     return FirstResponseContact(name=contact.name, email=contact.email, phone=contact.phone)
 
 
-def home_postcode(incident: PoliceIncident, child: Person) -> str | None:
-    """Where the child lives, as the police recorded it: the child's address, else the
-    incident's."""
-    for where in (child.address, incident.location):
-        if where is not None and where.postcode:
-            return where.postcode
-    return None
-
-
 def owning_council(
     session: Session,
     settings: Settings,
@@ -83,7 +74,7 @@ def owning_council(
     if not councils.scoped:
         return None
     school = session.get(School, urn) if urn else None
-    return councils.owner(school.la_code if school else None, home_postcode(incident, child))
+    return councils.owner(school.la_code if school else None, routes.home_postcode(incident, child))
 
 
 def build_content(
@@ -223,6 +214,9 @@ def create_for_child(
         ):
             status, reason = NotificationStatus.PENDING_REVIEW, ACCOUNT_HELD_REASON
             n.status, n.reason = status, reason
+        if urn is not None:  # a school beyond the deployment's councils (consumers/routes.py)
+            routes.route_school(session, settings, n, incident, child)
+            status = NotificationStatus(n.status)
         if status is NotificationStatus.APPROVED:
             record(
                 session,

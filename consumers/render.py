@@ -114,34 +114,51 @@ EMAIL_ENV = _environment()
 ADDRESSEES = {
     "dsl": "designated safeguarding lead",
     "deputy_dsl": "deputy designated safeguarding lead",
+    # Not a school (consumers/routes.py): a neighbouring council's First Response, for
+    # onward handling to the school; the home council's officer for a child on no roll.
+    "neighbour_first_response": "First Response",
+    "officer_ehe": "elective home education officer",
+    "officer_cme": "children missing education officer",
 }
+# The e-mail's wording by role: to a school, forwarded by a council, or to an officer.
+KINDS = {"neighbour_first_response": "forward", "officer_ehe": "officer",
+         "officer_cme": "officer"}  # fmt: skip
 
 
 def render_email(
-    n: SchoolNotification, *, role: str = "dsl", ack_placeholder: str | None = None
+    n: SchoolNotification,
+    *,
+    role: str = "dsl",
+    ack_placeholder: str | None = None,
+    addressee: str | None = None,
 ) -> RenderedEmail:
     """The subject, plain-text body and HTML body for one notification, addressed to the
-    ``role`` it goes to (the DSL, or the deputy when there is no DSL). Without an
+    ``role`` it goes to (the DSL, or the deputy when there is no DSL; a neighbouring
+    council's First Response; an officer, ``addressee`` naming them). Without an
     acknowledgement link, ``ack_placeholder`` marks the link's place (a preview)."""
     if role not in ADDRESSEES:
         raise ValueError(f"a notification goes to a DSL or a deputy DSL, not {role!r}")
     subject = subject_for(n)
-    values = {"n": n, "subject": subject, "addressee": ADDRESSEES[role],
-              "ack_placeholder": ack_placeholder}  # fmt: skip
+    values = {"n": n, "subject": subject, "addressee": addressee or ADDRESSEES[role],
+              "ack_placeholder": ack_placeholder, "kind": KINDS.get(role, "school"),
+              "addressee_role": ADDRESSEES[role]}  # fmt: skip
     text = EMAIL_ENV.get_template(TEXT_TEMPLATE).render(**values)
     html = EMAIL_ENV.get_template(HTML_TEMPLATE).render(**values)
     text = re.sub(r"\n{3,}", "\n\n", text.replace("\r\n", "\n")).strip() + "\n"
     return RenderedEmail(subject=subject, text=text, html=html)
 
 
-def preview_email(n: SchoolNotification, role: str, ttl_days: int) -> RenderedEmail:
+def preview_email(
+    n: SchoolNotification, role: str, ttl_days: int, addressee: str | None = None
+) -> RenderedEmail:
     """What the school will get, for a reviewer (console, ``encompass review show``): the
     e-mail as sent, with the place of the acknowledgement link that is made at sending."""
+    whose = "the school's own" if role in ("dsl", "deputy_dsl") else "the recipient's own"
     placeholder = (
-        "[the school's own confirmation link goes here when the e-mail is sent; "
+        f"[{whose} confirmation link goes here when the e-mail is sent; "
         f"it works for {ttl_days} days]"
     )
-    return render_email(n, role=role, ack_placeholder=placeholder)
+    return render_email(n, role=role, ack_placeholder=placeholder, addressee=addressee)
 
 
 def content_sha256(rendered: RenderedEmail) -> str:

@@ -17,10 +17,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from audit.ledger import AuditAction, record
-from consumers.notify import build_content, deadline
+from consumers import held_account, routes
+from consumers.minimise import minimise
+from consumers.notify import build_content, deadline, first_response
 from consumers.wording import actor_words, status_words
 from foundations.clock import utcnow
 from foundations.council_scope import EVERYTHING, Scope
+from foundations.councils import councils_for
 from foundations.models import (
     REVIEWABLE_STATUSES,
     UNSENT_STATUSES,
@@ -29,6 +32,7 @@ from foundations.models import (
     Incident,
     Notification,
     NotificationEdit,
+    NotificationRoute,
     NotificationStatus,
     Pupil,
 )
@@ -100,6 +104,8 @@ def as_row(n: Notification) -> dict[str, Any]:
         "is_update": n.is_update,
         "account_held": n.account_status == AccountStatus.HELD,
         "council": n.council,  # the owning council's LA code (None: a single-council deployment)
+        "route": n.route,  # school | neighbour_first_response | officer_ehe | officer_cme
+        "route_council": n.route_council,
         "candidates": [
             {k: c[k] for k in ("upn", "urn", "score", "agreed", "disagreed") if k in c}
             for c in n.candidates
@@ -121,7 +127,7 @@ def approve(
     n = _reviewable(session, notification_id, actor, scope)
     if upn or urn:
         _choose_pupil(session, settings, n, upn=upn, urn=urn)
-    if n.urn is None or n.content is None:
+    if n.content is None or (n.urn is None and routes.is_school_route(n)):
         raise ReviewError(f"{n.id} has no school yet: choose a pupil record with --upn (and --urn)")
     if second_reviewer_needed(session, settings, n):
         if n.first_approved_by is None:
@@ -192,6 +198,8 @@ def _choose_pupil(
     if len(pupils) > 1:
         raise ReviewError("that pupil is on roll at more than one school: give --urn as well")
     pupil = pupils[0]
+    if not routes.is_school_route(n) and n.route != NotificationRoute.NEIGHBOUR_FIRST_RESPONSE:
+        raise ReviewError(f"{n.id} is routed to an officer: it has no school to choose")
     clash = session.execute(
         select(Notification.id).where(
             Notification.incident_id == n.incident_id,
@@ -217,6 +225,7 @@ def _choose_pupil(
     edited = n.content.get("account") if n.content and decided else None
     account_status, held = n.account_status, n.held_account
     n.content = build_content(session, settings, n, incident, child, pupil)
+    routes.route_school(session, settings, n, incident, child)  # the new school's council
     if edited is not None and n.content is not None:
         n.content = {**n.content, "account": edited}
         n.account_status, n.held_account = account_status, held
@@ -430,3 +439,107 @@ def recall(
         details={"reason": reason, "to": n.recipient, "urn": n.urn},
     )
     return n
+
+
+# --- children on no roll: the home council's officers (consumers/routes.py) -----------------
+
+
+def route_to_officer(
+    session: Session, settings: Settings, notification_id: str, *, actor: str, to: str
+) -> Notification:
+    """Route a child on no roll to the home council's ``ehe`` or ``cme`` officer (the
+    council contacts file). It becomes a notification like any other: its deadline is the
+    council's day start on the first weekday, not a bank holiday, at or after the report
+    (no school calendar); its content is minimised with the home council's
+    ``no_roll_profile`` (else the officers' default), built from the police record's name
+    and date of birth; the reviewer's decision releases it (four eyes as for any other).
+    Refused, with nothing changed, when the council has no such officer."""
+    n = _reviewable(session, notification_id, actor)
+    role = to.strip().lower()
+    if role not in routes.OFFICER_ROLES:
+        raise ReviewError(f"route to {to!r}: give one of {', '.join(routes.OFFICER_ROLES)}")
+    if n.route == NotificationRoute.NEIGHBOUR_FIRST_RESPONSE:
+        raise ReviewError(f"{n.id} goes to a neighbouring council's First Response")
+    incident_row = session.execute(
+        select(Incident).where(
+            Incident.incident_id == n.incident_id, Incident.revision == n.revision
+        )
+    ).scalar_one()
+    incident = PoliceIncident.model_validate(incident_row.payload)
+    child = next(p for p in incident.persons if p.person_id == n.person_id)
+    councils = councils_for(settings)
+    home = councils.member(n.council) if n.council else None
+    if home is None:
+        home = councils.home(routes.home_postcode(incident, child))
+    words = routes.OFFICER_WORDS[role]
+    officer = routes.officer(session, home.la_code, role)
+    if officer is None:
+        where = f"LA {home.la_code} ({home.name})" if home.la_code else "the council"
+        raise ReviewError(
+            f"{where} has no {words} in the council contacts file "
+            "(encompass directory import --council-contacts): nothing was changed"
+        )
+    known_as = (child.known_as or child.given_names or "").strip()
+    child_name = " ".join(part for part in (known_as, (child.family_name or "").strip()) if part)
+    if not child_name or child.date_of_birth is None:
+        raise ReviewError(
+            f"the police record gives no name and date of birth for {n.id}'s child: the "
+            f"{words} would not know whom it is about; nothing was changed"
+        )
+    try:
+        profile = routes.officer_profile(settings, home.no_roll_profile)
+    except routes.RouteError as exc:
+        raise ReviewError(str(exc)) from None
+    if n.urn is not None:
+        clash = session.execute(
+            select(Notification.id).where(
+                Notification.incident_id == n.incident_id,
+                Notification.revision == n.revision,
+                Notification.person_id == n.person_id,
+                Notification.urn_key == "",
+                Notification.id != n.id,
+            )
+        ).first()
+        if clash:
+            raise ReviewError(f"{clash[0]} already stands for this child on no roll")
+    before = {"urn": n.urn, "route": n.route, "status": n.status}
+    n.urn, n.upn, n.urn_key = None, None, ""
+    n.route = routes.OFFICER_ROUTES[role].value
+    n.route_council = home.la_code
+    if n.council is None:
+        n.council = home.la_code
+    n.deliver_by = deadline(session, settings, None, incident.reported_at)
+    content = minimise(
+        incident,
+        child,
+        reference=n.id,
+        school_name=f"No school roll ({home.name})",
+        child_name=child_name,
+        child_date_of_birth=child.date_of_birth,
+        deliver_by=n.deliver_by,
+        first_response=first_response(settings, n.council),
+        is_update=n.is_update,
+        profile=profile,
+    )
+    ids = {"incident_id": n.incident_id, "notification_id": n.id}
+    record(
+        session,
+        AuditAction.ROUTED,
+        actor=actor,
+        **ids,
+        details={"route": n.route, "role": role, "la_code": home.la_code, "before": before,
+                 "profile": profile.name},
+    )  # fmt: skip
+    record(
+        session,
+        AuditAction.MINIMISED,
+        actor=actor,
+        **ids,
+        details={"profile": profile.name, "version": profile.version, "route": n.route},
+    )
+    screened = held_account.screen(content.model_dump(mode="json"), incident, child, profile)
+    n.content = held_account.apply(session, n, screened, actor=actor)
+    n.first_approved_by = None
+    n.status = NotificationStatus.PENDING_REVIEW  # the reviewer's approval follows
+    n.reason = f"routed to the home council's {words}"
+    return approve(session, settings, n.id, actor=actor)

@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 from audit.ledger import AuditAction
 from consumers.deliver import recipient
 from consumers.render import RenderedEmail, birth_date, london_when, preview_email
+from consumers.routes import is_school_route
+from consumers.routes import recipient as route_recipient
 from consumers.wording import (
     LEVEL_WORDS,
     ROLE_WORDS,
@@ -202,10 +204,15 @@ def preview(session: Session, settings: Settings, n: Notification) -> RenderedEm
     chosen."""
     if not n.content:
         return None
+    role, addressee = recipient_role(session, n.urn), None
+    if not is_school_route(n):  # a neighbour's First Response, an officer
+        other = route_recipient(session, settings, n)
+        role, addressee = n.route, other.addressee if other else None
     return preview_email(
         SchoolNotification.model_validate(n.content),
-        recipient_role(session, n.urn),
+        role,
         settings.ack_link_ttl_days,
+        addressee,
     )
 
 

@@ -48,6 +48,10 @@ ROLE_WORDS: dict[str, str] = {
     "deputy_dsl": "the deputy DSL",
     "first_response": "First Response",
     "school": "the school",
+    # Not a school (consumers/routes.py).
+    "neighbour_first_response": "the neighbouring council's First Response",
+    "officer_ehe": "the elective home education officer",
+    "officer_cme": "the children missing education officer",
 }
 
 SERVICE_WORDS: dict[str, str] = {
@@ -94,6 +98,9 @@ def actor_words(actor: str | None) -> str:
     if kind == "school":
         urn, _, role = rest.partition(":")
         return f"{ROLE_WORDS.get(role, 'someone')} of school {urn}"
+    if kind == "council":  # a neighbour's First Response or an officer (consumers/routes.py)
+        la, _, role = rest.partition(":")
+        return f"{ROLE_WORDS.get(role, 'someone')} (LA {la})"
     if kind == "broker":
         return f"the broker ({SERVICE_WORDS.get(rest, rest)})"
     return actor

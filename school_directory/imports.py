@@ -1,10 +1,12 @@
 """CSV imports into the school directory (SPEC section 5).
 
-Four files: the DfE GIAS establishment extract, safeguarding contacts, pupils and term
-calendars. Every import runs inside the caller's transaction (it never commits) and writes
-no audit rows; the caller records the returned ``ImportReport``. A bad row is reported by
-its file line (the header is line 1) and the rest carry on; re-importing the same file
-changes nothing. Rows are compared and written in batches, never one query per row.
+Five files: the DfE GIAS establishment extract (England's schools, and Wales's in the same
+column layout with their Welsh LA codes), safeguarding contacts, pupils, term calendars and
+the councils' officers for children on no roll. Every import runs inside the caller's
+transaction (it never commits) and writes no audit rows; the caller records the returned
+``ImportReport``. A bad row is reported by its file line (the header is line 1) and the
+rest carry on; re-importing the same file changes nothing. Rows are compared and written
+in batches, never one query per row.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from foundations.clock import utcnow
 from foundations.models import (
     MATCH_RECORD,
     CalendarEntry,
+    CouncilContact,
     Pupil,
     SafeguardingContact,
     School,
@@ -41,6 +44,9 @@ from school_directory.upn import upn_problem
 from school_directory.upsert import BATCH_SIZE, ImportReport, Upserter, run_import
 
 CONTACT_ROLES = ("dsl", "deputy_dsl")
+# A council's designated officers for children on no roll (consumers/routes.py): elective
+# home education, children missing education.
+COUNCIL_ROLES = ("ehe", "cme")
 CALENDAR_KINDS = ("term", "holiday", "inset", "closure")
 GIAS_COLUMNS = {
     "urn": "URN",
@@ -203,6 +209,33 @@ def confirm_contacts(session: Session, named: set[tuple[str, str, str]], at: dat
             .where(SafeguardingContact.id.in_(ids[start : start + BATCH_SIZE]))
             .values(confirmed_at=at)
         )
+
+
+def import_council_contacts(session: Session, path: Path) -> ImportReport:
+    """Each council's officers for children on no roll: ``la,role,name,email``, roles
+    ``ehe`` and ``cme``, one officer per council and role (a later row for the same pair is
+    refused by its line). A council's officer who changes is updated in place."""
+    report = ImportReport("council contacts")
+    rows = records(path, ["la", "role", "name", "email"])
+
+    def parse(row: dict[str, str]) -> dict[str, Any]:
+        la = row["la"]
+        if not la:
+            raise RowError("la is empty")
+        if not (la.isascii() and la.isdigit() and len(la) == 3):
+            raise RowError(f"la {la!r} is not an LA code (three digits, e.g. 850 or 673)")
+        role = row["role"].lower()
+        if role not in COUNCIL_ROLES:
+            raise RowError(f"role {row['role']!r} must be one of {', '.join(COUNCIL_ROLES)}")
+        if not row["name"]:
+            raise RowError("name is empty")
+        email = row["email"].lower()
+        if not email_is_valid(email):
+            raise RowError("email is not a valid e-mail address")
+        return {"la_code": la, "role": role, "name": row["name"], "email": email}
+
+    upserter = Upserter(session, report, CouncilContact, ["la_code", "role"])
+    return run_import(report, upserter, rows, parse)
 
 
 def import_pupils(session: Session, path: Path) -> ImportReport:

@@ -360,3 +360,41 @@ def test_commands_on_a_fresh_machine_make_the_data_folder(tmp_path: Path) -> Non
         done = encompass(base | {"ENCOMPASS_DATA_DIR": str(folder)}, *command)
         assert done.returncode == 0, done.stderr
         assert (folder / "encompass.db").exists()
+
+
+def test_council_contacts_import_reports_bad_rows_by_line_and_is_idempotent(
+    env: dict[str, str], directory: dict[str, Path]
+) -> None:
+    """Issue 17, item 3: ``directory import --council-contacts`` (``la,role,name,email``)."""
+    sample = Path(__file__).parent / "data" / "council_contacts_sample.csv"
+    done = encompass(env, "directory", "import", f"--council-contacts={sample}")
+    assert done.returncode == 3
+    assert "council contacts: 8 rows read, 4 inserted" in done.stdout
+    assert "council_contacts_sample.csv line 5: role 'welfare'" in done.stderr
+    again = encompass(env, "directory", "import", f"--council-contacts={sample}")
+    assert "0 inserted, 0 updated, 4 unchanged" in again.stdout
+
+
+def test_a_child_on_no_roll_is_routed_to_the_councils_officer(
+    env: dict[str, str], directory: dict[str, Path], tmp_path: Path
+) -> None:
+    """``review route N --to ehe|cme``; refused for a role the council has no officer for."""
+    ours = tmp_path / "officers.csv"  # one council: one officer of a role
+    ours.write_text("la,role,name,email\n850,ehe,Robin Example,ehe.officer@hants.example\n")
+    assert encompass(env, "directory", "import", f"--council-contacts={ours}").returncode == 0
+    nobody = child("c1", "Zed", "Nobody-Example", "2015-06-06")
+    feed(env, incident(persons=[nobody]))
+    (row,) = [json.loads(x) for x in encompass(env, "review", "list", "--json").stdout.split("\n")
+              if x]  # fmt: skip
+    assert (row["status"], row["route"]) == ("not_found", "school")
+    refused = encompass(env, "review", "route", row["notification_id"], "--to", "cme")
+    assert refused.returncode == 1
+    assert "has no children missing education officer" in refused.stderr
+    routed = encompass(
+        env, "review", "route", row["notification_id"], "--to", "ehe", "--as", "rita"
+    )
+    assert routed.returncode == 0, routed.stderr
+    assert "routed to the home council's ehe officer" in routed.stdout
+    shown = encompass(env, "review", "show", row["notification_id"])
+    assert "to the home council's elective home education officer" in shown.stdout
+    assert "Dear Robin Example, elective home education officer," in shown.stdout

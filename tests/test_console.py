@@ -472,3 +472,40 @@ def test_review_show_marks_what_the_residual_check_found(
     )
     assert review_cli.account(Settings(), directory, args, "cli:test") == 0
     assert events(directory, "account_discarded")
+
+
+def test_a_reviewer_routes_a_child_on_no_roll_to_the_councils_officer(
+    client: TestClient, directory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """Issue 17, item 3: the notification page's action (CSRF, reviewer, audited); a role
+    the council has no officer for is refused with the reason, and nothing changes."""
+    from school_directory.imports import import_council_contacts
+
+    officers = tmp_path / "officers.csv"
+    officers.write_text("la,role,name,email\n850,cme,Jo Example,cme.officer@hants.example\n")
+    with transaction(directory) as s:
+        import_council_contacts(s, officers)
+    nobody = incident(incident_id="44-20261121-000909",
+                      persons=[child("c1", "Zed", "Nobody-Example", "2015-06-06")])  # fmt: skip
+    nid = publish(directory, nobody)
+    token = sign_in(client, "rita")
+    page = client.get(f"/notifications/{nid}").text
+    assert "A child on no roll" in page and 'value="cme"' in page
+    assert client.post(f"/notifications/{nid}/route", data={"to": "cme"}).status_code == 403
+    refused = client.post(f"/notifications/{nid}/route", data={"csrf_token": token, "to": "ehe"})
+    assert refused.status_code == 303
+    shown = client.get(refused.headers["location"]).text
+    assert "has no elective home education officer" in shown
+    with transaction(directory) as s:
+        assert (review.get(s, nid).status, review.get(s, nid).route) == ("not_found", "school")
+    done = client.post(f"/notifications/{nid}/route", data={"csrf_token": token, "to": "cme"})
+    assert done.status_code == 303 and "routed" in done.headers["location"]
+    with transaction(directory) as s:
+        n = review.get(s, nid)
+        assert (n.status, n.route, n.decided_by) == ("approved", "officer_cme", "console:rita")
+        assert verify(s).ok
+    [routed] = events(directory, "routed")
+    assert (routed.actor, routed.details["role"]) == ("console:rita", "cme")
+    page = client.get(f"/notifications/{nid}").text
+    assert "to the home council&#39;s children missing education officer" in page
+    assert "Dear Jo Example, children missing education officer," in page

@@ -60,6 +60,7 @@ ROUTES = {
     ("POST", "/notifications/{nid}/account/release"): REVIEWER,
     ("POST", "/notifications/{nid}/account/discard"): REVIEWER,
     ("POST", "/notifications/{nid}/recall"): REVIEWER,
+    ("POST", "/notifications/{nid}/route"): REVIEWER,
     ("GET", "/api/queue"): REVIEWER,
     ("GET", "/api/notifications/{nid}"): REVIEWER,
     ("POST", "/api/notifications/{nid}/claim"): REVIEWER,
@@ -69,6 +70,7 @@ ROUTES = {
     ("POST", "/api/notifications/{nid}/rematch"): REVIEWER,
     ("POST", "/api/queue/approve"): REVIEWER,
     ("POST", "/api/notifications/{nid}/recall"): REVIEWER,
+    ("POST", "/api/notifications/{nid}/route"): REVIEWER,
     ("GET", "/audit"): AUDITOR,
     ("GET", "/directory/health"): AUDITOR,
     ("GET", "/accounts"): ADMIN,  # every account and its councils (docs/councils.md)

@@ -1,4 +1,4 @@
-"""``encompass directory import``: load any subset of the four directory files;
+"""``encompass directory import``: load any subset of the five directory files;
 ``encompass directory health``: is the directory fit to go live (school_directory/health.py)."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from school_directory.health import Gate, HealthReport
 
 # In this order: contacts and pupils refer to the schools.
-KINDS = ("schools", "contacts", "pupils", "calendar")
+KINDS = ("schools", "contacts", "pupils", "calendar", "council_contacts")
 EXIT_SOME_ROWS_REFUSED = 3
 EXIT_UNHEALTHY = 1
 
@@ -26,9 +26,9 @@ EXIT_UNHEALTHY = 1
 def register(commands: common.Commands) -> None:
     directory = commands.add_parser("directory", help="the school directory")
     d_sub = directory.add_subparsers(dest="directory_command", required=True)
-    imp = d_sub.add_parser("import", help="import any subset of the four CSV files")
+    imp = d_sub.add_parser("import", help="import any subset of the five CSV files")
     for name in KINDS:
-        imp.add_argument(f"--{name}", type=Path, metavar="FILE")
+        imp.add_argument(f"--{name.replace('_', '-')}", dest=name, type=Path, metavar="FILE")
     common.actor_option(imp)
     imp.set_defaults(handler=import_command)
     health = d_sub.add_parser(
@@ -45,7 +45,7 @@ def import_command(args: argparse.Namespace) -> int:
     if not any(files.values()):
         print(
             "encompass directory import: give at least one of --schools, --contacts, "
-            "--pupils, --calendar",
+            "--pupils, --calendar, --council-contacts",
             file=sys.stderr,
         )
         return 2
@@ -64,6 +64,7 @@ def import_files(sessions: common.Sessions, files: dict[str, Path | None], *, ac
         "contacts": imports.import_contacts,
         "pupils": imports.import_pupils,
         "calendar": imports.import_calendar,
+        "council_contacts": imports.import_council_contacts,
     }
     status = 0
     for kind in KINDS:

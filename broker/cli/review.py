@@ -50,7 +50,15 @@ def register(commands: common.Commands) -> None:
     what.add_argument("--discard", action="store_true", help="keep it back (needs --reason)")
     account_.add_argument("--reason", help="why it is discarded")
     account_.set_defaults(handler=_handler(account))
-    for action in (approve_, reject_, account_):
+    route_ = r_sub.add_parser(
+        "route",
+        help="a child on no roll: send to the home council's elective home education (ehe) "
+        "or children missing education (cme) officer",
+    )
+    route_.add_argument("notification_id")
+    route_.add_argument("--to", required=True, choices=("ehe", "cme"), help="which officer")
+    route_.set_defaults(handler=_handler(route))
+    for action in (approve_, reject_, account_, route_):
         common.actor_option(action)
     for command in (lst, show_, approve_, reject_, account_):
         command.add_argument(
@@ -179,8 +187,9 @@ def show(
     """``review show``: the notification, the child as the police recorded them beside each
     candidate (what agrees and what differs), the held account, and the e-mail as the
     school will get it (``consumers.review_view``, as in the console)."""
-    from consumers import held_account, review, review_view
+    from consumers import held_account, review, review_view, routes
     from consumers.residual import highlighted
+    from foundations.councils import councils_for
 
     with transaction(sessions) as session:
         try:
@@ -195,6 +204,7 @@ def show(
         incident = review_view.child_as_recorded(session, n)
         compared = review_view.candidates(session, n, incident["child"])
         preview = review_view.preview(session, settings, n)
+        marker = routes.marker(councils_for(settings), n)
     if args.json:
         row["preview"] = {"subject": preview.subject, "text": preview.text} if preview else None
         row["child_as_recorded"] = incident["child"]
@@ -220,6 +230,8 @@ def show(
         "deliver_by",
     ):
         print(f"{key:>16}: {row[key]}")
+    if marker:
+        print(f"{'route':>16}: {marker}")
     _print_candidates(incident, compared)
     if held:
         print("\n--- the officer's account, held for a person: [[ ]] marks what may identify ---")
@@ -338,5 +350,29 @@ def account(
                 print(f"{n.id}: the officer's account is now in the notification.")
     except (review.ReviewError, held_account.AccountError, OSError) as exc:
         print(f"encompass review account: {_why(sessions, args, exc)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def route(
+    settings: Settings, sessions: common.Sessions, args: argparse.Namespace, actor: str
+) -> int:
+    """``review route N --to ehe|cme``: a child on no roll, to the home council's officer."""
+    from consumers import review
+    from foundations.models import NotificationStatus
+
+    try:
+        with transaction(sessions) as session:
+            n = review.route_to_officer(
+                session, settings, args.notification_id, actor=actor, to=args.to
+            )
+            if n.status == NotificationStatus.APPROVED:
+                print(
+                    f"{n.id} routed to the home council's {args.to} officer; it will be sent now."
+                )
+            else:  # four eyes (consumers.review.second_reviewer_needed)
+                print(f"{n.id} routed: first approval recorded; a second reviewer must approve it.")
+    except review.ReviewError as exc:
+        print(f"encompass review route: {exc}", file=sys.stderr)
         return 1
     return 0

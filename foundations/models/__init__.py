@@ -10,6 +10,7 @@ from foundations.models.console import ConsoleSession, ConsoleUser, RecoveryCode
 from foundations.models.directory import (
     MATCH_RECORD,
     OPEN_STATUSES,
+    CouncilContact,
     NameFrequency,
     Pupil,
     SafeguardingContact,
@@ -27,6 +28,7 @@ from foundations.models.notifications import (
     EscalationStep,
     Notification,
     NotificationEdit,
+    NotificationRoute,
     NotificationStatus,
     notification_id,
 )
@@ -48,6 +50,7 @@ __all__ = [
     "Checkpoint",
     "ConsoleSession",
     "ConsoleUser",
+    "CouncilContact",
     "DatabaseIdentity",
     "DirectorySearch",
     "EscalationStatus",
@@ -57,6 +60,7 @@ __all__ = [
     "NameFrequency",
     "Notification",
     "NotificationEdit",
+    "NotificationRoute",
     "NotificationStatus",
     "Pupil",
     "RecoveryCode",

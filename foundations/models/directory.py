@@ -60,6 +60,21 @@ class SafeguardingContact(Base):
     confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
+class CouncilContact(Base):
+    """A council's designated officer for children on no roll (``encompass directory
+    import --council-contacts``): ``ehe`` (elective home education) or ``cme`` (children
+    missing education), one per council and role (migration 0023)."""
+
+    __tablename__ = "council_contacts"
+    __table_args__ = (UniqueConstraint("la_code", "role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    la_code: Mapped[str] = mapped_column(String(8), index=True)
+    role: Mapped[str] = mapped_column(String(8))  # ehe | cme
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+
+
 # What ``Pupil.match_record`` holds, in order (the date of birth as ISO text).
 MATCH_RECORD = ("given_names", "family_name", "preferred_name", "date_of_birth", "gender",
                 "postcode")  # fmt: skip

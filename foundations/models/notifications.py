@@ -58,6 +58,17 @@ REVIEWABLE_STATUSES = (
 )
 
 
+class NotificationRoute(StrEnum):
+    """To whom a notification goes (consumers/routes.py, docs/councils.md)."""
+
+    SCHOOL = "school"  # the school's DSL (deputy as fallback), whichever council it is in
+    # A school in a neighbouring council whose handling is first_response: its First
+    # Response, for onward handling.
+    NEIGHBOUR_FIRST_RESPONSE = "neighbour_first_response"
+    OFFICER_EHE = "officer_ehe"  # a child on no roll: the home council's EHE officer
+    OFFICER_CME = "officer_cme"  # ... or its children-missing-education officer
+
+
 def notification_id(incident_id: str, revision: int, person_id: str, urn: str | None) -> str:
     """Deterministic, so a replayed event lands on the same row and the same Message-ID."""
     key = f"{incident_id}\x1f{revision}\x1f{person_id}\x1f{urn or ''}"
@@ -114,6 +125,11 @@ class Notification(Base):
     # First Response is in the e-mail. The school's council; for a school beyond the
     # deployment or no school, the child's home council. None in a single-council deployment.
     council: Mapped[str | None] = mapped_column(String(8), nullable=True, index=True)
+    # To whom it goes (NotificationRoute) and that recipient's council: the school's LA
+    # for a school, the neighbour's for its First Response, the home council's for an
+    # officer (migration 0023). A school's own route has no council when it is a member's.
+    route: Mapped[str] = mapped_column(String(32), default="school", server_default="school")
+    route_council: Mapped[str | None] = mapped_column(String(8), nullable=True)
     content: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON, nullable=True)
     content_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     recipient: Mapped[str | None] = mapped_column(String(254), nullable=True)

@@ -181,6 +181,10 @@ async def test_every_page_fits_1280_and_800_pixels_and_passes_axe(served: Served
         for name, path in {"audit": "/audit?school=100001", "audit-empty": "/audit"}.items():
             await page.goto(base + path)
             await check(page, name, problems)
+        await page.click("button:has-text('Sign out')")
+        await sign_in(page, base, "dana")  # an administrator: the accounts page (issue 17)
+        await page.goto(f"{base}/accounts")
+        await check(page, "accounts", problems)
         await browser.close()
     assert problems == {}
 

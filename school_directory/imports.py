@@ -9,11 +9,13 @@ changes nothing. Rows are compared and written in batches, never one query per r
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from foundations.clock import utcnow
@@ -256,10 +258,33 @@ def import_pupils(session: Session, path: Path) -> ImportReport:
             "given_key": names.given_key(row["given_names"]),
         }
 
-    upserter = Upserter(session, report, Pupil, ["upn", "urn"])
-    done = run_import(report, upserter, rows, parse)
+    fresh = session.execute(select(Pupil.id).limit(1)).first() is None
+    upserter = Upserter(session, report, Pupil, ["upn", "urn"], fresh=fresh)
+    if fresh:  # the first roll: its indexes built once, at the end, not row by row
+        with _indexes_built_after(session, Pupil.__table__):  # type: ignore[arg-type]
+            done = run_import(report, upserter, rows, parse)
+    else:
+        done = run_import(report, upserter, rows, parse)
     frequencies.refresh(session)  # the matcher's name counts, in the same transaction
     return done
+
+
+@contextmanager
+def _indexes_built_after(session: Session, table: Table) -> Iterator[None]:
+    """Drop ``table``'s indexes (not its unique constraints), then make them again.
+
+    A first import of England's roll (nine million pupils) into an empty table: inserting
+    into seven indexes of keyed hashes, row by row, puts each row in random places of each;
+    building an index once, from the whole table, sorts it instead, several times quicker
+    (docs/performance.md). In the caller's transaction, as the rows are: a failed import
+    rolls back the dropped indexes with them, and nobody reads a half-built roll."""
+    connection = session.connection()
+    indexes = sorted(table.indexes, key=lambda index: str(index.name))
+    for index in indexes:
+        index.drop(connection)
+    yield
+    for index in indexes:
+        index.create(connection)
 
 
 def import_calendar(session: Session, path: Path) -> ImportReport:

@@ -15,8 +15,7 @@ then runs until every one is sent, twice in the same run:
 
 It prints e-mails per second, the CPU time of the broker process per e-mail (what a
 busy shared machine does not change much), connections opened, and checks that the server
-received
-each notification exactly once and the database has every one ``sent``.
+received each notification exactly once and the database has every one ``sent``.
 The target (issue 16): 2,000 in under a minute.
 
     python bench/delivery.py [--emails 2000] [--baseline-emails N] [--no-dkim]

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from foundations.database import make_engine, session_factory, transaction, upgrade
 from foundations.models import CalendarEntry, Pupil, SafeguardingContact, School
+from school_directory import upsert
 from school_directory.csv_rows import DirectoryImportError
 from school_directory.imports import (
     import_calendar,
@@ -21,7 +22,6 @@ from school_directory.imports import (
     import_pupils,
     import_schools,
 )
-from school_directory import upsert
 from school_directory.synthetic import write_directory
 from school_directory.upn import upn_check_letter, upn_problem
 from school_directory.upsert import ImportReport

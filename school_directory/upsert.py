@@ -151,7 +151,6 @@ class Upserter:
         self.report.updated += len(changed)
         self.report.unchanged += len(batch) - len(inserts) - len(changed)
 
-
     def _insert_fresh(self, batch: list[tuple[int, dict[str, Any]]]) -> None:
         """Into a table empty when the import began: every row is new but a repeat of a
         row of an earlier batch, which the table's unique key finds. Only this batch's

@@ -58,7 +58,7 @@ GIAS_COLUMNS = {
 GIAS_PUPIL_COUNT = "NumberOfPupils"
 MAX_PUPIL_COUNT_DIGITS = 7
 # SQLite's page cache while the first roll's indexes are built (it sorts in it), KiB.
-SORT_CACHE_KIB = 262_144
+SORT_CACHE_KIB = 131_072
 
 
 def _known_urns(session: Session) -> set[str]:
@@ -286,7 +286,7 @@ def _indexes_built_after(session: Session, table: Table) -> Iterator[None]:
         index.drop(connection)
     yield
     sqlite = connection.dialect.name == "sqlite"
-    if sqlite:  # sort in 256 MiB and a second thread, then back to the engine's settings
+    if sqlite:  # sort in 128 MiB and a second thread, then back to the engine's settings
         (cache_size,) = connection.exec_driver_sql("PRAGMA cache_size").one()
         connection.exec_driver_sql(f"PRAGMA cache_size={-SORT_CACHE_KIB}")
         connection.exec_driver_sql("PRAGMA threads=2")

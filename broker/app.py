@@ -328,6 +328,7 @@ class EncompassService:
         for task in self._tasks.values():
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.mailer.aclose()  # QUIT the SMTP connections kept open between e-mails
         relaying = "audit-publish" in self._tasks
         self._tasks = {}
         if relaying and self.audit_publisher and self.checkpointer:

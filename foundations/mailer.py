@@ -3,7 +3,9 @@
 The mailer sends one message once. It never retries: it raises
 :class:`TransientDeliveryError` (worth trying again later) or
 :class:`PermanentDeliveryError` (a person must look), and the delivery worker decides
-on retries and backoff. Error messages never carry the message body.
+on retries and backoff. Error messages never carry the message body. The one exception,
+below the mailer: a kept connection the server had closed before the message began is
+replaced by a new one for that message (``foundations/smtp_connections.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import structlog
 
 from foundations.dkim import DkimSigner, signer_from_settings
 from foundations.settings import Settings, SmtpTls, is_loopback
+from foundations.smtp_connections import ConnectionPool, Server
 
 log = structlog.get_logger(__name__)
 
@@ -89,6 +92,9 @@ class Mailer(Protocol):
 
     async def send(self, message: EmailMessage) -> None: ...
 
+    async def aclose(self) -> None:
+        """Let go of what is kept open between sends (connections), at shutdown."""
+
 
 def make_tls_context(ca_file: str | None = None) -> ssl.SSLContext:
     """A client context that verifies the server certificate and host name, TLS 1.2+."""
@@ -107,15 +113,31 @@ class SmtpMailer:
             )
         self._host = settings.smtp_host
         self._port = settings.smtp_port
-        self._mode = settings.smtp_tls
-        self._timeout = settings.smtp_timeout_s
-        self._username = settings.smtp_username or None
-        self._password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
-        self._local_hostname = local_hostname
-        self._tls_context: ssl.SSLContext | None = None
-        if self._mode is not SmtpTls.NONE:
+        tls_context: ssl.SSLContext | None = None
+        if settings.smtp_tls is not SmtpTls.NONE:
             ca_file = str(settings.smtp_ca_file) if settings.smtp_ca_file else None
-            self._tls_context = make_tls_context(ca_file)
+            tls_context = make_tls_context(ca_file)
+        username = settings.smtp_username or None
+        password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
+        server = Server(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            use_tls=settings.smtp_tls is SmtpTls.IMPLICIT,
+            # Always explicit: left as None, aiosmtplib would quietly fall back to
+            # plaintext when the server does not offer STARTTLS.
+            start_tls=settings.smtp_tls is SmtpTls.STARTTLS,
+            tls_context=tls_context,
+            timeout=settings.smtp_timeout_s,
+            username=username,
+            password=password if username else None,
+            local_hostname=local_hostname,
+        )
+        # Connections kept between e-mails (foundations/smtp_connections.py).
+        self.connections = ConnectionPool(
+            server,
+            idle_s=settings.smtp_idle_s,
+            max_messages=settings.smtp_messages_per_connection,
+        )
         # Raises at construction (at start) when a configured key cannot be read.
         self._dkim: DkimSigner | None = signer_from_settings(settings)
         if self._dkim is None:
@@ -142,25 +164,10 @@ class SmtpMailer:
         recipients = _envelope_recipients(message)
         raw = self.wire_bytes(message)
         try:
-            errors, _ = await aiosmtplib.send(
-                raw,
-                sender=parseaddr(str(sender))[1],
-                recipients=recipients,
-                hostname=self._host,
-                port=self._port,
-                username=self._username,
-                password=self._password if self._username else None,
-                use_tls=self._mode is SmtpTls.IMPLICIT,
-                # Always explicit: left as None, aiosmtplib would quietly fall back to
-                # plaintext when the server does not offer STARTTLS.
-                start_tls=self._mode is SmtpTls.STARTTLS,
-                tls_context=self._tls_context,
-                timeout=self._timeout,
-                local_hostname=self._local_hostname,
-            )
+            errors = await self.connections.transaction(parseaddr(str(sender))[1], recipients, raw)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             raise classify(exc, where=where) from exc
-        # aiosmtplib raises only when every recipient is refused; a refused To is an
+        # Refused only when every recipient is refused; a refused To is an
         # error even when a Cc was accepted, a refused Cc alone is logged.
         for address, response in errors.items():
             if address.lower() in to:
@@ -175,6 +182,10 @@ class SmtpMailer:
                 code=response.code,
                 message_id=message.get("Message-ID"),
             )
+
+    async def aclose(self) -> None:
+        """QUIT the connections kept open (at shutdown)."""
+        await self.connections.close()
 
 
 def _envelope_recipients(message: EmailMessage) -> list[str]:
@@ -273,6 +284,9 @@ class MemoryMailer:
         if self._failures:
             raise self._failures.pop(0)
         self.messages.append(message)
+
+    async def aclose(self) -> None:
+        pass
 
     def sent_to(self, address: str) -> list[EmailMessage]:
         """Messages whose To or Cc holds ``address``."""

@@ -129,6 +129,11 @@ class Settings(BaseSettings):
     # Upper bounds on every delivery and escalation timing: none of them may be turned into
     # a way to stop sending (issue 13, defect 11; docs/security.md, "Pausing notifications").
     smtp_timeout_s: float = Field(default=30.0, gt=0, le=300)
+    # One SMTP connection (STARTTLS and AUTH once) serves the e-mails that follow it:
+    # kept open this long after an e-mail for the next one, and for at most this many
+    # e-mails (foundations/smtp_connections.py). 0 seconds: a new connection per e-mail.
+    smtp_idle_s: float = Field(default=15.0, ge=0, le=300)
+    smtp_messages_per_connection: int = Field(default=100, ge=1, le=10000)
     mail_from: str = "operation-encompass@localhost"
     # DKIM (foundations/dkim.py): every e-mail is signed when a key file and a selector are
     # set; the domain defaults to mail_from's. `encompass mail dkim-key` makes the key and

@@ -206,6 +206,18 @@ class _Recorder:
     mail_commands: list[tuple[str, bool]] = field(default_factory=list)
     auth_attempts: list[tuple[str, bool, bool]] = field(default_factory=list)
     faults: list[_Fault] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)  # lowercase address -> reply
+    drops: dict[str, int] = field(default_factory=dict)  # "MAIL"/"DATA" -> connections to drop
+
+    def _drop(self, server: SMTP, command: str) -> bool:
+        """Abort the connection at this command when told to (a crash, a restart)."""
+        with self.lock:
+            if self.drops.get(command, 0) <= 0:
+                return False
+            self.drops[command] -= 1
+        if server.transport is not None:
+            server.transport.abort()
+        return True
 
     async def handle_MAIL(
         self,
@@ -215,13 +227,33 @@ class _Recorder:
         address: str,
         mail_options: list[str],
     ) -> str:
+        if self._drop(server, "MAIL"):
+            return "421 4.3.0 dropped"  # never reaches the client
         with self.lock:
             self.mail_commands.append((address, _over_tls(server)))
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 OK"
 
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        with self.lock:
+            refusal = self.refused.get(address.lower())
+        if refusal is not None:
+            return refusal
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
+
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self._drop(server, "DATA"):
+            return "451 4.3.0 dropped"  # never reaches the client
         with self.lock:
             if self.faults:
                 fault = self.faults[0]
@@ -359,6 +391,24 @@ class RecordingSmtpServer:
                 _Fault(code, text or _DEFAULT_TEXT.get(code, "Rejected for testing"), count)
             )
 
+    def refuse_recipient(self, address: str, code: int = 550, text: str | None = None) -> None:
+        """Answer RCPT TO for ``address`` with ``code`` (every time, until ``clear``)."""
+        with self._recorder.lock:
+            reply = text or _DEFAULT_TEXT.get(code, "Rejected for testing")
+            self._recorder.refused[address.lower()] = f"{code} {reply}"
+
+    def drop_connection_at(self, command: Literal["MAIL", "DATA"], count: int = 1) -> None:
+        """Abort the connection, without a reply, at the next ``count`` MAIL (before any of
+        the message) or DATA (the message sent, not accepted) commands."""
+        with self._recorder.lock:
+            self._recorder.drops[command] = self._recorder.drops.get(command, 0) + count
+
+    @property
+    def logins(self) -> int:
+        """Successful AUTHs: one per connection the client opened."""
+        with self._recorder.lock:
+            return sum(1 for _, ok, _ in self._recorder.auth_attempts if ok)
+
     @property
     def messages(self) -> list[ReceivedMessage]:
         """A copy of what was accepted so far."""
@@ -383,6 +433,8 @@ class RecordingSmtpServer:
             self._recorder.mail_commands.clear()
             self._recorder.auth_attempts.clear()
             self._recorder.faults.clear()
+            self._recorder.refused.clear()
+            self._recorder.drops.clear()
 
     def wait_for(self, count: int = 1, timeout: float = 5.0) -> list[ReceivedMessage]:
         """Block until ``count`` messages arrived; raise TimeoutError otherwise.

@@ -9,11 +9,12 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from foundations.database import make_engine, session_factory, transaction, upgrade
 from foundations.models import CalendarEntry, Pupil, SafeguardingContact, School
+from school_directory import upsert
 from school_directory.csv_rows import DirectoryImportError
 from school_directory.imports import (
     import_calendar,
@@ -289,6 +290,45 @@ def test_missing_pupil_columns_are_named(sessions: sessionmaker[Session], tmp_pa
     wrong.write_text("upn,given_names,family_name,urn\n")
     with sessions() as session, pytest.raises(DirectoryImportError, match="date_of_birth"):
         import_pupils(session, wrong)
+
+
+def _index_names(sessions: sessionmaker[Session]) -> set[str]:
+    with sessions() as session:
+        bind = session.get_bind()
+        return {str(ix["name"]) for ix in inspect(bind).get_indexes("pupils")}
+
+
+def test_a_first_import_builds_the_indexes_at_the_end_and_refuses_repeats_across_batches(
+    sessions: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Into an empty table (the first roll) the indexes are made once the rows are in;
+    only one batch's keys are held in memory, the table's unique key finds the rest."""
+    load_directory(sessions)
+    wanted = {str(ix.name) for ix in Pupil.__table__.indexes}
+    assert wanted <= _index_names(sessions)
+    lines = PUPILS.read_text().splitlines()
+    twice = tmp_path / "pupils.csv"
+    twice.write_text("\n".join([*lines, lines[1], lines[2]]) + "\n")
+    monkeypatch.setattr(upsert, "BATCH_SIZE", 2)
+    report = run(sessions, import_pupils, twice)
+    assert report.inserted == 5 and count(sessions, Pupil) == 5
+    repeats = {n: m for n, m in report.errors if "repeats" in m}
+    assert sorted(repeats) == [len(lines) + 1, len(lines) + 2]
+    assert wanted <= _index_names(sessions)
+    again = run(sessions, import_pupils, twice)  # not the first: compared row by row
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 5)
+
+
+def test_a_failed_first_import_leaves_the_indexes(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    load_directory(sessions)
+    before = _index_names(sessions)
+    wrong = tmp_path / "pupils.csv"
+    wrong.write_text("upn,given_names,family_name,urn\n")
+    with pytest.raises(DirectoryImportError):
+        run(sessions, import_pupils, wrong)
+    assert _index_names(sessions) == before
 
 
 # --- calendar ------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from foundations.clock import utcnow
+from foundations.database import forget_per_transaction
 from foundations.models import (
     MATCH_RECORD,
     CalendarEntry,
@@ -66,6 +67,7 @@ def _known_urns(session: Session) -> set[str]:
 
 def import_schools(session: Session, path: Path) -> ImportReport:
     """The GIAS establishment extract as downloaded; closed schools are kept."""
+    forget_per_transaction(session)  # the calendars deadlines were read from
     report = ImportReport("schools")
     rows = records(path, list(GIAS_COLUMNS.values()), [GIAS_PUPIL_COUNT])
 
@@ -264,6 +266,7 @@ def import_pupils(session: Session, path: Path) -> ImportReport:
 
 def import_calendar(session: Session, path: Path) -> ImportReport:
     """Term, holiday, INSET and closure dates for an LA (``la:850``) or a school."""
+    forget_per_transaction(session)  # the calendars deadlines were read from
     report = ImportReport("calendar")
     rows = records(path, ["scope", "first_day", "last_day", "kind"])
 

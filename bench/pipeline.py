@@ -7,6 +7,7 @@ aiokafka consumer reads and commits the same messages: the baseline, so the figu
 compared on a shared, noisy machine.
 
     python bench/pipeline.py [--incidents 10000] [--pupils 20000] [--database-url URL]
+                             [--progress 30]
 """
 
 from __future__ import annotations
@@ -136,7 +137,20 @@ async def main(args: argparse.Namespace) -> None:
         try:
             # Counted on a worker thread, as the broker's own database work is: the count
             # waits for SQLite's write lock, which the event loop must never do.
-            while await asyncio.to_thread(recorded, service) < children:
+            # Every --progress seconds: how far, and the rate over the last interval (how the
+            # cost grows with the database, within one run).
+            last_t, last_n, shown = started, 0, started
+            while (done := await asyncio.to_thread(recorded, service)) < children:
+                now = time.perf_counter()
+                if args.progress and now - shown >= args.progress:
+                    rate = (done - last_n) / (now - last_t)
+                    print(
+                        f"  {now - started:6.0f}s {done:7d}/{children} notifications, "
+                        f"{rate:5.0f} notifications/s (~{rate * len(payloads) / children:.0f} "
+                        "incidents/s) over the last interval",
+                        flush=True,
+                    )
+                    last_t, last_n, shown = now, done, now
                 await asyncio.sleep(0.5)
             pipeline_s = time.perf_counter() - started
         finally:
@@ -152,7 +166,7 @@ async def main(args: argparse.Namespace) -> None:
         f"encompass intake -> notifications recorded: {pipe_rate:8.0f} incidents/s "
         f"({pipeline_s:.1f}s, {children / pipeline_s:.0f} notifications/s)"
     )
-    print(f"ratio pipeline/bare: {pipe_rate / bare_rate:.2f}")
+    print(f"ratio pipeline/bare: {pipe_rate / bare_rate:.4f}")
     print(f"database: {settings.resolved_database_url.split('://')[0]}")
 
 
@@ -163,4 +177,7 @@ if __name__ == "__main__":
     parser.add_argument("--incidents", type=int, default=10_000)
     parser.add_argument("--pupils", type=int, default=20_000)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument(
+        "--progress", type=float, default=30.0, help="seconds between progress lines (0: none)"
+    )
     asyncio.run(main(parser.parse_args()))

@@ -9,6 +9,7 @@ and the replay is recognised as a duplicate.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -17,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from audit.ledger import AuditAction, record
+from foundations.database import per_transaction
 from foundations.models import Incident, IncidentOutcome
 from schemas.incident import ID_MAX, ONE_LINE, SCHEMA_ID, PoliceIncident
 
@@ -133,15 +135,39 @@ def record_dead_letter(
     )
 
 
+_REVISIONS = "incident_revisions"  # per transaction: incident_id -> revisions recorded
+
+
+def _recorded(session: Session) -> dict[str, list[int]]:
+    """The revisions recorded of each incident read so far in this transaction, with those
+    it recorded itself."""
+    return per_transaction(session, _REVISIONS, dict)
+
+
+def read_revisions(session: Session, incident_ids: Iterable[str]) -> None:
+    """Read the recorded revisions of these incidents in one query (an intake batch's),
+    so that ``receive`` asks the database nothing for each of them."""
+    known = _recorded(session)
+    wanted = sorted(set(incident_ids) - known.keys())
+    for at in range(0, len(wanted), 500):
+        chunk = wanted[at : at + 500]
+        for incident_id in chunk:
+            known[incident_id] = []
+        rows = session.execute(
+            select(Incident.incident_id, Incident.revision).where(Incident.incident_id.in_(chunk))
+        )
+        for incident_id, revision in rows:
+            known[incident_id].append(revision)
+
+
 def receive(session: Session, incident: PoliceIncident, source: str) -> Intake:
     """Record a valid incident once per (incident_id, revision)."""
     ids = {"incident_id": incident.incident_id}
-    existing = session.execute(
-        select(Incident.revision, Incident.outcome).where(
-            Incident.incident_id == incident.incident_id
-        )
-    ).all()
-    if any(rev == incident.revision for rev, _ in existing):
+    known = _recorded(session)
+    if incident.incident_id not in known:
+        read_revisions(session, [incident.incident_id])
+    revisions = known[incident.incident_id]
+    if incident.revision in revisions:
         record(
             session,
             AuditAction.DUPLICATE,
@@ -151,7 +177,7 @@ def receive(session: Session, incident: PoliceIncident, source: str) -> Intake:
         )
         return Intake(IntakeOutcome.DUPLICATE)
 
-    newest = max((rev for rev, _ in existing), default=0)
+    newest = max(revisions, default=0)
     if not incident.in_scope:
         outcome = IncidentOutcome.OUT_OF_SCOPE
     elif incident.revision < newest:
@@ -169,8 +195,8 @@ def receive(session: Session, incident: PoliceIncident, source: str) -> Intake:
         payload=incident.model_dump(mode="json", by_alias=True),
         source=source,
     )
-    session.add(row)
-    session.flush()
+    session.add(row)  # inserted with the transaction's next flush
+    revisions.append(incident.revision)
     details = {
         "revision": incident.revision,
         "force_code": incident.force_code,

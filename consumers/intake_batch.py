@@ -44,7 +44,13 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from consumers.intake import Refused, parse_incident, record_dead_letter, record_refusal
+from consumers.intake import (
+    Refused,
+    parse_incident,
+    read_revisions,
+    record_dead_letter,
+    record_refusal,
+)
 from consumers.pipeline import process_incident
 from foundations.database import run_in_session
 from foundations.settings import Settings
@@ -107,6 +113,7 @@ def take_all(
 ) -> list[Taken]:
     for reason, source, key in refused:
         record_refusal(session, reason, source, key)
+    read_revisions(session, [incident.incident_id for incident, _ in accepted])
     taken = []
     for incident, source in accepted:
         intake = process_incident(session, settings, incident, source)

@@ -16,6 +16,7 @@ from consumers.minimise import minimise
 from consumers.policy import initial_status
 from consumers.profiles import profiles_for
 from foundations.councils import councils_for
+from foundations.database import per_transaction
 from foundations.models import (
     UNSENT_STATUSES,
     Notification,
@@ -86,7 +87,9 @@ def build_content(
     pupil: Pupil,
 ) -> dict[str, Any]:
     """The school-facing notification, from the allowlist in ``consumers.minimise``."""
-    school = session.get(School, pupil.urn)
+    school = per_transaction(  # kept for the transaction: a batch names the same schools
+        session, f"school:{pupil.urn}", lambda: session.get(School, pupil.urn)
+    )
     if school is None:  # pragma: no cover - a pupil always belongs to a school (FK)
         raise LookupError(f"school {pupil.urn} is not in the directory")
     profile = chosen_profile(settings, school.la_code, incident.force_code)
@@ -225,8 +228,7 @@ def create_for_child(
                 **ids,
                 details={"reason": reason},
             )
-        session.flush()
-        created.append(n)
+        created.append(n)  # inserted with the transaction's next flush
     return created
 
 
@@ -234,6 +236,8 @@ def supersede_earlier(session: Session, incident: PoliceIncident) -> dict[str, s
     """A newer revision replaces what has not gone yet; returns, per child, the schools
     already told, whose new notification is an update."""
     sent: dict[str, set[str]] = {}
+    if incident.revision <= 1:  # the first revision: there is nothing earlier to read
+        return sent
     earlier = session.execute(
         select(Notification).where(
             Notification.incident_id == incident.incident_id,

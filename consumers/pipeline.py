@@ -26,15 +26,19 @@ def process_incident(
     sent_before = supersede_earlier(session, incident)
     on_date = incident.occurred_at.astimezone(LONDON).date()
     thresholds = match_thresholds(settings)  # decided once, with the configured ones
-    for child in incident.children:
-        match = match_child(session, child, on_date, thresholds)
-        intake.match_outcomes.append(match.outcome.value)
-        create_for_child(
-            session,
-            settings,
-            incident,
-            child,
-            match,
-            sent_before=sent_before.get(child.person_id, set()),
-        )
+    # What follows reads only the directory and the calendar, which the pipeline never
+    # writes: its reads need not flush the rows written so far. They go in with the next
+    # incident's first query (or the commit), one INSERT per table (docs/performance.md).
+    with session.no_autoflush:
+        for child in incident.children:
+            match = match_child(session, child, on_date, thresholds)
+            intake.match_outcomes.append(match.outcome.value)
+            create_for_child(
+                session,
+                settings,
+                incident,
+                child,
+                match,
+                sent_before=sent_before.get(child.person_id, set()),
+            )
     return intake

@@ -63,19 +63,22 @@ def _name_like(word: str, is_name: Callable[[str], bool]) -> bool:
     return is_name(bare) or key in family_names() or key in given_names() or not common_word(bare)
 
 
+# One item after a rank: a number ("No. 1234"), a held replacement, or a word.
+_ITEM = re.compile(rf"\s*(?:(?i:no)\.?\s*)?\d{{2,7}}(?!\d)|\s*{_HELD}|\s+[^\W\d_][\w'’-]*")
+
+
 def officer(
     is_name: Callable[[str], bool], someone_else: Callable[[str], bool] = lambda _: False
 ) -> Callable[[re.Match[str]], str]:
     """Rank, number and name in any order ("Insp 930 Palmer", "PS Jones 1234"): all of it
     goes, leaving "an officer"; a rank alone ("the sergeant said") stays."""
-    item = re.compile(rf"\s*(?:(?i:no)\.?\s*)?\d{{2,7}}(?!\d)|\s*{_HELD}|\s+[^\W\d_][\w'’-]*")
 
     def replace(m: re.Match[str]) -> str:
         end = m.end("rank")
         if m.string[end : end + 1] == ".":
             end += 1
         taken = False
-        for it in item.finditer(m.group("items")):
+        for it in _ITEM.finditer(m.group("items")):
             text = it.group(0)
             if m.group("rank").islower() and someone_else(text.strip()):
                 break  # "told the officer Catherine had left"; "PC Smith" is the officer

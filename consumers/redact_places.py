@@ -166,9 +166,11 @@ def named_place(
     return replace
 
 
+_STRONG_SUFFIX = re.compile(rf"(?:{_STREET_STRONG})\Z", I)
+
+
 def lower_street(is_name: Callable[[str], bool]) -> Callable[[re.Match[str]], str]:
     """ "elson nook", "12 park road": a street in lower case; not "the road", "left side"."""
-    strong = re.compile(rf"(?:{_STREET_STRONG})\Z", I)
 
     def replace(m: re.Match[str]) -> str:
         text, suffix = m.group(0), m.group("suffix")
@@ -178,7 +180,7 @@ def lower_street(is_name: Callable[[str], bool]) -> Callable[[re.Match[str]], st
         words = text[at : m.start("suffix") - m.start()].split()
         if any(is_stop_word(w) for w in words) or is_name(suffix) or any(is_name(w) for w in words):
             return text
-        if strong.match(suffix) or not common_word(words[-1].strip("'’-")):
+        if _STRONG_SUFFIX.match(suffix) or not common_word(words[-1].strip("'’-")):
             return text[:at] + ADDRESS
         return text
 

@@ -234,6 +234,33 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def per_transaction(session: Session, key: str, make: Callable[[], T]) -> T:
+    """``make()``, computed once per database transaction of ``session`` and kept in
+    ``session.info`` until that transaction ends (a new one computes it again).
+
+    For what a transaction reads and does not change, many times over: a school's
+    calendar for every notification of an intake batch (``school_directory.calendar``).
+    Only for values that nothing written in the same transaction can make stale."""
+    root = session.get_transaction()
+    if root is None:  # no transaction yet: nothing to keep it for
+        return make()
+    memo = session.info.get("_per_transaction")
+    if memo is None or memo[0] is not root:
+        memo = (root, {})
+        session.info["_per_transaction"] = memo
+    values: dict[str, Any] = memo[1]
+    if key not in values:
+        values[key] = make()
+    return values[key]  # type: ignore[no-any-return]
+
+
+def forget_per_transaction(session: Session) -> None:
+    """Drop what ``per_transaction`` kept: called by what writes the values it keeps (the
+    directory's and the calendar's imports), so that the rest of their transaction reads
+    them again."""
+    session.info.pop("_per_transaction", None)
+
+
 @contextmanager
 def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""

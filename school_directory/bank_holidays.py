@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from audit.ledger import AuditAction, record
+from foundations.database import forget_per_transaction
 from foundations.models import BankHoliday
 
 DIVISION = "england-and-wales"
@@ -65,6 +66,7 @@ def import_bank_holidays(
 ) -> ImportResult:
     """Make the stored days of every year in ``days`` exactly ``days``; other years are
     left alone. Importing the same file again changes nothing and records nothing."""
+    forget_per_transaction(session)  # the bank holidays deadlines were read from
     years = sorted({d.year for d in days})
     stored = {
         row.day: row

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from foundations.clock import LONDON
+from foundations.database import per_transaction
 from foundations.models import BankHoliday, CalendarEntry, School
 
 DEFAULT_DAY_START = time(8, 30)
@@ -163,7 +164,7 @@ def calendar_for_school(
 ) -> SchoolCalendar:
     """The resolved calendar of school ``urn``; unknown or None -> no entries."""
     school = session.get(School, urn) if urn else None
-    known = load_bank_holidays(session)
+    known = per_transaction(session, "bank_holidays", lambda: load_bank_holidays(session))
     if school is None:
         return SchoolCalendar(default_day_start, (), known)
     la_scope, own_scope = f"la:{school.la_code}", f"urn:{school.urn}"
@@ -197,5 +198,12 @@ def deliver_by_for_school(
     reported_at: datetime,
     default_day_start: time = DEFAULT_DAY_START,
 ) -> datetime:
-    """``deliver_by`` for school ``urn`` using the directory's calendar."""
-    return deliver_by(reported_at, calendar_for_school(session, urn, default_day_start))
+    """``deliver_by`` for school ``urn`` using the directory's calendar. The calendar is
+    read once per transaction and school: an intake batch asks for the same schools, and
+    the same bank holidays, over and over (docs/performance.md)."""
+    calendar = per_transaction(
+        session,
+        f"calendar:{urn}:{default_day_start.isoformat()}",
+        lambda: calendar_for_school(session, urn, default_day_start),
+    )
+    return deliver_by(reported_at, calendar)

@@ -21,6 +21,7 @@ from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from foundations.clock import utcnow
+from foundations.database import forget_per_transaction
 from foundations.models import (
     MATCH_RECORD,
     CalendarEntry,
@@ -77,6 +78,7 @@ def _known_urns(session: Session) -> set[str]:
 
 def import_schools(session: Session, path: Path) -> ImportReport:
     """The GIAS establishment extract as downloaded; closed schools are kept."""
+    forget_per_transaction(session)  # the calendars deadlines were read from
     report = ImportReport("schools")
     rows = records(path, list(GIAS_COLUMNS.values()), [GIAS_PUPIL_COUNT])
 
@@ -349,6 +351,7 @@ def _indexes_built_after(session: Session, table: Table) -> Iterator[None]:
 
 def import_calendar(session: Session, path: Path) -> ImportReport:
     """Term, holiday, INSET and closure dates for an LA (``la:850``) or a school."""
+    forget_per_transaction(session)  # the calendars deadlines were read from
     report = ImportReport("calendar")
     rows = records(path, ["scope", "first_day", "last_day", "kind"])
 

@@ -62,3 +62,29 @@ def test_tampering_is_named_at_the_first_broken_row(
         result = verify(session)
     assert not result.ok
     assert result.first_broken_seq == broken_at
+
+
+def test_many_rows_in_one_transaction_chain_and_a_rolled_back_savepoint_leaves_no_gap(
+    sessions: sessionmaker[Session],
+) -> None:
+    """The tail is read once per transaction (issue 16): the rows a transaction appends
+    follow one another, and rows a savepoint took back are not followed."""
+    _write(sessions, 2)
+    with transaction(sessions) as session:
+        for i in range(3):
+            record(session, AuditAction.MATCHED, actor="test", incident_id=f"45-{i}")
+        try:
+            with session.begin_nested():
+                record(session, AuditAction.HELD, actor="test", incident_id="45-gone")
+                raise RuntimeError("taken back")
+        except RuntimeError:
+            pass
+        last = record(session, AuditAction.APPROVED, actor="test", incident_id="45-last")
+    assert last.seq == 6
+    with transaction(sessions) as session:
+        result = verify(session)
+        gone = session.execute(
+            text("SELECT count(*) FROM audit_events WHERE incident_id = '45-gone'")
+        ).scalar()
+    assert result.ok and result.rows == 6
+    assert gone == 0

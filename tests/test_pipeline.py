@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from audit.ledger import verify
 from consumers import review
 from consumers.intake import IntakeOutcome, parse_incident
+from consumers.intake_batch import take_all
 from consumers.pipeline import process_incident
 from foundations.database import transaction
 from foundations.models import AuditEvent, Incident, Notification
@@ -194,3 +195,24 @@ def test_the_local_profile_is_applied_and_recorded_in_the_audit_row(
             select(AuditEvent).where(AuditEvent.action == "minimised")
         ).scalar_one()
     assert (minimised.details["profile"], minimised.details["version"]) == ("hampshire-2026", 3)
+
+
+def test_one_batch_sees_its_own_revisions_and_duplicates(directory: Any) -> None:
+    """In one transaction (an intake batch, issue 16: the batch's revisions read once, rows
+    flushed at the commit) revision 2 supersedes revision 1, and revision 1 again is a
+    duplicate, exactly as when each came in its own transaction."""
+    events = [
+        incident(),
+        incident(revision=2, summary="Amended account."),
+        incident(),
+    ]
+    parsed = [(parse_incident(json.dumps(e).encode()), f"test/0/{i}") for i, e in enumerate(events)]
+    with transaction(directory) as session:
+        taken = take_all(session, Settings(review_policy=ReviewPolicy.ALL), parsed, [])
+    assert [t.outcome for t in taken] == ["accepted", "accepted", "duplicate"]
+    assert sorted((n.revision, n.status) for n in notifications(directory)) == [
+        (1, "superseded"),
+        (2, "pending_review"),
+    ]
+    with transaction(directory) as session:
+        assert verify(session).ok

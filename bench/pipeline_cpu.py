@@ -1,0 +1,90 @@
+"""CPU time of the pipeline's stages per incident, in process, without Kafka.
+
+Imports a synthetic directory, then runs the intake's batch function (``take_all``, the one
+the Kafka subscriber calls) over batches of 100 incidents, each batch in one transaction as
+the subscriber does, and prints the process's CPU time and the wall time per incident. CPU
+time is what a shared, busy machine disturbs least: use it to compare two versions, and
+``--profile`` (cProfile) or py-spy to see where it goes (docs/performance.md).
+
+    python bench/pipeline_cpu.py [--incidents 1000] [--database-url URL] [--profile FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from broker.demo import PupilSeed, incident_stream
+from consumers.intake import parse_incident
+from consumers.intake_batch import take_all
+from foundations.database import engine_for, session_factory, transaction, upgrade
+from foundations.key_material import new_key_spec
+from foundations.models import Notification, Pupil
+from foundations.settings import Settings
+from school_directory import imports
+from school_directory.synthetic import write_directory
+
+BATCH = 100  # ENCOMPASS_INTAKE_BATCH_SIZE's default
+
+
+def main(args: argparse.Namespace) -> None:
+    work = Path(tempfile.mkdtemp(prefix="encompass-cpu-"))
+    settings = Settings(
+        data_dir=work,
+        database_url=args.database_url or f"sqlite:///{work / 'cpu.db'}",
+        data_key=new_key_spec(),
+        allow_unsafe="first_response_email,public_url",
+    )
+    upgrade(settings.resolved_database_url)
+    sessions = session_factory(engine_for(settings))
+    files = write_directory(work / "directory", schools=50, pupils=args.pupils)
+    with transaction(sessions) as session:
+        imports.import_schools(session, files.schools)
+        imports.import_contacts(session, files.contacts)
+        imports.import_pupils(session, files.pupils)
+        imports.import_calendar(session, files.calendar)
+        seeds = [
+            PupilSeed(p.given_names, p.family_name, p.preferred_name, p.date_of_birth, p.postcode)
+            for p in session.execute(select(Pupil).limit(5000)).scalars()
+        ]
+    incidents = [
+        parse_incident(json.dumps(i).encode())
+        for i in incident_stream(seeds, args.incidents, unknown_rate=0.05)
+    ]
+    profile = cProfile.Profile() if args.profile else None
+    cpu, wall = time.process_time(), time.perf_counter()
+    if profile:
+        profile.enable()
+    for at in range(0, len(incidents), BATCH):
+        batch = [(x, f"cpu/0/{at + j}") for j, x in enumerate(incidents[at : at + BATCH])]
+        with transaction(sessions) as session:
+            take_all(session, settings, batch, [])
+    if profile:
+        profile.disable()
+        profile.dump_stats(args.profile)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    with transaction(sessions) as session:
+        notifications = session.execute(select(func.count(Notification.id))).scalar_one()
+    print(
+        f"{len(incidents)} incidents, {notifications} notifications, "
+        f"{settings.resolved_database_url.split(':', 1)[0]}: "
+        f"CPU {1000 * cpu / len(incidents):.2f} ms per incident, "
+        f"wall {1000 * wall / len(incidents):.2f} ms per incident"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--incidents", type=int, default=1000)
+    parser.add_argument("--pupils", type=int, default=20_000)
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--profile", default=None, help="write cProfile statistics here")
+    main(parser.parse_args())

@@ -253,7 +253,9 @@ def rematch(c: Ctx, db: Db, who: Reviewer, nid: str, body: Rematch) -> dict[str,
 @acting.post("/notifications/{nid}/route", response_model=Outcome)
 def route(c: Ctx, db: Db, who: Reviewer, nid: str, body: Routing) -> dict[str, Any]:
     with claimed(db, c.settings, nid, who):
-        n = review.route_to_officer(db, c.settings, nid, actor=who.actor, to=body.to)
+        n = review.route_to_officer(
+            db, c.settings, nid, actor=who.actor, to=body.to, scope=who.scope
+        )
     done = n.status == NotificationStatus.APPROVED
     return outcome(n, f"routed to the {body.to} officer" + ("" if done else ": first approval"))
 

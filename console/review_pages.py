@@ -145,7 +145,7 @@ def reject(c: Ctx, db: Db, who: Reviewer, nid: str, reason: str = Form("")) -> R
 def route(c: Ctx, db: Db, who: Reviewer, nid: str, to: str = Form("")) -> Response:
     """A child on no roll, to the home council's ehe or cme officer (consumers/routes.py)."""
     with claimed(db, c.settings, nid, who):
-        n = review.route_to_officer(db, c.settings, nid, actor=who.actor, to=to)
+        n = review.route_to_officer(db, c.settings, nid, actor=who.actor, to=to, scope=who.scope)
     if n.status != NotificationStatus.APPROVED:
         return to_queue(f"{nid} routed: first approval recorded; a second reviewer must approve it")
     return to_queue(f"{nid} routed to the home council's {to} officer: it will be sent now")

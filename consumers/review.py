@@ -445,7 +445,13 @@ def recall(
 
 
 def route_to_officer(
-    session: Session, settings: Settings, notification_id: str, *, actor: str, to: str
+    session: Session,
+    settings: Settings,
+    notification_id: str,
+    *,
+    actor: str,
+    to: str,
+    scope: Scope = EVERYTHING,
 ) -> Notification:
     """Route a child on no roll to the home council's ``ehe`` or ``cme`` officer (the
     council contacts file). It becomes a notification like any other: its deadline is the
@@ -453,8 +459,9 @@ def route_to_officer(
     (no school calendar); its content is minimised with the home council's
     ``no_roll_profile`` (else the officers' default), built from the police record's name
     and date of birth; the reviewer's decision releases it (four eyes as for any other).
-    Refused, with nothing changed, when the council has no such officer."""
-    n = _reviewable(session, notification_id, actor)
+    Refused, with nothing changed, when the council has no such officer, and (not found)
+    when the notification is not in ``scope``."""
+    n = _reviewable(session, notification_id, actor, scope)
     role = to.strip().lower()
     if role not in routes.OFFICER_ROLES:
         raise ReviewError(f"route to {to!r}: give one of {', '.join(routes.OFFICER_ROLES)}")

@@ -71,7 +71,9 @@ def test_approve_or_reject_of_another_councils_notification_is_refused(
 ) -> None:
     [amy] = listed(two, "--la", "850")
     nid = str(amy["notification_id"])
-    for verb, extra in (("approve", ()), ("reject", ("--reason", "not ours")), ("show", ())):
+    refusals = (("approve", ()), ("reject", ("--reason", "not ours")), ("show", ()),
+                ("route", ("--to", "cme")))  # fmt: skip
+    for verb, extra in refusals:
         done = encompass(two, "review", verb, nid, "--la", "851", *extra)
         assert done.returncode == 1, (verb, done.stdout)
         assert f"{nid} belongs to council 850, not to --la 851: refused" in done.stderr

@@ -60,7 +60,7 @@ def register(commands: common.Commands) -> None:
     route_.set_defaults(handler=_handler(route))
     for action in (approve_, reject_, account_, route_):
         common.actor_option(action)
-    for command in (lst, show_, approve_, reject_, account_):
+    for command in (lst, show_, approve_, reject_, account_, route_):
         command.add_argument(
             "--la",
             metavar="CODES",
@@ -364,7 +364,12 @@ def route(
     try:
         with transaction(sessions) as session:
             n = review.route_to_officer(
-                session, settings, args.notification_id, actor=actor, to=args.to
+                session,
+                settings,
+                args.notification_id,
+                actor=actor,
+                to=args.to,
+                scope=_scope_of(args),
             )
             if n.status == NotificationStatus.APPROVED:
                 print(
@@ -373,6 +378,6 @@ def route(
             else:  # four eyes (consumers.review.second_reviewer_needed)
                 print(f"{n.id} routed: first approval recorded; a second reviewer must approve it.")
     except review.ReviewError as exc:
-        print(f"encompass review route: {exc}", file=sys.stderr)
+        print(f"encompass review route: {_why(sessions, args, exc)}", file=sys.stderr)
         return 1
     return 0

@@ -1,5 +1,7 @@
 """Issue 13, defect 10: acknowledgement tokens are accepted only for the roles that receive
-them. Links go to the school's DSL or deputy DSL (the notification e-mail, the reminders);
+them. Links go to whoever a notification is addressed to: the school's DSL or deputy DSL (the
+notification e-mail, the reminders), and, since issue 17, a neighbouring council's First
+Response handling it onward or the home council's ehe or cme officer;
 a token signed for any other role is refused as tampered, and a token for a role the
 notification never went to is refused as unavailable: nothing is recorded either way."""
 
@@ -60,8 +62,9 @@ def sent_to(sessions: sessionmaker[Session], nid: str, *roles: tuple[AuditAction
     return nid
 
 
-def test_only_the_dsl_and_the_deputy_receive_links() -> None:
-    assert frozenset({"dsl", "deputy_dsl"}) == ROLES
+def test_only_a_notifications_addressees_receive_links() -> None:
+    addressees = {"dsl", "deputy_dsl", "neighbour_first_response", "officer_ehe", "officer_cme"}
+    assert frozenset(addressees) == ROLES
     for role in ("first_response", "admin", "reviewer", "", "DSL"):
         with pytest.raises(ValueError, match="role"):
             LINKS.token("N-1", role, NOW)

@@ -64,6 +64,7 @@ from consumers.intake_batch import (
     raw_batch,
     tolerant_headers,
 )
+from consumers.intake_pool import IntakePool
 from consumers.profiles import check_profiles
 from consumers.retention import RetentionJob
 from foundations.database import engine_for, run_in_session, schema_behind, session_factory, upgrade
@@ -147,7 +148,17 @@ class EncompassService:
         self._console = Listener("console")
         self._console_app: FastAPI | None = None
         self._internal = Listener("internal_listener")
-        self.intake = IntakeBatches(settings, self.sessions, self.dead_letter)
+        # The intake's worker processes (ENCOMPASS_INTAKE_WORKERS; consumers/intake_pool.py),
+        # started with the intake, before it joins its group; none when the setting is 0.
+        self.intake_pool: IntakePool | None = None
+        if intake and settings.intake_workers > 0:
+            self.intake_pool = IntakePool(
+                settings.intake_workers,
+                on_fallback=lambda why: self.metrics.intake_pool_fallbacks.labels(why).inc(),
+            )
+        self.intake = IntakeBatches(
+            settings, self.sessions, self.dead_letter, pool=self.intake_pool
+        )
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.running = False
         if intake:
@@ -295,6 +306,8 @@ class EncompassService:
             # The residual check's language model and word lists, loaded before the first
             # incident; a missing model stops the start here, never lets an account through.
             await asyncio.to_thread(residual.warm_up)
+            if self.intake_pool is not None:  # each worker loads the same, in parallel
+                await asyncio.to_thread(self.intake_pool.start)
         await ensure_topics(
             self.bootstrap,
             self.topics.all(),
@@ -341,6 +354,8 @@ class EncompassService:
                 log.exception("audit_flush_on_shutdown_failed")
 
     async def stopped(self) -> None:
+        if self.intake_pool is not None:  # the batch in hand has finished (stopping)
+            await asyncio.to_thread(self.intake_pool.stop)
         self.engine.dispose()
         self.running = False
 

@@ -61,6 +61,13 @@ class Metrics:
             ["result"],
             registry=self.registry,
         )
+        self.intake_pool_fallbacks = Counter(
+            "encompass_intake_pool_fallbacks_total",
+            "Accounts the intake redacted and checked in process because its worker pool "
+            "failed (error, broken, timeout, submit); the results are the same",
+            ["why"],
+            registry=self.registry,
+        )
         self.bounce_reports = Counter(
             "encompass_bounce_reports_total",
             "Reports taken by this process's bounce listener, by outcome "

@@ -22,8 +22,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from audit.ledger import AuditAction, record
+from consumers.batch_memo import checked
 from consumers.minimise import NO_ACCOUNT, POLICE_ACTIONS
-from consumers.residual import residual_check
 from consumers.residual_suspect import Suspect
 from consumers.structured import structured_account
 from foundations.clock import utcnow
@@ -74,13 +74,13 @@ def screen(
     held: dict[str, Any] = {}
     account = str(content.get("account") or "")
     if account and account != NO_ACCOUNT:
-        suspects = residual_check(account, incident, child)
+        suspects = checked(account, incident, child)
         if suspects:
             held = {"text": account, "suspects": [s.as_dict() for s in suspects]}
             out["account"] = structured_account(incident, child, profile)
     voice = content.get("voice_of_child")
     if voice:
-        suspects = residual_check(str(voice), incident, child)
+        suspects = checked(str(voice), incident, child)
         if suspects:  # the child's words are dropped; a reviewer may quote them in the account
             held.setdefault("text", account)
             held.setdefault("suspects", [])
@@ -89,7 +89,7 @@ def screen(
             out["voice_of_child"] = None
     plain = set(POLICE_ACTIONS.values())
     actions = [str(a) for a in content.get("police_actions") or []]
-    kept = [a for a in actions if a in plain or not residual_check(a, incident, child)]
+    kept = [a for a in actions if a in plain or not checked(a, incident, child)]
     if len(kept) != len(actions):  # an unknown police code that reads like a name: left out
         out["police_actions"] = kept
         held.setdefault("text", account)

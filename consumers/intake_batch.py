@@ -44,6 +44,8 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from consumers import batch_memo
+from consumers.batch_memo import BatchMemo
 from consumers.intake import (
     Refused,
     parse_incident,
@@ -51,6 +53,7 @@ from consumers.intake import (
     record_dead_letter,
     record_refusal,
 )
+from consumers.intake_pool import IntakePool
 from consumers.pipeline import process_incident
 from foundations.database import run_in_session
 from foundations.settings import Settings
@@ -106,6 +109,19 @@ class Taken:
 
 
 def take_all(
+    session: Session,
+    settings: Settings,
+    accepted: list[tuple[PoliceIncident, str]],
+    refused: list[tuple[str, str, str | None]],
+    memo: BatchMemo | None = None,
+) -> list[Taken]:
+    """Record the batch; ``memo`` holds what the intake's pool computed ahead for it
+    (``consumers.intake_pool``): without it, or where it has nothing, in process."""
+    with batch_memo.using(memo):
+        return _take_all(session, settings, accepted, refused)
+
+
+def _take_all(
     session: Session,
     settings: Settings,
     accepted: list[tuple[PoliceIncident, str]],
@@ -229,11 +245,13 @@ class IntakeBatches:
         dead_letter: DeadLetter,
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        pool: IntakePool | None = None,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
         self.dead_letter = dead_letter
         self.sleep = sleep
+        self.pool = pool  # ENCOMPASS_INTAKE_WORKERS: the pure work on other cores
 
     async def take_batch(self, records: tuple[ConsumerRecord[Any, Any], ...]) -> BatchOutcome:
         """Record the batch in one transaction, then dead-letter what was refused. If the
@@ -243,13 +261,32 @@ class IntakeBatches:
         refused = [e for e in events if e.refusal is not None]
         for event in refused:
             log.warning("incident_refused", source=event.source, reason=event.refusal)
+        accepted = [a for e in events for a in e.accepted]
+        # The pool starts on the batch's pure work now; the transaction takes each result
+        # when it needs it, or computes it itself. What the pool had not started when the
+        # batch ends is cancelled.
+        memo = self.pool.submit(i for i, _ in accepted) if self.pool and accepted else None
+        try:
+            return await self._take(events, refused, accepted, memo)
+        finally:
+            if memo is not None:
+                memo.close()
+
+    async def _take(
+        self,
+        events: list[Event],
+        refused: list[Event],
+        accepted: list[tuple[PoliceIncident, str]],
+        memo: BatchMemo | None,
+    ) -> BatchOutcome:
         try:
             taken = await run_in_session(
                 self.sessions,
                 take_all,
                 self.settings,
-                [a for e in events for a in e.accepted],
+                accepted,
                 [r for e in events for r in e.refused],
+                memo,
             )
         except Exception as exc:
             if await self.transient(exc):

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from consumers.redact import redact
+from consumers.batch_memo import redacted
 from consumers.redact_labels import labelled
 from consumers.redact_literals import name_key
 from schemas.incident import Address, Person, PoliceIncident, Role
@@ -57,7 +57,11 @@ _RISK = {"standard": "standard", "low": "standard", "medium": "medium", "high": 
 
 
 def _account(incident: PoliceIncident, child: Person) -> str:
-    account = redact(incident.summary, incident, child) if incident.summary.strip() else ""
+    return trimmed(redacted(incident.summary, incident, child) if incident.summary.strip() else "")
+
+
+def trimmed(account: str) -> str:
+    """The redacted summary as the school's account: cut at a word, or ``NO_ACCOUNT``."""
     if len(account) > ACCOUNT_MAX_CHARS:
         account = account[:ACCOUNT_MAX_CHARS].rsplit(None, 1)[0] + " …"
     return account or NO_ACCOUNT
@@ -72,14 +76,21 @@ def police_actions_in_plain_words(
         code = raw.strip()
         if code in POLICE_ACTIONS:
             words = POLICE_ACTIONS[code]
-        elif re.fullmatch(r"[a-z_]{1,64}", code) and code.strip("_"):
-            plain = " ".join(code.split("_")).strip()
-            words = redact(plain[:1].upper() + plain[1:], incident, child)
+        elif (plain := humanised(code)) is not None:
+            words = redacted(plain, incident, child)
         else:
             continue
         if words not in out:
             out.append(words)
     return out
+
+
+def humanised(code: str) -> str | None:
+    """An unknown ``snake_case`` police code as words, before redaction; None: left out."""
+    if not (re.fullmatch(r"[a-z_]{1,64}", code) and code.strip("_")):
+        return None
+    plain = " ".join(code.split("_")).strip()
+    return plain[:1].upper() + plain[1:]
 
 
 def social_care_informed(codes: Iterable[str]) -> bool:
@@ -165,6 +176,6 @@ def minimise(
         # Only what the profile switches on:
         police_reference=police_reference if profile.include_police_reference else None,
         place_kind=place_kind(incident, child) if profile.include_place_kind else None,
-        voice_of_child=redact(voice, incident, child) if voice and voice.strip() else None,
+        voice_of_child=redacted(voice, incident, child) if voice and voice.strip() else None,
         risk_level=_RISK.get(risk),
     )

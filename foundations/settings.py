@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     # its reason (consumers/intake_batch.py); a database that is away is waited for.
     intake_max_attempts: int = Field(default=5, ge=1, le=10)
     intake_retry_backoff_s: float = Field(default=0.5, gt=0, le=10)
+    # Worker processes that redact and residual-check a batch's accounts while the intake's
+    # transaction matches and writes (consumers/intake_pool.py); 0: no pool, all in process.
+    intake_workers: int = Field(default=0, ge=0, le=16)
     # Kafka in production (broker/kafka_security.py; docs/operations.md). TLS always
     # verifies the brokers' certificates and host names: the CA file, else the system store.
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL"] = "PLAINTEXT"

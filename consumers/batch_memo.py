@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
@@ -67,6 +67,7 @@ class BatchMemo:
         on_result: Callable[[], None] | None = None,
     ) -> None:
         self._entries: dict[int, _Entry] = {}
+        self.served = 0  # incidents whose results came from the pool
         self._on_failure = on_failure
         self._on_result = on_result
         self._lock = threading.Lock()
@@ -77,6 +78,11 @@ class BatchMemo:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def settle(self, timeout: float | None = None) -> None:
+        """Wait until the pool has finished every incident (for tests and benchmarks: the
+        intake itself never waits for what it does not need)."""
+        wait([e.future for e in self._entries.values()], timeout=timeout)
 
     def close(self) -> None:
         """The batch is over: what the pool has not started is cancelled; nothing is kept."""
@@ -104,6 +110,7 @@ class BatchMemo:
             return None
         try:
             entry.done = entry.future.result(timeout=WAIT_S)
+            self.served += 1
             if self._on_result is not None:
                 self._on_result()
         except FutureTimeout as exc:

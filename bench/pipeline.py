@@ -8,6 +8,10 @@ compared on a shared, noisy machine.
 
     python bench/pipeline.py [--incidents 10000] [--pupils 20000] [--database-url URL]
                              [--progress 30]
+
+The broker's settings come from the environment as a deployment's do, e.g.
+``ENCOMPASS_INTAKE_WORKERS=1`` for the intake's worker pool (docs/performance.md); the last
+line gives the CPU of the broker's process and of the pool's workers, and the load average.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import tempfile
 import time
 import uuid
@@ -78,6 +83,15 @@ async def bare_consumer(bootstrap: str, topic: str, count: int, batch: int) -> f
     return time.perf_counter() - started
 
 
+def _cpu_of(pid: int) -> float:
+    """User and system CPU seconds of a process so far (Linux; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def recorded(service: EncompassService) -> int:
     with transaction(service.sessions) as session:
         return session.execute(select(func.count(Notification.id))).scalar_one()
@@ -132,6 +146,8 @@ async def main(args: argparse.Namespace) -> None:
             kafka.bootstrap, settings.incidents_topic, len(payloads), settings.intake_batch_size
         )
 
+        load_before = os.getloadavg()
+        cpu_before = time.process_time()
         started = time.perf_counter()
         await service.start()
         try:
@@ -153,6 +169,10 @@ async def main(args: argparse.Namespace) -> None:
                     last_t, last_n, shown = now, done, now
                 await asyncio.sleep(0.5)
             pipeline_s = time.perf_counter() - started
+            cpu_s = time.process_time() - cpu_before
+            pool = service.intake_pool
+            workers_cpu_s = sum(_cpu_of(pid) for pid in pool.pids) if pool else 0.0
+            load_after = os.getloadavg()
         finally:
             await service.stop()
 
@@ -167,6 +187,12 @@ async def main(args: argparse.Namespace) -> None:
         f"({pipeline_s:.1f}s, {children / pipeline_s:.0f} notifications/s)"
     )
     print(f"ratio pipeline/bare: {pipe_rate / bare_rate:.4f}")
+    print(
+        f"intake workers (ENCOMPASS_INTAKE_WORKERS): {settings.intake_workers}; CPU of the "
+        f"broker's process {cpu_s:.1f}s ({1000 * cpu_s / len(payloads):.2f} ms per incident), "
+        f"of its pool's workers {workers_cpu_s:.1f}s; load average "
+        f"{load_before[0]:.1f} at the start, {load_after[0]:.1f} at the end"
+    )
     print(f"database: {settings.resolved_database_url.split('://')[0]}")
 
 

@@ -305,9 +305,10 @@ class EncompassService:
         if Role.INTAKE in self.roles:
             # The residual check's language model and word lists, loaded before the first
             # incident; a missing model stops the start here, never lets an account through.
-            await asyncio.to_thread(residual.warm_up)
-            if self.intake_pool is not None:  # each worker loads the same, in parallel
-                await asyncio.to_thread(self.intake_pool.start)
+            loading = [asyncio.to_thread(residual.warm_up)]
+            if self.intake_pool is not None:  # each worker loads the same, meanwhile
+                loading.append(asyncio.to_thread(self.intake_pool.start))
+            await asyncio.gather(*loading)
         await ensure_topics(
             self.bootstrap,
             self.topics.all(),

@@ -193,6 +193,9 @@ async def main(args: argparse.Namespace) -> None:
         f"of its pool's workers {workers_cpu_s:.1f}s; load average "
         f"{load_before[0]:.1f} at the start, {load_after[0]:.1f} at the end"
     )
+    if pool is not None:
+        done_by = f"{pool.served}; by the intake's thread: {pool.taken_back}"
+        print(f"incidents done by the pool: {done_by}")
     print(f"database: {settings.resolved_database_url.split('://')[0]}")
 
 

@@ -65,11 +65,14 @@ class BatchMemo:
         self,
         on_failure: OnFailure | None = None,
         on_result: Callable[[], None] | None = None,
+        on_close: Callable[[BatchMemo], None] | None = None,
     ) -> None:
         self._entries: dict[int, _Entry] = {}
         self.served = 0  # incidents whose results came from the pool
+        self.taken_back = 0  # not started by the pool when needed: done in process
         self._on_failure = on_failure
         self._on_result = on_result
+        self._on_close = on_close
         self._lock = threading.Lock()
 
     def add(self, incident: PoliceIncident, future: Future[dict[str, ChildWork]]) -> None:
@@ -90,6 +93,8 @@ class BatchMemo:
             entries, self._entries = self._entries, {}
         for entry in entries.values():
             entry.future.cancel()
+        if self._on_close is not None:
+            self._on_close(self)
 
     def lookup(self, incident: PoliceIncident, child: Person) -> ChildWork | None:
         with self._lock:
@@ -107,6 +112,7 @@ class BatchMemo:
             return entry.done
         if entry.future.cancel():  # not started: the pool is behind, this thread does it
             entry.failed = True
+            self.taken_back += 1
             return None
         try:
             entry.done = entry.future.result(timeout=WAIT_S)

@@ -128,6 +128,8 @@ class IntakePool:
         self._broken_in_a_row = 0
         self.given_up = False
         self.pids: set[int] = set()
+        self.served = 0  # incidents whose pure work the pool did
+        self.taken_back = 0  # incidents the intake's thread did itself, the pool behind
 
     def _new_executor(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(self.workers, mp_context=_context(), initializer=warm_up)
@@ -163,7 +165,7 @@ class IntakePool:
         def failed(why: str, exc: BaseException) -> None:
             self._failed(why, exc, executor)
 
-        memo = BatchMemo(failed, on_result=self._succeeded)
+        memo = BatchMemo(failed, on_result=self._succeeded, on_close=self._closed)
         for incident in incidents:
             try:
                 future: Future[dict[str, ChildWork]] = executor.submit(precompute, incident)
@@ -181,6 +183,10 @@ class IntakePool:
             self.on_fallback(why)
         if why in {"broken", "submit"}:
             self._replace(executor)
+
+    def _closed(self, memo: BatchMemo) -> None:
+        self.served += memo.served
+        self.taken_back += memo.taken_back
 
     def _succeeded(self) -> None:
         self._broken_in_a_row = 0

@@ -265,12 +265,23 @@ class IntakeBatches:
         # The pool starts on the batch's pure work now; the transaction takes each result
         # when it needs it, or computes it itself. What the pool had not started when the
         # batch ends is cancelled.
-        memo = self.pool.submit(i for i, _ in accepted) if self.pool and accepted else None
+        memo = self._submit(accepted)
         try:
             return await self._take(events, refused, accepted, memo)
         finally:
             if memo is not None:
                 memo.close()
+
+    def _submit(self, accepted: list[tuple[PoliceIncident, str]]) -> BatchMemo | None:
+        """The batch's memo, or None (no pool, nothing to do, or the pool would not take
+        it: the batch is then computed in process, never held back by the pool)."""
+        if self.pool is None or not accepted:
+            return None
+        try:
+            return self.pool.submit(incident for incident, _ in accepted)
+        except Exception as exc:
+            log.warning("intake_pool_not_used", error=type(exc).__name__)
+            return None
 
     async def _take(
         self,

@@ -283,8 +283,11 @@ async def test_end_to_end_the_pool_changes_nothing_a_school_receives(
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_no_pool_configured_starts_no_process(sessions: sessionmaker[Session]) -> None:
-    assert Settings().intake_workers == 0
+def test_no_pool_configured_starts_no_process(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ENCOMPASS_INTAKE_WORKERS", raising=False)
+    assert Settings().intake_workers == 0  # the default
     before = set(multiprocessing.active_children())
     batches = IntakeBatches(isolated_settings(), sessions, DeadLetters())
     assert batches.pool is None

@@ -20,7 +20,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from broker.app import EncompassService
 from broker.demo import PupilSeed, incident_stream
+from broker.embedded import free_port
 from consumers import batch_memo
 from consumers.batch_memo import BatchMemo, ChildWork
 from consumers.held_account import screen
@@ -31,7 +33,7 @@ from consumers.redact import redact
 from consumers.residual import residual_check
 from foundations.database import make_engine, session_factory, transaction, upgrade
 from foundations.models import Notification, Pupil
-from foundations.settings import Settings
+from foundations.settings import Role, Settings
 from schemas.incident import PoliceIncident
 from schemas.notification import DEFAULT_PROFILE, FirstResponseContact, MinimisationProfile
 from school_directory import imports
@@ -294,3 +296,19 @@ def test_no_pool_configured_starts_no_process(
     with transaction(sessions) as session:
         take_all(session, batches.settings, [(parsed(), "t/0/0")], [])
     assert set(multiprocessing.active_children()) == before
+
+
+async def test_the_broker_wires_a_pool_to_its_intake_only_when_configured(tmp_path: Path) -> None:
+    def service(**values: Any) -> EncompassService:
+        url = f"sqlite:///{tmp_path / 'wiring.db'}"
+        settings = isolated_settings(data_dir=tmp_path, database_url=url, **values)
+        return EncompassService(settings, bootstrap=f"127.0.0.1:{free_port()}")
+
+    before = set(multiprocessing.active_children())
+    assert service(intake_workers=0).intake_pool is None
+    assert service(intake_workers=1, roles={Role.DELIVERY}).intake_pool is None
+    wired = service(intake_workers=1)
+    assert wired.intake_pool is not None and wired.intake.pool is wired.intake_pool
+    assert wired.intake_pool.workers == 1
+    assert set(multiprocessing.active_children()) == before  # started with the intake only
+    await wired.stopped()  # stopping a pool never started is harmless

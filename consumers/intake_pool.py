@@ -127,6 +127,7 @@ class IntakePool:
         self._lock = threading.Lock()
         self._broken_in_a_row = 0
         self.given_up = False
+        self.stopped = False
         self.pids: set[int] = set()
         self.served = 0  # incidents whose pure work the pool did
         self.taken_back = 0  # incidents the intake's thread did itself, the pool behind
@@ -138,6 +139,7 @@ class IntakePool:
         """Start every worker and wait until each has loaded what it needs (blocking: the
         broker calls it on a worker thread at its start)."""
         with self._lock:
+            self.stopped = False
             if self._executor is None:
                 self._executor = self._new_executor()
             executor = self._executor
@@ -147,7 +149,10 @@ class IntakePool:
         log.info("intake_pool_started", workers=self.workers, ready=len(self.pids))
 
     def stop(self) -> None:
+        """Stop the workers (the broker's stop, after the batch in hand); a batch that
+        comes after this is computed in process, and no worker is started again."""
         with self._lock:
+            self.stopped = True
             executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
@@ -156,7 +161,7 @@ class IntakePool:
     def submit(self, incidents: Iterable[PoliceIncident]) -> BatchMemo:
         """The batch's memo, each incident already submitted to the workers."""
         with self._lock:
-            if self.given_up:
+            if self.given_up or self.stopped:
                 return BatchMemo()
             if self._executor is None:
                 self._executor = self._new_executor()

@@ -312,3 +312,5 @@ async def test_the_broker_wires_a_pool_to_its_intake_only_when_configured(tmp_pa
     assert wired.intake_pool.workers == 1
     assert set(multiprocessing.active_children()) == before  # started with the intake only
     await wired.stopped()  # stopping a pool never started is harmless
+    memo = wired.intake_pool.submit([parsed()])  # a batch after the stop: in process
+    assert len(memo) == 0 and set(multiprocessing.active_children()) == before

@@ -159,11 +159,18 @@ def parse_day_start(value: str | None, default: time = DEFAULT_DAY_START) -> tim
     return default
 
 
+def school_of(session: Session, urn: str) -> School | None:
+    """School ``urn``'s row, read once per transaction: an intake batch asks for the same
+    schools' calendars, names and councils over and over. The imports that write schools
+    forget it (``forget_per_transaction``)."""
+    return per_transaction(session, f"school:{urn}", lambda: session.get(School, urn))
+
+
 def calendar_for_school(
     session: Session, urn: str | None, default_day_start: time = DEFAULT_DAY_START
 ) -> SchoolCalendar:
     """The resolved calendar of school ``urn``; unknown or None -> no entries."""
-    school = session.get(School, urn) if urn else None
+    school = school_of(session, urn) if urn else None
     known = per_transaction(session, "bank_holidays", lambda: load_bank_holidays(session))
     if school is None:
         return SchoolCalendar(default_day_start, (), known)

@@ -19,6 +19,7 @@ from foundations.councils import councils_for
 from foundations.models import (
     UNSENT_STATUSES,
     Notification,
+    NotificationRoute,
     NotificationStatus,
     Pupil,
     notification_id,
@@ -184,6 +185,8 @@ def create_for_child(
             best_urn=urn or best,
             child_sort=child_sort_key(child),
             council=council,
+            # the column's default, given: every row has the same columns, one INSERT a batch
+            route=NotificationRoute.SCHOOL.value,
         )
         session.add(n)
         ids = {"incident_id": incident.incident_id, "notification_id": n.id}

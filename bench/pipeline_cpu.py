@@ -16,9 +16,10 @@ import cProfile
 import json
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from broker.demo import PupilSeed, incident_stream
 from consumers.intake import parse_incident
@@ -42,7 +43,8 @@ def main(args: argparse.Namespace) -> None:
         allow_unsafe="first_response_email,public_url",
     )
     upgrade(settings.resolved_database_url)
-    sessions = session_factory(engine_for(settings))
+    engine = engine_for(settings)
+    sessions = session_factory(engine)
     files = write_directory(work / "directory", schools=50, pupils=args.pupils)
     with transaction(sessions) as session:
         imports.import_schools(session, files.schools)
@@ -57,6 +59,12 @@ def main(args: argparse.Namespace) -> None:
         parse_incident(json.dumps(i).encode())
         for i in incident_stream(seeds, args.incidents, unknown_rate=0.05)
     ]
+    statements: Counter[str] = Counter()  # the timed batches' statements, by first word
+
+    def count(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        statements[statement.split(None, 1)[0].upper()] += 1
+
+    event.listen(engine, "before_cursor_execute", count)
     profile = cProfile.Profile() if args.profile else None
     cpu, wall = time.process_time(), time.perf_counter()
     if profile:
@@ -69,13 +77,16 @@ def main(args: argparse.Namespace) -> None:
         profile.disable()
         profile.dump_stats(args.profile)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    event.remove(engine, "before_cursor_execute", count)
     with transaction(sessions) as session:
         notifications = session.execute(select(func.count(Notification.id))).scalar_one()
     print(
         f"{len(incidents)} incidents, {notifications} notifications, "
         f"{settings.resolved_database_url.split(':', 1)[0]}: "
         f"CPU {1000 * cpu / len(incidents):.2f} ms per incident, "
-        f"wall {1000 * wall / len(incidents):.2f} ms per incident"
+        f"wall {1000 * wall / len(incidents):.2f} ms per incident, "
+        f"{sum(statements.values()) / len(incidents):.2f} statements per incident "
+        f"({', '.join(f'{k} {v}' for k, v in statements.most_common())})"
     )
 
 

@@ -54,10 +54,12 @@ from consumers.intake import (
     record_refusal,
 )
 from consumers.intake_pool import IntakePool
+from consumers.match import record_of
 from consumers.pipeline import process_incident
 from foundations.database import run_in_session
 from foundations.settings import Settings
 from schemas.incident import PoliceIncident
+from school_directory import frequencies
 
 log = structlog.get_logger(__name__)
 
@@ -130,6 +132,10 @@ def _take_all(
     for reason, source, key in refused:
         record_refusal(session, reason, source, key)
     read_revisions(session, [incident.incident_id for incident, _ in accepted])
+    # the name counts the matcher weighs each child's names by, for the batch at once
+    frequencies.read_counts(
+        session, [record_of(child) for incident, _ in accepted for child in incident.children]
+    )
     taken = []
     for incident, source in accepted:
         intake = process_incident(session, settings, incident, source)

@@ -16,20 +16,19 @@ from consumers.minimise import minimise
 from consumers.policy import initial_status
 from consumers.profiles import profiles_for
 from foundations.councils import councils_for
-from foundations.database import per_transaction
 from foundations.models import (
     UNSENT_STATUSES,
     Notification,
+    NotificationRoute,
     NotificationStatus,
     Pupil,
-    School,
     notification_id,
 )
 from foundations.settings import Settings
 from schemas.incident import Person, PoliceIncident
 from schemas.notification import FirstResponseContact, MinimisationProfile
-from school_directory.calendar import deliver_by_for_school
-from school_directory.matching import MatchResult
+from school_directory.calendar import deliver_by_for_school, school_of
+from school_directory.matching import MatchResult, PupilRow
 
 ACTOR = "broker:notify"
 ACCOUNT_HELD_REASON = "the officer's account may name someone: a person must read it first"
@@ -74,7 +73,7 @@ def owning_council(
     councils = councils_for(settings)
     if not councils.scoped:
         return None
-    school = session.get(School, urn) if urn else None
+    school = school_of(session, urn) if urn else None
     return councils.owner(school.la_code if school else None, routes.home_postcode(incident, child))
 
 
@@ -84,12 +83,10 @@ def build_content(
     n: Notification,
     incident: PoliceIncident,
     child: Person,
-    pupil: Pupil,
+    pupil: Pupil | PupilRow,
 ) -> dict[str, Any]:
     """The school-facing notification, from the allowlist in ``consumers.minimise``."""
-    school = per_transaction(  # kept for the transaction: a batch names the same schools
-        session, f"school:{pupil.urn}", lambda: session.get(School, pupil.urn)
-    )
+    school = school_of(session, pupil.urn)  # kept for the transaction: a batch's schools
     if school is None:  # pragma: no cover - a pupil always belongs to a school (FK)
         raise LookupError(f"school {pupil.urn} is not in the directory")
     profile = chosen_profile(settings, school.la_code, incident.force_code)
@@ -148,11 +145,13 @@ def create_for_child(
     candidates = [c.as_dict() for c in match.candidates]
     schools = match.exact_schools
     created: list[Notification] = []
-    targets: list[tuple[str | None, str | None, float | None]] = (
-        [(c.urn, c.upn, c.score) for c in schools] if schools else [(None, None, None)]
+    targets: list[tuple[str | None, str | None, float | None, PupilRow | None]] = (
+        [(c.urn, c.upn, c.score, c.pupil) for c in schools]
+        if schools
+        else [(None, None, None, None)]
     )
     best = match.candidates[0].urn if match.candidates else None
-    for urn, upn, score in targets:
+    for urn, upn, score, row in targets:
         is_update = urn is not None and urn in sent_before
         council = owning_council(session, settings, incident, child, urn or best)
         policy = councils_for(settings).review_policy(council, settings.review_policy)
@@ -186,6 +185,8 @@ def create_for_child(
             best_urn=urn or best,
             child_sort=child_sort_key(child),
             council=council,
+            # the column's default, given: every row has the same columns, one INSERT a batch
+            route=NotificationRoute.SCHOOL.value,
         )
         session.add(n)
         ids = {"incident_id": incident.incident_id, "notification_id": n.id}
@@ -206,9 +207,14 @@ def create_for_child(
             },
         )
         if urn is not None and upn is not None:
-            pupil = session.execute(
-                select(Pupil).where(Pupil.upn == upn, Pupil.urn == urn)
-            ).scalar_one()
+            # the row matching read (and decrypted) already; read it only without one
+            pupil: Pupil | PupilRow | None = (
+                row if row and (row.upn, row.urn) == (upn, urn) else None
+            )
+            if pupil is None:
+                pupil = session.execute(
+                    select(Pupil).where(Pupil.upn == upn, Pupil.urn == urn)
+                ).scalar_one()
             n.content = build_content(session, settings, n, incident, child, pupil)
         if (
             status is NotificationStatus.APPROVED

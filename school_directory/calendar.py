@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 
 import holidays
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, literal, select
 from sqlalchemy.orm import Session
 
 from foundations.clock import LONDON
@@ -159,24 +159,46 @@ def parse_day_start(value: str | None, default: time = DEFAULT_DAY_START) -> tim
     return default
 
 
+def school_of(session: Session, urn: str) -> School | None:
+    """School ``urn``'s row, read once per transaction: an intake batch asks for the same
+    schools' calendars, names and councils over and over. The imports that write schools
+    forget it (``forget_per_transaction``)."""
+    return per_transaction(session, f"school:{urn}", lambda: session.get(School, urn))
+
+
+@lru_cache(maxsize=1)
+def _school_and_entries() -> Select[School, str | None, date | None, date | None, str | None]:
+    """School ``:urn`` with each calendar entry of its LA (``la:<code>``) and its own
+    (``urn:<urn>``), in date order; one row with no entry when it has none."""
+    scopes = (literal("la:") + School.la_code, literal("urn:") + School.urn)
+    entry = CalendarEntry
+    return (
+        select(School, entry.scope, entry.first_day, entry.last_day, entry.kind)
+        .outerjoin(entry, entry.scope.in_(scopes))
+        .where(School.urn == bindparam("urn"))
+        .order_by(entry.first_day, entry.kind)
+    )
+
+
 def calendar_for_school(
     session: Session, urn: str | None, default_day_start: time = DEFAULT_DAY_START
 ) -> SchoolCalendar:
-    """The resolved calendar of school ``urn``; unknown or None -> no entries."""
-    school = session.get(School, urn) if urn else None
+    """The resolved calendar of school ``urn``; unknown or None -> no entries. The school
+    and its entries (its LA's and its own) in one query; the school is kept for the
+    transaction as ``school_of`` keeps it."""
     known = per_transaction(session, "bank_holidays", lambda: load_bank_holidays(session))
+    rows = session.execute(_school_and_entries(), {"urn": urn}).all() if urn else []
+    school = rows[0][0] if rows else None
+    if urn:
+        per_transaction(session, f"school:{urn}", lambda: school)  # read above, with the rest
     if school is None:
         return SchoolCalendar(default_day_start, (), known)
-    la_scope, own_scope = f"la:{school.la_code}", f"urn:{school.urn}"
-    rows = session.execute(
-        select(CalendarEntry.scope, CalendarEntry.first_day, CalendarEntry.last_day,
-               CalendarEntry.kind)
-        .where(CalendarEntry.scope.in_((la_scope, own_scope)))
-        .order_by(CalendarEntry.first_day, CalendarEntry.kind)
-    )  # fmt: skip
+    own_scope = f"urn:{school.urn}"
     la_entries: list[DateRange] = []
     own_entries: list[DateRange] = []
-    for scope, first_day, last_day, kind in rows:
+    for _school, scope, first_day, last_day, kind in rows:
+        if scope is None or first_day is None or last_day is None or kind is None:
+            continue  # the school has no entries, nor has its LA (the outer join's row)
         target = own_entries if scope == own_scope else la_entries
         target.append(DateRange(first_day, last_day, kind))
     return SchoolCalendar(

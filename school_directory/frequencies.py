@@ -8,11 +8,25 @@ with one primary-key lookup per child; ``match_weights.rarity_bits`` turns them 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cache
 
-from sqlalchemy import Select, and_, bindparam, delete, func, insert, literal, or_, select
+from sqlalchemy import (
+    BindParameter,
+    Select,
+    String,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
+from foundations.database import forget_per_transaction, per_transaction
 from foundations.models import NameFrequency, Pupil
 from school_directory.match_weights import Rarity, load_weights, name_share, rarity_bits
 from school_directory.matching import ChildRecord
@@ -23,6 +37,7 @@ ROLL = ("roll", "")  # the row holding the roll's size
 def refresh(session: Session) -> None:
     """Count every family name and first given name on the roll again (in the caller's
     transaction, so a matcher never sees counts from half an import)."""
+    forget_per_transaction(session)  # the counts ``read_counts`` kept for this transaction
     session.execute(delete(NameFrequency))
     for kind, column in (("family", Pupil.family_name_key), ("given", Pupil.given_name_key)):
         counted = select(literal(kind), column, func.count()).group_by(column)
@@ -56,19 +71,74 @@ def _counts() -> Select[str, str, int]:
     )
 
 
+_KEPT = "name_counts"  # per transaction: (kind, name) -> pupils; ROLL -> the roll's size
+
+
+def _kept(session: Session) -> dict[tuple[str, str], int]:
+    return per_transaction(session, _KEPT, dict)
+
+
+@cache
+def _batch_counts() -> Select[str, str, int]:
+    """The roll's size and the counts of many names: their blind indexes are bound as
+    they are (hashed by ``read_counts``, which needs them to tell the rows apart)."""
+    column, kind = NameFrequency.key, NameFrequency.kind
+
+    def hashed(name: str) -> BindParameter[str]:
+        return bindparam(name, expanding=True, type_=String())
+
+    return select(kind, column, NameFrequency.pupils).where(
+        or_(
+            and_(kind == ROLL[0], column == ROLL[1]),
+            and_(kind == "family", column.in_(hashed("family"))),
+            and_(kind == "given", column.in_(hashed("given"))),
+        )
+    )
+
+
+def read_counts(session: Session, children: Iterable[ChildRecord]) -> None:
+    """Read the counts of these children's names (an intake batch's) and the roll's size
+    in one query, kept for the transaction, so that ``rarity`` asks nothing for each of
+    them. ``refresh`` forgets them. A name not counted is kept as 0, as ``rarity`` reads
+    a name with no row."""
+    kept = _kept(session)
+    wanted = {(kind, name) for child in children for kind, name in names_of(child).items()}
+    wanted -= kept.keys()
+    if not wanted:
+        return
+    connection = session.connection()
+    blind = NameFrequency.__table__.c.key.type  # the column's own hashing, as a bind
+    bind = blind.bind_processor(connection.dialect)
+    keyed = {(kind, bind(name) if bind else name): (kind, name) for kind, name in wanted}
+    params = {kind: sorted(key for k, key in keyed if k == kind) for kind in ("family", "given")}
+    counts = dict.fromkeys(wanted, 0)
+    roll = 0
+    for kind, key, pupils in connection.execute(_batch_counts(), params):
+        if kind == ROLL[0]:
+            roll = pupils
+        elif (kind, key) in keyed:
+            counts[keyed[(kind, key)]] = pupils
+    kept.update(counts)
+    kept[ROLL] = roll
+
+
 def rarity(session: Session, child: ChildRecord) -> Rarity:
     """The extra bits an exact agreement on this child's names is worth on this roll."""
     wanted = names_of(child)
     if not wanted:
         return Rarity()
-    params = {"family": wanted.get("family", ""), "given": wanted.get("given", "")}
+    kept = _kept(session)
     counts: dict[str, int] = {}
     roll = 0
-    for kind, _key, pupils in session.connection().execute(_counts(), params):
-        if kind == ROLL[0]:
-            roll = pupils
-        elif kind in wanted:
-            counts[kind] = pupils
+    if ROLL in kept and all(pair in kept for pair in wanted.items()):
+        counts, roll = {kind: kept[(kind, name)] for kind, name in wanted.items()}, kept[ROLL]
+    else:
+        params = {"family": wanted.get("family", ""), "given": wanted.get("given", "")}
+        for kind, _key, pupils in session.connection().execute(_counts(), params):
+            if kind == ROLL[0]:
+                roll = pupils
+            elif kind in wanted:
+                counts[kind] = pupils
     if not roll:  # counts never made (a roll loaded another way): weigh names as on average
         return Rarity()
     weights = load_weights()

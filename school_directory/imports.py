@@ -124,6 +124,7 @@ def index_school_names(session: Session) -> None:
 def import_contacts(session: Session, path: Path, *, at: datetime | None = None) -> ImportReport:
     """DSL and deputy contacts; an optional ``day_start`` is stored on the school. Every
     contact the file names is confirmed ``at`` (now by default), changed or not."""
+    forget_per_transaction(session)  # the schools (their day_start) deadlines were read from
     report = ImportReport("contacts")
     named: set[tuple[str, str, str]] = set()
     rows = records(path, ["urn", "role", "name", "email"], ["phone", "day_start"])

@@ -65,6 +65,10 @@ class Candidate:
     # The same valid NHS number on both sides, and neither the given name nor the date of
     # birth says another child: decisive (``decide``), whatever the rest of the record.
     decisive: bool = False
+    # The directory's row this candidate was scored from (decrypted by the blocking read):
+    # the notification reads the chosen pupil's names from it instead of reading the row
+    # again. Not part of the candidate's identity, never in its repr (personal data).
+    pupil: PupilRow | None = field(default=None, compare=False, repr=False)
 
     def as_dict(self) -> dict[str, object]:
         found: dict[str, object] = {
@@ -271,6 +275,7 @@ def score(
         note=note,
         namesakes=namesake_ratio(rarity, levels, weights) if verdict.exact else None,
         decisive=verdict.decisive,
+        pupil=pupil,
     )
 
 

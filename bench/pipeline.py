@@ -9,8 +9,9 @@ compared on a shared, noisy machine.
     python bench/pipeline.py [--incidents 10000] [--pupils 20000] [--database-url URL]
                              [--progress 30]
 
-The broker's settings come from the environment as a deployment's do, e.g.
-``ENCOMPASS_INTAKE_WORKERS=1`` for the intake's worker pool (docs/performance.md); the last
+The broker's settings come from the environment as a deployment's do. The intake's worker
+pool (docs/performance.md) is ``--intake-workers``, else ``ENCOMPASS_INTAKE_WORKERS``, else
+1: one worker beside the intake, as on an intake with two cores (``0``: none); the last
 line gives the CPU of the broker's process and of the pool's workers, and the load average.
 """
 
@@ -101,7 +102,11 @@ async def main(args: argparse.Namespace) -> None:
     configure_logging("console", "WARNING")
     work = Path(tempfile.mkdtemp(prefix="encompass-bench-"))
     tag = uuid.uuid4().hex[:6]
+    workers = args.intake_workers
+    if workers is None and "ENCOMPASS_INTAKE_WORKERS" not in os.environ:
+        workers = 1
     settings = Settings(
+        **({"intake_workers": workers} if workers is not None else {}),
         data_dir=work,
         database_url=args.database_url or f"sqlite:///{work / 'bench.db'}",
         incidents_topic=f"bench.incidents.{tag}",
@@ -206,6 +211,12 @@ if __name__ == "__main__":
     parser.add_argument("--incidents", type=int, default=10_000)
     parser.add_argument("--pupils", type=int, default=20_000)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument(
+        "--intake-workers",
+        type=int,
+        default=None,
+        help="the intake's worker processes (default: ENCOMPASS_INTAKE_WORKERS, else 1)",
+    )
     parser.add_argument(
         "--progress", type=float, default=30.0, help="seconds between progress lines (0: none)"
     )

@@ -21,8 +21,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
-import resource
 import signal
 import statistics
 import subprocess
@@ -187,10 +187,11 @@ class Instances:
                 raise RuntimeError(f"instances not started within {timeout:g} s")
             await asyncio.sleep(0.2)
 
-    def stop(self) -> float:
-        """SIGTERM each (a clean stop), SIGKILL what is left after 30 s; the instances'
-        CPU seconds (user + system)."""
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    def cpu_s(self) -> float:
+        return tree_cpu_s([proc.pid for proc in self.procs])
+
+    def stop(self) -> None:
+        """SIGTERM each (a clean stop), SIGKILL what is left after 30 s."""
         for proc in self.procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
@@ -201,9 +202,31 @@ class Instances:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         self.procs = []
-        return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def tree_cpu_s(roots: list[int]) -> float:
+    """CPU seconds (user + system) used so far by these processes and their descendants
+    (an intake's worker processes, say), from /proc; 0 where /proc is not there."""
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        ticks[int(entry.name)] = int(fields[11]) + int(fields[12])
+    wanted = set(roots)
+    changed = True
+    while changed:
+        changed = False
+        for pid, parent in parents.items():
+            if parent in wanted and pid not in wanted:
+                wanted.add(pid)
+                changed = True
+    total = sum(ticks.get(pid, 0) for pid in wanted)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def instance_env(values: dict[str, str]) -> dict[str, str]:
@@ -277,6 +300,7 @@ async def run_one(
         stream = incident_stream(seeds, count, unknown_rate=0.0, typo_rate=0.0)
         load_start = os.getloadavg()
         cpu_start = time.process_time()
+        instances_start = instances.cpu_s()
         started = time.monotonic()
         for i, incident in enumerate(stream):
             target = started + i / rate
@@ -303,9 +327,10 @@ async def run_one(
             await asyncio.sleep(0.5)
         done_s = time.monotonic() - started
         bench_cpu = time.process_time() - cpu_start
+        instances_cpu = instances.cpu_s() - instances_start
     finally:
         await producer.stop()
-        instances_cpu = await asyncio.to_thread(instances.stop)
+        await asyncio.to_thread(instances.stop)
         smtp.stop()
         engine.dispose()
     latencies = sorted(
@@ -341,6 +366,7 @@ async def run_one(
 
 async def main(args: argparse.Namespace) -> None:
     configure_logging("console", "WARNING")
+    logging.getLogger("mail.log").setLevel(logging.ERROR)  # the mail server's notices
     work = Path(tempfile.mkdtemp(prefix="encompass-load-"))
     results = []
     with EmbeddedKafka(log_file=work / "kafka.log") as kafka:
@@ -379,8 +405,9 @@ async def main(args: argparse.Namespace) -> None:
         print(
             f"{r['db']}: published {r['rate_offered']:.1f} incidents/s; mail server accepted "
             f"{r['accept_rate']:.1f} e-mails/s (first to last); CPU per incident: instances "
-            f"{r['cpu_ms']:.1f} ms, this process {r['bench_cpu_ms']:.1f} ms; load average "
-            f"(1 min) at start -> end of publishing -> end: {loads}; logs {r['logs']}"
+            f"{r['cpu_ms']:.1f} ms (to the last e-mail or 120 s), this process "
+            f"{r['bench_cpu_ms']:.1f} ms; load average (1 min) at start -> end of publishing "
+            f"-> end: {loads}; logs {r['logs']}"
         )
 
 

@@ -359,6 +359,7 @@ async def run_one(
         "errors": errors + missing,
         "load": (load_start, load_published, os.getloadavg()),
         "cpu_ms": 1000 * instances_cpu / max(1, len(published)),
+        "cores": instances_cpu / done_s,
         "bench_cpu_ms": 1000 * bench_cpu / max(1, len(published)),
         "logs": run_dir,
     }
@@ -405,8 +406,8 @@ async def main(args: argparse.Namespace) -> None:
         print(
             f"{r['db']}: published {r['rate_offered']:.1f} incidents/s; mail server accepted "
             f"{r['accept_rate']:.1f} e-mails/s (first to last); CPU per incident: instances "
-            f"{r['cpu_ms']:.1f} ms (to the last e-mail or 120 s), this process "
-            f"{r['bench_cpu_ms']:.1f} ms; load average (1 min) at start -> end of publishing "
+            f"{r['cpu_ms']:.1f} ms (to the last e-mail or 120 s: "
+            f"{r['cores']:.2f} cores), this process {r['bench_cpu_ms']:.1f} ms; load average (1 min) at start -> end of publishing "
             f"-> end: {loads}; logs {r['logs']}"
         )
 

@@ -407,8 +407,9 @@ async def main(args: argparse.Namespace) -> None:
             f"{r['db']}: published {r['rate_offered']:.1f} incidents/s; mail server accepted "
             f"{r['accept_rate']:.1f} e-mails/s (first to last); CPU per incident: instances "
             f"{r['cpu_ms']:.1f} ms (to the last e-mail or 120 s: "
-            f"{r['cores']:.2f} cores), this process {r['bench_cpu_ms']:.1f} ms; load average (1 min) at start -> end of publishing "
-            f"-> end: {loads}; logs {r['logs']}"
+            f"{r['cores']:.2f} cores), this process {r['bench_cpu_ms']:.1f} ms; "
+            f"load average (1 min) at start -> end of publishing -> end: {loads}; "
+            f"logs {r['logs']}"
         )
 
 

@@ -67,14 +67,22 @@ def recipient(session: Session, urn: str, avoid: Collection[str] = ()) -> tuple[
 def bounced_addresses(session: Session, notification_id: str) -> set[str]:
     """The addresses (lowercase) that this notification's e-mails, or its reminders,
     bounced from for good (consumers/bounces.py): it is not sent to them again."""
-    return {
-        address.lower()
-        for address in session.execute(
-            select(Bounce.recipient).where(
-                Bounce.notification_id == notification_id, Bounce.kind == BounceKind.PERMANENT
-            )
-        ).scalars()
-    }
+    return bounced_by_notification(session, [notification_id]).get(notification_id, set())
+
+
+def bounced_by_notification(session: Session, ids: Collection[str]) -> dict[str, set[str]]:
+    """``bounced_addresses`` for several notifications in one query (a claimed batch)."""
+    found: dict[str, set[str]] = {}
+    if not ids:
+        return found
+    rows = session.execute(
+        select(Bounce.notification_id, Bounce.recipient).where(
+            Bounce.notification_id.in_(list(ids)), Bounce.kind == BounceKind.PERMANENT
+        )
+    )
+    for notification_id, address in rows:
+        found.setdefault(notification_id, set()).add(address.lower())
+    return found
 
 
 @dataclass(frozen=True)
@@ -113,12 +121,14 @@ def claim_due(
     its expiry counts from the e-mail and the content hash covers the link as sent."""
     box = outbox(settings)
     jobs: list[Job] = []
-    for n in box.claimable(session, now, order_by=Notification.deliver_by, limit=limit):
+    due = box.claimable(session, now, order_by=Notification.deliver_by, limit=limit)
+    bounces = bounced_by_notification(session, [n.id for n in due])  # one query, not one each
+    for n in due:
         school = is_school_route(n)
         if (school and n.urn is None) or n.content is None:
             _fail(session, n, "no school or content: it must be reviewed again")
             continue
-        bounced = bounced_addresses(session, n.id)
+        bounced = bounces.get(n.id, set())
         addressee: str | None = None
         if school:
             to = recipient(session, n.urn or "", bounced)

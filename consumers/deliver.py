@@ -9,8 +9,9 @@ school's mail system can recognise it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.message import EmailMessage
 
@@ -27,7 +28,7 @@ from consumers.return_path import ReturnPaths
 from consumers.routes import is_school_route
 from consumers.routes import recipient as route_recipient
 from foundations.clock import utcnow
-from foundations.database import run_in_session
+from foundations.database import transaction
 from foundations.mailer import Mailer, TransientDeliveryError
 from foundations.models import (
     Bounce,
@@ -66,14 +67,22 @@ def recipient(session: Session, urn: str, avoid: Collection[str] = ()) -> tuple[
 def bounced_addresses(session: Session, notification_id: str) -> set[str]:
     """The addresses (lowercase) that this notification's e-mails, or its reminders,
     bounced from for good (consumers/bounces.py): it is not sent to them again."""
-    return {
-        address.lower()
-        for address in session.execute(
-            select(Bounce.recipient).where(
-                Bounce.notification_id == notification_id, Bounce.kind == BounceKind.PERMANENT
-            )
-        ).scalars()
-    }
+    return bounced_by_notification(session, [notification_id]).get(notification_id, set())
+
+
+def bounced_by_notification(session: Session, ids: Collection[str]) -> dict[str, set[str]]:
+    """``bounced_addresses`` for several notifications in one query (a claimed batch)."""
+    found: dict[str, set[str]] = {}
+    if not ids:
+        return found
+    rows = session.execute(
+        select(Bounce.notification_id, Bounce.recipient).where(
+            Bounce.notification_id.in_(list(ids)), Bounce.kind == BounceKind.PERMANENT
+        )
+    )
+    for notification_id, address in rows:
+        found.setdefault(notification_id, set()).add(address.lower())
+    return found
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,8 @@ class Job:
     to: str
     role: str
     rendered: RenderedEmail
+    # Built on the claim's worker thread (``DeliveryWorker``), not on the event loop.
+    message: EmailMessage | None = field(default=None, compare=False)
 
     @property
     def row_id(self) -> str:
@@ -110,12 +121,14 @@ def claim_due(
     its expiry counts from the e-mail and the content hash covers the link as sent."""
     box = outbox(settings)
     jobs: list[Job] = []
-    for n in box.claimable(session, now, order_by=Notification.deliver_by, limit=limit):
+    due = box.claimable(session, now, order_by=Notification.deliver_by, limit=limit)
+    bounces = bounced_by_notification(session, [n.id for n in due])  # one query, not one each
+    for n in due:
         school = is_school_route(n)
         if (school and n.urn is None) or n.content is None:
             _fail(session, n, "no school or content: it must be reviewed again")
             continue
-        bounced = bounced_addresses(session, n.id)
+        bounced = bounces.get(n.id, set())
         addressee: str | None = None
         if school:
             to = recipient(session, n.urn or "", bounced)
@@ -249,13 +262,27 @@ class DeliveryWorker:
         self.wake = self.loop.wake  # set when there may be something to send
 
     async def run_once(self) -> int:
-        jobs = await run_in_session(
-            self.sessions, claim_due, self.settings, self.clock(), 5, self.links
-        )
+        jobs = await asyncio.to_thread(self._claim)
         await self.courier.send(jobs, stopping=self.loop.stopping.is_set)
         return len(jobs)
 
+    def _claim(self) -> list[Job]:
+        """On a worker thread: claim due notifications (one transaction), then build their
+        messages after it commits, so that neither the event loop nor SQLite's write lock
+        waits for the build. A build that fails hands the claims back at once."""
+        with transaction(self.sessions) as session:
+            jobs = claim_due(session, self.settings, self.clock(), 5, self.links)
+        try:
+            return [replace(job, message=self._build(job)) for job in jobs]
+        except BaseException:
+            with transaction(self.sessions) as session:
+                outbox(self.settings).release(session, {j.row_id: j.attempt for j in jobs})
+            raise
+
     def _message(self, job: Job) -> EmailMessage:
+        return job.message if job.message is not None else self._build(job)
+
+    def _build(self, job: Job) -> EmailMessage:
         paths = self.return_paths
         return as_message(
             job.rendered,

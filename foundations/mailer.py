@@ -10,6 +10,7 @@ replaced by a new one for that message (``foundations/smtp_connections.py``).
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import ssl
 from collections.abc import Iterator
@@ -157,12 +158,13 @@ class SmtpMailer:
     async def send(self, message: EmailMessage) -> None:
         """Hand one message to the server; raise a classified error if that fails. The
         envelope sender is the message's Return-Path when it has one (its own bounce
-        address), else the From address."""
+        address), else the From address. The wire bytes (serialising, DKIM signing: a few
+        milliseconds of interpreter) are made on a worker thread, not on the event loop."""
         to = _addresses(message, "To")
         where = f"{self._host}:{self._port}"
         sender = message.get("Return-Path") or parseaddr(str(message["From"]))[1]
         recipients = _envelope_recipients(message)
-        raw = self.wire_bytes(message)
+        raw = await asyncio.to_thread(self.wire_bytes, message)
         try:
             errors = await self.connections.transaction(parseaddr(str(sender))[1], recipients, raw)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:

@@ -6,6 +6,7 @@ SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -232,3 +233,30 @@ def test_a_row_backing_off_waits_unclaimed_until_its_next_attempt() -> None:
         NOW + timedelta(seconds=10),
         "451 later",
     )
+
+
+async def test_the_email_is_built_off_the_event_loop_and_a_failed_build_hands_the_claims_back(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    approved(sessions, 3)
+    clock = Clock(NOW)
+    mailer = MemoryMailer()
+    worker = DeliveryWorker(SETTINGS, sessions, mailer, LINKS, clock=clock)
+    built_on: list[threading.Thread] = []
+    build = worker._build
+
+    def broken(job: deliver.Job) -> EmailMessage:
+        built_on.append(threading.current_thread())
+        raise RuntimeError("template broken")
+
+    monkeypatch.setattr(worker, "_build", broken)
+    with pytest.raises(RuntimeError):
+        await worker.run_once()
+    assert built_on and threading.main_thread() not in built_on
+    # Handed back at once, not held for a lease: due again now, unsent, attempt counted.
+    assert {status for status, _ in leases(sessions).values()} == {"approved"}
+    assert {until for _, until in leases(sessions).values()} == {None}
+    monkeypatch.setattr(worker, "_build", build)
+    assert await worker.run_once() == 3
+    assert len(mailer.messages) == 3
+    assert {status for status, _ in leases(sessions).values()} == {"sent"}

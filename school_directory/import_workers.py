@@ -42,8 +42,8 @@ from school_directory.csv_rows import (
 )
 from school_directory.pupil_rows import PUPIL_OPTIONAL, PUPIL_REQUIRED, Item, PupilRows
 
-# A range read by one worker at a time (about 20,000 pupils of a typical file).
-RANGE_BYTES = 2 << 20
+# A range read by one worker at a time (about 13,000 pupils of a typical file).
+RANGE_BYTES = 1 << 20
 IN_FLIGHT = 2
 # Records prepared at a time by the importing process itself, when it goes on alone.
 LOCAL_CHUNK = 5_000

@@ -80,8 +80,8 @@ GIAS_PUPIL_COUNT = "NumberOfPupils"
 MAX_PUPIL_COUNT_DIGITS = 7
 # SQLite's page cache while the first roll's indexes are built (it sorts in it), KiB.
 SORT_CACHE_KIB = 131_072
-# A first roll this large (about 150,000 pupils) is prepared by worker processes.
-PARALLEL_MIN_BYTES = 16 << 20
+# A first roll this large (about 50,000 pupils) is prepared by worker processes.
+PARALLEL_MIN_BYTES = 4 << 20
 
 
 def _known_urns(session: Session) -> set[str]:

@@ -110,18 +110,36 @@ def build(args: argparse.Namespace, work: Path) -> tuple[list[tuple[Child | None
 BENCH_KEYRING = keyring_from_material([("bench", b"synthetic benchmark key, 32 bytes")])
 
 
-def import_directory(url: str, work: Path) -> float:
+def import_directory(url: str, work: Path, workers: int | None = None) -> float:
     upgrade(url)
     engine = make_engine(url, BENCH_KEYRING)
     with transaction(session_factory(engine)) as session:
         imports.import_schools(session, work / "schools.csv")
     started = time.perf_counter()
     with transaction(session_factory(engine)) as session:
-        report = imports.import_pupils(session, work / "pupils.csv")
+        report = imports.import_pupils(session, work / "pupils.csv", workers=workers)
     took = time.perf_counter() - started
     engine.dispose()
     print(f"  {report.summary(3)}")
     return took
+
+
+def _import_child(url: str, work: Path, workers: int | None, out: Any) -> None:
+    """The import in a process of its own (not a daemon: it may start its workers); sends
+    its time, and its own and its workers' peak memory and CPU time."""
+    took = import_directory(url, work, workers)
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    theirs = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out.send(
+        (
+            took,
+            own.ru_maxrss / 1024,
+            theirs.ru_maxrss / 1024,
+            own.ru_utime + own.ru_stime,
+            theirs.ru_utime + theirs.ru_stime,
+        )
+    )
+    out.close()
 
 
 def estimate_u(url: str) -> None:
@@ -318,6 +336,13 @@ def main() -> None:
         "--reuse-database", action="store_true", help="skip the import (same seed, same roll)"
     )
     parser.add_argument("--json", type=Path, default=None, help="write per-child results")
+    parser.add_argument(
+        "--import-workers",
+        type=int,
+        default=None,
+        help="processes preparing the first roll (1: none); default ENCOMPASS_IMPORT_WORKERS "
+        "or one per core",
+    )
     args = parser.parse_args()
     args.schools = args.schools or max(2_000, args.pupils // 400)
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="bench-matching-"))
@@ -333,10 +358,19 @@ def main() -> None:
     if args.reuse_database:
         print("  reusing the database imported before: no import time measured")
     else:  # in a child process, so that its peak memory is measured on its own
-        with multiprocessing.get_context("fork").Pool(1) as pool:
-            import_s = pool.apply(import_directory, (url, work))
-        child_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        print(f"  import {import_s:.1f} s, peak RSS of the importing process {child_rss:.0f} MB")
+        forking = multiprocessing.get_context("fork")  # nothing runs threads yet
+        receive, send = forking.Pipe(duplex=False)
+        child = forking.Process(target=_import_child, args=(url, work, args.import_workers, send))
+        child.start()
+        import_s, own_mb, workers_mb, own_cpu, workers_cpu = receive.recv()
+        child.join()
+        if child.exitcode:
+            raise SystemExit(f"the import failed (exit code {child.exitcode})")
+        print(
+            f"  import {import_s:.1f} s, peak RSS of the importing process {own_mb:.0f} MB, "
+            f"of each worker at most {workers_mb:.0f} MB; CPU {own_cpu:.1f} s "
+            f"importing, {workers_cpu:.1f} s in workers"
+        )
     if args.estimate_u:
         estimate_u(url)
     rows = lookups(url, sample, context, args.seed)

@@ -442,6 +442,11 @@ class BlindIndex(TypeDecorator[str]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
         if value is None:
             return None
-        text = value.isoformat() if isinstance(value, date) else str(value)
-        ring = keyring_of(dialect)
-        return ring.blind(text) if ring and text else text
+        return blind_value(keyring_of(dialect), value)
+
+
+def blind_value(ring: Keyring | None, value: Any) -> str:
+    """What a ``BlindIndex`` column stores for ``value``: its keyed hash, "" for "", the text
+    itself without a keyring (also for rows the directory import prepares apart)."""
+    text = value.isoformat() if isinstance(value, date) else str(value)
+    return ring.blind(text) if ring and text else text

@@ -132,7 +132,7 @@ def write_rows(
     ring = keyring_of(session.get_bind().dialect)
     encrypted = encrypted_in(table) if ring is not None else ()
     if ring is not None and encrypted:
-        rows = _sealed(ring, table, encrypted, rows, inserting=key is None)
+        rows = sealed_rows(ring, table, encrypted, rows, inserting=key is None)
     # The sealed values bound as the text they are; every other column as its type says.
     sealed = {c.key: bindparam(c.key, type_=Text()) for c in encrypted if c.key in rows[0]}
     if key is None:
@@ -145,7 +145,7 @@ def write_rows(
     session.execute(where.values(sealed) if sealed else where, params)
 
 
-def _sealed(
+def sealed_rows(
     ring: Keyring,
     table: Table,
     encrypted: Sequence[Column[Any]],
@@ -153,6 +153,8 @@ def _sealed(
     *,
     inserting: bool,
 ) -> list[dict[str, Any]]:
+    """``rows`` with each encrypted value sealed for its row (as text), for ``write_rows`` and
+    for the rows the directory import prepares in worker processes."""
     identity = identity_of(table)
     make_key = inserting and ROW_KEY in identity
     plan = []

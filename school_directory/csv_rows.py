@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 URN_PATTERN = re.compile(r"\d{1,16}")
 LA_CODE_PATTERN = re.compile(r"[A-Za-z0-9]{1,8}")
@@ -32,20 +33,41 @@ class RowError(ValueError):
 Records = Iterator[tuple[int, dict[str, str] | str]]
 
 
-def _text_lines(path: Path) -> Iterator[str]:
-    """Decoded lines: a UTF-8 BOM is dropped; a line that is not UTF-8 is Windows-1252.
+def decode_line(line: bytes) -> str:
+    """One line's text: UTF-8, or Windows-1252 when it is not UTF-8.
 
     GIAS extracts are Windows-1252, where any accented letter or curly quote is invalid
     UTF-8, so trying UTF-8 first per line reads both encodings without guessing per file.
     """
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        return line.decode("cp1252", errors="replace")
+
+
+def _text_lines(path: Path) -> Iterator[str]:
+    """Decoded lines (``decode_line``); a UTF-8 BOM is dropped."""
     with path.open("rb") as raw:
         for number, line in enumerate(raw):
             if number == 0:
                 line = line.removeprefix(codecs.BOM_UTF8)
-            try:
-                yield line.decode("utf-8")
-            except UnicodeDecodeError:
-                yield line.decode("cp1252", errors="replace")
+            yield decode_line(line)
+
+
+Wanted = list[tuple[str, int | None]]
+
+
+def wanted_columns(
+    name: str, header: list[str], required: Sequence[str], optional: Sequence[str]
+) -> Wanted:
+    """Each wanted column with its position in ``header`` (None: not in the file)."""
+    index: dict[str, int] = {}
+    for position, column in enumerate(header):
+        index.setdefault(column.strip().lower(), position)
+    missing = [c for c in required if c.lower() not in index]
+    if missing:
+        raise DirectoryImportError(f"{name}: missing required column(s): {', '.join(missing)}")
+    return [(c, index.get(c.lower())) for c in (*required, *optional)]
 
 
 def records(path: Path, required: Sequence[str], optional: Sequence[str] = ()) -> Records:
@@ -55,15 +77,16 @@ def records(path: Path, required: Sequence[str], optional: Sequence[str] = ()) -
         header = next(reader)
     except StopIteration:
         raise DirectoryImportError(f"{path.name}: empty file, expected a header") from None
-    index: dict[str, int] = {}
-    for position, name in enumerate(header):
-        index.setdefault(name.strip().lower(), position)
-    missing = [c for c in required if c.lower() not in index]
-    if missing:
-        raise DirectoryImportError(f"{path.name}: missing required column(s): {', '.join(missing)}")
-    wanted = [(c, index.get(c.lower())) for c in (*required, *optional)]
+    yield from records_of(reader, wanted_columns(path.name, header, required, optional))
+
+
+def records_of(reader: Any, wanted: Wanted, base: int = 0) -> Records:
+    """The records ``reader`` gives, numbered by their first line after ``base`` lines.
+
+    Part of a file read apart (school_directory/import_workers.py) is numbered from the
+    lines before it."""
     while True:
-        start = reader.line_num + 1
+        start = base + reader.line_num + 1
         try:
             record = next(reader)
         except StopIteration:

@@ -12,7 +12,7 @@ in batches, never one query per row.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -21,9 +21,9 @@ from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from foundations.clock import utcnow
+from foundations.crypto import keyring_of
 from foundations.database import forget_per_transaction
 from foundations.models import (
-    MATCH_RECORD,
     CalendarEntry,
     CouncilContact,
     Pupil,
@@ -31,20 +31,33 @@ from foundations.models import (
     School,
     SchoolNameWord,
 )
-from foundations.nhs_number import nhs_number_problem, normalise_nhs_number
-from school_directory import frequencies, names
+from school_directory import frequencies, import_workers, names
 from school_directory.csv_rows import (
     HHMM_PATTERN,
     LA_CODE_PATTERN,
     URN_PATTERN,
     RowError,
+    Wanted,
     email_is_valid,
     parse_date,
     parse_urn,
     records,
 )
-from school_directory.upn import upn_problem
-from school_directory.upsert import BATCH_SIZE, ImportReport, Upserter, run_import
+from school_directory.pupil_rows import (
+    PREPARED_COLUMNS,
+    PUPIL_OPTIONAL,
+    PUPIL_REQUIRED,
+    PupilRows,
+    nhs_warning,
+    pupil_values,
+)
+from school_directory.upsert import (
+    BATCH_SIZE,
+    ImportReport,
+    PreparedInserter,
+    Upserter,
+    run_import,
+)
 
 CONTACT_ROLES = ("dsl", "deputy_dsl")
 # A council's designated officers for children on no roll (consumers/routes.py): elective
@@ -67,6 +80,8 @@ GIAS_PUPIL_COUNT = "NumberOfPupils"
 MAX_PUPIL_COUNT_DIGITS = 7
 # SQLite's page cache while the first roll's indexes are built (it sorts in it), KiB.
 SORT_CACHE_KIB = 131_072
+# A first roll this large (about 50,000 pupils) is prepared by worker processes.
+PARALLEL_MIN_BYTES = 4 << 20
 
 
 def _known_urns(session: Session) -> set[str]:
@@ -245,83 +260,81 @@ def import_council_contacts(session: Session, path: Path) -> ImportReport:
     return run_import(report, upserter, rows, parse)
 
 
-def import_pupils(session: Session, path: Path) -> ImportReport:
+def import_pupils(session: Session, path: Path, *, workers: int | None = None) -> ImportReport:
     """Pupil rolls; one row per (UPN, URN), so a dual-registered child has two.
 
     An optional ``nhs_number`` column gives the pupil's NHS number. One that is not valid
     (its check digit, its form) never refuses the pupil: the row is imported without it
-    and the line is reported as a warning, so the child can still be found by name."""
+    and the line is reported as a warning, so the child can still be found by name.
+
+    The first roll (the table empty) of a large file is prepared by ``workers`` processes
+    (``import_workers.worker_count``: ``ENCOMPASS_IMPORT_WORKERS``, else one per core),
+    this process inserting: the same checks, messages and lines, in one transaction."""
     report = ImportReport("pupils")
-    rows = records(
-        path,
-        ["upn", "given_names", "family_name", "date_of_birth", "urn"],
-        ["preferred_name", "gender", "postcode", "on_roll_from", "on_roll_until", "nhs_number"],
-    )
+    rows = records(path, list(PUPIL_REQUIRED), list(PUPIL_OPTIONAL))
     urns = _known_urns(session)
     today = date.today()
 
     def parse(row: dict[str, str]) -> dict[str, Any]:
-        upn = row["upn"].upper()
-        problem = upn_problem(upn)
-        if problem:
-            raise RowError(problem)
-        urn = parse_urn(row["urn"], urns)
-        if not row["given_names"] and not row["family_name"]:
-            raise RowError("given_names and family_name are both empty")
-        born = parse_date(row["date_of_birth"], "date_of_birth", required=True)
-        assert born is not None  # required=True refuses a missing date
-        if born > today:
-            raise RowError("date_of_birth is in the future")
-        on_from = parse_date(row["on_roll_from"], "on_roll_from", required=False)
-        on_until = parse_date(row["on_roll_until"], "on_roll_until", required=False)
-        if on_from and on_until and on_until < on_from:
-            raise RowError("on_roll_until is before on_roll_from")
-        personal = {
-            "given_names": row["given_names"],
-            "family_name": row["family_name"],
-            "preferred_name": row["preferred_name"],
-            "date_of_birth": born,
-            "gender": row["gender"],
-            "postcode": names.postcode(row["postcode"]),
-        }
-        nhs = normalise_nhs_number(row["nhs_number"])
-        return {
-            "upn": upn,
-            "urn": urn,
-            **personal,
-            # the NHS number follows the six only when there is one (models.MATCH_RECORD)
-            "match_record": [str(personal[f]) for f in MATCH_RECORD] + ([nhs] if nhs else []),
-            "nhs_number": nhs or None,
-            "nhs_key": nhs,
-            "_nhs_problem": nhs_number_problem(row["nhs_number"]),
-            "on_roll_from": on_from,
-            "on_roll_until": on_until,
-            "dob_key": born.isoformat(),
-            "birth_year_key": str(born.year),
-            "postcode_key": names.postcode(row["postcode"]),
-            "family_name_key": names.normalise(row["family_name"]),
-            "given_name_key": names.first_given(row["given_names"]),
-            "preferred_name_key": names.normalise(row["preferred_name"]),
-            "family_key": names.family_key(row["family_name"]),
-            "given_key": names.given_key(row["given_names"]),
-        }
+        return pupil_values(row, urns, today)
 
     def add(line: int, values: dict[str, Any]) -> None:
         # A bad NHS number is left out, never the pupil (the value is not repeated).
         problem = values.pop("_nhs_problem")
         if problem:
-            report.warnings.append((line, f"nhs_number {problem}; imported without it"))
+            report.warnings.append((line, nhs_warning(problem)))
         upserter.add(line, values)
 
     fresh = session.execute(select(Pupil.id).limit(1)).first() is None
     upserter = Upserter(session, report, Pupil, ["upn", "urn"], fresh=fresh)
+    count = import_workers.worker_count(workers)
+    header = None
+    if fresh and count > 1 and path.stat().st_size >= PARALLEL_MIN_BYTES:
+        header = import_workers.read_header(path)
     if fresh:  # the first roll: its indexes built once, at the end, not row by row
         with _indexes_built_after(session, Pupil.__table__):  # type: ignore[arg-type]
-            done = run_import(report, upserter, rows, parse, add)
+            if header is None:
+                done = run_import(report, upserter, rows, parse, add)
+            else:
+                done = _import_prepared(session, path, report, upserter, urns, today, count, header)
     else:
         done = run_import(report, upserter, rows, parse, add)
     frequencies.refresh(session)  # the matcher's name counts, in the same transaction
     return done
+
+
+def _import_prepared(
+    session: Session,
+    path: Path,
+    report: ImportReport,
+    upserter: Upserter,
+    urns: set[str],
+    today: date,
+    workers: int,
+    header: tuple[Wanted, int],
+) -> ImportReport:
+    """The first roll, its rows prepared by worker processes (import_workers), inserted
+    here in the file's order: as ``run_import`` would, item by item."""
+    ring = keyring_of(session.get_bind().dialect)
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    prepared = PupilRows(ring, urns, today, dates_as_text=sqlite)
+    keys = None if ring is None else (ring.keys, ring.current, ring.index_key)
+    inserter = PreparedInserter(upserter, PREPARED_COLUMNS)
+    wanted, data_start = header
+    chunks = import_workers.prepared_items(path, wanted, data_start, prepared, workers, keys)
+    with closing(chunks):  # on any failure, the workers are stopped before it is raised
+        for items in chunks:
+            for line, error, warning, row in items:
+                report.rows_read += 1
+                if error is not None:
+                    report.errors.append((line, error))
+                    continue
+                if warning is not None:
+                    report.warnings.append((line, warning))
+                assert row is not None
+                inserter.add(line, row)
+    inserter.flush()
+    return report
 
 
 @contextmanager

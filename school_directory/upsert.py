@@ -152,20 +152,24 @@ class Upserter:
         self.report.updated += len(changed)
         self.report.unchanged += len(batch) - len(inserts) - len(changed)
 
-    def _insert_fresh(self, batch: list[tuple[int, dict[str, Any]]]) -> None:
-        """Into a table empty when the import began: every row is new but a repeat of a
-        row of an earlier batch, which the table's unique key finds. Only this batch's
-        keys are kept in memory (``seen``): nine million would not fit in a gigabyte."""
-        self.seen = {}
+    def _earlier(self, leads: set[Any]) -> set[tuple[Any, ...]]:
+        """The keys already in the table whose first field is one of ``leads``."""
         lead = getattr(self.model, self.key_fields[0])
         # Padded to a multiple of 500 values (by repeating one): a few statements, not one
         # per batch, are prepared and kept by the driver's statement cache, each one the
         # size of its IN list (nearly 2 MB at 5,000 values; 218 MB of a million-row import
         # before this).
-        leads = sorted({values[self.key_fields[0]] for _, values in batch})
-        leads += leads[-1:] * (-len(leads) % IN_LIST_STEP)
-        query = select(*(getattr(self.model, f) for f in self.key_fields)).where(lead.in_(leads))
-        earlier = {tuple(row) for row in self.session.execute(query)}
+        ordered = sorted(leads)
+        ordered += ordered[-1:] * (-len(ordered) % IN_LIST_STEP)
+        query = select(*(getattr(self.model, f) for f in self.key_fields)).where(lead.in_(ordered))
+        return {tuple(row) for row in self.session.execute(query)}
+
+    def _insert_fresh(self, batch: list[tuple[int, dict[str, Any]]]) -> None:
+        """Into a table empty when the import began: every row is new but a repeat of a
+        row of an earlier batch, which the table's unique key finds. Only this batch's
+        keys are kept in memory (``seen``): nine million would not fit in a gigabyte."""
+        self.seen = {}
+        earlier = self._earlier({values[self.key_fields[0]] for _, values in batch})
         rows = []
         for line, values in batch:
             if earlier and tuple(values[f] for f in self.key_fields) in earlier:
@@ -177,6 +181,58 @@ class Upserter:
         if self.on_batch is not None:
             self.on_batch(batch)
         self.report.inserted += len(rows)
+
+
+class PreparedInserter:
+    """The first roll's rows, prepared (checked, sealed, hashed) apart from this process
+    (school_directory/import_workers.py), inserted as they are: the driver's own
+    ``executemany``, no per-row work of SQLAlchemy's. Checks and refuses rows as
+    ``Upserter`` does for a table empty when the import began (``fresh``), with the same
+    messages: a repeat within a batch by its line, of an earlier batch by the table's key."""
+
+    def __init__(self, upserter: Upserter, columns: Sequence[str]) -> None:
+        assert upserter.fresh
+        self.upserter, self.columns = upserter, tuple(columns)
+        table = upserter.model.__table__
+        checked = [*upserter.limits, *(f for f in upserter.key_fields if f not in upserter.limits)]
+        self.checked = [(c, self.columns.index(c)) for c in checked]
+        self.keys = [self.columns.index(f) for f in upserter.key_fields]
+        connection = upserter.session.connection()
+        mark = {"qmark": "?", "numeric": ":{}", "format": "%s", "pyformat": "%s"}[
+            connection.dialect.paramstyle
+        ]
+        marks = ", ".join(mark.format(n + 1) for n in range(len(self.columns)))
+        quote = connection.dialect.identifier_preparer
+        names = ", ".join(quote.quote(c) for c in self.columns)
+        # Only the table's own names, quoted, and a placeholder per value: no data in it.
+        into = quote.format_table(table)
+        self.statement = f"INSERT INTO {into} ({names}) VALUES ({marks})"  # noqa: S608
+        self.pending: list[tuple[int, tuple[Any, ...]]] = []
+
+    def add(self, line: int, row: tuple[Any, ...]) -> None:
+        if self.upserter.accept(line, {c: row[i] for c, i in self.checked}):
+            self.pending.append((line, row))
+            if len(self.pending) >= BATCH_SIZE:
+                self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        batch, self.pending = self.pending, []
+        upserter = self.upserter
+        upserter.seen = {}
+        first = self.keys[0]
+        earlier = upserter._earlier({row[first] for _, row in batch})
+        rows = []
+        for line, row in batch:
+            if earlier and tuple(row[k] for k in self.keys) in earlier:
+                keys = ", ".join(upserter.key_fields)
+                upserter.report.errors.append((line, f"repeats an earlier line (same {keys})"))
+                continue
+            rows.append(row)
+        if rows:
+            upserter.session.connection().exec_driver_sql(self.statement, rows)
+        upserter.report.inserted += len(rows)
 
 
 def run_import(

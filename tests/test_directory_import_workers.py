@@ -1,0 +1,191 @@
+"""The first roll of a large pupils file prepared by worker processes (issue 16): the same
+pupils, blind indexes, refusals, warnings and line numbers as one process, in one
+transaction (school_directory/import_workers.py)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, func, inspect, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from foundations.database import transaction
+from foundations.models import NameFrequency, Pupil
+from school_directory import import_workers, imports, upsert
+from school_directory.synthetic import write_directory
+from school_directory.upsert import ImportReport
+
+BLIND = (
+    "dob_key", "birth_year_key", "postcode_key", "family_name_key", "given_name_key",
+    "preferred_name_key", "family_key", "given_key", "nhs_key",
+)  # fmt: skip
+PERSONAL = (
+    "given_names", "family_name", "preferred_name", "date_of_birth", "gender", "postcode",
+    "match_record", "nhs_number", "on_roll_from", "on_roll_until",
+)  # fmt: skip
+
+
+@pytest.fixture
+def small_ranges(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers for any file, in ranges of a few dozen lines, batches of 50 rows."""
+    monkeypatch.setattr(imports, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(import_workers, "RANGE_BYTES", 3_000)
+    monkeypatch.setattr(upsert, "BATCH_SIZE", 50)
+
+
+def _roll(tmp_path: Path, sessions: sessionmaker[Session]) -> Path:
+    files = write_directory(tmp_path / "synthetic", schools=30, pupils=1_200, seed=5)
+    with transaction(sessions) as session:
+        imports.import_schools(session, files.schools)
+    return files.pupils
+
+
+def _import(sessions: sessionmaker[Session], path: Path, workers: int) -> ImportReport:
+    with transaction(sessions) as session:
+        return imports.import_pupils(session, path, workers=workers)
+
+
+def _pupils(sessions: sessionmaker[Session]) -> list[tuple[Any, ...]]:
+    """Every pupil decrypted, and its blind indexes as stored, in key order."""
+    with sessions() as session:
+        rows = session.scalars(select(Pupil).order_by(Pupil.upn, Pupil.urn)).all()
+        return [
+            (p.upn, p.urn, *(getattr(p, c) for c in PERSONAL), *(getattr(p, c) for c in BLIND))
+            for p in rows
+        ]
+
+
+def _empty(sessions: sessionmaker[Session]) -> None:
+    with transaction(sessions) as session:
+        session.execute(delete(Pupil))
+        session.execute(delete(NameFrequency))
+
+
+def _both(sessions: sessionmaker[Session], path: Path) -> tuple[Any, Any]:
+    """(report, pupils) of one process, then of two workers, each into an empty table."""
+    results = []
+    for workers in (1, 2):
+        _empty(sessions)
+        report = _import(sessions, path, workers)
+        figures = (report.rows_read, report.inserted, report.errors, report.warnings)
+        results.append((figures, _pupils(sessions)))
+    return results[0], results[1]
+
+
+def _rewrite(path: Path, change: Any) -> None:
+    rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
+    change(rows)
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    path.write_text(out.getvalue(), encoding="utf-8")
+
+
+@pytest.mark.usefixtures("small_ranges")
+def test_workers_import_the_same_pupils_and_blind_indexes(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    path = _roll(tmp_path, sessions)
+    (one_report, one), (two_report, two) = _both(sessions, path)
+    assert len(one) == one_report[1] >= 1_200  # some on two rolls
+    assert two_report == one_report
+    assert two == one
+    with sessions() as session:
+        names = {str(ix["name"]) for ix in inspect(session.get_bind()).get_indexes("pupils")}
+        assert {str(ix.name) for ix in Pupil.__table__.indexes} <= names  # type: ignore[attr-defined]
+        assert session.scalar(select(func.count()).select_from(NameFrequency))
+
+
+@pytest.mark.usefixtures("small_ranges")
+def test_bad_rows_across_ranges_are_refused_by_the_same_lines(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    path = _roll(tmp_path, sessions)
+
+    def spoil(rows: list[list[str]]) -> None:
+        header = rows[0]
+        upn, born, urn, nhs = (
+            header.index(c) for c in ("upn", "date_of_birth", "urn", "nhs_number")
+        )
+        for n in range(7, len(rows), 97):
+            rows[n][upn] = rows[n][upn][:-1] + ("A" if rows[n][upn][-1] != "A" else "B")
+        for n in range(30, len(rows), 131):
+            rows[n][born] = "2016-02-30"
+        for n in range(55, len(rows), 173):
+            rows[n][urn] = "999999"
+        for n in range(12, len(rows), 89):
+            rows[n][nhs] = "1234567890"  # a bad check digit: a warning, imported without it
+        rows[400] = ["", "", ""]  # blank: skipped, not counted
+        rows.insert(600, list(rows[20]))  # a repeat of a row of an earlier batch and range
+        rows.insert(700, list(rows[699]))  # a repeat of the line before
+        rows.append(list(rows[1]))  # of the first row, on the last line
+
+    _rewrite(path, spoil)
+    (one_report, one), (two_report, two) = _both(sessions, path)
+    errors = one_report[2]
+    assert len(errors) > 30 and len(one_report[3]) > 10
+    assert {m for _, m in errors if "repeats" in m} == {
+        "repeats an earlier line (same upn, urn)",
+        "repeats line 700 (same upn, urn)",
+    }
+    assert two_report == one_report  # the same messages, by the same lines, in the same order
+    assert two == one
+
+
+@pytest.mark.usefixtures("small_ranges")
+def test_a_quoted_line_end_is_read_as_one_process_reads_it(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    path = _roll(tmp_path, sessions)
+
+    def quote(rows: list[list[str]]) -> None:
+        given = rows[0].index("given_names")
+        rows[500][given] = "Anna\nMaria"  # written quoted, over two lines
+        rows[800][given] = 'Jo "JJ", Junior'  # quoted, on one line
+        rows[300][rows[0].index("urn")] = "999999"  # refused before it
+        rows[900][rows[0].index("date_of_birth")] = "2016-02-30"  # and after it
+
+    _rewrite(path, quote)
+    (one_report, one), (two_report, two) = _both(sessions, path)
+    assert [line for line, _ in one_report[2]] == [301, 902]  # the record of two lines
+    assert two_report == one_report and two == one
+    assert any(p[2] == "Anna\nMaria" for p in one)
+
+
+@pytest.mark.usefixtures("small_ranges")
+def test_a_failed_import_with_workers_rolls_everything_back(
+    sessions: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _roll(tmp_path, sessions)
+    with sessions() as session:
+        before = {str(ix["name"]) for ix in inspect(session.get_bind()).get_indexes("pupils")}
+    flushes = []
+    real_flush = upsert.PreparedInserter.flush
+
+    def flush_then_fail(self: upsert.PreparedInserter) -> None:
+        real_flush(self)
+        flushes.append(1)
+        if len(flushes) == 5:
+            raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(upsert.PreparedInserter, "flush", flush_then_fail)
+    with pytest.raises(RuntimeError, match="disk is full"):
+        _import(sessions, path, 2)
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Pupil)) == 0
+    with sessions() as session:
+        names = {str(ix["name"]) for ix in inspect(session.get_bind()).get_indexes("pupils")}
+    assert names == before
+    monkeypatch.setattr(upsert.PreparedInserter, "flush", real_flush)
+    assert _import(sessions, path, 2).inserted >= 1_200
+
+
+def test_the_number_of_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENCOMPASS_IMPORT_WORKERS", "3")
+    assert import_workers.worker_count() == 3
+    assert import_workers.worker_count(1) == 1
+    monkeypatch.setenv("ENCOMPASS_IMPORT_WORKERS", "0")
+    assert import_workers.worker_count() == 1

@@ -55,7 +55,11 @@ def worker_count(given: int | None = None) -> int:
     if given is not None:
         return max(1, given)
     named = os.environ.get(WORKERS_VARIABLE, "").strip()
-    return max(1, int(named)) if named else os.cpu_count() or 1
+    if not named:
+        return os.cpu_count() or 1
+    if not named.isdigit():
+        raise ValueError(f"{WORKERS_VARIABLE} must be a whole number of processes, not {named!r}")
+    return max(1, int(named))
 
 
 def read_header(path: Path) -> tuple[Wanted, int] | None:

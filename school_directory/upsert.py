@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import String, select
 from sqlalchemy.orm import Session
@@ -18,6 +18,8 @@ from foundations.crypto import BlindIndex
 from foundations.database import Base
 from foundations.row_sealing import write_rows
 from school_directory.csv_rows import Records, RowError
+
+T = TypeVar("T")
 
 BATCH_SIZE = 5_000
 IN_LIST_STEP = 500
@@ -164,19 +166,28 @@ class Upserter:
         query = select(*(getattr(self.model, f) for f in self.key_fields)).where(lead.in_(ordered))
         return {tuple(row) for row in self.session.execute(query)}
 
+    def not_repeats(
+        self, batch: Sequence[tuple[int, T]], key_of: Callable[[T], tuple[Any, ...]]
+    ) -> list[T]:
+        """A batch for a table empty when the import began, but the rows that repeat a row of
+        an earlier batch (the table's unique key finds them), each refused by its line.
+        Only this batch's keys are kept in memory (``seen``)."""
+        self.seen = {}
+        earlier = self._earlier({key_of(item)[0] for _, item in batch})
+        keys = ", ".join(self.key_fields)
+        rows = []
+        for line, item in batch:
+            if earlier and key_of(item) in earlier:
+                self.report.errors.append((line, f"repeats an earlier line (same {keys})"))
+                continue
+            rows.append(item)
+        return rows
+
     def _insert_fresh(self, batch: list[tuple[int, dict[str, Any]]]) -> None:
         """Into a table empty when the import began: every row is new but a repeat of a
         row of an earlier batch, which the table's unique key finds. Only this batch's
         keys are kept in memory (``seen``): nine million would not fit in a gigabyte."""
-        self.seen = {}
-        earlier = self._earlier({values[self.key_fields[0]] for _, values in batch})
-        rows = []
-        for line, values in batch:
-            if earlier and tuple(values[f] for f in self.key_fields) in earlier:
-                keys = ", ".join(self.key_fields)
-                self.report.errors.append((line, f"repeats an earlier line (same {keys})"))
-                continue
-            rows.append(values)
+        rows = self.not_repeats(batch, lambda values: tuple(values[f] for f in self.key_fields))
         write_rows(self.session, self.model.__table__, rows)
         if self.on_batch is not None:
             self.on_batch(batch)
@@ -220,16 +231,7 @@ class PreparedInserter:
             return
         batch, self.pending = self.pending, []
         upserter = self.upserter
-        upserter.seen = {}
-        first = self.keys[0]
-        earlier = upserter._earlier({row[first] for _, row in batch})
-        rows = []
-        for line, row in batch:
-            if earlier and tuple(row[k] for k in self.keys) in earlier:
-                keys = ", ".join(upserter.key_fields)
-                upserter.report.errors.append((line, f"repeats an earlier line (same {keys})"))
-                continue
-            rows.append(row)
+        rows = upserter.not_repeats(batch, lambda row: tuple(row[k] for k in self.keys))
         if rows:
             upserter.session.connection().exec_driver_sql(self.statement, rows)
         upserter.report.inserted += len(rows)

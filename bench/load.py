@@ -45,7 +45,7 @@ from broker.demo import PupilSeed, incident_stream
 from broker.embedded import EmbeddedKafka, free_port
 from broker.kafka_admin import ensure_topics
 from broker.topics import Topics
-from foundations.database import engine_for, session_factory, transaction, upgrade
+from foundations.database import engine_for, read_only, session_factory, transaction, upgrade
 from foundations.dkim import write_key
 from foundations.key_material import new_key_spec
 from foundations.logging import configure_logging
@@ -141,7 +141,7 @@ def drop_postgres(name: str) -> None:
 
 def released(sessions: sessionmaker[Session]) -> list[Any]:
     """The notifications that will produce an e-mail, with their incident ids."""
-    with transaction(sessions) as session:
+    with read_only(sessions) as session:  # no write lock: the instances' work goes on
         return list(
             session.execute(
                 select(Notification.id, Notification.incident_id).where(
@@ -321,8 +321,8 @@ async def run_one(
         # Wait for the e-mails the released notifications will produce.
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            # On a worker thread: the query waits for SQLite's write lock, which the event
-            # loop (and the mail server's arrivals, on their own thread) must not.
+            # On a worker thread: the event loop (and the mail server's arrivals, on their
+            # own thread) must not wait for the database.
             expected = await asyncio.to_thread(released, sessions)
             if expected and all(nid in arrivals.at for nid, _ in expected):
                 break

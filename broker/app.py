@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
@@ -140,7 +141,7 @@ class EncompassService:
         self.checkpointer: AuditCheckpointer | None = None
         self.retention: RetentionJob | None = None
         if Role.SCHEDULER in self.roles:
-            self.audit_publisher = AuditPublisher(self.sessions, self._publish_audit)
+            self.audit_publisher = AuditPublisher(self.sessions, self._enqueue_audit)
             self.checkpointer = AuditCheckpointer(settings, self.sessions, self._publish_audit)
             self.retention = RetentionJob(
                 settings, self.sessions, forget_sign_ins=console_sessions.forget_old_sign_ins
@@ -264,12 +265,22 @@ class EncompassService:
         )
 
     async def _publish_audit(self, payload: bytes, key: str) -> None:
-        await self.broker.publish(
+        await (await self._enqueue_audit(payload, key))
+
+    async def _enqueue_audit(self, payload: bytes, key: str) -> Awaitable[Any]:
+        """Queued with the producer; the returned future is the broker's acknowledgement."""
+        queued = await self.broker.publish(
             payload,
             topic=self.topics.audit,
             key=key.encode(),
             headers={"content-type": "application/json"},
+            no_confirm=True,
         )
+        if inspect.isawaitable(queued):
+            return queued
+        done = asyncio.get_running_loop().create_future()  # the in-memory test broker
+        done.set_result(queued)
+        return done
 
     # --- the lifecycle ---------------------------------------------------------------------
 

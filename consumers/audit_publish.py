@@ -2,10 +2,16 @@
 
 The ledger table is the source of truth; a cursor row says how far publishing has got, and
 is moved only after the broker has acknowledged the messages.
+
+A batch of rows is handed to the producer in order, each row queued before the next, and
+only then are the acknowledgements awaited, together: the producer sends them in a few
+requests, not one round trip a row. The rows are read in a transaction that only reads
+(it does not wait for SQLite's write lock); the cursor is moved once a batch.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -16,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from audit import checkpoints
 from consumers.periodic import Periodic
-from foundations.database import run_in_session
+from foundations.database import run_in_session, run_reading
 from foundations.models import AuditEvent, RelayCursor
 from foundations.settings import Settings
 
@@ -24,9 +30,12 @@ CURSOR = "audit-topic"
 log = structlog.get_logger(__name__)
 
 Publish = Callable[[bytes, str], Awaitable[Any]]
+# Queue one message (in call order) and return what, awaited, is the broker's acknowledgement.
+Enqueue = Callable[[bytes, str], Awaitable[Awaitable[Any]]]
+BATCH = 500  # rows read and published at a time
 
 
-def pending(session: Session, limit: int = 500) -> list[dict[str, Any]]:
+def pending(session: Session, limit: int = BATCH) -> list[dict[str, Any]]:
     cursor = session.get(RelayCursor, CURSOR)
     after = cursor.last_seq if cursor else 0
     rows = session.execute(
@@ -45,20 +54,25 @@ def advance(session: Session, seq: int) -> None:
 
 class AuditPublisher:
     def __init__(
-        self, sessions: sessionmaker[Session], publish: Publish, poll_s: float = 1.0
+        self, sessions: sessionmaker[Session], enqueue: Enqueue, poll_s: float = 1.0
     ) -> None:
         self.sessions = sessions
-        self.publish = publish
+        self.enqueue = enqueue
         self.poll_s = poll_s
+        # A full batch: there may be more at once; else the next look is one poll away.
         self.loop = Periodic(
-            self.run_once, poll_s, failed="audit_publish_error", again=lambda sent: sent > 0
+            self.run_once, poll_s, failed="audit_publish_error", again=lambda sent: sent >= BATCH
         )
 
     async def run_once(self) -> int:
-        rows = await run_in_session(self.sessions, pending)
+        rows = await run_reading(self.sessions, pending)
+        acknowledgements = []
         for row in rows:
             key = row["notification_id"] or row["incident_id"] or str(row["seq"])
-            await self.publish(json.dumps(row, separators=(",", ":")).encode(), key)
+            body = json.dumps(row, separators=(",", ":")).encode()
+            acknowledgements.append(await self.enqueue(body, key))
+        # Every one acknowledged (an error raises here) before the cursor moves.
+        await asyncio.gather(*acknowledgements)
         if rows:
             await run_in_session(self.sessions, advance, rows[-1]["seq"])
         return len(rows)

@@ -1,10 +1,14 @@
 """Deliver: send approved notifications to the school's DSL (deputy as fallback).
 
-The database is the outbox (``consumers.outbox``). A worker claims a due notification
-(``sending`` with a lease, renewed while it sends), renders it, sends it, and records the
-outcome with its audit row. A crash after sending and before recording leaves the lease to
-expire; the resend carries the same Message-ID, derived from the notification id, so the
-school's mail system can recognise it.
+The database is the outbox (``consumers.outbox``). A worker claims due notifications
+(``sending`` with a lease, renewed while it sends), renders them, sends them, and records
+each outcome with its audit row. A crash after sending and before recording leaves the
+lease to expire; the resend carries the same Message-ID, derived from the notification id,
+so the school's mail system can recognise it.
+
+A process has up to ``ENCOMPASS_DELIVERY_CONCURRENCY`` e-mails in flight, in two lanes:
+each lane claims a batch, sends half of them at a time and records the outcomes as they
+come, so while one lane waits for the database (SQLite's one write lock), the other sends.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from foundations.settings import Settings
 from schemas.notification import SchoolNotification
 
 ACTOR = "broker:deliver"
+LANES = 2  # claim-send-record loops a process runs at once (module docstring)
 log = structlog.get_logger(__name__)
 
 
@@ -99,6 +104,22 @@ class Job:
     @property
     def row_id(self) -> str:
         return self.notification_id
+
+
+def lane_in_flight(settings: Settings) -> int:
+    """The e-mails one lane sends at once: its share of ENCOMPASS_DELIVERY_CONCURRENCY."""
+    return max(1, settings.delivery_concurrency // LANES)
+
+
+def claim_size(settings: Settings) -> int:
+    """The notifications a lane claims at a time: two rounds of its e-mails in flight."""
+    return max(5, 2 * lane_in_flight(settings))
+
+
+def resent_after_a_crash_at_most(settings: Settings) -> int:
+    """What a process killed outright can leave sent but not recorded, so sent again after
+    its lease (each with its own Message-ID): every notification its lanes hold."""
+    return LANES * claim_size(settings)
 
 
 def outbox(settings: Settings) -> Outbox[Notification]:
@@ -243,6 +264,7 @@ class DeliveryWorker:
         self.on_result = on_result or (lambda _result: None)
         self.clock = clock
         self.return_paths = ReturnPaths.from_settings(settings)
+        self.claim_size = claim_size(settings)
         self.courier: Courier[Job] = Courier(
             sessions,
             mailer,
@@ -252,16 +274,25 @@ class DeliveryWorker:
             sent=mark_sent,
             failed=lambda s, job, error, now: mark_failed(s, settings, job, error, now),
             told=self._told,
+            concurrency=lane_in_flight(settings),
         )
-        self.loop = Periodic(
-            self.run_once,
-            settings.delivery_poll_s,
-            failed="delivery_loop_error",
-            again=lambda sent: sent > 0,  # some were due: there may be more
-        )
+        self.lanes = [
+            Periodic(
+                self.run_once,
+                settings.delivery_poll_s,
+                failed="delivery_loop_error",
+                again=lambda sent: sent > 0,  # some were due: there may be more
+            )
+            for _ in range(LANES)
+        ]
+        self.loop = self.lanes[0]
+        for lane in self.lanes[1:]:  # one wake-up for both: either may take what came
+            lane.wake = self.loop.wake
         self.wake = self.loop.wake  # set when there may be something to send
 
     async def run_once(self) -> int:
+        """One lane's turn: claim a batch, send it, record it (the lanes run this by turns
+        of their own; a claim never takes what another lane or process holds)."""
         jobs = await asyncio.to_thread(self._claim)
         await self.courier.send(jobs, stopping=self.loop.stopping.is_set)
         return len(jobs)
@@ -271,7 +302,7 @@ class DeliveryWorker:
         messages after it commits, so that neither the event loop nor SQLite's write lock
         waits for the build. A build that fails hands the claims back at once."""
         with transaction(self.sessions) as session:
-            jobs = claim_due(session, self.settings, self.clock(), 5, self.links)
+            jobs = claim_due(session, self.settings, self.clock(), self.claim_size, self.links)
         try:
             return [replace(job, message=self._build(job)) for job in jobs]
         except BaseException:
@@ -303,11 +334,13 @@ class DeliveryWorker:
         self.on_result("temporary_failure" if transient else "permanent_failure")
 
     async def run(self) -> None:
-        await self.loop.run()
+        await asyncio.gather(*(lane.run() for lane in self.lanes))
 
     def request_stop(self) -> None:
-        """Finish the e-mail being sent, hand back the rest of the batch, then return.
+        """Finish the e-mails being sent and record them, hand back the rest of the
+        batches, then return.
 
         Cancelling mid-send instead could lose the record of an e-mail the school's server
         has already accepted, and another instance would send it again."""
-        self.loop.request_stop()
+        for lane in self.lanes:
+            lane.request_stop()

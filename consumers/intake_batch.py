@@ -44,7 +44,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from consumers import batch_memo
+from consumers import batch_memo, intake_pool
 from consumers.batch_memo import BatchMemo
 from consumers.intake import (
     Refused,
@@ -118,7 +118,11 @@ def take_all(
     memo: BatchMemo | None = None,
 ) -> list[Taken]:
     """Record the batch; ``memo`` holds what the intake's pool computed ahead for it
-    (``consumers.intake_pool``): without it, or where it has nothing, in process."""
+    (``consumers.intake_pool``): without a pool, it is computed here, before the
+    transaction's first statement (``intake_pool.ahead``); where it has nothing, in
+    process."""
+    if memo is None and accepted:
+        memo = intake_pool.ahead(incident for incident, _ in accepted)
     with batch_memo.using(memo):
         return _take_all(session, settings, accepted, refused)
 

@@ -91,6 +91,23 @@ def precompute(incident: PoliceIncident) -> dict[str, ChildWork]:
     return {child.person_id: child_work(incident, child) for child in incident.children}
 
 
+def ahead(incidents: Iterable[PoliceIncident]) -> BatchMemo:
+    """The batch's memo computed now, in this thread: for an intake without a pool, called
+    before its transaction's first statement, so that SQLite's write lock (taken at the
+    transaction's BEGIN) is not held while the accounts are redacted and checked. An
+    incident whose work raises is left to the transaction, which meets the same error in
+    the same place as without the memo."""
+    memo = BatchMemo()
+    for incident in incidents:
+        future: Future[dict[str, ChildWork]] = Future()
+        try:
+            future.set_result(precompute(incident))
+        except Exception as exc:
+            future.set_exception(exc)
+        memo.add(incident, future)
+    return memo
+
+
 def warm_up() -> None:
     """In each worker as it starts: the language model, the word and name lists, the
     redactor's patterns (one synthetic incident), so that no batch pays for them."""

@@ -163,10 +163,20 @@ def _never() -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class _Outcome(Generic[J]):
+    job: J
+    error: DeliveryError | None  # None: sent
+    at: datetime
+
+
 class Courier(Generic[J]):
-    """Sends an outbox's claimed jobs in turn and records each outcome, each in its own
-    transaction; renews the lease of the jobs it still holds while it works; hands back
-    what it has not sent when it is stopped or cancelled."""
+    """Sends an outbox's claimed jobs, up to ``concurrency`` at a time (each on its own
+    connection of the mailer's pool), and records their outcomes: what has finished
+    while the last record was being written goes into the next transaction together, so
+    a slow lock (SQLite's one writer) delays the records, never the sending. Renews the
+    lease of the jobs it still holds while it works; hands back what it has not sent when
+    it is stopped or cancelled (an outcome already known is recorded first)."""
 
     def __init__(
         self,
@@ -179,6 +189,7 @@ class Courier(Generic[J]):
         sent: Callable[[Session, J, datetime], None],
         failed: Callable[[Session, J, Exception, datetime], None],
         told: Callable[[J, DeliveryError | None], None] = lambda _job, _error: None,
+        concurrency: int = 1,
     ) -> None:
         self.sessions = sessions
         self.mailer = mailer
@@ -188,33 +199,91 @@ class Courier(Generic[J]):
         self.sent = sent
         self.failed = failed
         self.told = told  # for logs and metrics: None when sent, else the refusal
+        self.concurrency = concurrency
         self.renew_every_s = outbox.lease_s / 3
 
     async def send(self, jobs: Sequence[J], stopping: Callable[[], bool] = _never) -> None:
         held = {job.row_id: job.attempt for job in jobs}
         renewing = asyncio.create_task(self._renew(held)) if held else None
+        finished: list[_Outcome[J]] = []  # sent or refused, not yet recorded
+        wrote = asyncio.Event()  # an outcome is waiting for the recorder
+        sending: set[asyncio.Task[None]] = set()
+        slots = asyncio.Semaphore(self.concurrency)
+
+        async def attempt(job: J) -> None:
+            try:
+                finished.append(await self._attempt(job))
+                wrote.set()
+            finally:
+                slots.release()
+
+        closing = asyncio.Event()  # every attempt has finished: the recorder ends
+        recorder = asyncio.create_task(self._recorder(finished, wrote, held, closing))
         try:
             for job in jobs:
-                if stopping():
+                await slots.acquire()
+                if stopping() or recorder.done():
+                    slots.release()
                     break  # shutting down: what is not yet sent goes back to the queue
-                await self._send(job)
-                del held[job.row_id]
+                task = asyncio.create_task(attempt(job))
+                sending.add(task)
+                task.add_done_callback(sending.discard)
+            if sending:
+                await asyncio.gather(*sending)
+            closing.set()
+            wrote.set()
+            await recorder
         finally:
+            for task in [*sending, recorder]:
+                task.cancel()
+            await asyncio.wait([*sending, recorder])
             if renewing is not None:
                 renewing.cancel()
                 await asyncio.wait([renewing])
+            if finished:  # cancelled with outcomes known: record them before handing back
+                record = partial(self._record, finished, held)
+                await asyncio.shield(logged(record, "outbox_record_failed"))
             if held:  # stopped, or cancelled mid-batch: the rest go back to the queue
                 await asyncio.shield(run_in_session(self.sessions, self.outbox.release, held))
 
-    async def _send(self, job: J) -> None:
+    async def _attempt(self, job: J) -> _Outcome[J]:
         try:
             await self.mailer.send(self.message(job))
         except (TransientDeliveryError, PermanentDeliveryError) as exc:
-            self.told(job, exc)
-            await run_in_session(self.sessions, self.failed, job, exc, self.clock())
-            return
-        await run_in_session(self.sessions, self.sent, job, self.clock())
-        self.told(job, None)
+            return _Outcome(job, exc, self.clock())
+        return _Outcome(job, None, self.clock())
+
+    async def _recorder(
+        self,
+        finished: list[_Outcome[J]],
+        wrote: asyncio.Event,
+        held: dict[Any, int],
+        closing: asyncio.Event,
+    ) -> None:
+        """Records what has finished, round after round, until every attempt has."""
+        while True:
+            await wrote.wait()
+            wrote.clear()
+            while finished:  # what finished during a round's transaction: the next round
+                await self._record(finished, held)
+            if closing.is_set():
+                return
+
+    async def _record(self, finished: list[_Outcome[J]], held: dict[Any, int]) -> None:
+        """The outcomes finished so far, in one transaction (taken off ``finished``)."""
+        batch = finished[:]
+        del finished[: len(batch)]
+        await run_in_session(self.sessions, self._write, batch)
+        for outcome in batch:
+            del held[outcome.job.row_id]
+            self.told(outcome.job, outcome.error)
+
+    def _write(self, session: Session, batch: Sequence[_Outcome[J]]) -> None:
+        for outcome in batch:
+            if outcome.error is None:
+                self.sent(session, outcome.job, outcome.at)
+            else:
+                self.failed(session, outcome.job, outcome.error, outcome.at)
 
     async def _renew(self, held: dict[Any, int]) -> None:
         """Every third of a lease, a lease from now for what is still held."""

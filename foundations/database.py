@@ -206,8 +206,13 @@ def _make_engine(url: str) -> Engine:
     return create_engine(sa_url, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
 
+# The execution option of a transaction that only reads (``read_only``).
+READ_ONLY = "encompass_read_only"
+
+
 def _sqlite_write_transactions(engine: Engine) -> None:
-    """Every SQLite transaction takes the write lock at BEGIN (``BEGIN IMMEDIATE``).
+    """Every SQLite transaction takes the write lock at BEGIN (``BEGIN IMMEDIATE``), but
+    one opened by ``read_only``.
 
     The audit chain reads the last row and appends the next: two processes (the broker
     and a reviewer's CLI) must not both read the same tail. WAL lets readers go on.
@@ -227,7 +232,10 @@ def _sqlite_write_transactions(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A transaction that only reads (``read_only``) does not queue for the lock: in WAL
+        # mode it reads the last commit while a writer works.
+        reading = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -268,11 +276,40 @@ def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
+@contextmanager
+def read_only(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A transaction that only reads: on SQLite it takes no write lock (it sees the last
+    commit, as every reader in WAL mode does). Both databases refuse a write in it
+    (SQLite's ``query_only``, PostgreSQL's ``SET TRANSACTION READ ONLY``), so a caller
+    can never write by mistake without the lock."""
+    with sessions() as session, session.begin():
+        connection = session.connection(execution_options={READ_ONLY: True})
+        if connection.dialect.name != "sqlite":
+            connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+            yield session
+            return
+        connection.exec_driver_sql("PRAGMA query_only = 1")
+        try:
+            yield session
+        finally:
+            connection.exec_driver_sql("PRAGMA query_only = 0")
+
+
 async def run_in_session(sessions: sessionmaker[Session], fn: Callable[..., T], *args: Any) -> T:
     """Run ``fn(session, *args)`` in one transaction on a worker thread."""
 
     def _work() -> T:
         with transaction(sessions) as session:
+            return fn(session, *args)
+
+    return await asyncio.to_thread(_work)
+
+
+async def run_reading(sessions: sessionmaker[Session], fn: Callable[..., T], *args: Any) -> T:
+    """``run_in_session`` for ``fn`` that only reads (``read_only``)."""
+
+    def _work() -> T:
+        with read_only(sessions) as session:
             return fn(session, *args)
 
     return await asyncio.to_thread(_work)

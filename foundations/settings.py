@@ -176,6 +176,9 @@ class Settings(BaseSettings):
     # crash). The worker renews it every third of a lease while it sends (consumers/outbox.py),
     # so it can be short: a crash holds the rest of a batch for about this long.
     delivery_lease_s: float = Field(default=30.0, gt=0, le=3600)
+    # E-mails a process has in flight at once, each on its own kept SMTP connection
+    # (consumers/deliver.py): a Monday backlog or a busy night is not sent one at a time.
+    delivery_concurrency: int = Field(default=8, ge=1, le=64)
 
     # The web console and acknowledgement links.
     http_host: str = "127.0.0.1"

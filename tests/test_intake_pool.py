@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from broker.app import EncompassService
 from broker.demo import PupilSeed, incident_stream
 from broker.embedded import free_port
-from consumers import batch_memo
+from consumers import batch_memo, intake_pool
 from consumers.batch_memo import BatchMemo, ChildWork
 from consumers.held_account import screen
 from consumers.intake_batch import IntakeBatches, take_all
@@ -296,6 +296,31 @@ def test_no_pool_configured_starts_no_process(
     with transaction(sessions) as session:
         take_all(session, batches.settings, [(parsed(), "t/0/0")], [])
     assert set(multiprocessing.active_children()) == before
+
+
+def test_without_a_pool_the_accounts_are_redacted_before_the_transaction_takes_the_lock(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's write lock is taken at the transaction's BEGIN: the batch's redaction and
+    residual checks run before it, not while the other writers wait."""
+    order: list[str] = []
+    engine = sessions.kw["bind"]
+    listener = lambda _conn: order.append("begin")  # noqa: E731
+    event.listen(engine, "begin", listener)
+    ahead = intake_pool.precompute
+
+    def counted(incident: PoliceIncident) -> dict[str, ChildWork]:
+        order.append("redact")
+        return ahead(incident)
+
+    monkeypatch.setattr(intake_pool, "precompute", counted)
+    try:
+        with transaction(sessions) as session:
+            taken = take_all(session, isolated_settings(), [(parsed(), "t/0/0")], [])
+    finally:
+        event.remove(engine, "begin", listener)
+    assert order == ["redact", "begin"]
+    assert len(taken) == 1
 
 
 async def test_the_broker_wires_a_pool_to_its_intake_only_when_configured(tmp_path: Path) -> None:

@@ -39,11 +39,18 @@ class HeldMailer(MemoryMailer):
         super().__init__()
         self.talking = asyncio.Event()  # a message is being sent
         self.through = asyncio.Event()
+        self.in_flight = 0
+        self.most_in_flight = 0
 
     async def send(self, message: EmailMessage) -> None:
         self.talking.set()
-        await self.through.wait()
-        await super().send(message)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await self.through.wait()
+            await super().send(message)
+        finally:
+            self.in_flight -= 1
 
 
 def approved(sessions: sessionmaker[Session], count: int) -> list[str]:
@@ -114,26 +121,77 @@ async def test_a_live_worker_renews_its_lease_while_the_mail_server_is_slow(
     assert {status for status, _ in leases(sessions).values()} == {"sent"}
 
 
-async def test_a_stopped_worker_finishes_the_email_in_hand_and_hands_back_the_rest(
+async def test_a_stopped_worker_finishes_the_emails_in_flight_and_hands_back_the_rest(
     sessions: sessionmaker[Session],
 ) -> None:
-    approved(sessions, 3)
+    approved(sessions, 5)
     clock = Clock(NOW)
     slow = HeldMailer()
-    worker = DeliveryWorker(SETTINGS, sessions, slow, LINKS, clock=clock)
+    # Two lanes with two e-mails in flight each; one lane claims all five (a batch of 5).
+    settings = Settings(delivery_concurrency=4)
+    worker = DeliveryWorker(settings, sessions, slow, LINKS, clock=clock)
     running = asyncio.create_task(worker.run())
-    await asyncio.wait_for(slow.talking.wait(), 10)
+    await until(lambda: slow.in_flight == 2)
     worker.request_stop()
     slow.through.set()
     await asyncio.wait_for(running, 10)
-    assert len(slow.messages) == 1
-    assert sorted(leases(sessions).values(), key=str) == [
-        ("approved", None),
-        ("approved", None),
-        ("sent", None),
-    ]
+    assert len(slow.messages) == 2
+    assert (
+        sorted(leases(sessions).values(), key=str)
+        == [("approved", None)] * 3 + [("sent", None)] * 2
+    )
     other = MemoryMailer()  # due again at once, with no lease to wait for
-    assert await DeliveryWorker(SETTINGS, sessions, other, LINKS, clock=clock).run_once() == 2
+    assert await DeliveryWorker(SETTINGS, sessions, other, LINKS, clock=clock).run_once() == 3
+
+
+async def test_a_worker_has_several_emails_in_flight_and_records_them_together(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slow mail server does not make a backlog wait in single file; and the outcomes
+    that finish together are recorded in one transaction, not one each."""
+    approved(sessions, 8)
+    slow = HeldMailer()
+    worker = DeliveryWorker(Settings(delivery_concurrency=8), sessions, slow, LINKS,
+                            clock=Clock(NOW))  # fmt: skip
+    rounds: list[int] = []
+    write = worker.courier._write
+    monkeypatch.setattr(
+        worker.courier, "_write", lambda s, batch: (rounds.append(len(batch)), write(s, batch))
+    )
+    sending = asyncio.create_task(worker.run_once())  # one lane: a batch of 8, 4 at a time
+    await until(lambda: slow.in_flight == 4)
+    slow.through.set()
+    assert await sending == 8
+    assert slow.most_in_flight == 4
+    assert {status for status, _ in leases(sessions).values()} == {"sent"}
+    assert sum(rounds) == 8 and len(rounds) < 8
+
+
+async def test_a_batch_cancelled_after_an_email_was_accepted_records_it_before_handing_back(
+    sessions: sessionmaker[Session],
+) -> None:
+    """The e-mail the server has accepted is recorded sent (not sent again by the next
+    worker); the one still in flight is handed back."""
+    approved(sessions, 2)
+    firsts: list[str] = []
+
+    class OneThrough(HeldMailer):
+        async def send(self, message: EmailMessage) -> None:
+            if not firsts:
+                firsts.append(str(message["Message-ID"]))
+                await MemoryMailer.send(self, message)
+                return
+            await super().send(message)
+
+    slow = OneThrough()
+    worker = DeliveryWorker(Settings(delivery_concurrency=4), sessions, slow, LINKS,
+                            clock=Clock(NOW))  # fmt: skip
+    sending = asyncio.create_task(worker.run_once())
+    await until(lambda: slow.in_flight == 1)
+    sending.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await sending
+    assert sorted(leases(sessions).values(), key=str) == [("approved", None), ("sent", None)]
 
 
 async def test_a_cancelled_batch_hands_back_what_was_not_sent(

@@ -257,7 +257,7 @@ async def test_the_worker_records_each_emails_own_outcome_over_one_connection(
         urn = "100002" if f"N-{i}" in refused else "100001"
         add_notification(sessions, f"N-{i}", status="approved", deliver_by=due, urn=urn)
     server.refuse_recipient(ONLY_DEPUTY, 550)
-    settings = _settings(server, pki)
+    settings = _settings(server, pki, delivery_concurrency=1)  # one e-mail at a time
     mailer = SmtpMailer(settings, local_hostname="broker.test")
     clock = Clock(NOW)
     worker = DeliveryWorker(settings, sessions, mailer, LINKS, clock=clock)
@@ -280,4 +280,24 @@ async def test_the_worker_records_each_emails_own_outcome_over_one_connection(
     ids = sorted(str(m.message["Message-ID"]) for m in server.messages)
     assert ids == sorted(f"<N-{i}@police.example>" for i in range(12) if f"N-{i}" not in refused)
     assert server.logins == 2  # the cut connection replaced once, not once per e-mail
+    await mailer.aclose()
+
+
+async def test_emails_sent_at_once_each_keep_their_own_connection(
+    sessions: sessionmaker[Session], server: RecordingSmtpServer, pki: TestPki
+) -> None:
+    """Several e-mails in flight (ENCOMPASS_DELIVERY_CONCURRENCY): a connection for each,
+    each kept for the next e-mails, over STARTTLS and AUTH; every e-mail sent once."""
+    add_schools(sessions)
+    due = london("2026-11-23 08:30")
+    for i in range(12):
+        add_notification(sessions, f"N-{i}", status="approved", deliver_by=due, urn="100001")
+    settings = _settings(server, pki, delivery_concurrency=4)  # two a lane
+    mailer = SmtpMailer(settings, local_hostname="broker.test")
+    worker = DeliveryWorker(settings, sessions, mailer, LINKS, clock=Clock(NOW))
+    await _drain(worker)
+    assert set(_statuses(sessions).values()) == {"sent"}
+    ids = sorted(str(m.message["Message-ID"]) for m in server.messages)
+    assert ids == sorted(f"<N-{i}@police.example>" for i in range(12))
+    assert server.logins == 2
     await mailer.aclose()

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -21,6 +22,7 @@ from foundations.models.audit import AuditEvent
 GENESIS = "0" * 64
 _POSTGRES_CHAIN_LOCK = 0x45_4E_43_4F  # "ENCO": one writer appends to the chain at a time
 _TAIL = "audit_tail"  # session.info: (transaction, the last row it appended)
+_DEFERRED = "audit_deferred"  # session.info: rows recorded in a ``deferred`` block
 
 
 class AuditAction(StrEnum):
@@ -177,26 +179,56 @@ def record(
 
     ``details`` carries ids, statuses and reasons, never a child's name or date of birth.
     """
-    last_seq, prev = _tail(session)
-    at = utcnow()
     clean = json.loads(json.dumps(details or {}, default=str))
     event = AuditEvent(
-        seq=last_seq + 1,
-        at=at,
+        at=utcnow(),
         action=action.value,
         actor=actor,
         incident_id=incident_id,
         notification_id=notification_id,
         details=clean,
         content_sha256=content_sha256,
-        prev_hash=prev,
     )
-    event.hash = hash_of(event)
-    session.add(event)
-    root = session.get_transaction()
-    if root is not None:
-        session.info[_TAIL] = (root, event)
+    waiting: list[AuditEvent] | None = session.info.get(_DEFERRED)
+    if waiting is not None:  # chained at the end of the ``deferred`` block
+        waiting.append(event)
+    else:
+        _chain(session, [event])
     return event
+
+
+def _chain(session: Session, events: list[AuditEvent]) -> None:
+    """Link ``events``, in order, after the chain's tail and add them to the session."""
+    last_seq, prev = _tail(session)
+    for event in events:
+        last_seq += 1
+        event.seq, event.prev_hash = last_seq, prev
+        event.hash = prev = hash_of(event)
+    session.add_all(events)
+    root = session.get_transaction()
+    if root is not None and events:
+        session.info[_TAIL] = (root, events[-1])
+
+
+@contextmanager
+def deferred(session: Session) -> Iterator[None]:
+    """The rows recorded in the block are chained and added at its end, together, in the
+    order they were recorded: the chain's lock (PostgreSQL's advisory lock; SQLite's
+    transactions hold the write lock already) is taken then, not at the first row, so a
+    long transaction (an intake batch matching and minimising) does not hold up every
+    other writer of the trail while it works. If the block raises, none is added (its
+    transaction is rolled back). Only for a block that opens no savepoint: a row recorded
+    in a savepoint rolled back would otherwise still be added."""
+    if session.info.get(_DEFERRED) is not None:  # already deferred by an outer block
+        yield
+        return
+    waiting: list[AuditEvent] = []
+    session.info[_DEFERRED] = waiting
+    try:
+        yield
+    finally:
+        session.info.pop(_DEFERRED, None)
+    _chain(session, waiting)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """CPU time of the pipeline's stages per incident, in process, without Kafka.
 
-Imports a synthetic directory, then runs the intake's batch function (``take_all``, the one
-the Kafka subscriber calls) over batches of 100 incidents, each batch in one transaction as
+Imports a synthetic directory, then runs the intake's batch function (``take_batch``, the one
+the Kafka subscriber calls) over batches of 100 incidents, each batch in one writing transaction as
 the subscriber does, and prints the process's CPU time and the wall time per incident. CPU
 time is what a shared, busy machine disturbs least: use it to compare two versions, and
 ``--profile`` (cProfile) or py-spy to see where it goes (docs/performance.md).
@@ -23,7 +23,7 @@ from sqlalchemy import event, func, select
 
 from broker.demo import PupilSeed, incident_stream
 from consumers.intake import parse_incident
-from consumers.intake_batch import take_all
+from consumers.intake_batch import take_batch
 from foundations.database import engine_for, session_factory, transaction, upgrade
 from foundations.key_material import new_key_spec
 from foundations.models import Notification, Pupil
@@ -71,8 +71,7 @@ def main(args: argparse.Namespace) -> None:
         profile.enable()
     for at in range(0, len(incidents), BATCH):
         batch = [(x, f"cpu/0/{at + j}") for j, x in enumerate(incidents[at : at + BATCH])]
-        with transaction(sessions) as session:
-            take_all(session, settings, batch, [])
+        take_batch(sessions, settings, batch, [])
     if profile:
         profile.disable()
         profile.dump_stats(args.profile)

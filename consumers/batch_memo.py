@@ -31,6 +31,7 @@ from consumers.redact import redact
 from consumers.residual import residual_check
 from consumers.residual_suspect import Suspect
 from schemas.incident import Person, PoliceIncident
+from school_directory.matching import MatchResult
 
 # How long the intake waits for a result the pool has started on before computing it in
 # process (the same result): far more than an incident takes; a hung worker costs this once.
@@ -168,3 +169,31 @@ def checked(account: str, incident: PoliceIncident, child: Person) -> list[Suspe
         if hit is not None:
             return list(hit)
     return residual_check(account, incident, child)
+
+
+# Each child's match, made before the batch's transaction began (``intake_batch``): by the
+# incident object's identity, then the child's person id, with the child it was made for.
+Matches = dict[int, tuple[PoliceIncident, dict[str, tuple[Person, MatchResult]]]]
+_MATCHES: ContextVar[Matches | None] = ContextVar("intake_batch_matches", default=None)
+
+
+@contextmanager
+def matching(matches: Matches | None) -> Iterator[None]:
+    """The matches consulted by ``matched`` until the block ends."""
+    token = _MATCHES.set(matches)
+    try:
+        yield
+    finally:
+        _MATCHES.reset(token)
+
+
+def matched(incident: PoliceIncident, child: Person) -> MatchResult | None:
+    """The match made ahead for this very incident object and an equal child, or None."""
+    matches = _MATCHES.get()
+    entry = matches.get(id(incident)) if matches is not None else None
+    if entry is None or entry[0] is not incident:
+        return None
+    found = entry[1].get(child.person_id)
+    if found is None or found[0] != child:
+        return None
+    return found[1]

@@ -14,7 +14,7 @@ come, so while one lane waits for the database (SQLite's one write lock), the ot
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.message import EmailMessage
@@ -54,14 +54,32 @@ def message_id(notification_id: str, settings: Settings) -> str:
     return f"<{notification_id}@{domain}>"
 
 
+Contacts = Sequence[tuple[str, str]]  # a school's (role, address), in directory order
+
+
 def recipient(session: Session, urn: str, avoid: Collection[str] = ()) -> tuple[str, str] | None:
     """The school's DSL, else its deputy: (role, address); none whose address is in
     ``avoid`` (lowercase: the addresses this notification bounced from)."""
-    contacts = session.execute(
-        select(SafeguardingContact.role, SafeguardingContact.email)
-        .where(SafeguardingContact.urn == urn)
+    return choose_recipient(contacts_of(session, [urn]).get(urn, ()), avoid)
+
+
+def contacts_of(session: Session, urns: Collection[str]) -> dict[str, list[tuple[str, str]]]:
+    """Each school's contacts, (role, address) in directory order, in one query."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    if not urns:
+        return found
+    rows = session.execute(
+        select(SafeguardingContact.urn, SafeguardingContact.role, SafeguardingContact.email)
+        .where(SafeguardingContact.urn.in_(list(urns)))
         .order_by(SafeguardingContact.id)
-    ).all()
+    )
+    for urn, role, email in rows:
+        found.setdefault(urn, []).append((role, email))
+    return found
+
+
+def choose_recipient(contacts: Contacts, avoid: Collection[str] = ()) -> tuple[str, str] | None:
+    """``recipient`` from a school's contacts as read."""
     for wanted in ("dsl", "deputy_dsl"):
         for role, email in contacts:
             if role == wanted and email.lower() not in avoid:
@@ -144,6 +162,7 @@ def claim_due(
     jobs: list[Job] = []
     due = box.claimable(session, now, order_by=Notification.deliver_by, limit=limit)
     bounces = bounced_by_notification(session, [n.id for n in due])  # one query, not one each
+    schools = contacts_of(session, {n.urn for n in due if n.urn and is_school_route(n)})
     for n in due:
         school = is_school_route(n)
         if (school and n.urn is None) or n.content is None:
@@ -152,7 +171,7 @@ def claim_due(
         bounced = bounces.get(n.id, set())
         addressee: str | None = None
         if school:
-            to = recipient(session, n.urn or "", bounced)
+            to = choose_recipient(schools.get(n.urn or "", ()), bounced)
         else:  # a neighbour's First Response, or the home council's officer
             other = route_recipient(session, settings, n)
             to = (other.role, other.address) if other else None

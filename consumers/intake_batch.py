@@ -44,6 +44,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from audit import ledger
 from consumers import batch_memo, intake_pool
 from consumers.batch_memo import BatchMemo
 from consumers.intake import (
@@ -54,9 +55,10 @@ from consumers.intake import (
     record_refusal,
 )
 from consumers.intake_pool import IntakePool
-from consumers.match import record_of
+from consumers.match import match_child, match_thresholds, record_of
 from consumers.pipeline import process_incident
-from foundations.database import run_in_session
+from foundations.clock import LONDON
+from foundations.database import read_only, run_in_session, transaction
 from foundations.settings import Settings
 from schemas.incident import PoliceIncident
 from school_directory import frequencies
@@ -110,21 +112,71 @@ class Taken:
     matches: tuple[str, ...]
 
 
+def take_batch(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    accepted: list[tuple[PoliceIncident, str]],
+    refused: list[tuple[str, str, str | None]],
+    memo: BatchMemo | None = None,
+) -> list[Taken]:
+    """On the intake's worker thread: what the batch can compute from what is committed
+    comes first, with no write lock held (SQLite's is taken at a transaction's BEGIN); then
+    the batch's own transaction (``take_all``), which holds the lock only to write.
+
+    - without a pool, each child's account is redacted and checked here
+      (``intake_pool.ahead``); with one, the pool's workers do it as before;
+    - each child is matched here, in a transaction that only reads (``match_ahead``): the
+      directory as last committed, a moment before the batch's transaction.
+    """
+    if memo is None and accepted:
+        memo = intake_pool.ahead(incident for incident, _ in accepted)
+    matches = match_ahead(sessions, settings, accepted)
+    with transaction(sessions) as session:
+        return take_all(session, settings, accepted, refused, memo, matches)
+
+
+def match_ahead(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    accepted: list[tuple[PoliceIncident, str]],
+) -> batch_memo.Matches:
+    """Each child's match (``match_child``), by incident object and person id, made in a
+    transaction that only reads."""
+    matches: batch_memo.Matches = {}
+    if not accepted:
+        return matches
+    thresholds = match_thresholds(settings)
+    with read_only(sessions) as reading:
+        frequencies.read_counts(
+            reading, [record_of(child) for incident, _ in accepted for child in incident.children]
+        )
+        for incident, _ in accepted:
+            on_date = incident.occurred_at.astimezone(LONDON).date()
+            matches[id(incident)] = (
+                incident,
+                {
+                    child.person_id: (child, match_child(reading, child, on_date, thresholds))
+                    for child in incident.children
+                },
+            )
+    return matches
+
+
 def take_all(
     session: Session,
     settings: Settings,
     accepted: list[tuple[PoliceIncident, str]],
     refused: list[tuple[str, str, str | None]],
     memo: BatchMemo | None = None,
+    matches: batch_memo.Matches | None = None,
 ) -> list[Taken]:
-    """Record the batch; ``memo`` holds what the intake's pool computed ahead for it
-    (``consumers.intake_pool``): without a pool, it is computed here, before the
-    transaction's first statement (``intake_pool.ahead``); where it has nothing, in
-    process."""
-    if memo is None and accepted:
-        memo = intake_pool.ahead(incident for incident, _ in accepted)
-    with batch_memo.using(memo):
-        return _take_all(session, settings, accepted, refused)
+    """Record the batch in ``session``'s transaction. ``memo`` holds what was computed
+    ahead for it (``take_batch``, or the intake's pool: ``consumers.intake_pool``), and
+    ``matches`` its children's matches; where they have nothing, it is done here."""
+    # The batch's audit rows are chained at its end: PostgreSQL's chain lock is held only
+    # from there to the commit, not while the batch is minimised and written.
+    with batch_memo.using(memo), batch_memo.matching(matches), ledger.deferred(session):
+        return _take_all(session, settings, accepted, refused, read_names=not matches)
 
 
 def _take_all(
@@ -132,14 +184,16 @@ def _take_all(
     settings: Settings,
     accepted: list[tuple[PoliceIncident, str]],
     refused: list[tuple[str, str, str | None]],
+    *,
+    read_names: bool = True,
 ) -> list[Taken]:
     for reason, source, key in refused:
         record_refusal(session, reason, source, key)
     read_revisions(session, [incident.incident_id for incident, _ in accepted])
-    # the name counts the matcher weighs each child's names by, for the batch at once
-    frequencies.read_counts(
-        session, [record_of(child) for incident, _ in accepted for child in incident.children]
-    )
+    if read_names:  # not matched ahead: the name counts the matcher weighs names by
+        frequencies.read_counts(
+            session, [record_of(child) for incident, _ in accepted for child in incident.children]
+        )
     taken = []
     for incident, source in accepted:
         intake = process_incident(session, settings, incident, source)
@@ -301,9 +355,9 @@ class IntakeBatches:
         memo: BatchMemo | None,
     ) -> BatchOutcome:
         try:
-            taken = await run_in_session(
+            taken = await asyncio.to_thread(
+                take_batch,
                 self.sessions,
-                take_all,
                 self.settings,
                 accepted,
                 [r for e in events for r in e.refused],
@@ -336,8 +390,8 @@ class IntakeBatches:
             if attempt > 1:
                 await self.sleep(self.wait_before(attempt))
             try:
-                taken = await run_in_session(
-                    self.sessions, take_all, self.settings, event.accepted, event.refused
+                taken = await asyncio.to_thread(
+                    take_batch, self.sessions, self.settings, event.accepted, event.refused
                 )
             except Exception as exc:
                 if await self.transient(exc):

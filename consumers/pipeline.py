@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from consumers import batch_memo
 from consumers.intake import Intake, IntakeOutcome, receive
 from consumers.match import match_child, match_thresholds
 from consumers.notify import create_for_child, supersede_earlier
@@ -31,7 +32,10 @@ def process_incident(
     # incident's first query (or the commit), one INSERT per table (docs/performance.md).
     with session.no_autoflush:
         for child in incident.children:
-            match = match_child(session, child, on_date, thresholds)
+            # made before the batch's transaction began, where it was (intake_batch)
+            match = batch_memo.matched(incident, child) or match_child(
+                session, child, on_date, thresholds
+            )
             intake.match_outcomes.append(match.outcome.value)
             create_for_child(
                 session,

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from audit.ledger import GENESIS, AuditAction, record, verify
+from audit.ledger import GENESIS, AuditAction, deferred, record, verify
 from foundations.database import transaction
 from tests.conftest import disable_audit_protection
 
@@ -88,3 +88,57 @@ def test_many_rows_in_one_transaction_chain_and_a_rolled_back_savepoint_leaves_n
         ).scalar()
     assert result.ok and result.rows == 6
     assert gone == 0
+
+
+def _chain_locked(session: Session) -> bool:
+    """This transaction holds the chain's lock (PostgreSQL's advisory lock)."""
+    return bool(
+        session.execute(
+            text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                "AND pid = pg_backend_pid() AND granted"
+            )
+        ).scalar()
+    )
+
+
+def test_rows_deferred_to_the_end_of_a_block_chain_there_in_the_order_recorded(
+    sessions: sessionmaker[Session],
+) -> None:
+    """An intake batch's rows (issue 16): chained together at the end of the block, so
+    PostgreSQL's chain lock is taken there, not at the first row."""
+    _write(sessions, 2)
+    postgres = sessions.kw["bind"].dialect.name == "postgresql"
+    with transaction(sessions) as session:
+        with deferred(session):
+            for i in range(3):
+                record(session, AuditAction.RECEIVED, actor="test", incident_id=f"46-{i}")
+            if postgres:
+                assert not _chain_locked(session)
+        if postgres:
+            assert _chain_locked(session)
+        after = record(session, AuditAction.APPROVED, actor="test", incident_id="46-after")
+    assert after.seq == 6
+    with transaction(sessions) as session:
+        result = verify(session)
+        order = session.execute(
+            text("SELECT incident_id FROM audit_events WHERE seq > 2 ORDER BY seq")
+        ).scalars()
+        assert list(order) == ["46-0", "46-1", "46-2", "46-after"]
+    assert result.ok and result.rows == 6
+
+
+def test_a_deferred_block_that_raises_adds_none_of_its_rows(
+    sessions: sessionmaker[Session],
+) -> None:
+    _write(sessions, 1)
+    with transaction(sessions) as session:
+        with pytest.raises(RuntimeError), deferred(session):
+            record(session, AuditAction.RECEIVED, actor="test", incident_id="47-gone")
+            raise RuntimeError("the batch failed")
+        record(session, AuditAction.RECEIVED, actor="test", incident_id="47-kept")
+    with transaction(sessions) as session:
+        result = verify(session)
+        ids = set(session.execute(text("SELECT incident_id FROM audit_events")).scalars())
+    assert result.ok and result.rows == 2
+    assert "47-gone" not in ids and "47-kept" in ids

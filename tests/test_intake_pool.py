@@ -23,15 +23,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from broker.app import EncompassService
 from broker.demo import PupilSeed, incident_stream
 from broker.embedded import free_port
-from consumers import batch_memo, intake_pool
+from consumers import batch_memo, intake_batch, intake_pool
 from consumers.batch_memo import BatchMemo, ChildWork
 from consumers.held_account import screen
-from consumers.intake_batch import IntakeBatches, take_all
+from consumers.intake_batch import IntakeBatches, take_all, take_batch
 from consumers.intake_pool import IntakePool, child_work, precompute
 from consumers.minimise import minimise
 from consumers.redact import redact
 from consumers.residual import residual_check
-from foundations.database import make_engine, session_factory, transaction, upgrade
+from foundations.database import READ_ONLY, make_engine, session_factory, transaction, upgrade
 from foundations.models import Notification, Pupil
 from foundations.settings import Role, Settings
 from schemas.incident import PoliceIncident
@@ -298,28 +298,37 @@ def test_no_pool_configured_starts_no_process(
     assert set(multiprocessing.active_children()) == before
 
 
-def test_without_a_pool_the_accounts_are_redacted_before_the_transaction_takes_the_lock(
+def test_a_batch_is_redacted_and_matched_before_its_transaction_takes_the_write_lock(
     sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """SQLite's write lock is taken at the transaction's BEGIN: the batch's redaction and
-    residual checks run before it, not while the other writers wait."""
+    """SQLite's write lock is taken at a writing transaction's BEGIN: without a pool, the
+    batch's redaction and residual checks run before it, and its matching in a
+    transaction that only reads, not while the other writers wait."""
     order: list[str] = []
     engine = sessions.kw["bind"]
-    listener = lambda _conn: order.append("begin")  # noqa: E731
-    event.listen(engine, "begin", listener)
-    ahead = intake_pool.precompute
 
-    def counted(incident: PoliceIncident) -> dict[str, ChildWork]:
+    def began(conn: Any) -> None:
+        order.append("read" if conn.get_execution_options().get(READ_ONLY) else "write")
+
+    event.listen(engine, "begin", began)
+    redact_ahead, match = intake_pool.precompute, intake_batch.match_child
+
+    def redacting(incident: PoliceIncident) -> dict[str, ChildWork]:
         order.append("redact")
-        return ahead(incident)
+        return redact_ahead(incident)
 
-    monkeypatch.setattr(intake_pool, "precompute", counted)
+    def matching(*args: Any) -> Any:
+        order.append("match")
+        return match(*args)
+
+    monkeypatch.setattr(intake_pool, "precompute", redacting)
+    monkeypatch.setattr(intake_batch, "match_child", matching)
     try:
-        with transaction(sessions) as session:
-            taken = take_all(session, isolated_settings(), [(parsed(), "t/0/0")], [])
+        taken = take_batch(sessions, isolated_settings(), [(parsed(), "t/0/0")], [])
     finally:
-        event.remove(engine, "begin", listener)
-    assert order == ["redact", "begin"]
+        event.remove(engine, "begin", began)
+    children = len(parsed().children)
+    assert order == ["redact", "read", *["match"] * children, "write"]
     assert len(taken) == 1
 
 

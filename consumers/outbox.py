@@ -33,6 +33,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
+from audit import ledger
 from consumers.periodic import logged
 from foundations.database import run_in_session
 from foundations.mailer import Mailer, PermanentDeliveryError, TransientDeliveryError
@@ -279,11 +280,18 @@ class Courier(Generic[J]):
             self.told(outcome.job, outcome.error)
 
     def _write(self, session: Session, batch: Sequence[_Outcome[J]]) -> None:
-        for outcome in batch:
-            if outcome.error is None:
-                self.sent(session, outcome.job, outcome.at)
-            else:
-                self.failed(session, outcome.job, outcome.error, outcome.at)
+        """The batch's rows read in one query (each outcome then finds its row in the
+        session), and its audit rows chained at the end: PostgreSQL's chain lock is held
+        from there to the commit only."""
+        table = self.outbox.table
+        ids = [outcome.job.row_id for outcome in batch]
+        session.execute(select(table).where(table.id.in_(ids))).scalars().all()
+        with ledger.deferred(session):
+            for outcome in batch:
+                if outcome.error is None:
+                    self.sent(session, outcome.job, outcome.at)
+                else:
+                    self.failed(session, outcome.job, outcome.error, outcome.at)
 
     async def _renew(self, held: dict[Any, int]) -> None:
         """Every third of a lease, a lease from now for what is still held."""

@@ -11,7 +11,7 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import String, Table, delete, func, select
 from sqlalchemy.orm import Session
@@ -20,8 +20,6 @@ from foundations.crypto import BlindIndex
 from foundations.database import Base
 from foundations.row_sealing import write_rows
 from school_directory.csv_rows import DirectoryImportError, Records, RowError
-
-T = TypeVar("T")
 
 BATCH_SIZE = 5_000
 IN_LIST_STEP = 500

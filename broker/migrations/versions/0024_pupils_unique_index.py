@@ -25,7 +25,8 @@ NAMING = {"uq": "uq_%(table_name)s_%(column_0_N_name)s"}
 
 
 def _constraint_name() -> str:
-    """The (UPN, URN) unique constraint's name as the database has it."""
+    """The (UPN, URN) unique constraint's name as the database has it (on SQLite, unnamed
+    unless a downgrade named it: then named by ``NAMING``)."""
     for constraint in sa.inspect(op.get_bind()).get_unique_constraints("pupils"):
         if list(constraint["column_names"]) == ["upn", "urn"] and constraint["name"]:
             return str(constraint["name"])
@@ -35,7 +36,7 @@ def _constraint_name() -> str:
 def upgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         with op.batch_alter_table("pupils", naming_convention=NAMING) as batch:
-            batch.drop_constraint("uq_pupils_upn_urn", type_="unique")
+            batch.drop_constraint(_constraint_name(), type_="unique")
     else:
         op.drop_constraint(_constraint_name(), "pupils", type_="unique")
     op.create_index("uq_pupils_upn_urn", "pupils", ["upn", "urn"], unique=True)

@@ -11,7 +11,7 @@ in batches, never one query per row.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -292,7 +292,8 @@ def import_pupils(session: Session, path: Path, *, workers: int | None = None) -
     if fresh and count > 1 and path.stat().st_size >= PARALLEL_MIN_BYTES:
         header = import_workers.read_header(path)
     if fresh:  # the first roll: its indexes built once, at the end, not row by row
-        with _indexes_built_after(session, Pupil.__table__):  # type: ignore[arg-type]
+        table: Table = Pupil.__table__  # type: ignore[assignment]
+        with _indexes_built_after(session, table, before_unique=upserter.refuse_repeats):
             if header is None:
                 done = run_import(report, upserter, rows, parse, add)
             else:
@@ -338,16 +339,19 @@ def _import_prepared(
 
 
 @contextmanager
-def _indexes_built_after(session: Session, table: Table) -> Iterator[None]:
-    """Drop ``table``'s indexes (not its unique constraints), then make them again.
+def _indexes_built_after(
+    session: Session, table: Table, before_unique: Callable[[], None]
+) -> Iterator[None]:
+    """Drop ``table``'s indexes, then make them again: ``before_unique`` is called between
+    the others and the unique ones, to take out the rows they would refuse.
 
     A first import of England's roll (nine million pupils) into an empty table: inserting
-    into seven indexes of keyed hashes, row by row, puts each row in random places of each;
-    building an index once, from the whole table, sorts it instead, several times quicker
-    (docs/performance.md). In the caller's transaction, as the rows are: a failed import
-    rolls back the dropped indexes with them, and nobody reads a half-built roll."""
+    into eight indexes of keyed hashes and keys, row by row, puts each row in random places
+    of each; building an index once, from the whole table, sorts it instead, several times
+    quicker (docs/performance.md). In the caller's transaction, as the rows are: a failed
+    import rolls back the dropped indexes with them, and nobody reads a half-built roll."""
     connection = session.connection()
-    indexes = sorted(table.indexes, key=lambda index: str(index.name))
+    indexes = sorted(table.indexes, key=lambda index: (bool(index.unique), str(index.name)))
     for index in indexes:
         index.drop(connection)
     yield
@@ -356,7 +360,10 @@ def _indexes_built_after(session: Session, table: Table) -> Iterator[None]:
         (cache_size,) = connection.exec_driver_sql("PRAGMA cache_size").one()
         connection.exec_driver_sql(f"PRAGMA cache_size={-SORT_CACHE_KIB}")
         connection.exec_driver_sql("PRAGMA threads=2")
-    for index in indexes:
+    for index in [index for index in indexes if not index.unique]:
+        index.create(connection)
+    before_unique()
+    for index in [index for index in indexes if index.unique]:
         index.create(connection)
     if sqlite:
         connection.exec_driver_sql(f"PRAGMA cache_size={int(cache_size)}")

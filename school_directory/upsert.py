@@ -7,19 +7,19 @@ their file line.
 
 from __future__ import annotations
 
+from array import array
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import String, select
+from sqlalchemy import String, Table, delete, func, select
 from sqlalchemy.orm import Session
 
 from foundations.crypto import BlindIndex
 from foundations.database import Base
 from foundations.row_sealing import write_rows
-from school_directory.csv_rows import Records, RowError
-
-T = TypeVar("T")
+from school_directory.csv_rows import DirectoryImportError, Records, RowError
 
 BATCH_SIZE = 5_000
 IN_LIST_STEP = 500
@@ -69,9 +69,11 @@ class Upserter:
         fresh: bool = False,
     ) -> None:
         self.session, self.report, self.model = session, report, model
-        # The table was empty when the import began: every row is new (a repeat within the
-        # file is refused by ``accept``), so no batch looks for existing rows.
+        # The table was empty when the import began (its unique key dropped meanwhile):
+        # every row is inserted, no batch looks for existing rows, and ``refuse_repeats``
+        # refuses the repeats once all are in. ``lines``: the line of each row inserted.
         self.fresh = fresh
+        self.lines = array("i")
         self.key_fields = tuple(key_fields)
         self.on_batch = on_batch
         table = model.__table__
@@ -93,6 +95,8 @@ class Upserter:
             if isinstance(value, str) and len(value) > limit:
                 self.report.errors.append((line, f"{column} is longer than {limit} characters"))
                 return False
+        if self.fresh:  # repeats are found in the table, after the load (refuse_repeats)
+            return True
         seen_key = "\x1f".join(str(values[f]) for f in self.key_fields)
         earlier = self.seen.setdefault(seen_key, line)
         if earlier != line:
@@ -154,52 +158,69 @@ class Upserter:
         self.report.updated += len(changed)
         self.report.unchanged += len(batch) - len(inserts) - len(changed)
 
-    def _earlier(self, leads: set[Any]) -> set[tuple[Any, ...]]:
-        """The keys already in the table whose first field is one of ``leads``."""
-        lead = getattr(self.model, self.key_fields[0])
-        # Padded to a multiple of 500 values (by repeating one): a few statements, not one
-        # per batch, are prepared and kept by the driver's statement cache, each one the
-        # size of its IN list (nearly 2 MB at 5,000 values; 218 MB of a million-row import
-        # before this).
-        ordered = sorted(leads)
-        ordered += ordered[-1:] * (-len(ordered) % IN_LIST_STEP)
-        query = select(*(getattr(self.model, f) for f in self.key_fields)).where(lead.in_(ordered))
-        return {tuple(row) for row in self.session.execute(query)}
-
-    def not_repeats(
-        self, batch: Sequence[tuple[int, T]], key_of: Callable[[T], tuple[Any, ...]]
-    ) -> list[T]:
-        """A batch for a table empty when the import began, but the rows that repeat a row of
-        an earlier batch (the table's unique key finds them), each refused by its line.
-        Only this batch's keys are kept in memory (``seen``)."""
-        self.seen = {}
-        earlier = self._earlier({key_of(item)[0] for _, item in batch})
-        keys = ", ".join(self.key_fields)
-        rows = []
-        for line, item in batch:
-            if earlier and key_of(item) in earlier:
-                self.report.errors.append((line, f"repeats an earlier line (same {keys})"))
-                continue
-            rows.append(item)
-        return rows
-
     def _insert_fresh(self, batch: list[tuple[int, dict[str, Any]]]) -> None:
-        """Into a table empty when the import began: every row is new but a repeat of a
-        row of an earlier batch, which the table's unique key finds. Only this batch's
-        keys are kept in memory (``seen``): nine million would not fit in a gigabyte."""
-        rows = self.not_repeats(batch, lambda values: tuple(values[f] for f in self.key_fields))
-        write_rows(self.session, self.model.__table__, rows)
+        """Into a table empty when the import began: every row is inserted as it comes,
+        its line kept by the order of insertion; ``refuse_repeats`` then finds the repeats."""
+        write_rows(self.session, self.model.__table__, [values for _, values in batch])
+        self.lines.extend(line for line, _ in batch)
         if self.on_batch is not None:
             self.on_batch(batch)
-        self.report.inserted += len(rows)
+        self.report.inserted += len(batch)
+
+    def refuse_repeats(self) -> None:
+        """After a first roll's rows are in (the table empty when the import began, its
+        unique key dropped): each row repeating the key of an earlier line is deleted and
+        refused by its line, naming the first line, as ``accept`` does for a whole file.
+
+        The rows were inserted in the file's order, so their ids rise with their lines:
+        the n-th id of the table is the n-th line of ``lines`` (4 bytes a row). The keys
+        seen more than once are found by the table's index of the key's first field."""
+        table: Table = self.model.__table__  # type: ignore[assignment]
+        pk = getattr(self.model, self.pk)
+        count, low, high = self.session.execute(
+            select(func.count(), func.min(pk), func.max(pk)).select_from(table)
+        ).one()
+        if count != len(self.lines):  # fail closed: rows of another transaction
+            raise DirectoryImportError(
+                f"{table.name}: {count} rows after the import, {len(self.lines)} inserted by it"
+            )
+        fields = [getattr(self.model, f) for f in self.key_fields]
+        lead = fields[0]
+        repeated = select(lead).group_by(lead).having(func.count() > 1)
+        query = select(pk, *fields).where(lead.in_(repeated)).order_by(lead, pk)
+        later: list[tuple[int, int]] = []  # (id, id of the first row of its key)
+        firsts: dict[tuple[Any, ...], int] = {}
+        for row_id, *key in self.session.execute(query.execution_options(yield_per=IN_LIST_STEP)):
+            if firsts and next(iter(firsts))[0] != key[0]:
+                firsts = {}  # the rows of one lead value come together, in the order of ids
+            first = firsts.setdefault(tuple(key), row_id)
+            if first != row_id:
+                later.append((row_id, first))
+        if not later:
+            return
+        if high - low + 1 == count:
+            position: Callable[[int], int] = lambda row_id: row_id - low  # noqa: E731
+        else:  # gaps in the ids (a sequence shared with others): rank them
+            ids = array("q", self.session.scalars(select(pk).order_by(pk)))
+            position = lambda row_id: bisect_left(ids, row_id)  # noqa: E731
+        keys = ", ".join(self.key_fields)
+        for row_id, first in later:
+            line = self.lines[position(row_id)]
+            earlier = self.lines[position(first)]
+            self.report.errors.append((line, f"repeats line {earlier} (same {keys})"))
+        self.report.errors.sort(key=lambda error: error[0])  # by line, as read
+        gone = sorted(row_id for row_id, _ in later)
+        for start in range(0, len(gone), IN_LIST_STEP):
+            self.session.execute(delete(table).where(pk.in_(gone[start : start + IN_LIST_STEP])))
+        self.report.inserted -= len(gone)
 
 
 class PreparedInserter:
     """The first roll's rows, prepared (checked, sealed, hashed) apart from this process
     (school_directory/import_workers.py), inserted as they are: the driver's own
-    ``executemany``, no per-row work of SQLAlchemy's. Checks and refuses rows as
-    ``Upserter`` does for a table empty when the import began (``fresh``), with the same
-    messages: a repeat within a batch by its line, of an earlier batch by the table's key."""
+    ``executemany``, no per-row work of SQLAlchemy's. Checks rows as ``Upserter`` does for
+    a table empty when the import began (``fresh``): its ``refuse_repeats`` then refuses
+    the repeats, with the same messages by the same lines."""
 
     def __init__(self, upserter: Upserter, columns: Sequence[str]) -> None:
         assert upserter.fresh
@@ -207,7 +228,6 @@ class PreparedInserter:
         table = upserter.model.__table__
         checked = [*upserter.limits, *(f for f in upserter.key_fields if f not in upserter.limits)]
         self.checked = [(c, self.columns.index(c)) for c in checked]
-        self.keys = [self.columns.index(f) for f in upserter.key_fields]
         connection = upserter.session.connection()
         mark = {"qmark": "?", "numeric": ":{}", "format": "%s", "pyformat": "%s"}[
             connection.dialect.paramstyle
@@ -231,10 +251,9 @@ class PreparedInserter:
             return
         batch, self.pending = self.pending, []
         upserter = self.upserter
-        rows = upserter.not_repeats(batch, lambda row: tuple(row[k] for k in self.keys))
-        if rows:
-            upserter.session.connection().exec_driver_sql(self.statement, rows)
-        upserter.report.inserted += len(rows)
+        upserter.session.connection().exec_driver_sql(self.statement, [row for _, row in batch])
+        upserter.lines.extend(line for line, _ in batch)
+        upserter.report.inserted += len(batch)
 
 
 def run_import(

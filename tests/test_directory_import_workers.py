@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import delete, func, inspect, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from foundations.database import transaction
@@ -121,16 +122,20 @@ def test_bad_rows_across_ranges_are_refused_by_the_same_lines(
         rows[400] = ["", "", ""]  # blank: skipped, not counted
         rows.insert(600, list(rows[20]))  # a repeat of a row of an earlier batch and range
         rows.insert(700, list(rows[699]))  # a repeat of the line before
+        rows.insert(900, list(rows[20]))  # of the same earlier row again, in a later range
         rows.append(list(rows[1]))  # of the first row, on the last line
 
     _rewrite(path, spoil)
     (one_report, one), (two_report, two) = _both(sessions, path)
     errors = one_report[2]
     assert len(errors) > 30 and len(one_report[3]) > 10
-    assert {m for _, m in errors if "repeats" in m} == {
-        "repeats an earlier line (same upn, urn)",
-        "repeats line 700 (same upn, urn)",
-    }
+    repeats = [(line, m) for line, m in errors if "repeats" in m]
+    assert repeats == [  # each naming the first line of its key, whichever batch it was in
+        (601, "repeats line 21 (same upn, urn)"),
+        (701, "repeats line 700 (same upn, urn)"),
+        (901, "repeats line 21 (same upn, urn)"),
+        (len(path.read_text().splitlines()), "repeats line 2 (same upn, urn)"),
+    ]
     assert two_report == one_report  # the same messages, by the same lines, in the same order
     assert two == one
 
@@ -189,3 +194,78 @@ def test_the_number_of_workers(monkeypatch: pytest.MonkeyPatch) -> None:
     assert import_workers.worker_count(1) == 1
     monkeypatch.setenv("ENCOMPASS_IMPORT_WORKERS", "0")
     assert import_workers.worker_count() == 1
+
+
+def _add_copy(sessions: sessionmaker[Session], upn: str, urn: str) -> None:
+    """Another pupil row with the key (``upn``, ``urn``), through the ORM."""
+    with transaction(sessions) as session:
+        pupil = session.scalars(select(Pupil).where(Pupil.upn == upn, Pupil.urn == urn)).one()
+        session.add(Pupil(**{c: getattr(pupil, c) for c in (*PERSONAL, *BLIND, "upn", "urn")}))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.usefixtures("small_ranges")
+def test_the_unique_key_holds_after_a_first_roll(
+    sessions: sessionmaker[Session], tmp_path: Path, workers: int
+) -> None:
+    """Dropped while the first roll is inserted, made again at its end: a later row with
+    the same UPN and URN is refused by the database itself."""
+    path = _roll(tmp_path, sessions)
+    _import(sessions, path, workers)
+    with sessions() as session:
+        indexes = inspect(session.get_bind()).get_indexes("pupils")
+        upn, urn = session.execute(select(Pupil.upn, Pupil.urn).limit(1)).one()
+    assert [ix["column_names"] for ix in indexes if ix["unique"]] == [["upn", "urn"]]
+    with pytest.raises(IntegrityError):
+        _add_copy(sessions, upn, urn)
+
+
+@pytest.mark.usefixtures("small_ranges")
+def test_a_failure_after_the_repeats_are_refused_rolls_everything_back(
+    sessions: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _roll(tmp_path, sessions)
+    _rewrite(path, lambda rows: rows.insert(300, list(rows[10])))
+    with sessions() as session:
+        before = {str(ix["name"]) for ix in inspect(session.get_bind()).get_indexes("pupils")}
+    real = upsert.Upserter.refuse_repeats
+
+    def refuse_then_fail(self: upsert.Upserter) -> None:
+        real(self)
+        assert self.report.errors == [(301, "repeats line 11 (same upn, urn)")]
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(upsert.Upserter, "refuse_repeats", refuse_then_fail)
+    for workers in (1, 2):
+        with pytest.raises(RuntimeError, match="disk is full"):
+            _import(sessions, path, workers)
+        with sessions() as session:
+            assert session.scalar(select(func.count()).select_from(Pupil)) == 0
+        with sessions() as session:
+            names = {str(ix["name"]) for ix in inspect(session.get_bind()).get_indexes("pupils")}
+        assert names == before
+
+
+@pytest.mark.usefixtures("small_ranges")
+def test_a_second_roll_refuses_repeats_as_before(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """Into a table already holding pupils, rows are compared with the rows there: a
+    repeat within the file is refused by its line, naming the first, across batches."""
+    path = _roll(tmp_path, sessions)
+    first = _import(sessions, path, 2)
+
+    def repeat(rows: list[list[str]]) -> None:
+        rows.insert(200, list(rows[150]))
+        rows.append(list(rows[1]))
+
+    _rewrite(path, repeat)
+    again = _import(sessions, path, 2)
+    last = len(path.read_text().splitlines())
+    assert again.errors == [
+        (201, "repeats line 151 (same upn, urn)"),
+        (last, "repeats line 2 (same upn, urn)"),
+    ]
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, first.inserted)
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Pupil)) == first.inserted

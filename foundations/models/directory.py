@@ -87,7 +87,9 @@ class Pupil(Base):
 
     __tablename__ = "pupils"
     __table_args__ = (
-        UniqueConstraint("upn", "urn"),
+        # One row per (UPN, URN), as a named index, not a table constraint: the first roll
+        # drops it with the others and builds it once, at the end (school_directory/imports.py).
+        Index("uq_pupils_upn_urn", "upn", "urn", unique=True),
         # Blocking keys of the scored matcher (school_directory.blocking): every candidate
         # search is one of these index lookups, never a scan of the roll. Each key is a
         # blind index (foundations.crypto.BlindIndex): equal values stay equal, nothing readable.

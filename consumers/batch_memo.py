@@ -23,9 +23,10 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, wait
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from consumers.redact import redact
 from consumers.residual import residual_check
@@ -133,17 +134,23 @@ class BatchMemo:
             self._on_failure(why, exc)
 
 
+V = TypeVar("V")
 _MEMO: ContextVar[BatchMemo | None] = ContextVar("intake_batch_memo", default=None)
 
 
 @contextmanager
-def using(memo: BatchMemo | None) -> Iterator[None]:
-    """The memo consulted by ``redacted`` and ``checked`` until the block ends."""
-    token = _MEMO.set(memo)
+def _holding(var: ContextVar[V], value: V) -> Iterator[None]:
+    """``var`` set to ``value`` until the block ends."""
+    token = var.set(value)
     try:
         yield
     finally:
-        _MEMO.reset(token)
+        var.reset(token)
+
+
+def using(memo: BatchMemo | None) -> AbstractContextManager[None]:
+    """The memo consulted by ``redacted`` and ``checked`` until the block ends."""
+    return _holding(_MEMO, memo)
 
 
 def _work(incident: PoliceIncident, child: Person) -> ChildWork | None:
@@ -177,14 +184,9 @@ Matches = dict[int, tuple[PoliceIncident, dict[str, tuple[Person, MatchResult]]]
 _MATCHES: ContextVar[Matches | None] = ContextVar("intake_batch_matches", default=None)
 
 
-@contextmanager
-def matching(matches: Matches | None) -> Iterator[None]:
+def matching(matches: Matches | None) -> AbstractContextManager[None]:
     """The matches consulted by ``matched`` until the block ends."""
-    token = _MATCHES.set(matches)
-    try:
-        yield
-    finally:
-        _MATCHES.reset(token)
+    return _holding(_MATCHES, matches)
 
 
 def matched(incident: PoliceIncident, child: Person) -> MatchResult | None:

@@ -168,10 +168,11 @@ async def test_a_worker_has_several_emails_in_flight_and_records_them_together(
 
 
 async def test_a_batch_cancelled_after_an_email_was_accepted_records_it_before_handing_back(
-    sessions: sessionmaker[Session],
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The e-mail the server has accepted is recorded sent (not sent again by the next
-    worker); the one still in flight is handed back."""
+    worker); the one still in flight is handed back. The recorder is held (as a slow
+    write lock would hold it), so only the cancellation's own record can save it."""
     approved(sessions, 2)
     firsts: list[str] = []
 
@@ -186,8 +187,13 @@ async def test_a_batch_cancelled_after_an_email_was_accepted_records_it_before_h
     slow = OneThrough()
     worker = DeliveryWorker(Settings(delivery_concurrency=4), sessions, slow, LINKS,
                             clock=Clock(NOW))  # fmt: skip
+
+    async def held_recorder(*_args: Any) -> None:
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(worker.courier, "_recorder", held_recorder)
     sending = asyncio.create_task(worker.run_once())
-    await until(lambda: slow.in_flight == 1)
+    await until(lambda: slow.in_flight == 1 and len(slow.messages) == 1)
     sending.cancel()
     with pytest.raises(asyncio.CancelledError):
         await sending

@@ -282,16 +282,19 @@ class Courier(Generic[J]):
     def _write(self, session: Session, batch: Sequence[_Outcome[J]]) -> None:
         """The batch's rows read in one query (each outcome then finds its row in the
         session), and its audit rows chained at the end: PostgreSQL's chain lock is held
-        from there to the commit only."""
+        from there to the commit only. The rows are kept referenced to the end: the
+        session's identity map holds them only weakly, and a row dropped would be read
+        again, one query (and one flush) per outcome."""
         table = self.outbox.table
         ids = [outcome.job.row_id for outcome in batch]
-        session.execute(select(table).where(table.id.in_(ids))).scalars().all()
+        rows = session.execute(select(table).where(table.id.in_(ids))).scalars().all()
         with ledger.deferred(session):
             for outcome in batch:
                 if outcome.error is None:
                     self.sent(session, outcome.job, outcome.at)
                 else:
                     self.failed(session, outcome.job, outcome.error, outcome.at)
+        del rows  # held, above, until every outcome has found its row
 
     async def _renew(self, held: dict[Any, int]) -> None:
         """Every third of a lease, a lease from now for what is still held."""

@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from consumers import alerts, deliver
@@ -165,6 +165,39 @@ async def test_a_worker_has_several_emails_in_flight_and_records_them_together(
     assert slow.most_in_flight == 4
     assert {status for status, _ in leases(sessions).values()} == {"sent"}
     assert sum(rounds) == 8 and len(rounds) < 8
+
+
+async def test_a_batch_of_outcomes_reads_its_rows_once(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Recording the outcomes that finished together reads their rows in one query, not
+    one query (and one flush) per outcome."""
+    approved(sessions, 6)
+    worker = DeliveryWorker(Settings(delivery_concurrency=8), sessions, MemoryMailer(), LINKS,
+                            clock=Clock(NOW))  # fmt: skip
+    reads: list[list[str]] = []
+    write = worker.courier._write
+
+    def counted(session: Session, batch: Any) -> None:
+        statements: list[str] = []
+
+        def note(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+            if statement.lstrip().upper().startswith("SELECT") and "notifications" in statement:
+                statements.append(statement)
+
+        engine = session.get_bind()
+        event.listen(engine, "before_cursor_execute", note)
+        try:
+            write(session, batch)
+            session.flush()
+        finally:
+            event.remove(engine, "before_cursor_execute", note)
+        reads.append(statements)
+
+    monkeypatch.setattr(worker.courier, "_write", counted)
+    assert await worker.run_once() == 6
+    assert {status for status, _ in leases(sessions).values()} == {"sent"}
+    assert reads and all(len(statements) == 1 for statements in reads), reads
 
 
 async def test_a_batch_cancelled_after_an_email_was_accepted_records_it_before_handing_back(

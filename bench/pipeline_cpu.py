@@ -1,12 +1,14 @@
 """CPU time of the pipeline's stages per incident, in process, without Kafka.
 
 Imports a synthetic directory, then runs the intake's batch function (``take_batch``, the one
-the Kafka subscriber calls) over batches of 100 incidents, each batch in one writing transaction as
-the subscriber does, and prints the process's CPU time and the wall time per incident. CPU
-time is what a shared, busy machine disturbs least: use it to compare two versions, and
-``--profile`` (cProfile) or py-spy to see where it goes (docs/performance.md).
+the Kafka subscriber calls) over batches of 100 incidents (``--batch``), each batch in one
+writing transaction as the subscriber does, and prints the process's CPU time and the wall
+time per incident. CPU time is what a shared, busy machine disturbs least: use it to compare
+two versions, and ``--profile`` (cProfile) or py-spy to see where it goes
+(docs/performance.md).
 
-    python bench/pipeline_cpu.py [--incidents 1000] [--database-url URL] [--profile FILE]
+    python bench/pipeline_cpu.py [--incidents 1000] [--batch 100] [--database-url URL]
+                                 [--profile FILE]
 """
 
 from __future__ import annotations
@@ -69,8 +71,9 @@ def main(args: argparse.Namespace) -> None:
     cpu, wall = time.process_time(), time.perf_counter()
     if profile:
         profile.enable()
-    for at in range(0, len(incidents), BATCH):
-        batch = [(x, f"cpu/0/{at + j}") for j, x in enumerate(incidents[at : at + BATCH])]
+    for at in range(0, len(incidents), args.batch):
+        chunk = incidents[at : at + args.batch]
+        batch = [(x, f"cpu/0/{at + j}") for j, x in enumerate(chunk)]
         take_batch(sessions, settings, batch, [])
     if profile:
         profile.disable()
@@ -95,6 +98,9 @@ if __name__ == "__main__":
     )
     parser.add_argument("--incidents", type=int, default=1000)
     parser.add_argument("--pupils", type=int, default=20_000)
+    parser.add_argument(
+        "--batch", type=int, default=BATCH, help="incidents per transaction (a quiet hour: 1 to 10)"
+    )
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--profile", default=None, help="write cProfile statistics here")
     main(parser.parse_args())

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import holidays
 from sqlalchemy import Select, bindparam, literal, select
@@ -87,16 +87,44 @@ class SchoolCalendar:
 
     def in_term(self, day: date) -> bool:
         """In a known term, or outside every known term date (unknown: assume open)."""
-        terms = [e for e in self.entries if e.kind == "term"]
+        terms = self._terms
         if not terms:
             return True
-        if day < min(t.first_day for t in terms) or day > max(t.last_day for t in terms):
+        first, last = self._term_bounds
+        if day < first or day > last:
             return True
         return any(t.covers(day) for t in terms)
 
     def closed_on(self, day: date) -> bool:
         """A holiday, INSET or closure entry covers the day (even inside a term)."""
-        return any(e.kind in CLOSED_KINDS and e.covers(day) for e in self.entries)
+        return any(e.covers(day) for e in self._closures)
+
+    # Derived once per calendar (a transaction keeps one per school and asks it for every
+    # notification of the batch); cached_property writes past the frozen dataclass.
+    @cached_property
+    def _terms(self) -> tuple[DateRange, ...]:
+        return tuple(e for e in self.entries if e.kind == "term")
+
+    @cached_property
+    def _term_bounds(self) -> tuple[date, date]:
+        return min(t.first_day for t in self._terms), max(t.last_day for t in self._terms)
+
+    @cached_property
+    def _closures(self) -> tuple[DateRange, ...]:
+        return tuple(e for e in self.entries if e.kind in CLOSED_KINDS)
+
+    @cached_property
+    def _next_school_day(self) -> dict[date, date | None]:
+        return {}
+
+    def next_school_day(self, day: date) -> date | None:
+        """The first school day after ``day`` and within ``SEARCH_DAYS`` of it, or None.
+        Kept per day: the notifications of a batch ask it for the same few days."""
+        known = self._next_school_day
+        if day not in known:
+            ahead = (day + timedelta(days=offset) for offset in range(1, SEARCH_DAYS))
+            known[day] = next((d for d in ahead if is_school_day(d, self)), None)
+        return known[day]
 
 
 def is_school_day(day: date, calendar: SchoolCalendar) -> bool:
@@ -123,11 +151,13 @@ def deliver_by(reported_at: datetime, calendar: SchoolCalendar) -> datetime:
     if reported_at.tzinfo is None or reported_at.utcoffset() is None:
         raise ValueError("reported_at must carry a UTC offset")
     first = reported_at.astimezone(LONDON).date()
-    for offset in range(SEARCH_DAYS):
-        day = first + timedelta(days=offset)
-        start = school_day_start(day, calendar.day_start)
-        if start >= reported_at and is_school_day(day, calendar):
-            return start
+    start = school_day_start(first, calendar.day_start)
+    if start >= reported_at and is_school_day(first, calendar):
+        return start
+    # A later day's start is always after reported_at: only the day matters from here.
+    later = calendar.next_school_day(first)
+    if later is not None:
+        return school_day_start(later, calendar.day_start)
     for offset in range(SEARCH_DAYS):
         day = first + timedelta(days=offset)
         start = school_day_start(day, calendar.day_start)

@@ -18,6 +18,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -214,6 +216,51 @@ def test_before_the_first_known_term_every_weekday_counts() -> None:
 def test_a_calendar_with_no_school_day_falls_back_to_the_next_weekday() -> None:
     shut = SchoolCalendar(entries=(span("closure", "2026-01-01", "2029-12-31"),))
     assert deliver_by(london("2026-11-20 23:00"), shut) == utc("2026-11-23 08:30")
+
+
+def plain_deliver_by(reported_at: datetime, calendar: SchoolCalendar) -> datetime:
+    """SPEC section 6 read literally: each day from the reported day on, the first whose
+    start is at or after the report and which is a school day (then, failing one within
+    400 days, a weekday that is not a bank holiday)."""
+    first = reported_at.astimezone(LONDON).date()
+    for school_days_only in (True, False):
+        for offset in range(400):
+            day = first + timedelta(days=offset)
+            start = datetime.combine(day, calendar.day_start, tzinfo=LONDON).astimezone(UTC)
+            weekday = day.weekday() < 5 and day not in calendar.bank_holidays
+            open_ = is_school_day(day, calendar) if school_days_only else weekday
+            if start >= reported_at and open_:
+                return start
+    raise AssertionError("no weekday in 400 days")
+
+
+KINDS = st.sampled_from(["term", "term", "holiday", "inset", "closure"])
+
+
+@st.composite
+def calendars(draw: st.DrawFn) -> SchoolCalendar:
+    entries = []
+    for _ in range(draw(st.integers(0, 8))):
+        first = date(2026, 6, 1) + timedelta(days=draw(st.integers(0, 500)))
+        last = first + timedelta(days=draw(st.integers(0, 120)))
+        entries.append(DateRange(first, last, draw(KINDS)))
+    start = time(draw(st.integers(0, 10)), draw(st.sampled_from([0, 15, 30, 40, 45])))
+    return SchoolCalendar(start, tuple(entries))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    calendar=calendars(),
+    minutes=st.lists(st.integers(0, 60 * 24 * 560), min_size=1, max_size=6),
+)
+def test_the_deadline_is_the_rule_read_literally(
+    calendar: SchoolCalendar, minutes: list[int]
+) -> None:
+    """The kept next school day (a calendar asked for many notifications) changes no
+    answer: any calendar, several reports against the same one, in any order."""
+    for m in minutes:
+        reported = datetime(2026, 6, 1, tzinfo=UTC) + timedelta(minutes=m)
+        assert deliver_by(reported, calendar) == plain_deliver_by(reported, calendar)
 
 
 # --- an academy with its own dates ---------------------------------------------------------

@@ -15,7 +15,6 @@ import copy
 import ssl
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, parseaddr
 from typing import Protocol, runtime_checkable
@@ -23,6 +22,7 @@ from typing import Protocol, runtime_checkable
 import aiosmtplib
 import structlog
 
+from foundations import mail_policy
 from foundations.dkim import DkimSigner, signer_from_settings
 from foundations.settings import Settings, SmtpTls, is_loopback
 from foundations.smtp_connections import ConnectionPool, Server
@@ -66,8 +66,10 @@ def build_message(
 ) -> EmailMessage:
     """A multipart/alternative message (plain text, then HTML) with a fixed Message-ID;
     ``in_reply_to`` threads it under an earlier message (a follow-up, a retraction);
-    ``return_path`` is where its bounces go (the envelope sender, see ``SmtpMailer.send``)."""
-    message = EmailMessage()
+    ``return_path`` is where its bounces go (the envelope sender, see ``SmtpMailer.send``).
+    Its policy is ``policy.default`` that parses a repeated header once
+    (``foundations/mail_policy.py``: ~0.5 ms of CPU instead of ~3)."""
+    message = EmailMessage(policy=mail_policy.BUILD)
     if return_path:
         message["Return-Path"] = f"<{return_path}>"
     message["Subject"] = subject
@@ -145,14 +147,10 @@ class SmtpMailer:
             log.warning("dkim_not_configured", hint="set ENCOMPASS_DKIM_KEY_FILE and _SELECTOR")
 
     def wire_bytes(self, message: EmailMessage) -> bytes:
-        """The message exactly as it goes to the server: CRLF line ends, DKIM-signed when a
-        key is configured (the signature covers these bytes, so nothing may re-fold them).
-        A Return-Path header is not sent: it is the envelope sender (MAIL FROM), and the
-        receiving system writes the header itself on delivery (RFC 5321, 4.4)."""
-        if "Return-Path" in message:
-            message = copy.deepcopy(message)
-            del message["Return-Path"]
-        raw = message.as_bytes(policy=policy.SMTP)
+        """The message exactly as it goes to the server (:func:`unsigned_wire_bytes`),
+        DKIM-signed when a key is configured (the signature covers these bytes, so nothing
+        may re-fold them)."""
+        raw = unsigned_wire_bytes(message)
         return self._dkim.sign(raw) if self._dkim is not None else raw
 
     async def send(self, message: EmailMessage) -> None:
@@ -188,6 +186,23 @@ class SmtpMailer:
     async def aclose(self) -> None:
         """QUIT the connections kept open (at shutdown)."""
         await self.connections.close()
+
+
+def unsigned_wire_bytes(message: EmailMessage) -> bytes:
+    """The message as ``policy.SMTP`` writes it (CRLF line ends), without a Return-Path
+    header: that is the envelope sender (MAIL FROM), and the receiving system writes the
+    header itself on delivery (RFC 5321, 4.4).
+
+    Byte for byte what ``copy.deepcopy``, ``del``, ``as_bytes(policy=policy.SMTP)`` made,
+    for less CPU (``bench/email_cpu.py``): the header is dropped from a shallow copy, as
+    deleting a header gives the copy a header list of its own and the parts, shared, are
+    only read (a deep copy cost ~3.5 ms, more than building the message), and
+    ``mail_policy.wire_bytes`` is ``as_bytes(policy=policy.SMTP)`` that folds a header
+    it has folded before once and checks the random boundary without a new regex."""
+    if "Return-Path" in message:
+        message = copy.copy(message)
+        del message["Return-Path"]
+    return mail_policy.wire_bytes(message)
 
 
 def _envelope_recipients(message: EmailMessage) -> list[str]:

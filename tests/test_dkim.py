@@ -12,8 +12,14 @@ import dkim
 import pytest
 from pydantic import ValidationError
 
-from foundations.dkim import SIGNED_HEADERS, DkimKeyError, signer_from_settings, write_key
-from foundations.mailer import SmtpMailer, build_message
+from foundations.dkim import (
+    SIGNED_HEADERS,
+    DkimKeyError,
+    _OpenSslDkim,
+    signer_from_settings,
+    write_key,
+)
+from foundations.mailer import SmtpMailer, build_message, unsigned_wire_bytes
 from foundations.settings import Settings, SmtpTls
 from tests.smtp_server import PASSWORD, USERNAME, RecordingSmtpServer, TestPki, make_test_ca
 
@@ -140,3 +146,39 @@ def test_the_openssl_signature_is_dkimpys_byte_for_byte(
             canonicalize=(b"relaxed", b"relaxed"), linesep=b"\r\n",
         ) + message  # fmt: skip
         assert ours == theirs
+
+
+def test_the_signature_is_the_previous_paths_without_parsing_the_pem_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``sign_relaxed`` is dkimpy's ``sign`` without its per-message parse of the PEM key
+    (0.35 ms of pure-Python ASN.1 for a key the OpenSSL signer never uses): the same bytes
+    as the previous path, for a message with every header we sign, and they verify."""
+    record = write_key(tmp_path / "dkim.pem")
+    signer = signer_from_settings(
+        _settings(25, make_test_ca(tmp_path / "pki"), tmp_path / "dkim.pem")
+    )
+    assert signer is not None
+    monkeypatch.setattr(dkim.time, "time", lambda: 1_795_000_000.0)
+    message = build_message(
+        subject="Operation Encompass notification N-1 – Zoë " * 4,
+        text="Zoë was present.\n" * 20, html="<p>Zoë was present.</p>", sender=SENDER,
+        to="Zoë's School <dsl@school.example>", cc="deputy.dsl@school.example",
+        message_id="<N-2@council.example>", in_reply_to="<N-1@council.example>",
+        return_path="bounces+s1.abcd@council.example",
+    )  # fmt: skip
+    raw = unsigned_wire_bytes(message)
+    previous = _OpenSslDkim(raw, signer.key).sign(
+        b"enc2026", b"council.example", signer.private_pem,
+        include_headers=[*SIGNED_HEADERS, *SIGNED_HEADERS],
+        canonicalize=(b"relaxed", b"relaxed"),
+    ) + raw  # fmt: skip
+
+    def no_parse(pem: bytes) -> None:
+        raise AssertionError("the PEM key parsed again")
+
+    monkeypatch.setattr(dkim, "parse_pem_private_key", no_parse)
+    signed = signer.sign(raw)
+    assert signed == previous
+    assert dkim.verify(signed, dnsfunc=dns_with(record))
+    assert not dkim.verify(signed.replace(b"N-1", b"N-3", 1), dnsfunc=dns_with(record))

@@ -364,6 +364,11 @@ class EncompassService:
                 await self.audit_publisher.run_once()
             except Exception:
                 log.exception("audit_flush_on_shutdown_failed")
+            # A peer's relay takes over at its next poll, not after this one's lease.
+            try:
+                await self.audit_publisher.release()
+            except Exception:
+                log.exception("audit_relay_release_failed")
 
     async def stopped(self) -> None:
         if self.intake_pool is not None:  # the batch in hand has finished (stopping)

@@ -41,12 +41,17 @@ class AuditEvent(Base):
 
 
 class RelayCursor(Base):
-    """How far the audit rows have been published to ``encompass.audit.v1``."""
+    """How far the audit rows have been published to ``encompass.audit.v1``, and which
+    process publishes them: the one holding the lease (``held_by`` until ``held_until``;
+    none when both are null), so that several broker processes do not all publish every
+    row (consumers/audit_publish.py)."""
 
     __tablename__ = "audit_relay_cursor"
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     last_seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
+    held_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    held_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class Checkpoint(Base):

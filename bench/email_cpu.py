@@ -18,12 +18,16 @@ import argparse
 import copy
 import random
 import statistics
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from email import policy
 from email.message import EmailMessage
+from pathlib import Path
 from unittest import mock
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ holds the example
 
 from consumers.render import RenderedEmail, as_message, render_email
 from foundations import mail_policy

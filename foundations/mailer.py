@@ -198,7 +198,7 @@ def unsigned_wire_bytes(message: EmailMessage) -> bytes:
     deleting a header gives the copy a header list of its own and the parts, shared, are
     only read (a deep copy cost ~3.5 ms, more than building the message), and
     ``mail_policy.wire_bytes`` is ``as_bytes(policy=policy.SMTP)`` that folds a header
-    it has folded before once and checks the random boundary without a new regex."""
+    it has folded before once."""
     if "Return-Path" in message:
         message = copy.copy(message)
         del message["Return-Path"]

@@ -9,7 +9,6 @@ import copy
 import random
 from collections.abc import Iterator
 from email import policy
-from email.generator import BytesGenerator
 from email.message import EmailMessage
 from typing import Any
 from unittest import mock
@@ -86,21 +85,6 @@ def test_without_a_return_path_or_cc_too() -> None:
     stock = stock_wire_bytes(**fields)
     random.seed(5)
     assert our_wire_bytes(**fields) == stock
-
-
-def test_a_boundary_found_in_the_text_is_changed_as_the_stock_generator_changes_it() -> None:
-    token = 1234567890123456789
-    boundary = "===============1234567890123456789=="
-    texts = {
-        b"no boundary here": boundary,
-        f"--{boundary} not alone on its line".encode(): boundary,
-        f"Before\n--{boundary}\nafter".encode(): f"{boundary}.0",
-        f"--{boundary}--\n--{boundary}.0\n".encode(): f"{boundary}.1",
-    }
-    for text, expected in texts.items():
-        with mock.patch("random.randrange", return_value=token):
-            assert BytesGenerator._make_boundary(text) == expected  # type: ignore[attr-defined]
-            assert mail_policy.WireGenerator._make_boundary(text) == expected
 
 
 def test_the_message_is_an_ordinary_email_message_and_keeps_the_return_path() -> None:

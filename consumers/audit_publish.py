@@ -9,11 +9,12 @@ requests, not one round trip a row. The rows are read in a transaction that only
 (it does not wait for SQLite's write lock); the cursor is moved once a batch.
 
 Every process with the scheduler role runs a relay, and one publishes at a time: before it
-reads, a relay takes (or renews) a short lease on the cursor row, in a transaction of its
-own. A relay that does not hold it publishes nothing; one that dies holds it until it runs
-out (a few polls), then another takes over from the cursor; one that stops cleanly gives
-it up, so a peer takes over at its next poll. What a relay publishes while its lease runs
-out under it may go out again from its successor: at least once, as before.
+reads, a relay takes (or, half gone, renews) a short lease on the cursor row, in a
+transaction of its own; a look that finds the lease another's, or its own with time left,
+writes nothing. A relay that does not hold it publishes nothing; one that dies holds it
+until it runs out (a few polls), then another takes over from the cursor; one that stops
+cleanly gives it up, so a peer takes over at its next poll. What a relay publishes while
+its lease runs out under it may go out again from its successor: at least once, as before.
 """
 
 from __future__ import annotations
@@ -82,6 +83,27 @@ def take_lease(session: Session, holder: str, now: datetime, lease_s: float) -> 
     return True
 
 
+def lease_of(session: Session) -> tuple[str | None, datetime | None]:
+    """Who holds the relay, and until when (a read: no lock)."""
+    c = RelayCursor
+    row = session.execute(select(c.held_by, c.held_until).where(c.name == CURSOR)).first()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def lease_needs_writing(
+    lease: tuple[str | None, datetime | None], holder: str, now: datetime, lease_s: float
+) -> bool | None:
+    """From the lease as read: whether ``holder`` must write to hold it (free, run out,
+    or ours with less than half of it left), or None when it is another relay's, still
+    running (False: ours, with time enough to publish a batch)."""
+    held_by, until = lease
+    if held_by is None or until is None or until < now:
+        return True
+    if held_by != holder:
+        return None
+    return until - now < timedelta(seconds=lease_s / 2)
+
+
 def release_lease(session: Session, holder: str) -> None:
     """Give up the lease if ``holder`` still holds it: the next relay to look takes it."""
     c = RelayCursor
@@ -138,10 +160,15 @@ class AuditPublisher:
 
     async def run_once(self) -> int:
         """Publish the next batch if this relay holds the lease (taken or renewed first);
-        how many rows went out (none: another relay holds it)."""
-        held = await run_in_session(
-            self.sessions, take_lease, self.holder, self.clock(), self.lease_s
-        )
+        how many rows went out (none: another relay holds it). The lease is read first,
+        without a lock, and written only to take it or when half of it has gone: an idle
+        poll of every process would otherwise queue for SQLite's write lock."""
+        now = self.clock()
+        lease = await run_reading(self.sessions, lease_of)
+        write = lease_needs_writing(lease, self.holder, now, self.lease_s)
+        held = write is False
+        if write:
+            held = await run_in_session(self.sessions, take_lease, self.holder, now, self.lease_s)
         if held != self.holding:
             log.info(
                 "audit_relay_lease_taken" if held else "audit_relay_lease_lost", holder=self.holder

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest import mock
 
 from alembic import command
 from sqlalchemy import create_engine, inspect, text
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 from audit.ledger import AuditAction, record
+from consumers import audit_publish
 from consumers.audit_publish import (
     BATCH,
     CURSOR,
@@ -89,7 +91,31 @@ async def test_only_the_holder_publishes_and_each_row_goes_out_once(
     assert a.seqs == list(range(1, 19)) and b.seqs == []  # a looked first, and kept it
     held = cursor(sessions)
     assert held is not None and held.last_seq == 18 and held.held_by == "a"
-    assert held.held_until == clock.now - timedelta(seconds=1) + LEASE  # renewed at each look
+    assert held.held_until == START + LEASE  # more than half of it left at every look
+
+
+async def test_the_holder_writes_its_lease_only_once_half_of_it_has_gone(
+    sessions: sessionmaker[Session],
+) -> None:
+    """A look that finds the lease its own with time left takes no write lock."""
+    clock = Clock(START)
+    relay_a, _a, relay_b, _b = relays(sessions, clock)
+    writes: list[str] = []
+    take = audit_publish.take_lease
+
+    def counted(session: Session, holder: str, now: datetime, lease_s: float) -> bool:
+        writes.append(holder)
+        return take(session, holder, now, lease_s)
+
+    with mock.patch.object(audit_publish, "take_lease", counted):
+        assert await relay_a.run_once() == 0 and writes == ["a"]  # taken
+        clock.advance(seconds=LEASE_S / 2)
+        assert await relay_a.run_once() == 0 and await relay_b.run_once() == 0
+        assert writes == ["a"]  # half left: nothing written; b sees it held
+        clock.advance(seconds=1)
+        assert await relay_a.run_once() == 0 and writes == ["a", "a"]  # renewed
+    held = cursor(sessions)
+    assert held is not None and held.held_until == clock.now + LEASE
 
 
 async def test_a_peer_takes_over_once_the_holders_lease_runs_out(

@@ -3,9 +3,9 @@
 Every process with the scheduler role runs the audit relay; with two replicas both read
 the same pending rows and both published them, so every row went out twice. The relay now
 takes a short lease on the cursor row before it publishes (consumers/audit_publish.py):
-the process named by ``held_by`` relays until ``held_until``, renewing at each look; when
-it stops cleanly it gives the lease up, and when it dies another takes over once the lease
-has run out. A cursor row from before this revision is held by nobody.
+the process named by ``held_by`` relays until ``held_until``, renewing it when half has
+gone; when it stops cleanly it gives the lease up, and when it dies another takes over
+once the lease has run out. A cursor row from before this revision is held by nobody.
 
 Revision ID: 0025
 Revises: 0024

@@ -8,6 +8,7 @@ with one primary-key lookup per child; ``match_weights.rarity_bits`` turns them 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from functools import cache
 
@@ -23,7 +24,9 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    table,
 )
+from sqlalchemy import column as column_of
 from sqlalchemy.orm import Session
 
 from foundations.database import forget_per_transaction, per_transaction
@@ -48,6 +51,24 @@ def refresh(session: Session) -> None:
             select(literal(ROLL[0]), literal(ROLL[1]), func.count(Pupil.id)),
         )
     )
+
+
+# name_frequencies without its column types: the counted keys are written as stored
+# (already keyed hashes), not hashed again as a ``BlindIndex`` would on the way in.
+_STORED = table("name_frequencies", column_of("kind"), column_of("key"), column_of("pupils"))
+
+
+def store(session: Session, family: Counter[str], given: Counter[str]) -> None:
+    """The counts as ``refresh`` would make them, from the stored keys of every row of the
+    roll counted as they were inserted (``family_name_key``, ``given_name_key``): a first
+    roll of nine million pupils is then not read back twice to be counted (docs/performance.md)."""
+    forget_per_transaction(session)
+    session.execute(delete(NameFrequency))
+    rows = [{"kind": "family", "key": k, "pupils": n} for k, n in family.items()]
+    rows += [{"kind": "given", "key": k, "pupils": n} for k, n in given.items()]
+    rows.append({"kind": ROLL[0], "key": ROLL[1], "pupils": family.total()})
+    for start in range(0, len(rows), 5_000):
+        session.execute(insert(_STORED), rows[start : start + 5_000])
 
 
 def names_of(child: ChildRecord) -> dict[str, str]:

@@ -11,6 +11,7 @@ in batches, never one query per row.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from datetime import date, datetime
@@ -82,6 +83,9 @@ MAX_PUPIL_COUNT_DIGITS = 7
 SORT_CACHE_KIB = 131_072
 # A first roll this large (about 50,000 pupils) is prepared by worker processes.
 PARALLEL_MIN_BYTES = 4 << 20
+# The columns the name counts are made from (``frequencies``), counted as a first roll's
+# prepared rows are inserted.
+COUNTED = ("family_name_key", "given_name_key")
 
 
 def _known_urns(session: Session) -> set[str]:
@@ -291,17 +295,25 @@ def import_pupils(session: Session, path: Path, *, workers: int | None = None) -
     header = None
     if fresh and count > 1 and path.stat().st_size >= PARALLEL_MIN_BYTES:
         header = import_workers.read_header(path)
+    counted: dict[str, Counter[Any]] | None = None
     if fresh:  # the first roll: its indexes built once, at the end, not row by row
         table: Table = Pupil.__table__  # type: ignore[assignment]
         with _indexes_built_after(session, table, before_unique=upserter.refuse_repeats):
             if header is None:
-                done = run_import(report, upserter, rows, parse, add)
+                run_import(report, upserter, rows, parse, add)
             else:
-                done = _import_prepared(session, path, report, upserter, urns, today, count, header)
+                counted = _import_prepared(
+                    session, path, report, upserter, urns, today, count, header
+                )
     else:
-        done = run_import(report, upserter, rows, parse, add)
-    frequencies.refresh(session)  # the matcher's name counts, in the same transaction
-    return done
+        run_import(report, upserter, rows, parse, add)
+    # The matcher's name counts, in the same transaction: those counted as the rows went
+    # in, unless rows were taken out again (repeats), then read back from the table.
+    if counted is not None and not upserter.repeats_refused:
+        frequencies.store(session, counted["family_name_key"], counted["given_name_key"])
+    else:
+        frequencies.refresh(session)
+    return report
 
 
 def _import_prepared(
@@ -313,14 +325,15 @@ def _import_prepared(
     today: date,
     workers: int,
     header: tuple[Wanted, int],
-) -> ImportReport:
+) -> dict[str, Counter[Any]]:
     """The first roll, its rows prepared by worker processes (import_workers), inserted
-    here in the file's order: as ``run_import`` would, item by item."""
+    here in the file's order: as ``run_import`` would, item by item. Returns what the
+    inserted rows hold in each ``COUNTED`` column, value by value."""
     ring = keyring_of(session.get_bind().dialect)
     sqlite = session.get_bind().dialect.name == "sqlite"
     prepared = PupilRows(ring, urns, today, dates_as_text=sqlite)
     keys = None if ring is None else (ring.keys, ring.current, ring.index_key)
-    inserter = PreparedInserter(upserter, PREPARED_COLUMNS)
+    inserter = PreparedInserter(upserter, PREPARED_COLUMNS, COUNTED)
     wanted, data_start = header
     chunks = import_workers.prepared_items(path, wanted, data_start, prepared, workers, keys)
     with closing(chunks):  # on any failure, the workers are stopped before it is raised
@@ -335,7 +348,7 @@ def _import_prepared(
                 assert row is not None
                 inserter.add(line, row)
     inserter.flush()
-    return report
+    return inserter.counts
 
 
 @contextmanager

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -86,6 +87,7 @@ class Upserter:
         # Blind indexes read back as keyed hashes: derived from the row, never compared.
         self.derived = {c.key for c in table.columns if isinstance(c.type, BlindIndex)}
         self.seen: dict[str, int] = {}
+        self.repeats_refused = 0  # rows ``refuse_repeats`` deleted
         self.pending: list[tuple[int, dict[str, Any]]] = []
 
     def accept(self, line: int, values: dict[str, Any]) -> bool:
@@ -196,6 +198,7 @@ class Upserter:
             first = firsts.setdefault(tuple(key), row_id)
             if first != row_id:
                 later.append((row_id, first))
+        self.repeats_refused = len(later)
         if not later:
             return
         if high - low + 1 == count:
@@ -222,7 +225,9 @@ class PreparedInserter:
     a table empty when the import began (``fresh``): its ``refuse_repeats`` then refuses
     the repeats, with the same messages by the same lines."""
 
-    def __init__(self, upserter: Upserter, columns: Sequence[str]) -> None:
+    def __init__(
+        self, upserter: Upserter, columns: Sequence[str], counted: Sequence[str] = ()
+    ) -> None:
         assert upserter.fresh
         self.upserter, self.columns = upserter, tuple(columns)
         table = upserter.model.__table__
@@ -239,6 +244,9 @@ class PreparedInserter:
         into = quote.format_table(table)
         self.statement = f"INSERT INTO {into} ({names}) VALUES ({marks})"  # noqa: S608
         self.pending: list[tuple[int, tuple[Any, ...]]] = []
+        # What each counted column holds, row by row, as inserted (``counted``).
+        self.counts = {c: Counter[Any]() for c in counted}
+        self._counted = [(self.counts[c], self.columns.index(c)) for c in counted]
 
     def add(self, line: int, row: tuple[Any, ...]) -> None:
         if self.upserter.accept(line, {c: row[i] for c, i in self.checked}):
@@ -252,6 +260,8 @@ class PreparedInserter:
         batch, self.pending = self.pending, []
         upserter = self.upserter
         upserter.session.connection().exec_driver_sql(self.statement, [row for _, row in batch])
+        for counts, i in self._counted:
+            counts.update(row[i] for _, row in batch)
         upserter.lines.extend(line for line, _ in batch)
         upserter.report.inserted += len(batch)
 

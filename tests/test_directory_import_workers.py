@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from foundations.database import transaction
 from foundations.models import NameFrequency, Pupil
-from school_directory import import_workers, imports, upsert
+from school_directory import frequencies, import_workers, imports, upsert
 from school_directory.synthetic import write_directory
 from school_directory.upsert import ImportReport
 
@@ -98,6 +98,43 @@ def test_workers_import_the_same_pupils_and_blind_indexes(
         names = {str(ix["name"]) for ix in inspect(session.get_bind()).get_indexes("pupils")}
         assert {str(ix.name) for ix in Pupil.__table__.indexes} <= names  # type: ignore[attr-defined]
         assert session.scalar(select(func.count()).select_from(NameFrequency))
+
+
+def _name_counts(sessions: sessionmaker[Session]) -> list[tuple[str, str, int]]:
+    with sessions() as session:
+        rows = session.execute(select(NameFrequency.kind, NameFrequency.key, NameFrequency.pupils))
+        return sorted((kind, key, pupils) for kind, key, pupils in rows)
+
+
+def _counted_again(sessions: sessionmaker[Session]) -> list[tuple[str, str, int]]:
+    """The name counts made again from the table as it stands."""
+    with transaction(sessions) as session:
+        frequencies.refresh(session)
+    return _name_counts(sessions)
+
+
+@pytest.mark.parametrize("repeats", [False, True])
+@pytest.mark.usefixtures("small_ranges")
+def test_the_name_counts_of_a_first_roll_are_those_of_its_rows(
+    sessions: sessionmaker[Session], tmp_path: Path, repeats: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counted as the workers' rows go in, not read back: the same counts the table gives,
+    also when repeated rows were taken out again (then read back from the table)."""
+    path = _roll(tmp_path, sessions)
+    if repeats:
+        _rewrite(path, lambda rows: rows.insert(300, list(rows[20])))
+    read_back: list[Session] = []
+    refresh = frequencies.refresh
+    monkeypatch.setattr(frequencies, "refresh", lambda s: (read_back.append(s), refresh(s)))
+    report = _import(sessions, path, 2)
+    assert bool(report.errors) is repeats
+    assert bool(read_back) is repeats
+    monkeypatch.setattr(frequencies, "refresh", refresh)
+    counted = _name_counts(sessions)
+    kinds = {kind for kind, _, _ in counted}
+    assert kinds == {"family", "given", "roll"}
+    assert ("roll", "", report.inserted) in counted
+    assert counted == _counted_again(sessions)
 
 
 @pytest.mark.usefixtures("small_ranges")

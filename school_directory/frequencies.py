@@ -55,7 +55,9 @@ def refresh(session: Session) -> None:
 
 # name_frequencies without its column types: the counted keys are written as stored
 # (already keyed hashes), not hashed again as a ``BlindIndex`` would on the way in.
-_STORED = table("name_frequencies", column_of("kind"), column_of("key"), column_of("pupils"))
+_STORED = table(
+    NameFrequency.__tablename__, column_of("kind"), column_of("key"), column_of("pupils")
+)
 
 
 def store(session: Session, family: Counter[str], given: Counter[str]) -> None:

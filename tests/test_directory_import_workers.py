@@ -129,7 +129,7 @@ def test_the_name_counts_of_a_first_roll_are_those_of_its_rows(
     report = _import(sessions, path, 2)
     assert bool(report.errors) is repeats
     assert bool(read_back) is repeats
-    monkeypatch.setattr(frequencies, "refresh", refresh)
+    monkeypatch.setattr(frequencies, "refresh", refresh)  # the real one, to count below
     counted = _name_counts(sessions)
     kinds = {kind for kind, _, _ in counted}
     assert kinds == {"family", "given", "roll"}

@@ -27,8 +27,7 @@ from school_directory.matching import (
     Thresholds,
     child_record,
     decide,
-    rank,
-    score,
+    ranked,
 )
 
 
@@ -93,16 +92,12 @@ def _match(
             MatchOutcome.NONE, reason="no name, date of birth or address to search by"
         )
     rarity = frequencies.rarity(session, record)
-    ranked = rank(
-        [
-            score(record, row, on_date, weights, rarity)
-            for row in blocking.candidates(session, record)
-        ]
-    )
+    rows = blocking.candidates(session, record)
+    found = ranked(record, rows, on_date, weights, rarity, thresholds)
     for wider in (blocking.fallback, blocking.hinted):  # each only while no one is likely
-        if ranked and ranked[0].score >= thresholds.review:
+        if found and found[0].score >= thresholds.review:
             break
-        seen = {(c.upn, c.urn) for c in ranked}
-        more = [score(record, row, on_date, weights, rarity) for row in wider(session, record)]
-        ranked = rank(ranked + [c for c in more if (c.upn, c.urn) not in seen])
-    return decide(ranked, thresholds)
+        seen = {(row.upn, row.urn) for row in rows}
+        rows += [row for row in wider(session, record) if (row.upn, row.urn) not in seen]
+        found = ranked(record, rows, on_date, weights, rarity, thresholds)
+    return decide(found, thresholds)

@@ -12,6 +12,7 @@ the field comparisons in ``school_directory.comparisons``, the weights in
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass, field
 from datetime import date
@@ -232,6 +233,32 @@ def score(
 ) -> Candidate:
     """Compare field by field; the match weight is the prior plus each level's bits, and
     an exact agreement on a name counts for more the rarer the name (``rarity``)."""
+    return _scored(child, pupil, _other_levels(child, pupil), on_date, weights, rarity)
+
+
+def _other_levels(child: ChildRecord, pupil: PupilRow) -> Levels:
+    """The levels of every field but the names (``FIELDS[2:]``): cheap to compare, and
+    enough with the names' best levels to bound what a pupil can score (``ranked``)."""
+    gender = None
+    if child.gender and (theirs := gender_code(pupil.gender)):
+        gender = "same" if child.gender == theirs else "different"
+    return (
+        compare_dob(child.date_of_birth, pupil.date_of_birth),
+        compare_postcode(child.postcode, pupil.postcode),
+        gender,
+        compare_school(child.school_hint, pupil.school_name),
+        compare_nhs_number(child.nhs_number, pupil.nhs_number),
+    )
+
+
+def _scored(
+    child: ChildRecord,
+    pupil: PupilRow,
+    others: Levels,
+    on_date: date,
+    weights: Weights,
+    rarity: Rarity,
+) -> Candidate:
     pupil_given = names.parts(pupil.given_names)
     preferred = names.parts(pupil.preferred_name)
     pupil_family = names.parts(pupil.family_name)
@@ -239,23 +266,15 @@ def score(
     family = compare_family(child.family, pupil_family)
     swapped = False
     if given not in _SURE_NAMES or family not in _SURE_NAMES:  # worth reading them crosswise?
-        crossed = (compare_given(child.family, (), pupil_given, preferred),
-                   compare_family(child.given, pupil_family))  # fmt: skip
-        swapped = _names_read_crosswise((given, family), crossed, weights)
-        if swapped:
-            given, family = crossed
-    gender = None
-    if child.gender and (theirs := gender_code(pupil.gender)):
-        gender = "same" if child.gender == theirs else "different"
-    levels = (
-        given,
-        family,
-        compare_dob(child.date_of_birth, pupil.date_of_birth),
-        compare_postcode(child.postcode, pupil.postcode),
-        gender,
-        compare_school(child.school_hint, pupil.school_name),
-        compare_nhs_number(child.nhs_number, pupil.nhs_number),
-    )
+        crossed_family = compare_family(child.given, pupil_family)
+        # The given-name comparison is the dearer one: made only when, at its best, the
+        # names read crosswise could be the likelier reading.
+        if _crossed_bits(child, crossed_family, weights) > _name_bits((given, family), weights):
+            crossed = (compare_given(child.family, (), pupil_given, preferred), crossed_family)
+            swapped = _names_read_crosswise((given, family), crossed, weights)
+            if swapped:
+                given, family = crossed
+    levels = (given, family, *others)
     verdict = _verdict(levels, swapped, weights)
     note = on_roll_note(pupil, on_date) or verdict.veto
     weight, chance = verdict.weight, verdict.score
@@ -279,6 +298,15 @@ def score(
     )
 
 
+def _crossed_bits(child: ChildRecord, crossed_family: str | None, weights: Weights) -> float:
+    """The most the names read crosswise can weigh, their family-name level known: the
+    child's family name against the pupil's given names at its best level, less the cost
+    of the swap. ("exact_all" needs a family name of two or more words.)"""
+    given = _best_bits("given_name", len(set(child.family)) > 1, 0.0, weights)
+    family = _name_bits((None, crossed_family), weights)
+    return given + family + weights.of("names_swapped", "yes")
+
+
 Levels = tuple[str | None, ...]  # one level (or None, not recorded) per field, as FIELDS
 
 
@@ -299,10 +327,14 @@ class _Verdict:
 @lru_cache(maxsize=4_096)
 def _names_read_crosswise(straight: Levels, crossed: Levels, weights: Weights) -> bool:
     """Given and family names recorded the other way round: a likelier reading crosswise."""
-    fields = FIELDS[:2]
-    as_read = _bits(dict(zip(fields, straight, strict=True)), weights)
-    other_way = _bits(dict(zip(fields, crossed, strict=True)), weights)
+    as_read, other_way = _name_bits(straight, weights), _name_bits(crossed, weights)
     return other_way + weights.of("names_swapped", "yes") > as_read
+
+
+@lru_cache(maxsize=4_096)
+def _name_bits(levels: Levels, weights: Weights) -> float:
+    """What the given and family names' levels weigh together (None: not recorded)."""
+    return _bits(dict(zip(FIELDS[:2], levels, strict=True)), weights)
 
 
 @lru_cache(maxsize=16_384)
@@ -377,6 +409,113 @@ def rank(candidates: list[Candidate]) -> list[Candidate]:
     return sorted(candidates, key=lambda c: (-c.weight, not c.live, c.upn, c.urn))
 
 
+def ranked(
+    child: ChildRecord,
+    pupils: list[PupilRow],
+    on_date: date,
+    weights: Weights,
+    rarity: Rarity = NO_RARITY,
+    thresholds: Thresholds | None = None,
+) -> list[Candidate]:
+    """``rank`` of the pupils' scores, as far as ``decide`` reads it, scoring only the
+    pupils that could be in it.
+
+    Each pupil's ceiling is the most it could weigh: its other fields compared (cheap),
+    its names at their best levels. The pupils are scored best ceiling first, and the
+    rest are left unscored once a ceiling falls below the review threshold, below the
+    ``KEEP`` best weights and below the best pupil's rival: such a pupil cannot be shown
+    to a reviewer, held for review, released or change a verdict. A pupil whose NHS
+    number agrees is always scored (it can decide alone), and so is every record of a
+    pupil already scored (``decide`` names each school a chosen pupil is on roll at). At
+    9 M pupils a common name's blocks find hundreds of namesakes born years apart; their
+    names are not compared (docs/matching.md, "Scoring only what can matter")."""
+    thresholds = thresholds or Thresholds()
+    most = _best_name_bits(child, weights, rarity)
+    bounded = []
+    for pupil in pupils:
+        others = _other_levels(child, pupil)
+        ceiling = math.inf if others[-1] == "exact" else (
+            weights.prior_bits + _other_bits(others, weights) + most
+        )  # fmt: skip
+        bounded.append((ceiling, pupil, others))
+    bounded.sort(key=lambda b: -b[0])
+    review = _bits_at(thresholds.review)
+    best_weights: list[float] = []  # a min-heap of the KEEP best weights so far
+    best: Candidate | None = None
+    rival = -math.inf  # the best weight of any pupil but the best one
+    scored: list[Candidate] = []
+    left = len(bounded)
+    for n, (ceiling, pupil, others) in enumerate(bounded):
+        kept = best_weights[0] if len(best_weights) == KEEP else -math.inf
+        if ceiling + _ROUNDING < min(review, kept, rival):
+            left = n
+            break
+        found = _scored(child, pupil, others, on_date, weights, rarity)
+        scored.append(found)
+        if len(best_weights) < KEEP:
+            heapq.heappush(best_weights, found.weight)
+        else:
+            heapq.heappushpop(best_weights, found.weight)
+        if best is None or found.upn == best.upn:
+            best = found if best is None or found.weight > best.weight else best
+        elif found.weight > best.weight:
+            best, rival = found, best.weight
+        else:
+            rival = max(rival, found.weight)
+    upns = {c.upn for c in scored}
+    scored += [
+        _scored(child, pupil, others, on_date, weights, rarity)
+        for _, pupil, others in bounded[left:]
+        if pupil.upn in upns
+    ]
+    return rank(scored)
+
+
+KEEP, MOST = 10, 30  # candidates a reviewer sees: the best KEEP, or all worth a look to MOST
+_ROUNDING = 1e-6  # bits: a ceiling and a weight are sums of the same terms, in another order
+
+
+def _bits_at(probability_: float) -> float:
+    """The least match weight whose probability reaches ``probability_``."""
+    if probability_ <= 0.0:
+        return -math.inf
+    if probability_ >= 1.0:
+        return math.inf
+    return math.log2(probability_ / (1.0 - probability_))
+
+
+@lru_cache(maxsize=1_024)
+def _other_bits(levels: Levels, weights: Weights) -> float:
+    return _bits(dict(zip(FIELDS[2:], levels, strict=True)), weights)
+
+
+def _best_name_bits(child: ChildRecord, weights: Weights, rarity: Rarity) -> float:
+    """The most a pupil's names can weigh against this child's, read as recorded (with
+    the rarity of an exact name) or crosswise."""
+    given = _best_bits("given_name", len(set(child.given)) > 1, rarity.given_bits, weights)
+    family = _best_bits("family_name", True, rarity.family_bits, weights)
+    straight = given + family + weights.of("names_swapped", "no")
+    crossed = (
+        _best_bits("given_name", len(set(child.family)) > 1, 0.0, weights)
+        + _best_bits("family_name", True, 0.0, weights)
+        + weights.of("names_swapped", "yes")
+    )
+    return max(straight, crossed)
+
+
+@lru_cache(maxsize=256)
+def _best_bits(field_name: str, several_words: bool, rarity_bits: float, weights: Weights) -> float:
+    """A name field's best level: an agreement counts its rarity too ("exact_all" needs
+    two or more words on the police side); 0 when either side has none."""
+    best = 0.0
+    for level, bits in weights.bits[field_name].items():
+        if level == "exact_all" and not several_words:
+            continue
+        agrees = level in _AGREE if field_name == "given_name" else level == "exact"
+        best = max(best, bits + (rarity_bits if agrees else 0.0))
+    return best
+
+
 def moved_house(best: Candidate, thresholds: Thresholds) -> bool:
     """An exact match held back only by its address (a family that has moved, or fled to
     a refuge): nothing else disagrees, and a namesake born the same day on no roll the
@@ -387,7 +526,7 @@ def moved_house(best: Candidate, thresholds: Thresholds) -> bool:
 
 
 def decide(
-    ranked: list[Candidate], thresholds: Thresholds, *, keep: int = 10, most: int = 30
+    ranked: list[Candidate], thresholds: Thresholds, *, keep: int = KEEP, most: int = MOST
 ) -> MatchResult:
     """Release the best child only when it is above the release threshold, on roll, and
     clear of every other child by the margin; otherwise say why a person must look.

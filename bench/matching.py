@@ -23,6 +23,7 @@ import csv
 import gc
 import json
 import multiprocessing
+import pickle
 import random
 import resource
 import statistics
@@ -104,6 +105,25 @@ def build(args: argparse.Namespace, work: Path) -> tuple[list[tuple[Child | None
             trimmed.append((truth, child))
     random.Random(args.seed + 13).shuffle(trimmed)
     return trimmed, (pools, {s.urn: s for s in schools})
+
+
+def sample_and_directory(
+    args: argparse.Namespace, work: Path
+) -> tuple[list[tuple[Child | None, Child]], Any]:
+    """``build``, or with ``--reuse-database`` the sample the last build of the same roll
+    kept in ``work`` (a 9 M roll takes minutes to write again, for a sample it does not need)."""
+    kept = work / "sample.pickle"
+    key = (args.pupils, args.children, args.schools, args.seed)
+    if args.reuse_database and kept.exists():
+        with kept.open("rb") as f:
+            stored_key, sample, context = pickle.load(f)  # noqa: S301 (our own file)
+        if stored_key == key:
+            print(f"  the police sample kept by the last build, read from {kept}")
+            return sample, context
+    sample, context = build(args, work)
+    with kept.open("wb") as f:
+        pickle.dump((key, sample, context), f)
+    return sample, context
 
 
 # The directory is encrypted at rest, as in every deployment: the figures include it.
@@ -352,7 +372,7 @@ def main() -> None:
         for stale in work.glob("bench.db*"):
             stale.unlink()
     started = time.perf_counter()
-    sample, context = build(args, work)
+    sample, context = sample_and_directory(args, work)
     print(f"directory written in {time.perf_counter() - started:.1f} s to {work}")
     import_s = float("nan")
     if args.reuse_database:

@@ -24,10 +24,10 @@ from school_directory.matching import (
     ChildRecord,
     MatchOutcome,
     MatchResult,
+    Ranking,
     Thresholds,
     child_record,
     decide,
-    ranked,
 )
 
 
@@ -92,12 +92,13 @@ def _match(
             MatchOutcome.NONE, reason="no name, date of birth or address to search by"
         )
     rarity = frequencies.rarity(session, record)
+    ranking = Ranking(record, on_date, weights, rarity, thresholds)
     rows = blocking.candidates(session, record)
-    found = ranked(record, rows, on_date, weights, rarity, thresholds)
+    found = ranking.of(rows)
     for wider in (blocking.fallback, blocking.hinted):  # each only while no one is likely
         if found and found[0].score >= thresholds.review:
             break
         seen = {(row.upn, row.urn) for row in rows}
         rows += [row for row in wider(session, record) if (row.upn, row.urn) not in seen]
-        found = ranked(record, rows, on_date, weights, rarity, thresholds)
+        found = ranking.of(rows)  # the rows scored before are not scored again
     return decide(found, thresholds)

@@ -417,58 +417,116 @@ def ranked(
     rarity: Rarity = NO_RARITY,
     thresholds: Thresholds | None = None,
 ) -> list[Candidate]:
-    """``rank`` of the pupils' scores, as far as ``decide`` reads it, scoring only the
-    pupils that could be in it.
+    """``rank`` of the pupils' scores, as far as ``decide`` reads it (``Ranking``)."""
+    return Ranking(child, on_date, weights, rarity, thresholds).of(pupils)
 
-    Each pupil's ceiling is the most it could weigh: its other fields compared (cheap),
-    its names at their best levels. The pupils are scored best ceiling first, and the
-    rest are left unscored once a ceiling falls below the review threshold, below the
-    ``KEEP`` best weights and below the best pupil's rival: such a pupil cannot be shown
-    to a reviewer, held for review, released or change a verdict. A pupil whose NHS
-    number agrees is always scored (it can decide alone), and so is every record of a
-    pupil already scored (``decide`` names each school a chosen pupil is on roll at). At
-    9 M pupils a common name's blocks find hundreds of namesakes born years apart; their
-    names are not compared (docs/matching.md, "Scoring only what can matter")."""
-    thresholds = thresholds or Thresholds()
-    most = _best_name_bits(child, weights, rarity)
-    bounded = []
-    for pupil in pupils:
-        others = _other_levels(child, pupil)
-        ceiling = math.inf if others[-1] == "exact" else (
-            weights.prior_bits + _other_bits(others, weights) + most
-        )  # fmt: skip
-        bounded.append((ceiling, pupil, others))
-    bounded.sort(key=lambda b: -b[0])
-    review = _bits_at(thresholds.review)
-    best_weights: list[float] = []  # a min-heap of the KEEP best weights so far
-    best: Candidate | None = None
-    rival = -math.inf  # the best weight of any pupil but the best one
-    scored: list[Candidate] = []
-    left = len(bounded)
-    for n, (ceiling, pupil, others) in enumerate(bounded):
-        kept = best_weights[0] if len(best_weights) == KEEP else -math.inf
-        if ceiling + _ROUNDING < min(review, kept, rival):
-            left = n
-            break
-        found = _scored(child, pupil, others, on_date, weights, rarity)
-        scored.append(found)
-        if len(best_weights) < KEEP:
-            heapq.heappush(best_weights, found.weight)
-        else:
-            heapq.heappushpop(best_weights, found.weight)
-        if best is None or found.upn == best.upn:
-            best = found if best is None or found.weight > best.weight else best
-        elif found.weight > best.weight:
-            best, rival = found, best.weight
-        else:
-            rival = max(rival, found.weight)
-    upns = {c.upn for c in scored}
-    scored += [
-        _scored(child, pupil, others, on_date, weights, rarity)
-        for _, pupil, others in bounded[left:]
-        if pupil.upn in upns
-    ]
-    return rank(scored)
+
+class Ranking:
+    """One child's pupil records ranked as far as ``decide`` reads them, scoring only the
+    records that could be in it.
+
+    Each record's ceiling is the most it could weigh: its other fields compared (cheap),
+    its names at their best levels; when it comes to the top, its family names are
+    compared too, and it waits with that lower ceiling for its turn to be scored. Records
+    are scored best ceiling first, and the rest are left unscored once a ceiling falls
+    below the review threshold, below the ``KEEP`` best weights and below the best pupil's
+    rival: such a record cannot be shown to a reviewer, held for review, released or
+    change a verdict. A record whose NHS number
+    agrees is always scored (it can decide alone), and so is every record of a pupil
+    already scored (``decide`` names each school a chosen pupil is on roll at). At 9 M
+    pupils a common name's blocks find hundreds of namesakes born years apart; their
+    names are not compared (docs/matching.md, "Scoring only what can matter").
+
+    ``of`` may be asked again with more records (the wider searches): a record is
+    compared and scored once."""
+
+    def __init__(
+        self,
+        child: ChildRecord,
+        on_date: date,
+        weights: Weights,
+        rarity: Rarity = NO_RARITY,
+        thresholds: Thresholds | None = None,
+    ) -> None:
+        self.child, self.on_date, self.weights, self.rarity = child, on_date, weights, rarity
+        self._review = _bits_at((thresholds or Thresholds()).review)
+        self._most = _best_name_bits(child, weights, rarity)
+        several = len(set(child.given)) > 1
+        self._given_most = _best_bits("given_name", several, rarity.given_bits, weights)
+        self._bounds: dict[tuple[str, str], tuple[float, Levels]] = {}
+        self._scores: dict[tuple[str, str], Candidate] = {}
+
+    def of(self, pupils: list[PupilRow]) -> list[Candidate]:
+        # Best ceiling first. A record's first ceiling takes its names at their best; the
+        # second, made when it comes to the top, compares the family names (cheap) first.
+        queue = [(-self._ceiling(p)[0], n, False, p) for n, p in enumerate(pupils)]
+        heapq.heapify(queue)
+        best_weights: list[float] = []  # a min-heap of the KEEP best weights so far
+        best: Candidate | None = None
+        rival = -math.inf  # the best weight of any pupil but the best one
+        scored: list[Candidate] = []
+        while queue:
+            ceiling, n, named, pupil = queue[0]
+            kept = best_weights[0] if len(best_weights) == KEEP else -math.inf
+            if -ceiling + _ROUNDING < min(self._review, kept, rival):
+                break  # no record left could be shown, held, released or change the verdict
+            heapq.heappop(queue)
+            if not named:
+                heapq.heappush(queue, (-self._named_ceiling(pupil), n, True, pupil))
+                continue
+            found = self._score(pupil)
+            scored.append(found)
+            if len(best_weights) < KEEP:
+                heapq.heappush(best_weights, found.weight)
+            else:
+                heapq.heappushpop(best_weights, found.weight)
+            if best is None or found.upn == best.upn:
+                best = found if best is None or found.weight > best.weight else best
+            elif found.weight > best.weight:
+                best, rival = found, best.weight
+            else:
+                rival = max(rival, found.weight)
+        upns = {c.upn for c in scored}
+        scored += [self._score(pupil) for *_, pupil in queue if pupil.upn in upns]
+        return rank(scored)
+
+    def _ceiling(self, pupil: PupilRow) -> tuple[float, Levels]:
+        """The most a record could weigh, its names at their best (infinite when its NHS
+        number agrees: it is always scored); and the levels of its other fields."""
+        key = (pupil.upn, pupil.urn)
+        if (known := self._bounds.get(key)) is None:
+            others = _other_levels(self.child, pupil)
+            ceiling = math.inf if others[-1] == "exact" else (
+                self.weights.prior_bits + _other_bits(others, self.weights) + self._most
+            )  # fmt: skip
+            known = self._bounds[key] = (ceiling, others)
+        return known
+
+    def _named_ceiling(self, pupil: PupilRow) -> float:
+        """The ceiling with the family names compared, read as recorded and crosswise; the
+        given name, the dearer comparison, still at its best."""
+        ceiling, others = self._ceiling(pupil)
+        if ceiling == math.inf:
+            return ceiling
+        weights, rarity = self.weights, self.rarity
+        pupil_family = names.parts(pupil.family_name)
+        family = compare_family(self.child.family, pupil_family)
+        family_bits = 0.0 if family is None else weights.of("family_name", family)
+        if family == "exact":
+            family_bits += rarity.family_bits
+        base = weights.prior_bits + _other_bits(others, weights)
+        straight = base + self._given_most + family_bits + weights.of("names_swapped", "no")
+        crossed_family = compare_family(self.child.given, pupil_family)
+        return max(straight, base + _crossed_bits(self.child, crossed_family, weights))
+
+    def _score(self, pupil: PupilRow) -> Candidate:
+        key = (pupil.upn, pupil.urn)
+        if (found := self._scores.get(key)) is None:
+            others = self._ceiling(pupil)[1]
+            found = self._scores[key] = _scored(
+                self.child, pupil, others, self.on_date, self.weights, self.rarity
+            )
+        return found
 
 
 KEEP, MOST = 10, 30  # candidates a reviewer sees: the best KEEP, or all worth a look to MOST

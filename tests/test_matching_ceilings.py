@@ -20,6 +20,7 @@ from school_directory.match_weights import Rarity, load_weights
 from school_directory.matching import (
     ChildRecord,
     PupilRow,
+    Ranking,
     Thresholds,
     child_record,
     decide,
@@ -161,12 +162,12 @@ def _namesakes(n: int) -> list[PupilRow]:
     ]
 
 
-def _counting(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    scored: list[str] = []
+def _counting(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    scored: list[tuple[str, str]] = []
     real = matching._scored
 
     def counted(child: ChildRecord, pupil: PupilRow, *rest: Any) -> Any:
-        scored.append(pupil.upn)
+        scored.append((pupil.upn, pupil.urn))
         return real(child, pupil, *rest)
 
     monkeypatch.setattr(matching, "_scored", counted)
@@ -223,3 +224,23 @@ def test_every_school_a_chosen_pupil_is_on_roll_at_is_scored() -> None:
         (oliver.upn, oliver.urn),
         (second.upn, second.urn),
     }
+
+
+def test_records_found_by_a_wider_search_are_ranked_with_those_before_each_scored_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No one likely in the blocks: the wider searches' records join them, and the
+    ranking is that of scoring them all together, with no record compared twice."""
+    rng = random.Random(99)
+    for _ in range(100):
+        first, wider = _pupils(rng), _pupils(rng)
+        wider = [replace(p, urn=f"9{p.urn}") for p in wider]
+        child, rarity, thresholds = _child(rng, first + wider), _rarity(rng), _thresholds(rng)
+        scored = _counting(monkeypatch)
+        ranking = Ranking(child, DAY, WEIGHTS, rarity, thresholds)
+        ranking.of(first)
+        found = ranking.of(first + wider)
+        assert len(scored) == len(set(scored))  # none compared twice
+        expected = _every_pupil_scored(child, first + wider, rarity)
+        assert decide(found, thresholds) == decide(expected, thresholds)
+        monkeypatch.undo()

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from functools import lru_cache
+from typing import NamedTuple
 
 from foundations.nhs_number import normalise_nhs_number
 from foundations.vocabulary import gender_code
@@ -135,9 +136,9 @@ class ChildRecord:
     nhs_number: str = ""  # ten digits when valid; "" when not recorded or not valid
 
 
-@dataclass(frozen=True)
-class PupilRow:
-    """The columns of one pupil record the matcher reads, and its school."""
+class PupilRow(NamedTuple):
+    """The columns of one pupil record the matcher reads, and its school. A named tuple,
+    not a frozen dataclass: a common name's lookup builds hundreds (a tenth the cost)."""
 
     upn: str
     urn: str
@@ -238,7 +239,7 @@ def score(
 
 def _other_levels(child: ChildRecord, pupil: PupilRow) -> Levels:
     """The levels of every field but the names (``FIELDS[2:]``): cheap to compare, and
-    enough with the names' best levels to bound what a pupil can score (``ranked``)."""
+    enough with the names' best levels to bound what a pupil can score (``Ranking``)."""
     gender = None
     if child.gender and (theirs := gender_code(pupil.gender)):
         gender = "same" if child.gender == theirs else "different"
@@ -431,11 +432,11 @@ class Ranking:
     are scored best ceiling first, and the rest are left unscored once a ceiling falls
     below the review threshold, below the ``KEEP`` best weights and below the best pupil's
     rival: such a record cannot be shown to a reviewer, held for review, released or
-    change a verdict. A record whose NHS number
-    agrees is always scored (it can decide alone), and so is every record of a pupil
-    already scored (``decide`` names each school a chosen pupil is on roll at). At 9 M
-    pupils a common name's blocks find hundreds of namesakes born years apart; their
-    names are not compared (docs/matching.md, "Scoring only what can matter").
+    change a verdict. A record whose NHS number agrees is always scored (it can decide
+    alone), and so is every record of a pupil already scored (``decide`` names each
+    school a chosen pupil is on roll at). At 9 M pupils a common name's blocks find
+    hundreds of namesakes born on other days or in other families; most are never
+    compared by given name (docs/matching.md, "Scoring only what can matter").
 
     ``of`` may be asked again with more records (the wider searches): a record is
     compared and scored once."""

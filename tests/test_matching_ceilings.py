@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -148,8 +147,7 @@ def _namesakes(n: int) -> list[PupilRow]:
     amy = PupilRow("A000000000001", "100001", "Amy Louise", "Doe", "", BORN, "F", "SO23 8UJ",
                    date(2021, 9, 1), None, "Example Primary School", True)  # fmt: skip
     return [
-        replace(
-            amy,
+        amy._replace(
             upn=f"B{k:012d}",
             urn=str(200_000 + k),
             given_names="Oliver",
@@ -177,13 +175,13 @@ def _counting(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
 def test_namesakes_born_years_apart_are_not_compared(monkeypatch: pytest.MonkeyPatch) -> None:
     """Oliver Smith at 9 M: twenty Olivers of other families born the same day outweigh
     any of three hundred Oliver Smiths born years before or after, whatever their names."""
-    oliver = replace(_namesakes(1)[0], upn="C000000000001", date_of_birth=BORN,
+    oliver = _namesakes(1)[0]._replace(upn="C000000000001", date_of_birth=BORN,
                      postcode="SO23 8UJ")  # fmt: skip
     same_day = [
-        replace(p, family_name=family, date_of_birth=BORN)
+        p._replace(family_name=family, date_of_birth=BORN)
         for p, family in zip(_namesakes(20), ["Brown", "Jones"] * 10, strict=True)
     ]
-    far = [replace(p, upn=f"D{p.upn[1:]}", urn=f"4{p.urn[1:]}") for p in _namesakes(300)]
+    far = [p._replace(upn=f"D{p.upn[1:]}", urn=f"4{p.urn[1:]}") for p in _namesakes(300)]
     pupils = [*far, *same_day, oliver]
     child = child_record("Oliver", "Smith", date_of_birth=BORN, postcode="SO23 8UJ", gender="M")
     scored = _counting(monkeypatch)
@@ -202,7 +200,7 @@ def test_a_pupil_whose_nhs_number_agrees_is_scored_however_unlikely_it_looks(
     though nothing else about the record agrees."""
     nhs = NHS[0]
     assert nhs
-    named = replace(_namesakes(1)[0], upn="C000000000002", family_name="Kowalski", gender="F",
+    named = _namesakes(1)[0]._replace(upn="C000000000002", family_name="Kowalski", gender="F",
                     nhs_number=nhs, date_of_birth=date(2012, 1, 1))  # fmt: skip
     pupils = [*_namesakes(40), named]
     child = child_record("", "Brown", postcode="SO23 8UJ", gender="M", nhs_number=nhs)
@@ -214,9 +212,9 @@ def test_a_pupil_whose_nhs_number_agrees_is_scored_however_unlikely_it_looks(
 def test_every_school_a_chosen_pupil_is_on_roll_at_is_scored() -> None:
     """A dual-registered child's second record may look unlikely on its own (the other
     school holds an old address): it is scored all the same, and named."""
-    oliver = replace(_namesakes(1)[0], upn="C000000000003", date_of_birth=BORN,
+    oliver = _namesakes(1)[0]._replace(upn="C000000000003", date_of_birth=BORN,
                      postcode="SO23 8UJ")  # fmt: skip
-    second = replace(oliver, urn="300001", postcode="BH1 1AA", date_of_birth=date(2011, 2, 3))
+    second = oliver._replace(urn="300001", postcode="BH1 1AA", date_of_birth=date(2011, 2, 3))
     pupils = [*_namesakes(200), second, oliver]
     child = child_record("Oliver", "Smith", date_of_birth=BORN, postcode="SO23 8UJ", gender="M")
     found = ranked(child, pupils, DAY, WEIGHTS, Rarity(), Thresholds())
@@ -234,7 +232,7 @@ def test_records_found_by_a_wider_search_are_ranked_with_those_before_each_score
     rng = random.Random(99)
     for _ in range(100):
         first, wider = _pupils(rng), _pupils(rng)
-        wider = [replace(p, urn=f"9{p.urn}") for p in wider]
+        wider = [p._replace(urn=f"9{p.urn}") for p in wider]
         child, rarity, thresholds = _child(rng, first + wider), _rarity(rng), _thresholds(rng)
         scored = _counting(monkeypatch)
         ranking = Ranking(child, DAY, WEIGHTS, rarity, thresholds)

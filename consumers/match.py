@@ -1,11 +1,12 @@
 """Match: find the pupil records of a child named in a police incident.
 
-The candidates come from indexed blocking keys (``school_directory.blocking``), each is
-scored field by field in the Fellegi-Sunter style (``school_directory.matching``), a rare
-name weighing more than a common one (``school_directory.frequencies``), and
-``decide`` says whether the best one is sure enough to name the child's schools: above the
-release threshold, on roll, and clear of every other child, so twins wait for a person.
-Every candidate keeps its score and its reasons for the review queue and the audit trail.
+The candidates come from indexed blocking keys (``school_directory.blocking``); those that
+could change the verdict are scored field by field in the Fellegi-Sunter style
+(``school_directory.matching.Ranking``), a rare name weighing more than a common one
+(``school_directory.frequencies``), and ``decide`` says whether the best one is sure
+enough to name the child's schools: above the release threshold, on roll, and clear of
+every other child, so twins wait for a person. Every candidate shown keeps its score and
+its reasons for the review queue and the audit trail.
 """
 
 from __future__ import annotations

@@ -410,18 +410,6 @@ def rank(candidates: list[Candidate]) -> list[Candidate]:
     return sorted(candidates, key=lambda c: (-c.weight, not c.live, c.upn, c.urn))
 
 
-def ranked(
-    child: ChildRecord,
-    pupils: list[PupilRow],
-    on_date: date,
-    weights: Weights,
-    rarity: Rarity = NO_RARITY,
-    thresholds: Thresholds | None = None,
-) -> list[Candidate]:
-    """``rank`` of the pupils' scores, as far as ``decide`` reads it (``Ranking``)."""
-    return Ranking(child, on_date, weights, rarity, thresholds).of(pupils)
-
-
 class Ranking:
     """One child's pupil records ranked as far as ``decide`` reads them, scoring only the
     records that could be in it.
@@ -497,7 +485,7 @@ class Ranking:
         key = (pupil.upn, pupil.urn)
         if (known := self._bounds.get(key)) is None:
             others = _other_levels(self.child, pupil)
-            ceiling = math.inf if others[-1] == "exact" else (
+            ceiling = math.inf if others[_NHS_NUMBER] == "exact" else (
                 self.weights.prior_bits + _other_bits(others, self.weights) + self._most
             )  # fmt: skip
             known = self._bounds[key] = (ceiling, others)
@@ -531,6 +519,7 @@ class Ranking:
 
 
 KEEP, MOST = 10, 30  # candidates a reviewer sees: the best KEEP, or all worth a look to MOST
+_NHS_NUMBER = FIELDS.index("nhs_number") - 2  # its place among the other levels
 _ROUNDING = 1e-6  # bits: a ceiling and a weight are sums of the same terms, in another order
 
 

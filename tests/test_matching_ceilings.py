@@ -24,7 +24,6 @@ from school_directory.matching import (
     child_record,
     decide,
     rank,
-    ranked,
     score,
 )
 
@@ -124,7 +123,7 @@ def test_leaving_pupils_that_cannot_matter_unscored_never_changes_a_verdict(seed
         pupils = _pupils(rng)
         child, rarity, thresholds = _child(rng, pupils), _rarity(rng), _thresholds(rng)
         expected = decide(_every_pupil_scored(child, pupils, rarity), thresholds)
-        found = ranked(child, pupils, DAY, WEIGHTS, rarity, thresholds)
+        found = Ranking(child, DAY, WEIGHTS, rarity, thresholds).of(pupils)
         assert decide(found, thresholds) == expected
 
 
@@ -185,7 +184,7 @@ def test_namesakes_born_years_apart_are_not_compared(monkeypatch: pytest.MonkeyP
     pupils = [*far, *same_day, oliver]
     child = child_record("Oliver", "Smith", date_of_birth=BORN, postcode="SO23 8UJ", gender="M")
     scored = _counting(monkeypatch)
-    found = ranked(child, pupils, DAY, WEIGHTS, Rarity(), Thresholds())
+    found = Ranking(child, DAY, WEIGHTS, Rarity(), Thresholds()).of(pupils)
     assert found[0].upn == oliver.upn
     assert len(scored) == 21  # the child and the twenty born the same day
     assert decide(found, Thresholds()) == decide(
@@ -204,7 +203,7 @@ def test_a_pupil_whose_nhs_number_agrees_is_scored_however_unlikely_it_looks(
                     nhs_number=nhs, date_of_birth=date(2012, 1, 1))  # fmt: skip
     pupils = [*_namesakes(40), named]
     child = child_record("", "Brown", postcode="SO23 8UJ", gender="M", nhs_number=nhs)
-    found = decide(ranked(child, pupils, DAY, WEIGHTS, Rarity(), Thresholds()), Thresholds())
+    found = decide(Ranking(child, DAY, WEIGHTS, Rarity(), Thresholds()).of(pupils), Thresholds())
     assert found.chosen and found.chosen[0].upn == named.upn
     assert found == decide(_every_pupil_scored(child, pupils, Rarity()), Thresholds())
 
@@ -217,7 +216,7 @@ def test_every_school_a_chosen_pupil_is_on_roll_at_is_scored() -> None:
     second = oliver._replace(urn="300001", postcode="BH1 1AA", date_of_birth=date(2011, 2, 3))
     pupils = [*_namesakes(200), second, oliver]
     child = child_record("Oliver", "Smith", date_of_birth=BORN, postcode="SO23 8UJ", gender="M")
-    found = ranked(child, pupils, DAY, WEIGHTS, Rarity(), Thresholds())
+    found = Ranking(child, DAY, WEIGHTS, Rarity(), Thresholds()).of(pupils)
     assert {(c.upn, c.urn) for c in found if c.upn == oliver.upn} == {
         (oliver.upn, oliver.urn),
         (second.upn, second.urn),

@@ -25,6 +25,7 @@ from school_directory.matching import (
     ChildRecord,
     MatchOutcome,
     MatchResult,
+    PupilRow,
     Ranking,
     Thresholds,
     child_record,
@@ -94,12 +95,24 @@ def _match(
         )
     rarity = frequencies.rarity(session, record)
     ranking = Ranking(record, on_date, weights, rarity, thresholds)
-    rows = blocking.candidates(session, record)
+    # A common name's namesakes born on other days further away than any could be held
+    # for review are not read; they are read after all if one could still be the best
+    # pupil's rival (a release held back by the margin), or if nobody was found.
+    reach = ranking.namesakes_to_read()
+    rows = blocking.candidates(session, record, reach)
     found = ranking.of(rows)
+    if (further := ranking.namesakes_to_read(found)) != reach:
+        rows = _joined(rows, blocking.candidates(session, record, further))
+        found = ranking.of(rows)  # the rows scored before are not scored again
     for wider in (blocking.fallback, blocking.hinted):  # each only while no one is likely
         if found and found[0].score >= thresholds.review:
             break
-        seen = {(row.upn, row.urn) for row in rows}
-        rows += [row for row in wider(session, record) if (row.upn, row.urn) not in seen]
-        found = ranking.of(rows)  # the rows scored before are not scored again
+        rows = _joined(rows, wider(session, record))
+        found = ranking.of(rows)
     return decide(found, thresholds)
+
+
+def _joined(rows: list[PupilRow], more: list[PupilRow]) -> list[PupilRow]:
+    """``rows`` and those of ``more`` not among them."""
+    seen = {(row.upn, row.urn) for row in rows}
+    return rows + [row for row in more if (row.upn, row.urn) not in seen]

@@ -10,8 +10,12 @@ least one block, so a lookup never scans the roll (docs/matching.md):
 - both sound keys and any likely corruption of the date of birth (one digit wrong, two
   neighbouring digits swapped), and both sound keys with the year of birth (or with no
   date of birth recorded, both sound keys alone), the child's own keys searched first so
-  that a common name's many sound-alikes cannot crowd the child out of the block;
-- postcode and a birth date within two years: names mangled beyond recognition;
+  that a common name's many sound-alikes cannot crowd the child out of the block; for a
+  name so common that a namesake born on another day cannot reach the review threshold
+  from another district (or from another postcode), only the pupils of the child's
+  district and of no known district (or of the child's postcode):
+  ``Ranking.namesakes_to_read``;
+- postcode: names mangled beyond recognition, a date wrong;
 - the child's NHS number, when the police recorded a valid one: the pupil who carries it,
   whatever the names and the date of birth say (a family name changed, say);
 - only when nothing above is likely: one sound key and any likely corruption of the date
@@ -33,7 +37,7 @@ from foundations.crypto import BlindIndex
 from foundations.models import MATCH_RECORD, OPEN_STATUSES, Pupil, School, SchoolNameWord
 from school_directory import names
 from school_directory.comparisons import compare_school
-from school_directory.matching import ChildRecord, PupilRow
+from school_directory.matching import ChildRecord, Namesakes, PupilRow
 
 Rows = Select[*tuple[Any, ...]]  # the candidate rows: pupil columns and school name, status
 MAX_ROWS = 500  # every row the blocks found, scored; a block that may be wide has its own
@@ -107,10 +111,22 @@ def _own_names(*conditions: Any) -> Select[Any]:
 
 
 @cache
-def _statement(dated: bool, keyed: bool, paired: bool, addressed: bool, nhs: bool = False) -> Rows:
+def _statement(
+    dated: bool, keyed: bool, paired: bool, addressed: bool, nhs: bool, namesakes: Namesakes
+) -> Rows | None:
     """One statement per shape of police record, built once; the values are parameters,
-    so the compiled form is cached too."""
+    so the compiled form is cached too. None when no block applies."""
     born = Pupil.dob_key  # a blind index: the dates bound below are hashed the same way
+    # A common name's namesakes born on another day, found only by the wide blocks below:
+    # those of the child's district and of none known ("": no postcode, or a row imported
+    # before the district was kept), or those at the child's postcode (search: none when
+    # the child has no postcode, as those further away cannot reach review).
+    nearby: tuple[Any, ...] = ()
+    if namesakes is Namesakes.DISTRICT:
+        nearby = (Pupil.district_key.in_(_param("districts")),)
+    elif namesakes is Namesakes.POSTCODE:
+        nearby = (Pupil.postcode_key == bindparam("postcode"),)
+    wide = namesakes is not Namesakes.POSTCODE or addressed
     found: list[Select[Any]] = []
     if keyed and dated:
         near = born.in_(_param("near"))
@@ -125,10 +141,11 @@ def _statement(dated: bool, keyed: bool, paired: bool, addressed: bool, nhs: boo
         # a digit wrong in the date: both names and every likely corruption of it
         found += _by_names(born.in_(_param("variants")))
         # a date wrong altogether: both names and the year of birth
-        year = Pupil.birth_year_key == bindparam("year")
-        found += [block.limit(BLOCK_ROWS) for block in (_own_names(year), *_by_names(year))]
-    elif paired:
-        found += [block.limit(BLOCK_ROWS) for block in (_own_names(), *_by_names())]
+        year = (Pupil.birth_year_key == bindparam("year"), *nearby)
+        if wide:
+            found += [block.limit(BLOCK_ROWS) for block in (_own_names(*year), *_by_names(*year))]
+    elif paired and wide:
+        found += [block.limit(BLOCK_ROWS) for block in (_own_names(*nearby), *_by_names(*nearby))]
     if addressed:
         # names mangled beyond recognition, a date wrong: the children at that postcode
         found.append(
@@ -137,11 +154,14 @@ def _statement(dated: bool, keyed: bool, paired: bool, addressed: bool, nhs: boo
     if nhs:
         # the pupil the child's NHS number names (a blind index: hashed the same way)
         found.append(select(Pupil.id).where(Pupil.nhs_key == bindparam("nhs")).limit(BLOCK_ROWS))
-    return rows_query(found)
+    return rows_query(found) if found else None
 
 
-def search(child: ChildRecord) -> tuple[Rows, dict[str, Any]] | None:
-    """The candidate query for one child and its parameters; None with nothing to search."""
+def search(
+    child: ChildRecord, namesakes: Namesakes = Namesakes.EVERYWHERE
+) -> tuple[Rows, dict[str, Any]] | None:
+    """The candidate query for one child and its parameters; None with nothing to search.
+    ``namesakes``: which the wide name blocks read (``Ranking.namesakes_to_read``)."""
     family, given = search_keys(child)
     keys = sorted(family | given)
     born = child.date_of_birth
@@ -160,8 +180,14 @@ def search(child: ChildRecord) -> tuple[Rows, dict[str, Any]] | None:
         params["postcode"] = child.postcode
     if child.nhs_number:
         params["nhs"] = child.nhs_number
+    district = names.postcode_district(child.postcode)
+    if namesakes is Namesakes.DISTRICT and not district:
+        namesakes = Namesakes.EVERYWHERE  # a postcode not in its written form
+    if namesakes is Namesakes.DISTRICT:
+        params["districts"] = [district, ""]
     shape = (born is not None, bool(keys), bool(family and given), bool(child.postcode))
-    return _statement(*shape, bool(child.nhs_number)), params
+    statement = _statement(*shape, bool(child.nhs_number), namesakes)
+    return (statement, params) if statement is not None else None
 
 
 @cache
@@ -231,9 +257,12 @@ def _rows(session: Session, query: Rows, params: dict[str, Any]) -> list[PupilRo
     return found
 
 
-def candidates(session: Session, child: ChildRecord) -> list[PupilRow]:
-    """Every pupil record sharing a block with the child, at most ``MAX_ROWS``."""
-    found = search(child)
+def candidates(
+    session: Session, child: ChildRecord, namesakes: Namesakes = Namesakes.EVERYWHERE
+) -> list[PupilRow]:
+    """Every pupil record sharing a block with the child, at most ``MAX_ROWS``; of the
+    wide name blocks' namesakes, those ``namesakes`` says (``search``)."""
+    found = search(child, namesakes)
     return _rows(session, *found) if found else []
 
 

@@ -39,6 +39,14 @@ FIELDS = ("given_name", "family_name", "date_of_birth", "postcode", "gender", "s
 NHS_DIFFERS = "NHS number differs"  # the veto's note: never released to that school
 
 
+class Namesakes(StrEnum):
+    """Which namesakes the wide name blocks read (``Ranking.namesakes_to_read``)."""
+
+    EVERYWHERE = "everywhere"
+    DISTRICT = "district"  # the child's postcode district's, and those of no known district
+    POSTCODE = "postcode"  # those at the child's postcode (none when it has no postcode)
+
+
 class MatchOutcome(StrEnum):
     EXACT = "exact"  # names and date of birth agree exactly; one child, clear of the rest
     CONFIDENT = "confident"  # above the release threshold and clear of the rest
@@ -438,8 +446,13 @@ class Ranking:
         thresholds: Thresholds | None = None,
     ) -> None:
         self.child, self.on_date, self.weights, self.rarity = child, on_date, weights, rarity
-        self._review = _bits_at((thresholds or Thresholds()).review)
+        thresholds = thresholds or Thresholds()
+        self._review, self._margin = _bits_at(thresholds.review), thresholds.margin_bits
         self._most = _best_name_bits(child, weights, rarity)
+        # what a namesake found only by both names and the birth year can weigh (born on
+        # another day): in another district, or in the child's (not at the same postcode)
+        self._far = _wide_ceiling(child, weights, self._most, "different")
+        self._near = _wide_ceiling(child, weights, self._most, "sector")
         several = len(set(child.given)) > 1
         self._given_most = _best_bits("given_name", several, rarity.given_bits, weights)
         self._bounds: dict[tuple[str, str], tuple[float, Levels]] = {}
@@ -478,6 +491,27 @@ class Ranking:
         upns = {c.upn for c in scored}
         scored += [self._score(pupil) for *_, pupil in queue if pupil.upn in upns]
         return rank(scored)
+
+    def namesakes_to_read(self, found: list[Candidate] | None = None) -> Namesakes:
+        """Which namesakes the wide name blocks (both names and the birth year, or both
+        names alone) need to read: those that could change the verdict, born on another
+        day (a likely corruption of the date the narrow blocks find). Before any record is
+        read (``found`` None): those that could reach the review threshold. Once
+        ``found`` is ranked: also those that could be the rival, within the margin, of a
+        best pupil above it (a release held back: "not clear of the next pupil"); and all
+        of them when nothing was found, so that "no pupil record shares a search key" is
+        never said of a roll that has namesakes."""
+        if found is not None and not found:
+            return Namesakes.EVERYWHERE
+        best = found[0] if found else None
+        for reach, ceiling in ((Namesakes.EVERYWHERE, self._far), (Namesakes.DISTRICT, self._near)):
+            ceiling += _ROUNDING
+            if ceiling >= self._review or (
+                best is not None and best.weight >= self._review
+                and ceiling > best.weight - self._margin
+            ):  # fmt: skip
+                return reach
+        return Namesakes.POSTCODE
 
     def _ceiling(self, pupil: PupilRow) -> tuple[float, Levels]:
         """The most a record could weigh, its names at their best (infinite when its NHS
@@ -535,6 +569,22 @@ def _bits_at(probability_: float) -> float:
 @lru_cache(maxsize=1_024)
 def _other_bits(levels: Levels, weights: Weights) -> float:
     return _bits(dict(zip(FIELDS[2:], levels, strict=True)), weights)
+
+
+def _wide_ceiling(child: ChildRecord, weights: Weights, name_bits: float, postcode: str) -> float:
+    """The most a record can weigh whose date of birth is not the child's nor a likely
+    corruption of it (the narrow blocks find those) and whose postcode compares at best
+    at level ``postcode``: its names at their best (``name_bits``), its gender and school
+    agreeing, its NHS number not known (the child's own number finds its pupil by its own
+    block)."""
+    levels = (
+        "different" if child.date_of_birth else None,
+        postcode if child.postcode else None,
+        "same" if child.gender else None,
+        "same" if child.school_hint else None,
+        None,
+    )
+    return weights.prior_bits + _other_bits(levels, weights) + name_bits
 
 
 def _best_name_bits(child: ChildRecord, weights: Weights, rarity: Rarity) -> float:

@@ -33,8 +33,8 @@ PUPIL_OPTIONAL = (
 PREPARED_COLUMNS = (
     "upn", "urn", "given_names", "family_name", "preferred_name", "date_of_birth", "gender",
     "postcode", "match_record", "nhs_number", "nhs_key", "on_roll_from", "on_roll_until",
-    "dob_key", "birth_year_key", "postcode_key", "family_name_key", "given_name_key",
-    "preferred_name_key", "family_key", "given_key",
+    "dob_key", "birth_year_key", "postcode_key", "district_key", "family_name_key",
+    "given_name_key", "preferred_name_key", "family_key", "given_key",
 )  # fmt: skip
 # One record of a prepared part of the file: (its line, the error that refused it, the
 # warning it was imported with, the row ready to insert: PREPARED_COLUMNS' values).
@@ -59,13 +59,14 @@ def pupil_values(row: dict[str, str], urns: set[str], today: date) -> dict[str, 
     on_until = parse_date(row["on_roll_until"], "on_roll_until", required=False)
     if on_from and on_until and on_until < on_from:
         raise RowError("on_roll_until is before on_roll_from")
+    postcode = names.postcode(row["postcode"])
     personal = {
         "given_names": row["given_names"],
         "family_name": row["family_name"],
         "preferred_name": row["preferred_name"],
         "date_of_birth": born,
         "gender": row["gender"],
-        "postcode": names.postcode(row["postcode"]),
+        "postcode": postcode,
     }
     nhs = normalise_nhs_number(row["nhs_number"])
     return {
@@ -81,7 +82,8 @@ def pupil_values(row: dict[str, str], urns: set[str], today: date) -> dict[str, 
         "on_roll_until": on_until,
         "dob_key": born.isoformat(),
         "birth_year_key": str(born.year),
-        "postcode_key": names.postcode(row["postcode"]),
+        "postcode_key": postcode,
+        "district_key": names.postcode_district(postcode),
         "family_name_key": names.normalise(row["family_name"]),
         "given_name_key": names.first_given(row["given_names"]),
         "preferred_name_key": names.normalise(row["preferred_name"]),

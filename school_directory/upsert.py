@@ -56,6 +56,12 @@ class ImportReport:
         return "\n".join(lines)
 
 
+def _newly_known(stored: Any, value: Any) -> bool:
+    """A blind index the row holds empty ("": nothing known, as a migration that adds a
+    key leaves it) for which the import has a value: the row is updated to fill it in."""
+    return stored == "" and value not in ("", None)
+
+
 class Upserter:
     """Queues rows by key; per batch loads the existing rows once, inserts or updates."""
 
@@ -84,7 +90,8 @@ class Upserter:
             for c in table.columns
             if isinstance(c.type, String) and c.type.length
         }
-        # Blind indexes read back as keyed hashes: derived from the row, never compared.
+        # Blind indexes read back as keyed hashes: derived from the row, never compared,
+        # but filled in where the row has none (a key added by a later migration).
         self.derived = {c.key for c in table.columns if isinstance(c.type, BlindIndex)}
         self.seen: dict[str, int] = {}
         self.repeats_refused = 0  # rows ``refuse_repeats`` deleted
@@ -144,8 +151,9 @@ class Upserter:
                 inserted.add(line)
             elif any(
                 old[i + 1] != value
-                for i, (column, value) in enumerate(values.items())
                 if column not in self.derived
+                else _newly_known(old[i + 1], value)
+                for i, (column, value) in enumerate(values.items())
             ):
                 updates.append({**values, self.pk: old[0]})
                 changed.add(line)

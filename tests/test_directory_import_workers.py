@@ -21,8 +21,8 @@ from school_directory.synthetic import write_directory
 from school_directory.upsert import ImportReport
 
 BLIND = (
-    "dob_key", "birth_year_key", "postcode_key", "family_name_key", "given_name_key",
-    "preferred_name_key", "family_key", "given_key", "nhs_key",
+    "dob_key", "birth_year_key", "postcode_key", "district_key", "family_name_key",
+    "given_name_key", "preferred_name_key", "family_key", "given_key", "nhs_key",
 )  # fmt: skip
 PERSONAL = (
     "given_names", "family_name", "preferred_name", "date_of_birth", "gender", "postcode",

@@ -33,6 +33,7 @@ from school_directory.match_weights import Rarity, load_weights, name_share, rar
 from school_directory.matching import (
     Candidate,
     MatchOutcome,
+    Namesakes,
     PupilRow,
     Thresholds,
     child_record,
@@ -419,11 +420,14 @@ def test_the_pupil_import_counts_each_name_for_the_matcher(directory: Any) -> No
         assert frequencies.rarity(session, nobody).family_bits > 0
 
 
-@pytest.mark.parametrize("search", ["blocks", "wider"])
+@pytest.mark.parametrize("search", [*Namesakes, "wider"])
 def test_a_lookup_searches_indexes_and_never_scans_the_roll(directory: Any, search: str) -> None:
     record = child_record("Alfie", "Smith", date_of_birth=date(2017, 3, 2), postcode="SO22 4BB")
     with transaction(directory) as session:
-        found = blocking.search(record) if search == "blocks" else blocking.fallback_search(record)
+        if search == "wider":
+            found = blocking.fallback_search(record)
+        else:
+            found = blocking.search(record, Namesakes(search))
         assert found is not None
         query, params = found
         compiled = query.params(**params).compile(

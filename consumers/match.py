@@ -102,7 +102,7 @@ def _match(
     rows = blocking.candidates(session, record, reach)
     found = ranking.of(rows)
     if (further := ranking.namesakes_to_read(found)) != reach:
-        rows = _joined(rows, blocking.candidates(session, record, further))
+        rows = _joined(rows, blocking.candidates(session, record, further, narrow=False))
         found = ranking.of(rows)  # the rows scored before are not scored again
     for wider in (blocking.fallback, blocking.hinted):  # each only while no one is likely
         if found and found[0].score >= thresholds.review:

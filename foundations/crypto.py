@@ -26,6 +26,7 @@ from __future__ import annotations
 import binascii
 import hmac
 import json
+import json.scanner
 import os
 import secrets
 from collections.abc import Callable, Sequence
@@ -417,7 +418,17 @@ class EncryptedJSON(Encrypted[Any]):
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
     def _load(self, text: str) -> Any:
-        return json.loads(text)
+        try:
+            value, end = _SCAN_JSON(text, 0)
+        except StopIteration:
+            end = -1
+        return value if end == len(text) else json.loads(text)  # json says what is wrong
+
+
+# The C scanner ``json.loads`` ends in, without its two frames and two regular expressions:
+# a pupil's match record is read hundreds of times by one lookup at 9 M pupils (a third of
+# the cost of opening it). Anything it does not read whole, ``json.loads`` reads.
+_SCAN_JSON = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
 
 
 class EncryptedDate(Encrypted[date]):

@@ -49,8 +49,6 @@ _COLUMNS = (
     Pupil.match_record,  # the six personal fields (and NHS number), one decryption
     Pupil.on_roll_from,
     Pupil.on_roll_until,
-    School.name,
-    School.status,
 )
 # A row imported before the match record existed: its fields one by one (MATCH_RECORD).
 _SEPARATE = select(Pupil.id, *(getattr(Pupil, f) for f in MATCH_RECORD)).where(
@@ -112,10 +110,17 @@ def _own_names(*conditions: Any) -> Select[Any]:
 
 @cache
 def _statement(
-    dated: bool, keyed: bool, paired: bool, addressed: bool, nhs: bool, namesakes: Namesakes
+    dated: bool,
+    keyed: bool,
+    paired: bool,
+    addressed: bool,
+    nhs: bool,
+    namesakes: Namesakes,
+    narrow: bool = True,
 ) -> Rows | None:
     """One statement per shape of police record, built once; the values are parameters,
-    so the compiled form is cached too. None when no block applies."""
+    so the compiled form is cached too. None when no block applies. Without ``narrow``:
+    the wide name blocks only (the namesakes read further, once the rest are ranked)."""
     born = Pupil.dob_key  # a blind index: the dates bound below are hashed the same way
     # A common name's namesakes born on another day, found only by the wide blocks below:
     # those of the child's district and of none known ("": no postcode, or a row imported
@@ -128,7 +133,7 @@ def _statement(
         nearby = (Pupil.postcode_key == bindparam("postcode"),)
     wide = namesakes is not Namesakes.POSTCODE or addressed
     found: list[Select[Any]] = []
-    if keyed and dated:
+    if keyed and dated and narrow:
         near = born.in_(_param("near"))
         found += [
             # a given name recorded as another (a middle name, a pet name): family name
@@ -139,29 +144,30 @@ def _statement(
         ]
     if paired and dated:
         # a digit wrong in the date: both names and every likely corruption of it
-        found += _by_names(born.in_(_param("variants")))
+        found += _by_names(born.in_(_param("variants"))) if narrow else []
         # a date wrong altogether: both names and the year of birth
         year = (Pupil.birth_year_key == bindparam("year"), *nearby)
         if wide:
             found += [block.limit(BLOCK_ROWS) for block in (_own_names(*year), *_by_names(*year))]
     elif paired and wide:
         found += [block.limit(BLOCK_ROWS) for block in (_own_names(*nearby), *_by_names(*nearby))]
-    if addressed:
+    if addressed and narrow:
         # names mangled beyond recognition, a date wrong: the children at that postcode
         found.append(
             select(Pupil.id).where(Pupil.postcode_key == bindparam("postcode")).limit(BLOCK_ROWS)
         )
-    if nhs:
+    if nhs and narrow:
         # the pupil the child's NHS number names (a blind index: hashed the same way)
         found.append(select(Pupil.id).where(Pupil.nhs_key == bindparam("nhs")).limit(BLOCK_ROWS))
     return rows_query(found) if found else None
 
 
 def search(
-    child: ChildRecord, namesakes: Namesakes = Namesakes.EVERYWHERE
+    child: ChildRecord, namesakes: Namesakes = Namesakes.EVERYWHERE, *, narrow: bool = True
 ) -> tuple[Rows, dict[str, Any]] | None:
     """The candidate query for one child and its parameters; None with nothing to search.
-    ``namesakes``: which the wide name blocks read (``Ranking.namesakes_to_read``)."""
+    ``namesakes``: which the wide name blocks read (``Ranking.namesakes_to_read``);
+    without ``narrow``, only those blocks (``_statement``)."""
     family, given = search_keys(child)
     keys = sorted(family | given)
     born = child.date_of_birth
@@ -186,7 +192,7 @@ def search(
     if namesakes is Namesakes.DISTRICT:
         params["districts"] = [district, ""]
     shape = (born is not None, bool(keys), bool(family and given), bool(child.postcode))
-    statement = _statement(*shape, bool(child.nhs_number), namesakes)
+    statement = _statement(*shape, bool(child.nhs_number), namesakes, narrow)
     return (statement, params) if statement is not None else None
 
 
@@ -225,16 +231,32 @@ def _own_keys(child: ChildRecord) -> dict[str, str | None]:
 
 
 def rows_query(blocks: Sequence[Select[Any]]) -> Rows:
-    """The pupil rows (and their schools) found by any of ``blocks``."""
+    """The pupil rows found by any of ``blocks`` (their schools: ``schools_of``)."""
     # Each block in its own subquery: SQLite allows no LIMIT inside a bare UNION member.
     parts = [select(block.subquery().c.id) for block in blocks]
     ids = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
-    return (
-        select(*_COLUMNS)
-        .join(School, School.urn == Pupil.urn)
-        .where(Pupil.id.in_(select(ids.c.id)))
-        .limit(MAX_ROWS)
-    )
+    return select(*_COLUMNS).where(Pupil.id.in_(select(ids.c.id))).limit(MAX_ROWS)
+
+
+_SCHOOLS = select(School.urn, School.name, School.status).where(
+    School.urn.in_(bindparam("urns", expanding=True))
+)
+
+
+def schools_of(session: Session, urns: set[str]) -> dict[str, tuple[str, bool]]:
+    """Each school's name and whether it is open, read once a transaction: a lookup's
+    hundreds of rows are at a few hundred of England's 22,000 schools, and the lookups of
+    one transaction share most of them (joined to every row, they were a fifth of the
+    candidate query's time at 9 M pupils: docs/performance.md)."""
+    transaction = session.get_transaction()
+    held = session.info.get("schools_of")
+    if held is None or held[0] is not transaction:
+        held = session.info["schools_of"] = (transaction, {})
+    known: dict[str, tuple[str, bool]] = held[1]
+    if missing := [urn for urn in urns if urn not in known]:
+        found = session.connection().execute(_SCHOOLS, {"urns": sorted(missing)})
+        known.update((urn, (name, status in OPEN_STATUSES)) for urn, name, status in found)
+    return known
 
 
 def _rows(session: Session, query: Rows, params: dict[str, Any]) -> list[PupilRow]:
@@ -243,8 +265,11 @@ def _rows(session: Session, query: Rows, params: dict[str, Any]) -> list[PupilRo
     older: dict[int, Any] = {}
     if separate := [row[0] for row in rows if row[3] is None]:
         older = {r[0]: r[1:] for r in connection.execute(_SEPARATE, {"ids": separate})}
+    schools = schools_of(session, {row[2] for row in rows})
     found = []
-    for pupil_id, upn, urn, record, start, until, school, status in rows:
+    for pupil_id, upn, urn, record, start, until in rows:
+        if (school := schools.get(urn)) is None:
+            continue  # never: a pupil's school is a foreign key
         fields = record or older[pupil_id]
         given, family, preferred, born, gender, postcode = fields[:6]
         nhs = fields[6] if len(fields) > 6 else ""  # held only when the pupil has one
@@ -252,17 +277,21 @@ def _rows(session: Session, query: Rows, params: dict[str, Any]) -> list[PupilRo
             born = date.fromisoformat(born)
         found.append(
             PupilRow(upn, urn, given, family, preferred, born, gender, postcode, start, until,
-                     school, status in OPEN_STATUSES, nhs)
+                     *school, nhs)
         )  # fmt: skip
     return found
 
 
 def candidates(
-    session: Session, child: ChildRecord, namesakes: Namesakes = Namesakes.EVERYWHERE
+    session: Session,
+    child: ChildRecord,
+    namesakes: Namesakes = Namesakes.EVERYWHERE,
+    *,
+    narrow: bool = True,
 ) -> list[PupilRow]:
     """Every pupil record sharing a block with the child, at most ``MAX_ROWS``; of the
-    wide name blocks' namesakes, those ``namesakes`` says (``search``)."""
-    found = search(child, namesakes)
+    wide name blocks' namesakes, those ``namesakes`` says; ``narrow`` as ``search``."""
+    found = search(child, namesakes, narrow=narrow)
     return _rows(session, *found) if found else []
 
 

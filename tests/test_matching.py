@@ -420,12 +420,14 @@ def test_the_pupil_import_counts_each_name_for_the_matcher(directory: Any) -> No
         assert frequencies.rarity(session, nobody).family_bits > 0
 
 
-@pytest.mark.parametrize("search", [*Namesakes, "wider"])
+@pytest.mark.parametrize("search", [*Namesakes, "further", "wider"])
 def test_a_lookup_searches_indexes_and_never_scans_the_roll(directory: Any, search: str) -> None:
     record = child_record("Alfie", "Smith", date_of_birth=date(2017, 3, 2), postcode="SO22 4BB")
     with transaction(directory) as session:
         if search == "wider":
             found = blocking.fallback_search(record)
+        elif search == "further":
+            found = blocking.search(record, narrow=False)
         else:
             found = blocking.search(record, Namesakes(search))
         assert found is not None

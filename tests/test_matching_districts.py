@@ -254,11 +254,26 @@ def test_a_verdict_is_the_one_reading_every_namesake_gives(
 
 
 def _counting(candidates: Any, reaches: list[Namesakes]) -> Any:
-    def counted(session: Session, record: Any, namesakes: Namesakes = Namesakes.EVERYWHERE) -> Any:
+    def counted(
+        session: Session, record: Any, namesakes: Namesakes = Namesakes.EVERYWHERE, **more: Any
+    ) -> Any:
         reaches.append(namesakes)
-        return candidates(session, record, namesakes)
+        return candidates(session, record, namesakes, **more)
 
     return counted
+
+
+def test_reading_further_reads_the_wide_blocks_only() -> None:
+    """Once the rest are ranked, the namesakes read further come from the wide blocks
+    alone: the narrow ones (birthday, a digit wrong, postcode, NHS number) are not run
+    again."""
+    record = child_record("Oliver", "Smith", date_of_birth=date(2016, 5, 3),
+                          postcode="SO23 8UJ", nhs_number="9434765919")  # fmt: skip
+    found = blocking.search(record, Namesakes.EVERYWHERE, narrow=False)
+    assert found is not None
+    sql = str(found[0])
+    assert "birth_year_key" in sql
+    assert "dob_key" not in sql and "nhs_key" not in sql and "postcode_key" not in sql
 
 
 def test_a_namesake_within_the_margin_is_read_and_still_holds_back_a_release(

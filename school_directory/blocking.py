@@ -39,7 +39,7 @@ from school_directory import names
 from school_directory.comparisons import compare_school
 from school_directory.matching import ChildRecord, Namesakes, PupilRow
 
-Rows = Select[*tuple[Any, ...]]  # the candidate rows: pupil columns and school name, status
+Rows = Select[*tuple[Any, ...]]  # the candidate rows: the pupil columns the matcher reads
 MAX_ROWS = 500  # every row the blocks found, scored; a block that may be wide has its own
 BLOCK_ROWS = 100  # limit: the year-of-birth, no-date-of-birth, postcode and school blocks
 _COLUMNS = (

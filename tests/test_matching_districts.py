@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from consumers.match import match_child
-from foundations.database import transaction
+from foundations.database import _alembic_config, make_engine, session_factory, transaction, upgrade
 from foundations.models import Pupil
 from schemas.incident import Person
 from school_directory import blocking, frequencies, imports
@@ -37,6 +38,7 @@ from school_directory.matching import (
     child_record,
     score,
 )
+from tests.conftest import TEST_KEYRING
 from tests.factories import child, upn, write_directory
 
 DAY = date(2026, 11, 20)
@@ -312,3 +314,32 @@ def test_a_pupil_import_fills_in_a_district_the_row_lacks(
         total = session.scalar(select(func.count()).select_from(Pupil))
     assert missing == 0 and total
     assert report.updated == total
+
+
+def test_rows_from_before_migration_0026_are_read_by_every_search_until_an_import(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A roll imported before the district was kept: the upgrade builds one index and
+    copies nothing; its rows hold no district (""), so the district's search reads them
+    all, as it did before; the next import of the roll fills the district in."""
+    upgrade(database_url)
+    sessions = session_factory(make_engine(database_url, TEST_KEYRING))
+    files = write_directory(tmp_path / "d", [*_namesakes(20, 5), OLIVER])
+    with transaction(sessions) as session:
+        imports.import_schools(session, files["schools"])
+        imports.import_pupils(session, files["pupils"])
+    command.downgrade(_alembic_config(database_url), "0025")
+    upgrade(database_url)
+    record = child_record("Oliver", "Smith", date_of_birth=date(2016, 11, 27), postcode="SO23 1AB")
+    with transaction(sessions) as session:
+        assert (
+            session.scalar(select(func.count()).select_from(Pupil).where(Pupil.district_key != ""))
+            == 0
+        )
+        nearby = blocking.candidates(session, record, Namesakes.DISTRICT)
+        assert len(nearby) == 21  # every namesake: none has a district yet
+        imports.import_pupils(session, files["pupils"])
+    with transaction(sessions) as session:
+        assert [r.upn for r in blocking.candidates(session, record, Namesakes.DISTRICT)] == [
+            TRUE_UPN
+        ]

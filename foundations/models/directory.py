@@ -98,8 +98,13 @@ class Pupil(Base):
         Index("ix_pupils_keys_dob", "family_key", "given_key", "dob_key"),
         # both keys and the birth year, then the postcode's district: a common name's
         # namesakes born that year are read only in the child's district (migration 0026)
-        Index("ix_pupils_keys_year_district", "family_key", "given_key", "birth_year_key",
-              "district_key"),
+        Index(
+            "ix_pupils_keys_year_district",
+            "family_key",
+            "given_key",
+            "birth_year_key",
+            "district_key",
+        ),
         Index("ix_pupils_postcode_dob", "postcode_key", "dob_key"),
         # the officer's school hint: a school's pupils by birth year, filtered by the
         # sound keys inside the index (covering), so no table row is read to filter
@@ -135,7 +140,7 @@ class Pupil(Base):
     postcode_key: Mapped[str] = mapped_column(BlindIndex, default="")
     # The postcode's district (its outward code, "SO23"); "" when the postcode has none, or
     # on a row imported before migration 0026 until an import names it again.
-    district_key: Mapped[str] = mapped_column(BlindIndex, default="")
+    district_key: Mapped[str] = mapped_column(BlindIndex, default="", server_default="")
     family_name_key: Mapped[str] = mapped_column(BlindIndex, default="")
     given_name_key: Mapped[str] = mapped_column(BlindIndex, default="")
     preferred_name_key: Mapped[str] = mapped_column(BlindIndex, default="")

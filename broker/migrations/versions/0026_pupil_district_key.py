@@ -29,18 +29,17 @@ NEW = ("ix_pupils_keys_year_district", ["family_key", "given_key", "birth_year_k
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("pupils") as batch:
-        batch.add_column(
-            sa.Column("district_key", sa.String(200), nullable=False, server_default="")
-        )
-    with op.batch_alter_table("pupils") as batch:
-        batch.alter_column("district_key", server_default=None)
-        batch.drop_index(OLD[0])
-        batch.create_index(*NEW)
+    # No table rebuild: the column keeps its empty default (a roll of millions is not
+    # copied to drop it), and only the one index is built again.
+    op.add_column(
+        "pupils", sa.Column("district_key", sa.String(200), nullable=False, server_default="")
+    )
+    op.drop_index(OLD[0], table_name="pupils")
+    op.create_index(NEW[0], "pupils", NEW[1])
 
 
 def downgrade() -> None:
+    op.drop_index(NEW[0], table_name="pupils")
+    op.create_index(OLD[0], "pupils", OLD[1])
     with op.batch_alter_table("pupils") as batch:
-        batch.drop_index(NEW[0])
-        batch.create_index(*OLD)
         batch.drop_column("district_key")

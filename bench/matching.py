@@ -49,7 +49,7 @@ from consumers.policy import initial_status
 from foundations.crypto import keyring_from_material
 from foundations.database import make_engine, session_factory, transaction, upgrade
 from foundations.models import NotificationStatus
-from foundations.settings import ReviewPolicy
+from foundations.settings import ReviewPolicy, Settings
 from schemas.incident import Person
 from school_directory import imports
 from school_directory.matching import Thresholds
@@ -361,7 +361,7 @@ def main() -> None:
         type=int,
         default=None,
         help="processes preparing the first roll (1: none); default ENCOMPASS_IMPORT_WORKERS "
-        "or one per core",
+        "(the broker's setting) or one per core",
     )
     args = parser.parse_args()
     args.schools = args.schools or max(2_000, args.pupils // 400)
@@ -380,7 +380,10 @@ def main() -> None:
     else:  # in a child process, so that its peak memory is measured on its own
         forking = multiprocessing.get_context("fork")  # nothing runs threads yet
         receive, send = forking.Pipe(duplex=False)
-        child = forking.Process(target=_import_child, args=(url, work, args.import_workers, send))
+        workers = args.import_workers
+        if workers is None:
+            workers = Settings().import_workers
+        child = forking.Process(target=_import_child, args=(url, work, workers, send))
         child.start()
         import_s, own_mb, workers_mb, own_cpu, workers_cpu = receive.recv()
         child.join()

@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     # Worker processes that redact and residual-check a batch's accounts while the intake's
     # transaction matches and writes (consumers/intake_pool.py); 0: no pool, all in process.
     intake_workers: int = Field(default=0, ge=0, le=16)
+    # Processes that prepare (read, check, seal, hash) the first roll of a large pupils file
+    # while the importing process inserts (school_directory/import_workers.py); unset: one
+    # per core; 0 or 1: none, all in the importing process.
+    import_workers: int | None = Field(default=None, ge=0, le=64)
     # Kafka in production (broker/kafka_security.py; docs/operations.md). TLS always
     # verifies the brokers' certificates and host names: the CA file, else the system store.
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL"] = "PLAINTEXT"

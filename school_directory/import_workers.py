@@ -47,19 +47,14 @@ RANGE_BYTES = 1 << 20
 IN_FLIGHT = 2
 # Records prepared at a time by the importing process itself, when it goes on alone.
 LOCAL_CHUNK = 5_000
-WORKERS_VARIABLE = "ENCOMPASS_IMPORT_WORKERS"
 
 
 def worker_count(given: int | None = None) -> int:
-    """``given``, else ``ENCOMPASS_IMPORT_WORKERS``, else one per core; 1: no workers."""
+    """``given`` (``Settings.import_workers``, ``ENCOMPASS_IMPORT_WORKERS``), else one per
+    core; 0 or 1: no workers."""
     if given is not None:
         return max(1, given)
-    named = os.environ.get(WORKERS_VARIABLE, "").strip()
-    if not named:
-        return os.cpu_count() or 1
-    if not named.isdigit():
-        raise ValueError(f"{WORKERS_VARIABLE} must be a whole number of processes, not {named!r}")
-    return max(1, int(named))
+    return os.cpu_count() or 1
 
 
 def read_header(path: Path) -> tuple[Wanted, int] | None:

@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import delete, func, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from foundations.database import transaction
 from foundations.models import NameFrequency, Pupil
+from foundations.settings import Settings
 from school_directory import frequencies, import_workers, imports, upsert
 from school_directory.synthetic import write_directory
 from school_directory.upsert import ImportReport
@@ -226,11 +229,16 @@ def test_a_failed_import_with_workers_rolls_everything_back(
 
 
 def test_the_number_of_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ENCOMPASS_IMPORT_WORKERS is a setting like the others: read and checked once."""
     monkeypatch.setenv("ENCOMPASS_IMPORT_WORKERS", "3")
-    assert import_workers.worker_count() == 3
-    assert import_workers.worker_count(1) == 1
+    assert import_workers.worker_count(Settings().import_workers) == 3
     monkeypatch.setenv("ENCOMPASS_IMPORT_WORKERS", "0")
-    assert import_workers.worker_count() == 1
+    assert import_workers.worker_count(Settings().import_workers) == 1
+    monkeypatch.delenv("ENCOMPASS_IMPORT_WORKERS")
+    assert import_workers.worker_count(Settings().import_workers) == (os.cpu_count() or 1)
+    monkeypatch.setenv("ENCOMPASS_IMPORT_WORKERS", "two")
+    with pytest.raises(ValidationError, match="import_workers"):
+        Settings()
 
 
 def _add_copy(sessions: sessionmaker[Session], upn: str, urn: str) -> None:

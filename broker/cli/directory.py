@@ -6,8 +6,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,10 @@ from broker.cli import common
 from foundations.database import transaction
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from school_directory.health import Gate, HealthReport
+    from school_directory.upsert import ImportReport
 
 # In this order: contacts and pupils refer to the schools.
 KINDS = ("schools", "contacts", "pupils", "calendar", "council_contacts")
@@ -49,20 +53,29 @@ def import_command(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    return import_files(common.sessions(common.settings()), files, actor=common.actor(args))
+    settings = common.settings()
+    return import_files(
+        common.sessions(settings), files, actor=common.actor(args), workers=settings.import_workers
+    )
 
 
-def import_files(sessions: common.Sessions, files: dict[str, Path | None], *, actor: str) -> int:
+def import_files(
+    sessions: common.Sessions,
+    files: dict[str, Path | None],
+    *,
+    actor: str,
+    workers: int | None = None,
+) -> int:
     """Exit 0 when every row was taken, 3 when some rows were refused (and reported),
-    2 when a file could not be read at all."""
+    2 when a file could not be read at all. ``workers``: ``Settings.import_workers``."""
     from audit.ledger import AuditAction, record
     from school_directory import imports
     from school_directory.csv_rows import DirectoryImportError
 
-    importers = {
+    importers: dict[str, Callable[[Session, Path], ImportReport]] = {
         "schools": imports.import_schools,
         "contacts": imports.import_contacts,
-        "pupils": imports.import_pupils,
+        "pupils": partial(imports.import_pupils, workers=workers),
         "calendar": imports.import_calendar,
         "council_contacts": imports.import_council_contacts,
     }

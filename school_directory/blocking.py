@@ -30,7 +30,7 @@ from datetime import date
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, or_, select, type_coerce, union_all
+from sqlalchemy import Select, bindparam, func, literal, or_, select, type_coerce, union_all
 from sqlalchemy.orm import Session
 
 from foundations.crypto import BlindIndex
@@ -40,8 +40,8 @@ from school_directory.comparisons import compare_school
 from school_directory.matching import ChildRecord, Namesakes, PupilRow
 
 Rows = Select[*tuple[Any, ...]]  # the candidate rows: the pupil columns the matcher reads
-MAX_ROWS = 500  # every row the blocks found, scored; a block that may be wide has its own
-BLOCK_ROWS = 100  # limit: the year-of-birth, no-date-of-birth, postcode and school blocks
+MAX_ROWS = 500  # rows a lookup reads, the strongest blocks' first; a block that may be
+BLOCK_ROWS = 100  # wide has its own: the year-of-birth, no-date, postcode and school blocks
 _COLUMNS = (
     Pupil.id,
     Pupil.upn,
@@ -132,34 +132,42 @@ def _statement(
     elif namesakes is Namesakes.POSTCODE:
         nearby = (Pupil.postcode_key == bindparam("postcode"),)
     wide = namesakes is not Namesakes.POSTCODE or addressed
-    found: list[Select[Any]] = []
+    # Each block with its rank: when the blocks find more than MAX_ROWS, the rows of the
+    # strongest evidence are kept (rows_query).
+    found: list[tuple[int, Select[Any]]] = []
     if keyed and dated and narrow:
         near = born.in_(_param("near"))
         found += [
             # a given name recorded as another (a middle name, a pet name): family name
             # and birthday, or birthday with day and month swapped
-            select(Pupil.id).where(Pupil.family_key.in_(_param("keys")), near),
+            (1, select(Pupil.id).where(Pupil.family_key.in_(_param("keys")), near)),
             # a family name changed: given name and birthday
-            select(Pupil.id).where(Pupil.given_key.in_(_param("keys")), near),
+            (1, select(Pupil.id).where(Pupil.given_key.in_(_param("keys")), near)),
         ]
     if paired and dated:
         # a digit wrong in the date: both names and every likely corruption of it
-        found += _by_names(born.in_(_param("variants"))) if narrow else []
+        found += [(0, block) for block in _by_names(born.in_(_param("variants")))] if narrow else []
         # a date wrong altogether: both names and the year of birth
         year = (Pupil.birth_year_key == bindparam("year"), *nearby)
         if wide:
-            found += [block.limit(BLOCK_ROWS) for block in (_own_names(*year), *_by_names(*year))]
+            found += _wide(_own_names(*year), _by_names(*year))
     elif paired and wide:
-        found += [block.limit(BLOCK_ROWS) for block in (_own_names(*nearby), *_by_names(*nearby))]
+        found += _wide(_own_names(*nearby), _by_names(*nearby))
     if addressed and narrow:
         # names mangled beyond recognition, a date wrong: the children at that postcode
-        found.append(
-            select(Pupil.id).where(Pupil.postcode_key == bindparam("postcode")).limit(BLOCK_ROWS)
-        )
+        at = select(Pupil.id).where(Pupil.postcode_key == bindparam("postcode"))
+        found.append((2, at.limit(BLOCK_ROWS)))
     if nhs and narrow:
         # the pupil the child's NHS number names (a blind index: hashed the same way)
-        found.append(select(Pupil.id).where(Pupil.nhs_key == bindparam("nhs")).limit(BLOCK_ROWS))
+        numbered = select(Pupil.id).where(Pupil.nhs_key == bindparam("nhs"))
+        found.append((0, numbered.limit(BLOCK_ROWS)))
     return rows_query(found) if found else None
+
+
+def _wide(own: Select[Any], sound_alikes: list[Select[Any]]) -> list[tuple[int, Select[Any]]]:
+    """The wide name blocks, each cut at BLOCK_ROWS: the child's own keys before the
+    sound-alikes of every part."""
+    return [(3, own.limit(BLOCK_ROWS))] + [(4, block.limit(BLOCK_ROWS)) for block in sound_alikes]
 
 
 def search(
@@ -200,7 +208,7 @@ def search(
 def _fallback_statement() -> Rows:
     variants = Pupil.dob_key.in_(_param("variants"))
     own = (Pupil.family_key == bindparam("family_key"), Pupil.given_key == bindparam("given_key"))
-    return rows_query([select(Pupil.id).where(key, variants).limit(BLOCK_ROWS) for key in own])
+    return rows_query([(0, select(Pupil.id).where(key, variants).limit(BLOCK_ROWS)) for key in own])
 
 
 def fallback(session: Session, child: ChildRecord) -> list[PupilRow]:
@@ -230,12 +238,22 @@ def _own_keys(child: ChildRecord) -> dict[str, str | None]:
     }
 
 
-def rows_query(blocks: Sequence[Select[Any]]) -> Rows:
-    """The pupil rows found by any of ``blocks`` (their schools: ``schools_of``)."""
+def rows_query(blocks: Sequence[tuple[int, Select[Any]]]) -> Rows:
+    """The pupil rows found by any of ``blocks`` (their schools: ``schools_of``), each
+    block with its rank: at most ``MAX_ROWS``, those found by the lowest ranks first (both
+    names and a likely date, or the NHS number, before one name and the birthday, the
+    postcode, then the name blocks cut at ``BLOCK_ROWS``), not whichever come first."""
     # Each block in its own subquery: SQLite allows no LIMIT inside a bare UNION member.
-    parts = [select(block.subquery().c.id) for block in blocks]
-    ids = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
-    return select(*_COLUMNS).where(Pupil.id.in_(select(ids.c.id))).limit(MAX_ROWS)
+    parts = [select(block.subquery().c.id, literal(rank).label("rank")) for rank, block in blocks]
+    found = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
+    kept = (
+        select(found.c.id)
+        .group_by(found.c.id)
+        .order_by(func.min(found.c.rank), found.c.id)
+        .limit(MAX_ROWS)
+        .subquery()
+    )
+    return select(*_COLUMNS).join(kept, kept.c.id == Pupil.id)
 
 
 _SCHOOLS = select(School.urn, School.name, School.status).where(
@@ -342,4 +360,4 @@ def _hinted_statement(dated: bool, keyed: bool) -> Rows:
                 type_coerce(Pupil.given_key.concat(""), BlindIndex()).in_(keys),
             )
         )
-    return rows_query([block.limit(BLOCK_ROWS)])
+    return rows_query([(0, block.limit(BLOCK_ROWS))])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -343,3 +344,33 @@ def test_rows_from_before_migration_0026_are_read_by_every_search_until_an_impor
         assert [r.upn for r in blocking.candidates(session, record, Namesakes.DISTRICT)] == [
             TRUE_UPN
         ]
+
+
+@pytest.fixture
+def limit_of_twenty(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A lookup reads at most 20 rows (500 in use); the statements built with it are
+    forgotten afterwards."""
+    built = (blocking._statement, blocking._fallback_statement, blocking._hinted_statement)
+    for cached in built:
+        cached.cache_clear()
+    monkeypatch.setattr(blocking, "MAX_ROWS", 20)
+    yield
+    for cached in built:
+        cached.cache_clear()
+
+
+@pytest.mark.usefixtures("limit_of_twenty")
+def test_more_rows_than_a_lookup_reads_keep_the_strongest_evidence(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """60 namesakes born the same year, imported before the child: what the limit leaves
+    out are namesakes found by the name and year blocks, never the pupil whose names and
+    birthday agree, whatever the order of the rows."""
+    _import(sessions, tmp_path / "d", [*_namesakes(60, 6), OLIVER])
+    record = child_record("Oliver", "Smith", date_of_birth=date(2016, 5, 3), postcode="SO23 8UJ")
+    with transaction(sessions) as session:
+        rows = blocking.candidates(session, record)
+        result = match_child(session, _police("2016-05-03", "SO23 8UJ"), DAY, Thresholds())
+    assert len(rows) == 20
+    assert TRUE_UPN in {row.upn for row in rows}
+    assert result.releasable and result.chosen[0].upn == TRUE_UPN

@@ -10,7 +10,6 @@ namesakes that used to crowd them out."""
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -26,7 +25,7 @@ from consumers.match import match_child
 from foundations.database import _alembic_config, make_engine, session_factory, transaction, upgrade
 from foundations.models import Pupil
 from schemas.incident import Person
-from school_directory import blocking, frequencies, imports
+from school_directory import blocking, frequencies, imports, matching
 from school_directory.blocking import dob_variants
 from school_directory.comparisons import compare_dob
 from school_directory.match_weights import Rarity, load_weights
@@ -52,10 +51,6 @@ THRESHOLDS = [
     Thresholds(review=0.0001, margin_bits=4.0),
     Thresholds(review=0.9, release=0.9999, margin_bits=20.0),
 ]
-
-
-def _review_bits(thresholds: Thresholds) -> float:
-    return math.log2(thresholds.review / (1 - thresholds.review))
 
 
 @pytest.mark.parametrize("year", [2012, 2016, 2020])
@@ -132,7 +127,7 @@ def test_the_namesakes_left_unread_stay_under_the_review_threshold(seed: int) ->
         reaches.append(reach)
         if reach is Namesakes.EVERYWHERE:
             continue
-        review = _review_bits(thresholds)
+        review = matching._bits_at(thresholds.review)  # the ranking's own conversion
         for _ in range(30):
             pupil = _namesake(rng, born, _elsewhere(rng, postcode, reach))
             assert score(record, pupil, DAY, WEIGHTS, rarity).weight < review
@@ -324,7 +319,8 @@ def test_rows_from_before_migration_0026_are_read_by_every_search_until_an_impor
     copies nothing; its rows hold no district (""), so the district's search reads them
     all, as it did before; the next import of the roll fills the district in."""
     upgrade(database_url)
-    sessions = session_factory(make_engine(database_url, TEST_KEYRING))
+    engine = make_engine(database_url, TEST_KEYRING)
+    sessions = session_factory(engine)
     files = write_directory(tmp_path / "d", [*_namesakes(20, 5), OLIVER])
     with transaction(sessions) as session:
         imports.import_schools(session, files["schools"])
@@ -341,9 +337,9 @@ def test_rows_from_before_migration_0026_are_read_by_every_search_until_an_impor
         assert len(nearby) == 21  # every namesake: none has a district yet
         imports.import_pupils(session, files["pupils"])
     with transaction(sessions) as session:
-        assert [r.upn for r in blocking.candidates(session, record, Namesakes.DISTRICT)] == [
-            TRUE_UPN
-        ]
+        found = [r.upn for r in blocking.candidates(session, record, Namesakes.DISTRICT)]
+    engine.dispose()
+    assert found == [TRUE_UPN]
 
 
 @pytest.fixture

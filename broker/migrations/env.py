@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from alembic import context
-from sqlalchemy import engine_from_config, pool
+from typing import Any
 
+from alembic import context
+from sqlalchemy import engine_from_config, event, pool
+
+from foundations.database import set_page_size
 from foundations.models import metadata
 
 config = context.config
@@ -28,6 +31,12 @@ def run_migrations_online() -> None:
         prefix="sqlalchemy.",
         poolclass=pool.NullPool,
     )
+    if connectable.dialect.name == "sqlite":  # the migrations make a new database's file
+
+        @event.listens_for(connectable, "connect")
+        def _new_file(dbapi_connection: Any, _record: Any) -> None:
+            set_page_size(dbapi_connection)
+
     with connectable.connect() as connection:
         context.configure(
             connection=connection, target_metadata=target_metadata, render_as_batch=True

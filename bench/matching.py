@@ -110,11 +110,12 @@ def build(args: argparse.Namespace, work: Path) -> tuple[list[tuple[Child | None
 def sample_and_directory(
     args: argparse.Namespace, work: Path
 ) -> tuple[list[tuple[Child | None, Child]], Any]:
-    """``build``, or with ``--reuse-database`` the sample the last build of the same roll
-    kept in ``work`` (a 9 M roll takes minutes to write again, for a sample it does not need)."""
+    """``build``, or with ``--reuse-database`` or ``--reuse-files`` the sample the last
+    build of the same roll kept in ``work`` (a 9 M roll takes minutes to write again, for a
+    sample it does not need); ``--reuse-files`` imports that build's files again."""
     kept = work / "sample.pickle"
     key = (args.pupils, args.children, args.schools, args.seed)
-    if args.reuse_database and kept.exists():
+    if (args.reuse_database or args.reuse_files) and kept.exists():
         with kept.open("rb") as f:
             stored_key, sample, context = pickle.load(f)  # noqa: S301 (our own file)
         if stored_key == key:
@@ -354,6 +355,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--reuse-database", action="store_true", help="skip the import (same seed, same roll)"
+    )
+    parser.add_argument(
+        "--reuse-files",
+        action="store_true",
+        help="import again the files the last build wrote (same seed, same roll)",
     )
     parser.add_argument("--json", type=Path, default=None, help="write per-child results")
     parser.add_argument(

@@ -12,8 +12,8 @@ the other in the same run, and then with the rows committed before the indexes a
     python bench/sqlite_pages.py [--rows 3000000] [--work-dir DIR]
 
 At 9,000,000 rows, on the project's 2-core machine (1 December 2026): one transaction at
-4 KiB 184.6 s (each index 28 to 30 s), at 16 KiB 99.2 s (11 to 13 s); at 4 KiB with the
-rows committed first, each index 11 to 14 s.
+4 KiB 154.8 s (each index 22 to 24 s), at 16 KiB 86.9 s (10 to 12 s); at 4 KiB with the
+rows committed first, each index 12 to 14 s (docs/performance.md).
 """
 
 from __future__ import annotations

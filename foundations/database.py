@@ -215,7 +215,8 @@ def set_page_size(dbapi_connection: Any) -> None:
     every page read first looks for a newer copy in the write-ahead log, through the hash
     table of each 4,096 frames in turn, so a first roll of England's pupils (its rows,
     then its indexes built from them, in one transaction) costs with the square of the
-    pages it writes: four times fewer pages, sixteen times fewer looks (docs/performance.md).
+    pages it writes: four times fewer pages, sixteen times fewer looks. The price: a lookup
+    reads 16 KiB for each candidate row (docs/performance.md, "The first roll's pages").
     Set on every connection, by the migrations' too (they make the file); no effect once
     the database has a table, whose pages stay as they were made."""
     cursor = dbapi_connection.cursor()

@@ -108,13 +108,14 @@ def _digits(day: date) -> str:
 
 
 def compare_postcode(recorded: str, pupil: str) -> str | None:
+    """The same postcode, sector, district or none of them (a postcode not in its written
+    form has neither sector nor district)."""
     if not recorded or not pupil:
         return None
     if recorded == pupil:
         return "exact"
-    if names.postcode_sector(recorded) and (
-        names.postcode_sector(recorded) == names.postcode_sector(pupil)
-    ):
+    sector = names.postcode_sector(recorded)
+    if sector and sector == names.postcode_sector(pupil):
         return "sector"
     district = names.postcode_district(recorded)
     return "district" if district and district == names.postcode_district(pupil) else "different"

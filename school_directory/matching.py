@@ -255,7 +255,7 @@ def _other_levels(child: ChildRecord, pupil: PupilRow) -> Levels:
         compare_dob(child.date_of_birth, pupil.date_of_birth),
         compare_postcode(child.postcode, pupil.postcode),
         gender,
-        compare_school(child.school_hint, pupil.school_name),
+        compare_school(child.school_hint, pupil.school_name) if child.school_hint else None,
         compare_nhs_number(child.nhs_number, pupil.nhs_number),
     )
 
@@ -455,27 +455,25 @@ class Ranking:
         self._near = _wide_ceiling(child, weights, self._most, "sector")
         several = len(set(child.given)) > 1
         self._given_most = _best_bits("given_name", several, rarity.given_bits, weights)
+        # each record's ceiling and the levels of its other fields; what each family
+        # name adds to a ceiling (a common name's blocks find a few dozen family names)
         self._bounds: dict[tuple[str, str], tuple[float, Levels]] = {}
+        self._named: dict[str, float] = {}
         self._scores: dict[tuple[str, str], Candidate] = {}
 
     def of(self, pupils: list[PupilRow]) -> list[Candidate]:
-        # Best ceiling first. A record's first ceiling takes its names at their best; the
-        # second, made when it comes to the top, compares the family names (cheap) first.
-        queue = [(-self._ceiling(p)[0], n, False, p) for n, p in enumerate(pupils)]
-        heapq.heapify(queue)
+        queue = [(-self._ceiling(p)[0], n, p) for n, p in enumerate(pupils)]
+        heapq.heapify(queue)  # best ceiling first
         best_weights: list[float] = []  # a min-heap of the KEEP best weights so far
         best: Candidate | None = None
         rival = -math.inf  # the best weight of any pupil but the best one
         scored: list[Candidate] = []
         while queue:
-            ceiling, n, named, pupil = queue[0]
+            ceiling, _, pupil = queue[0]
             kept = best_weights[0] if len(best_weights) == KEEP else -math.inf
             if -ceiling + _ROUNDING < min(self._review, kept, rival):
                 break  # no record left could be shown, held, released or change the verdict
             heapq.heappop(queue)
-            if not named:
-                heapq.heappush(queue, (-self._named_ceiling(pupil), n, True, pupil))
-                continue
             found = self._score(pupil)
             scored.append(found)
             if len(best_weights) < KEEP:
@@ -514,33 +512,35 @@ class Ranking:
         return Namesakes.POSTCODE
 
     def _ceiling(self, pupil: PupilRow) -> tuple[float, Levels]:
-        """The most a record could weigh, its names at their best (infinite when its NHS
-        number agrees: it is always scored); and the levels of its other fields."""
+        """The most a record could weigh (infinite when its NHS number agrees: it is
+        always scored): its other fields and its family names compared, its given name at
+        its best; and the levels of its other fields."""
         key = (pupil.upn, pupil.urn)
         if (known := self._bounds.get(key)) is None:
             others = _other_levels(self.child, pupil)
             ceiling = math.inf if others[_NHS_NUMBER] == "exact" else (
-                self.weights.prior_bits + _other_bits(others, self.weights) + self._most
+                self.weights.prior_bits + _other_bits(others, self.weights)
+                + self._names_most(pupil.family_name)
             )  # fmt: skip
             known = self._bounds[key] = (ceiling, others)
         return known
 
-    def _named_ceiling(self, pupil: PupilRow) -> float:
-        """The ceiling with the family names compared, read as recorded and crosswise; the
-        given name, the dearer comparison, still at its best."""
-        ceiling, others = self._ceiling(pupil)
-        if ceiling == math.inf:
-            return ceiling
-        weights, rarity = self.weights, self.rarity
-        pupil_family = names.parts(pupil.family_name)
-        family = compare_family(self.child.family, pupil_family)
-        family_bits = 0.0 if family is None else weights.of("family_name", family)
-        if family == "exact":
-            family_bits += rarity.family_bits
-        base = weights.prior_bits + _other_bits(others, weights)
-        straight = base + self._given_most + family_bits + weights.of("names_swapped", "no")
-        crossed_family = compare_family(self.child.given, pupil_family)
-        return max(straight, base + _crossed_bits(self.child, crossed_family, weights))
+    def _names_most(self, family_name: str) -> float:
+        """The most the names can weigh with this family name: the family names compared,
+        read as recorded and crosswise; the given name, the dearer comparison, at its
+        best."""
+        if (most := self._named.get(family_name)) is None:
+            weights = self.weights
+            pupil_family = names.parts(family_name)
+            family = compare_family(self.child.family, pupil_family)
+            family_bits = 0.0 if family is None else weights.of("family_name", family)
+            if family == "exact":
+                family_bits += self.rarity.family_bits
+            straight = self._given_most + family_bits + weights.of("names_swapped", "no")
+            crossed_family = compare_family(self.child.given, pupil_family)
+            most = max(straight, _crossed_bits(self.child, crossed_family, weights))
+            self._named[family_name] = most
+        return most
 
     def _score(self, pupil: PupilRow) -> Candidate:
         key = (pupil.upn, pupil.urn)

@@ -16,6 +16,7 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
+from foundations.collector import collector_paused
 from foundations.nhs_number import nhs_number_problem
 from foundations.settings import Settings
 from schemas.incident import Person
@@ -79,7 +80,8 @@ def match_child(
     school hint) are made only while the blocks have found no one likely. ``thresholds``
     are the configured ones (``match_thresholds``): the same decide the gate and the verdict."""
     warning = nhs_number_warning(child)
-    result = _match(session, record_of(child), on_date, thresholds, weights or load_weights())
+    with collector_paused():  # what a lookup builds is freed when it ends (foundations.collector)
+        result = _match(session, record_of(child), on_date, thresholds, weights or load_weights())
     if warning is None:
         return result
     return replace(result, reason=f"{result.reason}; {warning}", warnings=(warning,))

@@ -1,6 +1,7 @@
 """Field comparisons: each field the police recorded against the same field of a pupil
 record, to a level ("exact", "nickname", "one_digit", "different"...), or None when either
-side did not record it. Pure functions, cached: many children share a name.
+side did not record it. Pure functions; the matcher compares each pair once a lookup
+(``matching.Pairs``), and the parts of names many children share are cached here.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ def _sounds(words: tuple[str, ...]) -> frozenset[str]:
     return frozenset(names.phonetic(w) for w in words)
 
 
-@lru_cache(maxsize=16_384)
 def compare_given(
     child_given: tuple[str, ...], known_as: tuple[str, ...], pupil_given: tuple[str, ...],
     preferred: tuple[str, ...],
@@ -63,7 +63,6 @@ def compare_given(
     return "similar" if best >= 0.80 else "different"
 
 
-@lru_cache(maxsize=16_384)
 def compare_family(child_family: tuple[str, ...], pupil_family: tuple[str, ...]) -> str | None:
     """The family-name level: whole name, one part of it, sound, typos."""
     if not child_family or not pupil_family:
@@ -83,7 +82,6 @@ def compare_family(child_family: tuple[str, ...], pupil_family: tuple[str, ...])
     return "similar" if best >= 0.80 else "different"
 
 
-@lru_cache(maxsize=16_384)
 def compare_dob(recorded: date | None, pupil: date) -> str | None:
     """Exact, day and month swapped, one digit wrong or two neighbours swapped, or not."""
     if recorded is None:

@@ -242,44 +242,99 @@ def score(
 ) -> Candidate:
     """Compare field by field; the match weight is the prior plus each level's bits, and
     an exact agreement on a name counts for more the rarer the name (``rarity``)."""
-    return _scored(child, pupil, _other_levels(child, pupil), on_date, weights, rarity)
+    pairs = Pairs(child)
+    return _scored(pairs, pupil, pairs.others(pupil), on_date, weights, rarity)
 
 
-def _other_levels(child: ChildRecord, pupil: PupilRow) -> Levels:
-    """The levels of every field but the names (``FIELDS[2:]``): cheap to compare, and
-    enough with the names' best levels to bound what a pupil can score (``Ranking``)."""
-    gender = None
-    if child.gender and (theirs := gender_code(pupil.gender)):
-        gender = "same" if child.gender == theirs else "different"
-    return (
-        compare_dob(child.date_of_birth, pupil.date_of_birth),
-        compare_postcode(child.postcode, pupil.postcode),
-        gender,
-        compare_school(child.school_hint, pupil.school_name) if child.school_hint else None,
-        compare_nhs_number(child.nhs_number, pupil.nhs_number),
-    )
+class Pairs:
+    """One child's field comparisons with pupil records, each pair compared once and
+    forgotten with the lookup. A process-wide cache of pairs kept a key for each new pair,
+    and a new child's pairs are mostly new (two in three given-name pairs over 3,000
+    lookups at 9 M pupils): the garbage collector walked those keys over and over, about
+    a tenth of a common name's lookup (docs/performance.md)."""
+
+    __slots__ = ("_dob", "_family", "_given", "_school", "child")
+
+    def __init__(self, child: ChildRecord) -> None:
+        self.child = child
+        self._dob: dict[date, str | None] = {}
+        self._school: dict[str, str | None] = {}
+        # keyed by the pupil's side, and whether the child's names are read crosswise
+        self._family: dict[tuple[tuple[str, ...], bool], str | None] = {}
+        self._given: dict[tuple[tuple[str, ...], tuple[str, ...], bool], str | None] = {}
+
+    def others(self, pupil: PupilRow) -> Levels:
+        """The levels of every field but the names (``FIELDS[2:]``): cheap to compare, and
+        enough with the names' best levels to bound what a pupil can score (``Ranking``)."""
+        child = self.child
+        gender = None
+        if child.gender and (theirs := gender_code(pupil.gender)):
+            gender = "same" if child.gender == theirs else "different"
+        born = pupil.date_of_birth
+        if (dob := self._dob.get(born, _UNKNOWN)) is _UNKNOWN:
+            dob = self._dob[born] = compare_dob(child.date_of_birth, born)
+        school = self._school.get(pupil.school_name, _UNKNOWN) if child.school_hint else None
+        if school is _UNKNOWN:
+            school = self._school[pupil.school_name] = compare_school(
+                child.school_hint, pupil.school_name
+            )
+        return (
+            dob,
+            compare_postcode(child.postcode, pupil.postcode),
+            gender,
+            school,
+            compare_nhs_number(child.nhs_number, pupil.nhs_number),
+        )
+
+    def family(self, pupil_family: tuple[str, ...], crossed: bool = False) -> str | None:
+        """The pupil's family name against the child's (``crossed``: given) names."""
+        key = (pupil_family, crossed)
+        if (level := self._family.get(key, _UNKNOWN)) is _UNKNOWN:
+            child = self.child
+            level = compare_family(child.given if crossed else child.family, pupil_family)
+            self._family[key] = level
+        return level
+
+    def given(
+        self, pupil_given: tuple[str, ...], preferred: tuple[str, ...], crossed: bool = False
+    ) -> str | None:
+        """The pupil's given and preferred names against the child's given and known-as
+        names (``crossed``: the child's family name)."""
+        key = (pupil_given, preferred, crossed)
+        if (level := self._given.get(key, _UNKNOWN)) is _UNKNOWN:
+            child = self.child
+            if crossed:
+                level = compare_given(child.family, (), pupil_given, preferred)
+            else:
+                level = compare_given(child.given, child.known_as, pupil_given, preferred)
+            self._given[key] = level
+        return level
+
+
+_UNKNOWN = "not compared yet"  # not a level (None is one: not recorded)
 
 
 def _scored(
-    child: ChildRecord,
+    pairs: Pairs,
     pupil: PupilRow,
     others: Levels,
     on_date: date,
     weights: Weights,
     rarity: Rarity,
 ) -> Candidate:
+    child = pairs.child
     pupil_given = names.parts(pupil.given_names)
     preferred = names.parts(pupil.preferred_name)
     pupil_family = names.parts(pupil.family_name)
-    given = compare_given(child.given, child.known_as, pupil_given, preferred)
-    family = compare_family(child.family, pupil_family)
+    given = pairs.given(pupil_given, preferred)
+    family = pairs.family(pupil_family)
     swapped = False
     if given not in _SURE_NAMES or family not in _SURE_NAMES:  # worth reading them crosswise?
-        crossed_family = compare_family(child.given, pupil_family)
+        crossed_family = pairs.family(pupil_family, crossed=True)
         # The given-name comparison is the dearer one: made only when, at its best, the
         # names read crosswise could be the likelier reading.
         if _crossed_bits(child, crossed_family, weights) > _name_bits((given, family), weights):
-            crossed = (compare_given(child.family, (), pupil_given, preferred), crossed_family)
+            crossed = (pairs.given(pupil_given, preferred, crossed=True), crossed_family)
             swapped = _names_read_crosswise((given, family), crossed, weights)
             if swapped:
                 given, family = crossed
@@ -457,6 +512,7 @@ class Ranking:
         self._given_most = _best_bits("given_name", several, rarity.given_bits, weights)
         # each record's ceiling and the levels of its other fields; what each family
         # name adds to a ceiling (a common name's blocks find a few dozen family names)
+        self._pairs = Pairs(child)
         self._bounds: dict[tuple[str, str], tuple[float, Levels]] = {}
         self._named: dict[str, float] = {}
         self._scores: dict[tuple[str, str], Candidate] = {}
@@ -517,7 +573,7 @@ class Ranking:
         its best; and the levels of its other fields."""
         key = (pupil.upn, pupil.urn)
         if (known := self._bounds.get(key)) is None:
-            others = _other_levels(self.child, pupil)
+            others = self._pairs.others(pupil)
             ceiling = math.inf if others[_NHS_NUMBER] == "exact" else (
                 self.weights.prior_bits + _other_bits(others, self.weights)
                 + self._names_most(pupil.family_name)
@@ -532,12 +588,12 @@ class Ranking:
         if (most := self._named.get(family_name)) is None:
             weights = self.weights
             pupil_family = names.parts(family_name)
-            family = compare_family(self.child.family, pupil_family)
+            family = self._pairs.family(pupil_family)
             family_bits = 0.0 if family is None else weights.of("family_name", family)
             if family == "exact":
                 family_bits += self.rarity.family_bits
             straight = self._given_most + family_bits + weights.of("names_swapped", "no")
-            crossed_family = compare_family(self.child.given, pupil_family)
+            crossed_family = self._pairs.family(pupil_family, crossed=True)
             most = max(straight, _crossed_bits(self.child, crossed_family, weights))
             self._named[family_name] = most
         return most
@@ -547,7 +603,7 @@ class Ranking:
         if (found := self._scores.get(key)) is None:
             others = self._ceiling(pupil)[1]
             found = self._scores[key] = _scored(
-                self.child, pupil, others, self.on_date, self.weights, self.rarity
+                self._pairs, pupil, others, self.on_date, self.weights, self.rarity
             )
         return found
 

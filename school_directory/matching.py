@@ -515,6 +515,7 @@ class Ranking:
         self._pairs = Pairs(child)
         self._bounds: dict[tuple[str, str], tuple[float, Levels]] = {}
         self._named: dict[str, float] = {}
+        self._others_bits: dict[Levels, float] = {}  # a few dozen combinations a lookup
         self._scores: dict[tuple[str, str], Candidate] = {}
 
     def of(self, pupils: list[PupilRow]) -> list[Candidate]:
@@ -574,10 +575,14 @@ class Ranking:
         key = (pupil.upn, pupil.urn)
         if (known := self._bounds.get(key)) is None:
             others = self._pairs.others(pupil)
-            ceiling = math.inf if others[_NHS_NUMBER] == "exact" else (
-                self.weights.prior_bits + _other_bits(others, self.weights)
-                + self._names_most(pupil.family_name)
-            )  # fmt: skip
+            if others[_NHS_NUMBER] == "exact":
+                ceiling = math.inf
+            else:
+                if (bits := self._others_bits.get(others)) is None:
+                    bits = self._others_bits[others] = _other_bits(others, self.weights)
+                if (most := self._named.get(pupil.family_name)) is None:
+                    most = self._names_most(pupil.family_name)
+                ceiling = self.weights.prior_bits + bits + most
             known = self._bounds[key] = (ceiling, others)
         return known
 

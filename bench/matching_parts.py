@@ -7,7 +7,8 @@ matched again one by one on the same roll, each part timed.
 
 Prints, for lookups grouped by the pupil rows their blocks found, the mean time of: the
 name counts (``frequencies.rarity``), the candidate query with its decryption (and the
-decryption alone), the wider searches, the ranking, and how many rows were scored. The
+decryption alone), the wider searches, the ranking, the garbage collector (wherever it
+ran in the lookup), and how many rows were scored. The
 parts are timed by wrapping the functions, which adds a little to each; the first 1,000
 records warm up, as in ``bench/matching.py``.
 """
@@ -35,7 +36,7 @@ from school_directory import blocking, frequencies
 from school_directory import matching as matcher
 from school_directory.matching import Thresholds
 
-PARTS = ("total", "rarity", "blocks", "decrypt", "fallback", "hinted", "ranking")
+PARTS = ("total", "rarity", "blocks", "decrypt", "fallback", "hinted", "ranking", "collector")
 COUNTS = ("rows", "wider_rows", "scored")
 GROUPS = ((0, 50), (50, 150), (150, 300), (300, 10_000))
 
@@ -53,6 +54,16 @@ def timed(spent: Counter[str], part: str, f: Callable[..., Any], rows: str = "")
 
 
 def instrument(spent: Counter[str]) -> None:
+    started = [0.0]
+
+    def collecting(phase: str, info: dict[str, Any]) -> None:
+        """The garbage collector's time, wherever it lands in the lookup."""
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            spent["collector"] += time.perf_counter() - started[0]
+
+    gc.callbacks.append(collecting)
     opened = Encrypted.process_result_value
     Encrypted.process_result_value = timed(spent, "decrypt", opened)  # type: ignore[method-assign]
     blocking.candidates = timed(spent, "blocks", blocking.candidates, "rows")

@@ -477,15 +477,14 @@ class Ranking:
     """One child's pupil records ranked as far as ``decide`` reads them, scoring only the
     records that could be in it.
 
-    Each record's ceiling is the most it could weigh: its other fields compared (cheap),
-    its names at their best levels; when it comes to the top, its family names are
-    compared too, and it waits with that lower ceiling for its turn to be scored. Records
-    are scored best ceiling first, and the rest are left unscored once a ceiling falls
-    below the review threshold, below the ``KEEP`` best weights and below the best pupil's
-    rival: such a record cannot be shown to a reviewer, held for review, released or
-    change a verdict. A record whose NHS number agrees is always scored (it can decide
-    alone), and so is every record of a pupil already scored (``decide`` names each
-    school a chosen pupil is on roll at). At 9 M pupils a common name's blocks find
+    Each record's ceiling is the most it could weigh: its other fields and its family
+    names compared (cheap, and each family name once a lookup), its given name at its best
+    level. Records are scored best ceiling first, and the rest are left unscored once a
+    ceiling falls below the review threshold, below the ``KEEP`` best weights and below
+    the best pupil's rival: such a record cannot be shown to a reviewer, held for review,
+    released or change a verdict. A record whose NHS number agrees is always scored (it
+    can decide alone), and so is every record of a pupil already scored (``decide``
+    names each school a chosen pupil is on roll at). At 9 M pupils a common name's blocks find
     hundreds of namesakes born on other days or in other families; most are never
     compared by given name (docs/matching.md, "Scoring only what can matter").
 
@@ -510,9 +509,9 @@ class Ranking:
         self._near = _wide_ceiling(child, weights, self._most, "sector")
         several = len(set(child.given)) > 1
         self._given_most = _best_bits("given_name", several, rarity.given_bits, weights)
+        self._pairs = Pairs(child)
         # each record's ceiling and the levels of its other fields; what each family
         # name adds to a ceiling (a common name's blocks find a few dozen family names)
-        self._pairs = Pairs(child)
         self._bounds: dict[tuple[str, str], tuple[float, Levels]] = {}
         self._named: dict[str, float] = {}
         self._others_bits: dict[Levels, float] = {}  # a few dozen combinations a lookup

@@ -250,8 +250,8 @@ class Pairs:
     """One child's field comparisons with pupil records, each pair compared once and
     forgotten with the lookup. A process-wide cache of pairs kept a key for each new pair,
     and a new child's pairs are mostly new (two in three given-name pairs over 3,000
-    lookups at 9 M pupils): the garbage collector walked those keys over and over, about
-    a tenth of a common name's lookup (docs/performance.md)."""
+    lookups at 9 M pupils): the garbage collector walked those keys over and over
+    (docs/performance.md)."""
 
     __slots__ = ("_dob", "_family", "_given", "_school", "child")
 

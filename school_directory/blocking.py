@@ -253,7 +253,8 @@ def rows_query(blocks: Sequence[tuple[int, Select[Any]]]) -> Rows:
         .limit(MAX_ROWS)
     )
     # ``IN``, not a join to the kept ids: SQLite then reads the rows in the table's order,
-    # not the ranks', and a heavy lookup's 400 rows took half the time (docs/performance.md)
+    # not the ranks', which is quicker (docs/performance.md, "The kept rows read in the
+    # table's order")
     return select(*_COLUMNS).where(Pupil.id.in_(kept))
 
 

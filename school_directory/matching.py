@@ -514,7 +514,6 @@ class Ranking:
         # name adds to a ceiling (a common name's blocks find a few dozen family names)
         self._bounds: dict[tuple[str, str], tuple[float, Levels]] = {}
         self._named: dict[str, float] = {}
-        self._others_bits: dict[Levels, float] = {}  # a few dozen combinations a lookup
         self._scores: dict[tuple[str, str], Candidate] = {}
 
     def of(self, pupils: list[PupilRow]) -> list[Candidate]:
@@ -577,11 +576,9 @@ class Ranking:
             if others[_NHS_NUMBER] == "exact":
                 ceiling = math.inf
             else:
-                if (bits := self._others_bits.get(others)) is None:
-                    bits = self._others_bits[others] = _other_bits(others, self.weights)
                 if (most := self._named.get(pupil.family_name)) is None:
-                    most = self._names_most(pupil.family_name)
-                ceiling = self.weights.prior_bits + bits + most
+                    most = self._named[pupil.family_name] = self._names_most(pupil.family_name)
+                ceiling = self.weights.prior_bits + _other_bits(others, self.weights) + most
             known = self._bounds[key] = (ceiling, others)
         return known
 
@@ -589,18 +586,15 @@ class Ranking:
         """The most the names can weigh with this family name: the family names compared,
         read as recorded and crosswise; the given name, the dearer comparison, at its
         best."""
-        if (most := self._named.get(family_name)) is None:
-            weights = self.weights
-            pupil_family = names.parts(family_name)
-            family = self._pairs.family(pupil_family)
-            family_bits = 0.0 if family is None else weights.of("family_name", family)
-            if family == "exact":
-                family_bits += self.rarity.family_bits
-            straight = self._given_most + family_bits + weights.of("names_swapped", "no")
-            crossed_family = self._pairs.family(pupil_family, crossed=True)
-            most = max(straight, _crossed_bits(self.child, crossed_family, weights))
-            self._named[family_name] = most
-        return most
+        weights = self.weights
+        pupil_family = names.parts(family_name)
+        family = self._pairs.family(pupil_family)
+        family_bits = 0.0 if family is None else weights.of("family_name", family)
+        if family == "exact":
+            family_bits += self.rarity.family_bits
+        straight = self._given_most + family_bits + weights.of("names_swapped", "no")
+        crossed_family = self._pairs.family(pupil_family, crossed=True)
+        return max(straight, _crossed_bits(self.child, crossed_family, weights))
 
     def _score(self, pupil: PupilRow) -> Candidate:
         key = (pupil.upn, pupil.urn)

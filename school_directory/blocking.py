@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 from foundations.crypto import BlindIndex
 from foundations.models import MATCH_RECORD, OPEN_STATUSES, Pupil, School, SchoolNameWord
 from school_directory import names
-from school_directory.comparisons import compare_school
+from school_directory.comparisons import compare_school, dob_variants
 from school_directory.matching import ChildRecord, Namesakes, PupilRow
 
 Rows = Select[*tuple[Any, ...]]  # the candidate rows: the pupil columns the matcher reads
@@ -54,31 +54,6 @@ _COLUMNS = (
 _SEPARATE = select(Pupil.id, *(getattr(Pupil, f) for f in MATCH_RECORD)).where(
     Pupil.id.in_(bindparam("ids", expanding=True))
 )
-
-
-def _valid(year: int, month: int, day: int) -> date | None:
-    try:
-        return date(year, month, day)
-    except ValueError:
-        return None
-
-
-@cache  # a few thousand birthdays, each asked about again and again
-def dob_variants(born: date, *, years: int = 10) -> tuple[date, ...]:
-    """The date itself, day and month swapped, every one-digit change and every swap of
-    two neighbouring digits that is still a real date within ``years`` of it."""
-    found = {born}
-    swapped = _valid(born.year, born.day, born.month)
-    if swapped:
-        found.add(swapped)
-    digits = born.strftime("%Y%m%d")
-    spellings = {digits[:i] + d + digits[i + 1 :] for i in range(8) for d in "0123456789"}
-    spellings |= {digits[:i] + digits[i + 1] + digits[i] + digits[i + 2 :] for i in range(7)}
-    for text in spellings:
-        day = _valid(int(text[:4]), int(text[4:6]), int(text[6:]))
-        if day is not None and abs(day.year - born.year) <= years:
-            found.add(day)
-    return tuple(sorted(found))
 
 
 def search_keys(child: ChildRecord) -> tuple[set[str], set[str]]:

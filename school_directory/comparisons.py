@@ -7,7 +7,7 @@ side did not record it. Pure functions; the matcher compares each pair once a lo
 from __future__ import annotations
 
 from datetime import date
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import JaroWinkler
@@ -100,6 +100,43 @@ def compare_dob(recorded: date | None, pupil: date) -> str | None:
     return "different"
 
 
+VARIANT_YEARS = 10  # how far from the recorded year ``dob_variants`` looks
+
+
+def _valid(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+@cache  # a few thousand birthdays, each asked about again and again
+def dob_variants(born: date, *, years: int = VARIANT_YEARS) -> tuple[date, ...]:
+    """The date itself, day and month swapped, every one-digit change and every swap of
+    two neighbouring digits that is still a real date within ``years`` of it: every date
+    within ``years`` that ``compare_dob`` finds more than "different"."""
+    found = {born}
+    swapped = _valid(born.year, born.day, born.month)
+    if swapped:
+        found.add(swapped)
+    digits = born.strftime("%Y%m%d")
+    spellings = {digits[:i] + d + digits[i + 1 :] for i in range(8) for d in "0123456789"}
+    spellings |= {digits[:i] + digits[i + 1] + digits[i] + digits[i + 2 :] for i in range(7)}
+    for text in spellings:
+        day = _valid(int(text[:4]), int(text[4:6]), int(text[6:]))
+        if day is not None and abs(day.year - born.year) <= years:
+            found.add(day)
+    return tuple(sorted(found))
+
+
+@cache  # as dob_variants: per birthday, not per pair
+def dob_levels(born: date) -> dict[date, str]:
+    """``compare_dob(born, day)`` of each date more than "different" within
+    ``VARIANT_YEARS``; any other date of those years is "different" (``dob_variants``).
+    A common name's lookup compares hundreds of dates of birth."""
+    return {day: level for day in dob_variants(born) if (level := compare_dob(born, day))}
+
+
 @lru_cache(maxsize=16_384)
 def _digits(day: date) -> str:
     return day.strftime("%Y%m%d")
@@ -107,16 +144,18 @@ def _digits(day: date) -> str:
 
 def compare_postcode(recorded: str, pupil: str) -> str | None:
     """The same postcode, sector, district or none of them (a postcode not in its written
-    form has neither sector nor district)."""
+    form has neither sector nor district: ``names.postcode_sector``, ``postcode_district``,
+    here in line, as a common name's lookup compares hundreds of postcodes)."""
     if not recorded or not pupil:
         return None
     if recorded == pupil:
         return "exact"
-    sector = names.postcode_sector(recorded)
-    if sector and sector == names.postcode_sector(pupil):
+    if " " not in recorded or " " not in pupil:
+        return "different"
+    if (sector := recorded[:-2]) and sector == pupil[:-2]:
         return "sector"
-    district = names.postcode_district(recorded)
-    return "district" if district and district == names.postcode_district(pupil) else "different"
+    district = recorded.partition(" ")[0]
+    return "district" if district and district == pupil.partition(" ")[0] else "different"
 
 
 @lru_cache(maxsize=4_096)

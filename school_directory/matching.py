@@ -24,12 +24,14 @@ from foundations.nhs_number import normalise_nhs_number
 from foundations.vocabulary import gender_code
 from school_directory import names
 from school_directory.comparisons import (
+    VARIANT_YEARS,
     compare_dob,
     compare_family,
     compare_given,
     compare_nhs_number,
     compare_postcode,
     compare_school,
+    dob_levels,
 )
 from school_directory.match_weights import Rarity, Weights
 
@@ -253,11 +255,15 @@ class Pairs:
     lookups at 9 M pupils): the garbage collector walked those keys over and over
     (docs/performance.md)."""
 
-    __slots__ = ("_dob", "_family", "_given", "_school", "child")
+    __slots__ = ("_dates", "_family", "_gender", "_given", "_school", "child")
 
     def __init__(self, child: ChildRecord) -> None:
         self.child = child
-        self._dob: dict[date, str | None] = {}
+        # the levels of the likely corruptions of the child's date of birth: every other
+        # date within VARIANT_YEARS is "different" (comparisons.dob_levels)
+        born = child.date_of_birth
+        self._dates = dob_levels(born) if born is not None else {}
+        self._gender: dict[str, str | None] = {}
         self._school: dict[str, str | None] = {}
         # keyed by the pupil's side, and whether the child's names are read crosswise
         self._family: dict[tuple[tuple[str, ...], bool], str | None] = {}
@@ -267,12 +273,12 @@ class Pairs:
         """The levels of every field but the names (``FIELDS[2:]``): cheap to compare, and
         enough with the names' best levels to bound what a pupil can score (``Ranking``)."""
         child = self.child
-        gender = None
-        if child.gender and (theirs := gender_code(pupil.gender)):
-            gender = "same" if child.gender == theirs else "different"
+        if (gender := self._gender.get(pupil.gender, _UNKNOWN)) is _UNKNOWN:
+            gender = self._gender[pupil.gender] = _gender_level(child.gender, pupil.gender)
         born = pupil.date_of_birth
-        if (dob := self._dob.get(born, _UNKNOWN)) is _UNKNOWN:
-            dob = self._dob[born] = compare_dob(child.date_of_birth, born)
+        if (dob := self._dates.get(born)) is None and (recorded := child.date_of_birth):
+            far = abs(born.year - recorded.year) > VARIANT_YEARS
+            dob = compare_dob(recorded, born) if far else "different"
         school = self._school.get(pupil.school_name, _UNKNOWN) if child.school_hint else None
         if school is _UNKNOWN:
             school = self._school[pupil.school_name] = compare_school(
@@ -312,6 +318,13 @@ class Pairs:
 
 
 _UNKNOWN = "not compared yet"  # not a level (None is one: not recorded)
+
+
+def _gender_level(child_gender: str, pupil_gender: str) -> str | None:
+    """The same gender or not; None when either side has none the vocabulary knows."""
+    if not child_gender or not (theirs := gender_code(pupil_gender)):
+        return None
+    return "same" if child_gender == theirs else "different"
 
 
 def _scored(

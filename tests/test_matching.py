@@ -5,6 +5,7 @@ of a confident match while a twin waits for a person."""
 from __future__ import annotations
 
 import json
+import random
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -28,6 +29,7 @@ from school_directory.comparisons import (
     compare_family,
     compare_given,
     compare_postcode,
+    dob_variants,
 )
 from school_directory.match_weights import Rarity, load_weights, name_share, rarity_bits
 from school_directory.matching import (
@@ -174,7 +176,7 @@ def test_date_of_birth_distance(recorded: date | None, level: str | None) -> Non
 def test_day_and_month_swapped_and_neighbouring_digits_swapped() -> None:
     assert compare_dob(date(2016, 4, 9), date(2016, 9, 4)) == "day_month_swapped"
     assert compare_dob(date(2016, 12, 12), date(2016, 12, 21)) == "one_digit"
-    variants = blocking.dob_variants(date(2016, 9, 4))
+    variants = dob_variants(date(2016, 9, 4))
     assert date(2016, 4, 9) in variants and date(2016, 9, 5) in variants
     assert date(2016, 9, 4) in variants and len(variants) < 60
 
@@ -185,6 +187,30 @@ def test_postcode_exact_sector_district_or_moved() -> None:
     assert compare_postcode("SO23 1AB", "SO23 8UJ") == "district"
     assert compare_postcode("PO1 1AA", "SO23 8UJ") == "different"
     assert compare_postcode("", "SO23 8UJ") is None
+
+
+def test_postcodes_compare_by_the_sector_and_district_names_gives_them() -> None:
+    """``compare_postcode`` reads the sector and district in line: the same answers as
+    ``names.postcode_sector`` and ``names.postcode_district``, for written postcodes and
+    for anything else a record may hold."""
+
+    def by_names(recorded: str, pupil: str) -> str | None:
+        if not recorded or not pupil:
+            return None
+        if recorded == pupil:
+            return "exact"
+        sector = names.postcode_sector(recorded)
+        if sector and sector == names.postcode_sector(pupil):
+            return "sector"
+        district = names.postcode_district(recorded)
+        same = district and district == names.postcode_district(pupil)
+        return "district" if same else "different"
+
+    rng = random.Random(8)
+    for _ in range(20_000):
+        a, b = ("".join(rng.choice("AB1 2") for _ in range(rng.randrange(8))) for _ in "ab")
+        for recorded, pupil in ((a, b), (names.postcode(a), names.postcode(b)), (a, a[:-1] + "2")):
+            assert compare_postcode(recorded, pupil) == by_names(recorded, pupil), (recorded, pupil)
 
 
 # --- weights and decisions ---------------------------------------------------------------

@@ -26,8 +26,7 @@ from foundations.database import _alembic_config, make_engine, session_factory, 
 from foundations.models import Pupil
 from schemas.incident import Person
 from school_directory import blocking, frequencies, imports, matching
-from school_directory.blocking import dob_variants
-from school_directory.comparisons import compare_dob
+from school_directory.comparisons import VARIANT_YEARS, compare_dob, dob_levels, dob_variants
 from school_directory.match_weights import Rarity, load_weights
 from school_directory.matching import (
     MatchOutcome,
@@ -370,3 +369,16 @@ def test_more_rows_than_a_lookup_reads_keep_the_strongest_evidence(
     assert len(rows) == 20
     assert TRUE_UPN in {row.upn for row in rows}
     assert result.releasable and result.chosen[0].upn == TRUE_UPN
+
+
+@pytest.mark.parametrize("born", [date(2012, 2, 29), date(2016, 12, 31), date(2019, 10, 1)])
+def test_the_levels_of_a_birthdays_likely_corruptions_are_those_compare_dob_gives(
+    born: date,
+) -> None:
+    """``dob_levels`` (what the ranking reads for each pupil's date of birth): every date
+    within ten years not among them compares as "different"."""
+    levels = dob_levels(born)
+    day = date(born.year - VARIANT_YEARS, 1, 1)
+    while day.year <= born.year + VARIANT_YEARS:
+        assert levels.get(day, "different") == compare_dob(born, day), (born, day)
+        day += timedelta(days=1)

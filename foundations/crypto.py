@@ -130,13 +130,14 @@ class Keyring:
             raise KeyError_("not an encrypted value") from exc
         if prefix != expected:
             raise KeyError_(f"not an {expected} value")
-        if key_id not in self.keys:
+        ciphers: dict[str, AESGCM] = self._ciphers  # type: ignore[attr-defined]
+        if (cipher := ciphers.get(key_id)) is None:
             raise KeyError_(f"no key {key_id!r} in the keyring: was it rotated away?")
         # base64url without padding; what urlsafe_b64decode does, in one call
         raw = binascii.a2b_base64(
             (token + "=" * (-len(token) % 4)).encode().translate(_FROM_URLSAFE)
         )
-        return self._cipher(key_id).decrypt(raw[:12], raw[12:], associated)
+        return cipher.decrypt(raw[:12], raw[12:], associated)
 
     def key_id_of(self, stored: str) -> str | None:
         parts = stored.split(".", 2)
@@ -342,6 +343,15 @@ class Encrypted(TypeDecorator[_T]):
     def column_expression(self, colexpr: ColumnElement[Any]) -> ColumnElement[Any]:
         """What a SELECT reads: the row's identity, then the stored text, so that the value
         is opened for the row it is read from, whatever the query."""
+        return type_coerce(self._with_row(colexpr), self)
+
+    def sealed(self, colexpr: ColumnElement[Any]) -> ColumnElement[str]:
+        """What ``column_expression`` reads, as text left sealed, for ``open_all``: a query
+        reading hundreds of values at once (the matcher's candidate rows) opens them in one
+        loop, without a call through SQLAlchemy's result processing for each."""
+        return type_coerce(self._with_row(colexpr), Text)
+
+    def _with_row(self, colexpr: ColumnElement[Any]) -> ColumnElement[Any]:
         table, column, identity, _ = self._where()
         source: Any = colexpr
         while isinstance(source, Label):
@@ -364,31 +374,42 @@ class Encrypted(TypeDecorator[_T]):
             text = func.coalesce(as_text, _EMPTY_SQL)  # never NULL: that would hide the value
             expression = text if expression is None else expression.concat(_SEP_SQL).concat(text)
         assert expression is not None
-        return type_coerce(expression.concat(_SEP_SQL).concat(colexpr), self)
+        return expression.concat(_SEP_SQL).concat(colexpr)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> _T | None:
         """``value`` is the row's identity, then the stored text (``column_expression``)."""
-        if value is None:
-            return None
+        return self.open_all((value,), dialect)[0]
+
+    def open_all(self, values: Sequence[str | None], dialect: Dialect) -> list[_T | None]:
+        """Each of ``values`` as ``column_expression`` reads it (or ``sealed``), opened
+        for the row it was read from; None stays None."""
         table, column, identity, head = self._place or self._where()
-        pieces = value.split(SEP, len(identity))
-        if len(pieces) <= len(identity):
-            raise UnboundWrite(f"{table.name}.{column} was read without its row")
-        stored = pieces[-1]
-        if stored.startswith(_BOUND_DOT):
-            ring = keyring_of(dialect)
+        ring = keyring_of(dialect)
+        load = self._load
+        opened: list[_T | None] = []
+        for value in values:
+            if value is None:
+                opened.append(None)
+                continue
+            pieces = value.split(SEP, len(identity))
+            if len(pieces) <= len(identity):
+                raise UnboundWrite(f"{table.name}.{column} was read without its row")
+            stored = pieces[-1]
+            if not stored.startswith(_BOUND_DOT):
+                opened.append(load(_open_unbound(stored, dialect, f"{table.name}.{column}")))
+                continue
             if ring is None:
                 raise KeyError_("encrypted data but no data key: set ENCOMPASS_DATA_KEY")
             row = value[: len(value) - len(stored) - 1]  # the parts with their separators
             try:
-                return self._load(ring.unseal(stored, head + row.encode()).decode())
+                opened.append(load(ring.unseal(stored, head + row.encode()).decode()))
             except InvalidTag as exc:
                 raise NotThisRow(
                     f"a value in {table.name}.{column} does not decrypt for its row and "
                     "column: it was copied or moved there from another row or column, or "
                     "altered; refused"
                 ) from exc
-        return self._load(_open_unbound(stored, dialect, f"{table.name}.{column}"))
+        return opened
 
 
 @event.listens_for(Column, "after_parent_attach")

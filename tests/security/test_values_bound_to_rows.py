@@ -50,7 +50,7 @@ from foundations.models import DatabaseIdentity, Incident, Notification, Pupil, 
 from foundations.settings import Settings
 from school_directory import imports
 from school_directory.blocking import candidates
-from school_directory.matching import child_record
+from school_directory.matching import PupilRow, child_record
 from tests.factories import (
     AMY_UPN,
     DUAL_UPN,
@@ -293,6 +293,17 @@ def unbound_refused(url: str) -> bool:
     return bool(raw(url, "SELECT unbound_refused FROM database_identity")[0][0])
 
 
+def amy_found(settings: Settings) -> list[PupilRow]:
+    """The matcher's candidate rows for Amy (their match records opened together)."""
+    child = child_record("Amy Louise", "Doe", known_as="Amy", date_of_birth=date(2016, 9, 14))
+    engine = engine_for(settings)
+    try:
+        with transaction(session_factory(engine)) as session:
+            return candidates(session, child)
+    finally:
+        engine.dispose()
+
+
 def test_a_new_database_refuses_unbound_values_from_the_start(directory: Settings) -> None:
     url = directory.resolved_database_url
     assert unbound_refused(url)
@@ -301,6 +312,11 @@ def test_a_new_database_refuses_unbound_values_from_the_start(directory: Setting
     raw(url, f"UPDATE pupils SET family_name = :old WHERE {pupil(AMY_UPN)}", old=old)  # noqa: S608
     with pytest.raises(UnboundRefused, match=r"pupils\.family_name is encrypted without its row"):
         family_name(directory, AMY_UPN)
+    # the matcher, which opens a lookup's match records together, refuses one as well
+    old = keyring.encrypt(b'["Amy Louise", "Doe"]')
+    raw(url, f"UPDATE pupils SET match_record = :old WHERE {pupil(AMY_UPN)}", old=old)  # noqa: S608
+    with pytest.raises(UnboundRefused, match=r"pupils\.match_record is encrypted without its row"):
+        amy_found(directory)
 
 
 def test_unbound_values_are_read_until_rotation_binds_them_and_refused_after(
@@ -313,6 +329,7 @@ def test_unbound_values_are_read_until_rotation_binds_them_and_refused_after(
     upgrade(url)  # 0017 finds enc1 values: they are still read
     assert not unbound_refused(url)
     assert family_name(directory, AMY_UPN) == "Doe"
+    assert AMY_UPN in [p.upn for p in amy_found(directory)]  # the matcher reads them too
     assert sorted(read(directory, select(Notification.urn))) == ["100001"]
 
     # A new key is added (ENCOMPASS_DATA_KEY, newest last), then every value rewritten.
@@ -338,14 +355,7 @@ def test_unbound_values_are_read_until_rotation_binds_them_and_refused_after(
 
     # Everything still reads, and the matcher still finds the child by its blind indexes.
     assert family_name(rotated, AMY_UPN) == "Doe"
-    child = child_record("Amy Louise", "Doe", known_as="Amy", date_of_birth=date(2016, 9, 14))
-    engine = engine_for(rotated)
-    try:
-        with transaction(session_factory(engine)) as session:
-            found = candidates(session, child)
-    finally:
-        engine.dispose()
-    assert [(p.upn, p.urn, p.family_name) for p in found if p.upn == AMY_UPN] == [
+    assert [(p.upn, p.urn, p.family_name) for p in amy_found(rotated) if p.upn == AMY_UPN] == [
         (AMY_UPN, "100001", "Doe")
     ]
 

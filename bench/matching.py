@@ -47,7 +47,7 @@ from sqlalchemy import text
 from consumers.match import match_child
 from consumers.policy import initial_status
 from foundations.crypto import keyring_from_material
-from foundations.database import make_engine, session_factory, transaction, upgrade
+from foundations.database import make_engine, read_only, session_factory, transaction, upgrade
 from foundations.models import NotificationStatus
 from foundations.settings import ReviewPolicy, Settings
 from schemas.incident import Person
@@ -221,7 +221,8 @@ def lookups(
     thresholds = Thresholds()
     results: list[str] = []
     before = current_rss_mb()
-    with session_factory(engine)() as session:
+    # a lookup only reads: in a read-only transaction, two runs can share the database
+    with read_only(session_factory(engine)) as session:
         for _, child in sample[:WARM_UP]:  # steady state, as in a long-running consumer
             match_child(session, Person.model_validate(police_record(child, rng, pools, schools)),
                         INCIDENT_DAY, thresholds)  # fmt: skip

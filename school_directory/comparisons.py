@@ -7,7 +7,7 @@ side did not record it. Pure functions; the matcher compares each pair once a lo
 from __future__ import annotations
 
 from datetime import date
-from functools import cache, lru_cache
+from functools import lru_cache
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import JaroWinkler
@@ -110,7 +110,7 @@ def _valid(year: int, month: int, day: int) -> date | None:
         return None
 
 
-@cache  # a few thousand birthdays, each asked about again and again
+@lru_cache(maxsize=4_096)  # a few thousand birthdays, each asked about again and again
 def dob_variants(born: date, *, years: int = VARIANT_YEARS) -> tuple[date, ...]:
     """The date itself, day and month swapped, every one-digit change and every swap of
     two neighbouring digits that is still a real date within ``years`` of it: every date
@@ -129,7 +129,7 @@ def dob_variants(born: date, *, years: int = VARIANT_YEARS) -> tuple[date, ...]:
     return tuple(sorted(found))
 
 
-@cache  # as dob_variants: per birthday, not per pair
+@lru_cache(maxsize=4_096)  # as dob_variants: per birthday, not per pair
 def dob_levels(born: date) -> dict[date, str]:
     """``compare_dob(born, day)`` of each date more than "different" within
     ``VARIANT_YEARS``; any other date of those years is "different" (``dob_variants``).
